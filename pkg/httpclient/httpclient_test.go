@@ -1,0 +1,136 @@
+package httpclient
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/release-to-prod/release-to-prod/pkg/failure"
+)
+
+func TestDoRetries(t *testing.T) {
+	tests := []struct {
+		name      string
+		method    string
+		failFirst int
+		status    int
+		header    map[string]string
+		wantCode  int
+		wantCalls int32
+	}{
+		{name: "503 then ok", method: "GET", failFirst: 2, status: 503, wantCode: 200, wantCalls: 3},
+		{name: "429 with Retry-After", method: "GET", failFirst: 1, status: 429, header: map[string]string{"Retry-After": "0"}, wantCode: 200, wantCalls: 2},
+		{name: "persistent 500", method: "GET", failFirst: 100, status: 500, wantCode: 500, wantCalls: 3},
+		{name: "404 not retried", method: "GET", failFirst: 100, status: 404, wantCode: 404, wantCalls: 1},
+		{name: "POST not retried", method: "POST", failFirst: 100, status: 503, wantCode: 503, wantCalls: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := calls.Add(1)
+				if int(n) <= tt.failFirst {
+					for k, v := range tt.header {
+						w.Header().Set(k, v)
+					}
+					w.WriteHeader(tt.status)
+					return
+				}
+				_, _ = w.Write([]byte("ok"))
+			}))
+			defer srv.Close()
+			c := &Client{Service: "Test", Attempts: 3, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
+			resp, err := c.Do(context.Background(), tt.method, srv.URL, nil, nil)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantCode, resp.Code)
+			assert.Equal(t, tt.wantCalls, calls.Load())
+		})
+	}
+}
+
+func TestDoHangingServerTimesOut(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := &Client{Service: "Test", Attempts: 2, Timeout: 20 * time.Millisecond, BaseBackoff: time.Millisecond}
+	_, err := c.Do(context.Background(), "GET", srv.URL+"/x?token=secret", nil, nil)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "secret", "query strings never reach messages")
+	a, ok := failure.Explain(err)
+	require.True(t, ok, err.Error())
+	assert.Equal(t, failure.Timeout, a.ID)
+}
+
+func TestDoCancelledDuringBackoff(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "3600")
+		w.WriteHeader(429)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Client{Service: "Test", Attempts: 5, MaxBackoff: time.Hour}
+	done := make(chan error, 1)
+	go func() { _, err := c.Do(ctx, "GET", srv.URL, nil, nil); done <- err }()
+	cancel()
+	err := <-done
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestStatusErrorAndRedact(t *testing.T) {
+	c := &Client{Service: "Quay"}
+	err := c.StatusError("GET", "https://user:pw@quay.io/api/v1/x?token=abc", &Response{Code: 401, Body: []byte("  {\"error\":\n \"denied\"} ")})
+	assert.Equal(t, `Quay: GET https://quay.io/api/v1/x: 401 Unauthorized: {"error": "denied"}`, err.Error())
+	a, ok := failure.Explain(err)
+	require.True(t, ok)
+	assert.Equal(t, failure.Unauthorized, a.ID)
+}
+
+func TestBearerFromFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "token")
+	require.NoError(t, os.WriteFile(p, []byte("tok123\n"), 0o600))
+	auth, err := BearerFromFile(p)
+	require.NoError(t, err)
+	r, _ := http.NewRequest("GET", "http://x", nil)
+	auth(r)
+	assert.Equal(t, "Bearer tok123", r.Header.Get("Authorization"))
+
+	require.NoError(t, os.WriteFile(p, []byte(" \n"), 0o600))
+	_, err = BearerFromFile(p)
+	assert.ErrorContains(t, err, "empty")
+	_, err = BearerFromFile(filepath.Join(dir, "missing"))
+	assert.Error(t, err)
+}
+
+func TestCAFile(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hi")) }))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(ca, pemOf(srv), 0o600))
+	c, err := New(Options{Service: "T", CAFile: ca})
+	require.NoError(t, err)
+	resp, err := c.Do(context.Background(), "GET", srv.URL, nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "hi", string(resp.Body))
+
+	plain, err := New(Options{Service: "T", Attempts: 1})
+	require.NoError(t, err)
+	_, err = plain.Do(context.Background(), "GET", srv.URL, nil, nil)
+	a, ok := failure.Explain(err)
+	require.True(t, ok, "%v", err)
+	assert.Equal(t, failure.TLS, a.ID)
+}

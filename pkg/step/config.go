@@ -1,0 +1,119 @@
+package step
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// Load fills cfg from flags (which win) and the environment. Every field with an `env:"NAME"`
+// tag is also a flag --name (lower case, dashes); a `desc:"…"` tag is its help text.
+func Load(ctx context.Context, name string, args []string, cfg any) error {
+	fields, err := EnvFields(cfg)
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	set := map[string]*string{}
+	for _, f := range fields {
+		v := new(string)
+		set[f.Env] = v
+		fs.StringVar(v, f.Flag(), "", f.Desc)
+	}
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: settings are flags (--name=value) or environment variables", fs.Arg(0))
+	}
+	given := map[string]string{}
+	fs.Visit(func(f *flag.Flag) {
+		for env, v := range set {
+			if flagName(env) == f.Name {
+				given[env] = *v
+			}
+		}
+	})
+	return envconfig.ProcessWith(ctx, &envconfig.Config{
+		Target:   cfg,
+		Lookuper: envconfig.MultiLookuper(envconfig.MapLookuper(given), envconfig.OsLookuper()),
+	})
+}
+
+// Field is one setting of a step's config struct.
+type Field struct {
+	Env      string
+	Desc     string
+	Required bool
+	Default  string
+}
+
+// Flag is the flag name of the field.
+func (f Field) Flag() string { return flagName(f.Env) }
+
+func flagName(env string) string { return strings.ReplaceAll(strings.ToLower(env), "_", "-") }
+
+// EnvFields lists the env settings cfg (a pointer to a struct) reads, embedded structs included,
+// sorted by name. The Tekton contract test compares them with the Task's env.
+func EnvFields(cfg any) ([]Field, error) {
+	t := reflect.TypeOf(cfg)
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil, fmt.Errorf("config must be a pointer to a struct, got %T", cfg)
+	}
+	var out []Field
+	collect(t.Elem(), &out)
+	sort.Slice(out, func(i, j int) bool { return out[i].Env < out[j].Env })
+	return out, nil
+}
+
+func collect(t reflect.Type, out *[]Field) {
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("env")
+		if tag == "" {
+			if sf.Type.Kind() == reflect.Struct {
+				collect(sf.Type, out)
+			}
+			continue
+		}
+		parts := strings.Split(tag, ",")
+		f := Field{Env: strings.TrimSpace(parts[0]), Desc: sf.Tag.Get("desc")}
+		for _, p := range parts[1:] {
+			p = strings.TrimSpace(p)
+			switch {
+			case p == "required":
+				f.Required = true
+			case strings.HasPrefix(p, "default="):
+				f.Default = strings.TrimPrefix(p, "default=")
+			}
+		}
+		*out = append(*out, f)
+	}
+}
+
+// Usage prints the flags and environment variables of cfg.
+func Usage(w io.Writer, name string, cfg any) {
+	fields, err := EnvFields(cfg)
+	if err != nil {
+		fmt.Fprintln(w, err)
+		return
+	}
+	fmt.Fprintf(w, "Usage: %s [--flag=value ...]\nEvery flag can also be set as the environment variable shown.\n\n", name)
+	for _, f := range fields {
+		extra := ""
+		if f.Required {
+			extra = " (required)"
+		} else if f.Default != "" {
+			extra = fmt.Sprintf(" (default %q)", f.Default)
+		}
+		fmt.Fprintf(w, "  --%-22s %-22s %s%s\n", f.Flag(), "$"+f.Env, f.Desc, extra)
+	}
+}

@@ -1,0 +1,81 @@
+package step
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/release-to-prod/release-to-prod/pkg/failure"
+)
+
+// TerminationBudget is the size of a TaskRun's termination message, which carries the results
+// of all its steps: Tekton refuses a TaskRun whose results do not fit.
+const TerminationBudget = 4096
+
+// Results writes Tekton results: one file per result, no trailing newline, written atomically,
+// and the running total checked against the termination budget as Tekton encodes it.
+type Results struct {
+	dir    string
+	mu     sync.Mutex
+	values map[string]string
+}
+
+// NewResults returns a writer for dir.
+func NewResults(dir string) *Results { return &Results{dir: dir, values: map[string]string{}} }
+
+// Write stores value as result name. It fails, writing nothing, when the results would no longer
+// fit the budget.
+func (r *Results) Write(name, value string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := make(map[string]string, len(r.values)+1)
+	for k, v := range r.values {
+		next[k] = v
+	}
+	next[name] = value
+	if n := EncodedSize(next); n > TerminationBudget {
+		return failure.New(failure.ResultsTooLarge, nil, "result %s: results would take %d bytes of the %d-byte termination message", name, n, TerminationBudget)
+	}
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		return fmt.Errorf("result %s: %w", name, err)
+	}
+	tmp, err := os.CreateTemp(r.dir, "."+name+".*")
+	if err != nil {
+		return fmt.Errorf("result %s: %w", name, err)
+	}
+	_, werr := tmp.WriteString(value)
+	cerr := tmp.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), filepath.Join(r.dir, name))
+	}
+	if werr != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("result %s: %w", name, werr)
+	}
+	r.values = next
+	return nil
+}
+
+// EncodedSize is the size of results in a termination message, which Tekton writes as a JSON
+// array of {"key":…,"value":…,"type":1}.
+func EncodedSize(results map[string]string) int {
+	type entry struct {
+		Key   string `json:"key"`
+		Value string `json:"value"`
+		Type  int    `json:"type"`
+	}
+	list := make([]entry, 0, len(results))
+	for k, v := range results {
+		list = append(list, entry{Key: k, Value: v, Type: 1})
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		return TerminationBudget + 1
+	}
+	return len(b)
+}

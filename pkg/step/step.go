@@ -1,0 +1,98 @@
+// Package step is the runtime every step binary shares: configuration from the environment (and
+// the same settings as flags), results written the way Tekton reads them, human or JSON output,
+// cancellation on SIGTERM, and one exit path that explains failures through the known-failure
+// catalog.
+package step
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/release-to-prod/release-to-prod/pkg/failure"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFailed  = 1 // the step ran and failed (a gate blocked, a call failed)
+	ExitBadArgs = 2 // the configuration is invalid; nothing was attempted
+)
+
+// Common holds the settings every step has. Embed it in a step's config struct.
+type Common struct {
+	ResultsDir string `env:"RESULTS_DIR, default=/tekton/results" desc:"directory the results are written to"`
+	LogFormat  string `env:"LOG_FORMAT, default=text" desc:"output format: text or json"`
+}
+
+func (c *Common) common() *Common { return c }
+
+// Configurable is a config struct that embeds Common.
+type Configurable interface{ common() *Common }
+
+// Func is a step's body.
+type Func[C any] func(ctx context.Context, s *Step, cfg C) error
+
+// Main runs a step binary: it loads cfg from the environment and os.Args, runs fn with a context
+// cancelled on SIGTERM/SIGINT, and exits with the step's status. main functions call only this.
+func Main[C Configurable](name string, cfg C, fn Func[C]) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := Run(ctx, name, os.Args[1:], os.Stdout, cfg, fn)
+	stop()
+	os.Exit(code)
+}
+
+// Run is Main without the process: it returns the exit code. Tests call it.
+func Run[C Configurable](ctx context.Context, name string, args []string, out io.Writer, cfg C, fn Func[C]) int {
+	s := &Step{Name: name, out: out}
+	if err := Load(ctx, name, args, cfg); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			Usage(out, name, cfg)
+			return ExitOK
+		}
+		s.format = formatFromArgs(args)
+		s.fail(fmt.Errorf("configuration: %w", err), true)
+		return ExitBadArgs
+	}
+	c := cfg.common()
+	s.format = c.LogFormat
+	// Cleaned lexically: a StepAction passes "$(step.results.X.path)/..", which names the step's
+	// results folder only once the last two elements cancel out.
+	s.results = NewResults(filepath.Clean(c.ResultsDir))
+	if err := fn(ctx, s, cfg); err != nil {
+		s.fail(err, false)
+		return exitCode(err)
+	}
+	return ExitOK
+}
+
+func exitCode(err error) int {
+	var fe *failure.Error
+	if errors.As(err, &fe) && fe.ID == failure.InvalidInput {
+		return ExitBadArgs
+	}
+	return ExitFailed
+}
+
+// formatFromArgs finds --log-format before the config could be parsed, so that even a config
+// error comes out in the requested format.
+func formatFromArgs(args []string) string {
+	for i, a := range args {
+		switch {
+		case a == "--log-format=json" || a == "-log-format=json":
+			return "json"
+		case (a == "--log-format" || a == "-log-format") && i+1 < len(args) && args[i+1] == "json":
+			return "json"
+		}
+	}
+	if os.Getenv("LOG_FORMAT") == "json" {
+		return "json"
+	}
+	return "text"
+}
