@@ -1,0 +1,107 @@
+// Package konflux reads and writes the Konflux objects the release uses — Application,
+// Component, Snapshot, ReleasePlan, Release — through the client-go dynamic client, keeping only
+// the few fields the project reads in small Go types. (The Konflux API Go modules are not used:
+// the dynamic client keeps every step binary small and free of their dependency tree.)
+package konflux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/release-to-prod/release-to-prod/pkg/failure"
+)
+
+// Group and version of every Konflux kind the project uses.
+const (
+	Group   = "appstudio.redhat.com"
+	Version = "v1alpha1"
+)
+
+// The resources, by kind.
+var (
+	ApplicationsResource = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "applications"}
+	ComponentsResource   = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "components"}
+	SnapshotsResource    = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "snapshots"}
+	ReleasePlansResource = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "releaseplans"}
+	ReleasesResource     = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "releases"}
+)
+
+// Client reads Konflux objects in one namespace.
+type Client struct {
+	Dynamic   dynamic.Interface
+	Namespace string
+}
+
+// RESTConfig loads the client configuration: the kubeconfig file when one is named (or
+// $KUBECONFIG / ~/.kube/config exist), else the in-cluster ServiceAccount.
+func RESTConfig(kubeconfig string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, failure.New(failure.InvalidInput, nil, "loading Kubernetes client configuration (kubeconfig %q or in-cluster): %w", kubeconfig, err)
+	}
+	cfg.UserAgent = "release-to-prod"
+	return cfg, nil
+}
+
+// NewClient returns a Client for namespace from the configuration RESTConfig loads.
+func NewClient(kubeconfig, namespace string) (*Client, error) {
+	cfg, err := RESTConfig(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating Kubernetes client: %w", err)
+	}
+	return &Client{Dynamic: dyn, Namespace: namespace}, nil
+}
+
+func (c *Client) get(ctx context.Context, gvr schema.GroupVersionResource, kind, name string) (*unstructured.Unstructured, error) {
+	u, err := c.Dynamic.Resource(gvr).Namespace(c.Namespace).Get(ctx, name, getOptions)
+	if err != nil {
+		return nil, c.apiError(err, kind, gvr.Resource, name)
+	}
+	return u, nil
+}
+
+// apiError classifies an API server error for the failure catalog.
+func (c *Client) apiError(err error, kind, resource, name string) error {
+	facts := map[string]string{"kind": kind, "name": name, "namespace": c.Namespace, "resource": resource}
+	msg := fmt.Errorf("%s %s/%s: %w", kind, c.Namespace, name, err)
+	switch {
+	case apierrors.IsNotFound(err):
+		return failure.Wrap(failure.ResourceNotFound, facts, msg)
+	case apierrors.IsUnauthorized(err), apierrors.IsForbidden(err):
+		return failure.Wrap(failure.Unauthorized, map[string]string{
+			"service":    "the Kubernetes API server",
+			"secret":     "of the release-to-prod ServiceAccount (or your kubeconfig login)",
+			"permission": "the verbs of the release-to-prod Role on " + resource,
+		}, msg)
+	case apierrors.IsTooManyRequests(err):
+		return failure.Wrap(failure.RateLimited, map[string]string{"service": "the Kubernetes API server"}, msg)
+	case apierrors.IsInternalError(err), apierrors.IsServiceUnavailable(err), apierrors.IsServerTimeout(err), apierrors.IsTimeout(err):
+		return failure.Wrap(failure.ServerError, map[string]string{"service": "the Kubernetes API server"}, msg)
+	}
+	return msg
+}
+
+// IsNotFound reports whether err says an object does not exist.
+func IsNotFound(err error) bool {
+	var fe *failure.Error
+	if errors.As(err, &fe) && fe.ID == failure.ResourceNotFound {
+		return true
+	}
+	return apierrors.IsNotFound(err)
+}
