@@ -1,0 +1,259 @@
+// Package image is the image gate: it finds the staging repository of a component (from its
+// Konflux Component or Snapshot, never guessed unless nothing names it), checks that the image
+// tagged with the commit SHA exists with one HEAD request, pins its digest, and for a
+// multi-platform index lists the digest of each platform.
+package image
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/release-to-prod/release-to-prod/pkg/commit"
+	"github.com/release-to-prod/release-to-prod/pkg/dockerconfig"
+	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/step"
+)
+
+// Config is the image gate's configuration.
+type Config struct {
+	step.Common
+	CommitSHA        string        `env:"COMMIT_SHA, required" desc:"full 40-character commit SHA (the image tag)"`
+	Component        string        `env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component"`
+	Namespace        string        `env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
+	Application      string        `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application"`
+	Repository       string        `env:"REPOSITORY" desc:"staging repository (host/path); empty: read it from the Component"`
+	DockerConfigFile string        `env:"DOCKER_CONFIG_FILE" desc:"docker config.json with registry credentials; empty: anonymous"`
+	Kubeconfig       string        `env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
+	Timeout          time.Duration `env:"TIMEOUT, default=2m" desc:"time limit for the whole check"`
+}
+
+// FallbackRepository is used only when neither the Component nor a Snapshot names one.
+const FallbackRepository = "quay.io/redhat-user-workloads/%s/%s/%s"
+
+// MaxPlatformsResult bounds the PLATFORM_DIGESTS result within the TaskRun's 4096 bytes.
+const MaxPlatformsResult = 2048
+
+// Found is what the gate pinned.
+type Found struct {
+	Repository string
+	Digest     string
+	MediaType  string
+	Platforms  []Platform // empty for a single-platform image
+}
+
+// Platform is one entry of an index.
+type Platform struct {
+	Platform string // os/arch[/variant]
+	Digest   string
+}
+
+// Run is the step: resolve the repository, check the tag, write the results.
+func Run(ctx context.Context, s *step.Step, cfg *Config) error {
+	sha, err := commit.ParseSHA(cfg.CommitSHA)
+	if err != nil {
+		return failure.Wrap(failure.InvalidInput, nil, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+
+	if cfg.DockerConfigFile != "" {
+		// An optional workspace that is not bound still yields a path: no file means no
+		// credentials, said out loud rather than failing.
+		if _, err := os.Stat(cfg.DockerConfigFile); errors.Is(err, fs.ErrNotExist) {
+			s.Skip("no registry credentials at %s: pulling anonymously", cfg.DockerConfigFile)
+			cfg.DockerConfigFile = ""
+		}
+	}
+	repo, source, err := resolveRepository(ctx, cfg, sha)
+	if err != nil {
+		return err
+	}
+	s.OK("repository %s (%s)", repo, source)
+
+	found, err := Check(ctx, repo, sha, cfg)
+	if err != nil {
+		return err
+	}
+	if len(found.Platforms) == 0 {
+		s.OK("image %s:%s exists: %s", repo, sha, found.Digest)
+	} else {
+		names := make([]string, len(found.Platforms))
+		for i, p := range found.Platforms {
+			names[i] = p.Platform
+		}
+		s.OK("image %s:%s exists: %s (%s)", repo, sha, found.Digest, strings.Join(names, ", "))
+		for _, p := range found.Platforms {
+			s.Info("  %-14s %s", p.Platform, p.Digest)
+		}
+	}
+	if err := s.Result("IMAGE_URL", repo); err != nil {
+		return err
+	}
+	if err := s.Result("IMAGE_DIGEST", found.Digest); err != nil {
+		return err
+	}
+	platforms, err := PlatformsResult(found.Platforms)
+	if err != nil {
+		return err
+	}
+	return s.Result("PLATFORM_DIGESTS", platforms)
+}
+
+// PlatformsResult renders platforms as "os/arch=digest,…" and refuses an index too large for
+// the result budget rather than truncating it (a partial list would skip platforms in the
+// vulnerability scan).
+func PlatformsResult(ps []Platform) (string, error) {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Platform + "=" + p.Digest
+	}
+	out := strings.Join(parts, ",")
+	if len(out) > MaxPlatformsResult {
+		return "", failure.New(failure.ResultsTooLarge, nil, "the index has %d platforms: their digests take %d bytes, over the %d-byte result limit", len(ps), len(out), MaxPlatformsResult)
+	}
+	return out, nil
+}
+
+func resolveRepository(ctx context.Context, cfg *Config, sha string) (repo, source string, err error) {
+	if cfg.Repository != "" {
+		repo, err := repositoryOf(cfg.Repository)
+		return repo, "from the repository param", err
+	}
+	kc, err := konflux.NewClient(cfg.Kubeconfig, cfg.Namespace)
+	if err != nil {
+		return "", "", err
+	}
+	comp, err := kc.GetComponent(ctx, cfg.Component)
+	if err != nil {
+		return "", "", fmt.Errorf("reading the staging repository from the Component: %w", err)
+	}
+	if comp.ContainerImage != "" {
+		repo, err := repositoryOf(comp.ContainerImage)
+		return repo, "from Component " + comp.Name, err
+	}
+	snaps, err := kc.ListSnapshots(ctx, cfg.Component, sha)
+	if err != nil {
+		return "", "", fmt.Errorf("reading the staging repository from Snapshots: %w", err)
+	}
+	for _, sn := range snaps {
+		if img := sn.Images[cfg.Component]; img != "" {
+			repo, err := repositoryOf(img)
+			return repo, "from Snapshot " + sn.Name, err
+		}
+	}
+	return fmt.Sprintf(FallbackRepository, cfg.Namespace, cfg.Application, cfg.Component),
+		"default path: neither the Component nor a Snapshot names a repository", nil
+}
+
+// repositoryOf strips a tag or digest from an image reference.
+func repositoryOf(ref string) (string, error) {
+	r, err := name.ParseReference(strings.TrimSpace(ref))
+	if err != nil {
+		return "", failure.New(failure.InvalidInput, nil, "image repository %q: %w", ref, err)
+	}
+	return r.Context().Name(), nil
+}
+
+// Check looks up repo:tag with one HEAD request, and for an index reads its manifest by digest
+// to list the platforms.
+func Check(ctx context.Context, repo, tag string, cfg *Config) (*Found, error) {
+	ref, err := name.NewTag(repo + ":" + tag)
+	if err != nil {
+		return nil, failure.New(failure.InvalidInput, nil, "image reference %s:%s: %w", repo, tag, err)
+	}
+	opts, credsFrom, err := remoteOptions(ctx, cfg, repo)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := remote.Head(ref, opts...)
+	if err != nil {
+		return nil, classify(err, ref.String(), credsFrom, cfg)
+	}
+	f := &Found{Repository: repo, Digest: desc.Digest.String(), MediaType: string(desc.MediaType)}
+	if !desc.MediaType.IsIndex() {
+		return f, nil
+	}
+	idx, err := remote.Index(ref.Context().Digest(f.Digest), opts...)
+	if err != nil {
+		return nil, classify(err, ref.String(), credsFrom, cfg)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading index %s@%s: %w", repo, f.Digest, err)
+	}
+	for _, d := range m.Manifests {
+		f.Platforms = append(f.Platforms, Platform{Platform: platformString(d.Platform), Digest: d.Digest.String()})
+	}
+	sort.Slice(f.Platforms, func(i, j int) bool { return f.Platforms[i].Platform < f.Platforms[j].Platform })
+	return f, nil
+}
+
+func platformString(p *v1.Platform) string {
+	if p == nil {
+		return "unknown"
+	}
+	return p.String()
+}
+
+func remoteOptions(ctx context.Context, cfg *Config, repo string) ([]remote.Option, string, error) {
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithUserAgent("release-to-prod")}
+	if cfg.DockerConfigFile == "" {
+		return opts, "", nil
+	}
+	creds, ok, err := dockerconfig.Lookup(cfg.DockerConfigFile, repo)
+	if err != nil {
+		return nil, "", failure.Wrap(failure.InvalidInput, nil, err)
+	}
+	if !ok {
+		return opts, "", nil
+	}
+	return append(opts, remote.WithAuth(&authn.Basic{Username: creds.Username, Password: creds.Password})), "registry-credentials (docker config.json)", nil
+}
+
+// classify maps a registry error to the failure catalog.
+func classify(err error, ref, credsFrom string, cfg *Config) error {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return fmt.Errorf("checking %s: %w", ref, err)
+	}
+	switch {
+	case te.StatusCode == http.StatusNotFound || hasCode(te, transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode):
+		return failure.New(failure.ImageNotFound, map[string]string{
+			"image": ref, "component": cfg.Component, "application": cfg.Application,
+		}, "image %s not found in the staging registry (%d)", ref, te.StatusCode)
+	case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden:
+		secret := credsFrom
+		if secret == "" {
+			secret = "registry-credentials (none bound: the repository needs credentials; bind a docker config.json)"
+		}
+		return failure.New(failure.Unauthorized, map[string]string{
+			"service": "the registry " + strings.SplitN(ref, "/", 2)[0], "secret": secret, "permission": "pull access to " + ref,
+		}, "registry refused %s: %d %s", ref, te.StatusCode, http.StatusText(te.StatusCode))
+	}
+	return fmt.Errorf("checking %s: %w", ref, err)
+}
+
+func hasCode(te *transport.Error, codes ...transport.ErrorCode) bool {
+	for _, d := range te.Errors {
+		for _, c := range codes {
+			if d.Code == c {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,96 @@
+// Package e2e runs the step binaries as processes against the sandbox's real components.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/release-to-prod/release-to-prod/test/tools"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// stepBinary builds every step once per test process (static, like the images) and returns the
+// path of one.
+func stepBinary(t *testing.T, name string) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root, err := tools.Root()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binDir, buildErr = os.MkdirTemp("", "release-to-prod-steps-")
+		if buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-trimpath", "-o", binDir+"/", "./steps/...")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building steps: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, name)
+}
+
+// Run is one finished step process.
+type Run struct {
+	Code    int
+	Output  string // stdout and stderr, interleaved
+	Results map[string]string
+}
+
+// runStep runs a step binary with exactly env (plus PATH and HOME) and reads its results.
+func runStep(t *testing.T, name string, env map[string]string, args ...string) Run {
+	t.Helper()
+	bin := stepBinary(t, name)
+	results := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "RESULTS_DIR=" + results}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	r := Run{Output: out.String(), Results: map[string]string{}}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.Code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running %s: %v", name, err)
+	}
+	entries, err := os.ReadDir(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(results, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Results[e.Name()] = string(b)
+	}
+	t.Logf("%s exited %d:\n%s", name, r.Code, strings.TrimSpace(r.Output))
+	return r
+}
