@@ -8,11 +8,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -39,6 +42,7 @@ type Config struct {
 	DockerConfigFile string        `env:"DOCKER_CONFIG_FILE" desc:"docker config.json with registry credentials; empty: anonymous"`
 	Kubeconfig       string        `env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
 	Timeout          time.Duration `env:"TIMEOUT, default=2m" desc:"time limit for the whole check"`
+	RequestTimeout   time.Duration `env:"REQUEST_TIMEOUT, default=30s" desc:"time limit for one registry request (a hung request is retried)"`
 }
 
 // FallbackRepository is used only when neither the Component nor a Snapshot names one.
@@ -210,7 +214,11 @@ func platformString(p *v1.Platform) string {
 }
 
 func remoteOptions(ctx context.Context, cfg *Config, repo string) ([]remote.Option, string, error) {
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithUserAgent("release-to-prod")}
+	// go-containerregistry retries 408/429/5xx and transient network errors (waiting 1s, then
+	// 3s); the header timeout turns a hung registry into such a retryable error.
+	tr := remote.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = cfg.RequestTimeout
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithUserAgent("release-to-prod"), remote.WithTransport(tr), remote.WithRetryPredicate(retryable(ctx))}
 	if cfg.DockerConfigFile == "" {
 		return opts, "", nil
 	}
@@ -222,6 +230,29 @@ func remoteOptions(ctx context.Context, cfg *Config, repo string) ([]remote.Opti
 		return opts, "", nil
 	}
 	return append(opts, remote.WithAuth(&authn.Basic{Username: creds.Username, Password: creds.Password})), "registry-credentials (docker config.json)", nil
+}
+
+// retryable adds per-request timeouts to go-containerregistry's transient errors; the step's
+// own deadline is never retried.
+func retryable(ctx context.Context) func(error) bool {
+	return func(err error) bool {
+		// Checked on the context, not the error: net/http's per-request timeout error also
+		// reports itself as context.DeadlineExceeded.
+		return ctx.Err() == nil && transient(err)
+	}
+}
+
+func transient(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var tmp interface{ Temporary() bool } // go-containerregistry marks 408/429/5xx replies so
+	if errors.As(err, &tmp) && tmp.Temporary() {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
 // classify maps a registry error to the failure catalog.

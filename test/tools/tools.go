@@ -37,10 +37,13 @@ var (
 	// Alertmanager v0.27.0: the last release whose module ships its UI assets.
 	Alertmanager = Tool{Name: "alertmanager", Module: "alertmanager", Package: "github.com/prometheus/alertmanager/cmd/alertmanager",
 		About: "Prometheus Alertmanager v0.27.0"}
+
+	// Kubectl is what the benchmarks compare the Konflux lookups with.
+	Kubectl = Tool{Name: "kubectl", Module: "kube", Package: "k8s.io/kubernetes/cmd/kubectl", About: "Kubernetes v1.37.2 kubectl"}
 )
 
 // All is every tool, in build order.
-var All = []Tool{KubeAPIServer, Etcd, Alertmanager}
+var All = []Tool{KubeAPIServer, Etcd, Alertmanager, Kubectl}
 
 // Root finds the repository root (the folder holding this project's go.mod) from the working
 // directory upwards.
