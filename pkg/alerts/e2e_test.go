@@ -1,0 +1,111 @@
+package alerts
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/release-to-prod/release-to-prod/test/sandbox"
+	"github.com/release-to-prod/release-to-prod/test/tools"
+)
+
+// TestStepBinary builds steps/check-alerts and runs it as a process against the real
+// Alertmanager, with the environment a StepAction sets: exit codes, output lines and the
+// result files.
+func TestStepBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sandbox: needs the real Alertmanager")
+	}
+	root, err := tools.Root()
+	require.NoError(t, err)
+	bin := filepath.Join(t.TempDir(), "check-alerts")
+	build := exec.Command("go", "build", "-o", bin, "./steps/check-alerts")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	b, err := build.CombinedOutput()
+	require.NoError(t, err, "go build: %s", b)
+
+	am := sandbox.StartAlertmanager(t)
+	am.PostAlerts(t,
+		highErrorRate,
+		sandbox.AlertmanagerAlert{Labels: map[string]string{"alertname": "QueueBacklog", "environment": "production", "severity": "warning", "team": "aa"},
+			Annotations: map[string]string{"summary": "queue has 10k messages"}},
+		sandbox.AlertmanagerAlert{Labels: map[string]string{"alertname": "StagingDown", "environment": "staging", "severity": "critical"}},
+	)
+
+	tests := []struct {
+		name        string
+		env         map[string]string
+		wantCode    int
+		wantLines   []string // whole lines
+		outHas      []string
+		wantResults map[string]string
+	}{
+		{name: "firing production alerts block", env: map[string]string{"MATCHERS": `environment="production"`, "SEVERITY": ""},
+			wantCode: 1,
+			outHas: []string{"✗ HighErrorRate [critical] namespace=payments since ", "✗ QueueBacklog [warning] team=aa since ",
+				"✗ check-alerts failed: 2 firing production alerts block the release",
+				"  likely cause: 2 alerts are firing in production (environment=\"production\"): HighErrorRate,QueueBacklog"},
+			wantResults: map[string]string{"FIRING_ALERTS": "2", "ALERT_NAMES": "HighErrorRate,QueueBacklog"}},
+		{name: "team without firing alerts passes", env: map[string]string{"MATCHERS": `environment="production",team="bb"`, "SEVERITY": ""},
+			wantLines:   []string{`✓ no firing production alerts (matchers environment="production",team="bb")`},
+			wantResults: map[string]string{"FIRING_ALERTS": "0", "ALERT_NAMES": ""}},
+		{name: "severity critical", env: map[string]string{"MATCHERS": `environment="production",team="aa"`, "SEVERITY": "critical"},
+			wantLines: []string{`✓ no firing production alerts (matchers environment="production",team="aa",severity="critical")`}},
+		{name: "skip", env: map[string]string{"SKIP": "true"},
+			wantLines:   []string{"- alerts gate skipped (skip=true)"},
+			wantResults: map[string]string{"FIRING_ALERTS": "0", "ALERT_NAMES": "skipped"}},
+		{name: "malformed matchers exit 2", env: map[string]string{"MATCHERS": `environment="production`},
+			wantCode: 2, outHas: []string{"unterminated quoted value", "likely cause: a parameter is not valid"}},
+		{name: "json log format", env: map[string]string{"LOG_FORMAT": "json", "SEVERITY": "critical"}, wantCode: 1,
+			outHas: []string{`"level":"fail","msg":"HighErrorRate [critical]`, `"id":"alerts-firing"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			results := filepath.Join(t.TempDir(), "results")
+			cmd := exec.Command(bin)
+			cmd.Env = []string{
+				"PATH=" + os.Getenv("PATH"),
+				"ALERTMANAGER_URL=" + am.URL,
+				// As the StepAction passes it: the step's results folder, named through one result.
+				"RESULTS_DIR=" + results + "/FIRING_ALERTS/..",
+				// As a Task passes an unbound workspace: an empty path, and bound=false.
+				"TOKEN_FILE=/token", "TOKEN_BOUND=false", "CA_FILE=/ca.crt", "CA_BOUND=false",
+			}
+			for k, v := range tt.env {
+				cmd.Env = append(cmd.Env, k+"="+v)
+			}
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err := cmd.Run()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else {
+				require.NoError(t, err)
+			}
+			t.Logf("output:\n%s", out.String())
+			assert.Equal(t, tt.wantCode, code, out.String())
+			lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+			for _, l := range tt.wantLines {
+				assert.Contains(t, lines, l)
+			}
+			for _, h := range tt.outHas {
+				assert.Contains(t, out.String(), h)
+			}
+			for k, v := range tt.wantResults {
+				b, err := os.ReadFile(filepath.Join(results, k))
+				require.NoError(t, err, k)
+				assert.Equal(t, v, string(b), k)
+			}
+		})
+	}
+}

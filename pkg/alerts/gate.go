@@ -1,0 +1,388 @@
+// Package alerts is the alerts gate: it blocks a production release while production alerts
+// are firing. It reads Alertmanager's API v2 (silenced and inhibited alerts do not block) or,
+// as the alternative, a Prometheus/Thanos /api/v1/alerts, selects alerts with Alertmanager-style
+// label matchers, and fails closed: a source it cannot reach or read blocks the release unless
+// the gate is skipped explicitly.
+package alerts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/httpclient"
+	"github.com/release-to-prod/release-to-prod/pkg/step"
+)
+
+// Config is the step's configuration (environment, or the same names as flags).
+type Config struct {
+	step.Common
+	URL        string        `env:"ALERTMANAGER_URL, required" desc:"base URL of Alertmanager (of Prometheus/Thanos with SOURCE=prometheus); the step appends the API path"`
+	Source     string        `env:"SOURCE, default=alertmanager" desc:"alertmanager (API v2, silences honoured) or prometheus (GET /api/v1/alerts)"`
+	Matchers   string        `env:"MATCHERS, default=environment=\"production\"" desc:"comma-separated label matchers selecting production alerts, e.g. environment=\"production\",team=~\"a|b\""`
+	Severity   string        `env:"SEVERITY" desc:"only alerts of this severity block (critical, or a list critical,warning); empty for every severity"`
+	TokenFile  string        `env:"TOKEN_FILE" desc:"file holding a bearer token (a ServiceAccount token on OpenShift); empty for none"`
+	TokenBound string        `env:"TOKEN_BOUND, default=true" desc:"false makes the step ignore TOKEN_FILE (a Task passes $(workspaces.monitoring-token.bound))"`
+	CAFile     string        `env:"CA_FILE" desc:"PEM CA bundle trusted besides the system roots; empty for system roots only"`
+	CABound    string        `env:"CA_BOUND, default=true" desc:"false makes the step ignore CA_FILE (a Task passes $(workspaces.ca-bundle.bound))"`
+	Timeout    time.Duration `env:"TIMEOUT, default=30s" desc:"how long the check may take, retries included (Go duration)"`
+	Skip       string        `env:"SKIP, default=false" desc:"true skips the gate explicitly (it passes and says so)"`
+}
+
+// Result names.
+const (
+	ResultFiring = "FIRING_ALERTS"
+	ResultNames  = "ALERT_NAMES"
+)
+
+// Limits of what the gate prints and writes.
+const (
+	MaxNamesBytes = 512 // ALERT_NAMES
+	MaxLines      = 20  // alert lines printed: a screenful
+)
+
+// Run is the step: check-alerts.
+func Run(ctx context.Context, s *step.Step, cfg *Config) error {
+	skip, err := parseBool("skip", cfg.Skip)
+	if err != nil {
+		return err
+	}
+	if skip {
+		s.Skip("alerts gate skipped (skip=true)")
+		if err := s.Result(ResultFiring, "0"); err != nil {
+			return err
+		}
+		return s.Result(ResultNames, "skipped")
+	}
+	g, err := cfg.Gate()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	return g.Check(ctx, s)
+}
+
+// Gate builds the gate cfg describes, checking every setting before anything is sent.
+func (cfg *Config) Gate() (*Gate, error) {
+	if strings.TrimSpace(cfg.URL) == "" {
+		return nil, failure.New(failure.InvalidInput, nil, "url (ALERTMANAGER_URL) is empty")
+	}
+	if cfg.Timeout <= 0 {
+		return nil, failure.New(failure.InvalidInput, nil, "timeout %s must be positive", cfg.Timeout)
+	}
+	ms, err := ParseMatchers(cfg.Matchers)
+	if err != nil {
+		return nil, err
+	}
+	if sm, ok, err := SeverityMatcher(cfg.Severity); err != nil {
+		return nil, err
+	} else if ok {
+		ms = append(ms, sm)
+	}
+	tokenBound, err := parseBool("token_bound", cfg.TokenBound)
+	if err != nil {
+		return nil, err
+	}
+	caBound, err := parseBool("ca_bound", cfg.CABound)
+	if err != nil {
+		return nil, err
+	}
+	// Four attempts of a quarter of the timeout each, and backoffs of at most an eighth: a refused
+	// connection fails all attempts well within the timeout and is reported as such, not as a
+	// timeout; a server that hangs runs into the overall deadline.
+	opts := httpclient.Options{Timeout: max(cfg.Timeout/4, time.Second), Attempts: 4}
+	if caBound && cfg.CAFile != "" {
+		opts.CAFile = cfg.CAFile
+	}
+	path := AlertmanagerPath
+	switch cfg.Source {
+	case "alertmanager", "":
+		opts.Service = "Alertmanager"
+	case "prometheus":
+		opts.Service, path = "Prometheus", PrometheusPath
+	default:
+		return nil, failure.New(failure.InvalidInput, nil, "source %q is not alertmanager or prometheus", cfg.Source)
+	}
+	// The URL is checked now, so that a typo exits 2 before the first request.
+	if _, err := Endpoint(cfg.URL, path); err != nil {
+		return nil, err
+	}
+	secret := "(none was given: bind the monitoring-token workspace, or set TOKEN_FILE)"
+	if tokenBound && cfg.TokenFile != "" {
+		if u, _ := url.Parse(strings.TrimSpace(cfg.URL)); u.Scheme != "https" && !IsLoopback(u.String()) {
+			return nil, failure.New(failure.InvalidInput, nil, "url %s is plain http: refusing to send the token in clear text; use https", httpclient.Redact(cfg.URL))
+		}
+		auth, err := httpclient.BearerFromFile(cfg.TokenFile)
+		if err != nil {
+			return nil, asInvalid(fmt.Errorf("token_file: %w", err))
+		}
+		opts.Auth = auth
+		secret = SecretOf(cfg.TokenFile)
+	}
+	c, err := httpclient.New(opts)
+	if err != nil {
+		return nil, asInvalid(fmt.Errorf("ca_file: %w", err))
+	}
+	c.MaxBackoff = max(cfg.Timeout/8, 500*time.Millisecond)
+	if path == PrometheusPath {
+		return &Gate{Source: &Prometheus{URL: cfg.URL, Client: c, Secret: secret}, Matchers: ms}, nil
+	}
+	return &Gate{Source: &Alertmanager{URL: cfg.URL, Client: c, Secret: secret}, Matchers: ms}, nil
+}
+
+// SecretOf says where a token file came from, for advice: Tekton mounts a workspace named w
+// at /workspace/w.
+func SecretOf(tokenFile string) string {
+	if rest, ok := strings.CutPrefix(tokenFile, "/workspace/"); ok {
+		if w, _, ok := strings.Cut(rest, "/"); ok && w != "" {
+			return fmt.Sprintf("bound to workspace %s (file %s)", w, tokenFile)
+		}
+	}
+	return "in file " + tokenFile
+}
+
+func asInvalid(err error) error {
+	var fe *failure.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	return failure.Wrap(failure.InvalidInput, nil, err)
+}
+
+func parseBool(name, v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true":
+		return true, nil
+	case "false", "":
+		return false, nil
+	}
+	return false, failure.New(failure.InvalidInput, nil, "%s %q is not true or false", name, v)
+}
+
+// Gate decides from a source's firing alerts.
+type Gate struct {
+	Source   Source
+	Matchers Matchers
+	Now      func() time.Time // for "for 12m"; time.Now when nil
+}
+
+// Check lists the firing alerts, prints one line per alert, writes the results and returns
+// failure.AlertsFiring when any fires.
+func (g *Gate) Check(ctx context.Context, s *step.Step) error {
+	alerts, err := g.Source.Firing(ctx, g.Matchers)
+	if err != nil {
+		err = fmt.Errorf("listing firing alerts from %s: %w", g.Source.Name(), err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			var fe *failure.Error
+			if !errors.As(err, &fe) {
+				err = failure.Wrap(failure.Timeout, map[string]string{"what": g.Source.Name()}, err)
+			}
+		}
+		return err
+	}
+	SortAlerts(alerts)
+	names := DistinctNames(alerts)
+	if err := s.Result(ResultFiring, strconv.Itoa(len(alerts))); err != nil {
+		return err
+	}
+	if err := s.Result(ResultNames, JoinNames(names, MaxNamesBytes)); err != nil {
+		return err
+	}
+	if len(alerts) == 0 {
+		s.OK("no firing production alerts (matchers %s)", g.Matchers)
+		return nil
+	}
+	now := time.Now
+	if g.Now != nil {
+		now = g.Now
+	}
+	hide := map[string]bool{"alertname": true, "severity": true}
+	for _, m := range g.Matchers {
+		if m.Op == Equal {
+			hide[m.Name] = true // the same on every line
+		}
+	}
+	for i, a := range alerts {
+		if i == MaxLines {
+			s.Info("… and %d more firing alerts", len(alerts)-MaxLines)
+			break
+		}
+		s.Fail("%s", Line(a, hide, now()))
+	}
+	count := fmt.Sprintf("%d alerts are", len(alerts))
+	if len(alerts) == 1 {
+		count = "1 alert is"
+	}
+	facts := map[string]string{"count": count, "matchers": g.Matchers.String(), "names": JoinNames(names, MaxNamesBytes)}
+	if _, ok := g.Source.(*Prometheus); ok {
+		facts["note"] = " (source=prometheus does not see silences: use source=alertmanager for them to count)"
+	}
+	blocks := fmt.Sprintf("%d firing production alerts block", len(alerts))
+	if len(alerts) == 1 {
+		blocks = "1 firing production alert blocks"
+	}
+	return failure.New(failure.AlertsFiring, facts, "%s the release", blocks)
+}
+
+var severityRank = map[string]int{"critical": 0, "error": 1, "warning": 2, "info": 3}
+
+func rank(sev string) int {
+	if r, ok := severityRank[strings.ToLower(sev)]; ok {
+		return r
+	}
+	return len(severityRank)
+}
+
+// SortAlerts orders alerts most severe first, then oldest first, then by name.
+func SortAlerts(alerts []Alert) {
+	sort.SliceStable(alerts, func(i, j int) bool {
+		a, b := alerts[i], alerts[j]
+		if ra, rb := rank(a.Labels["severity"]), rank(b.Labels["severity"]); ra != rb {
+			return ra < rb
+		}
+		if !a.Since.Equal(b.Since) {
+			return a.Since.Before(b.Since)
+		}
+		return a.Name < b.Name
+	})
+}
+
+// DistinctNames lists the alert names in the order of alerts, each once.
+func DistinctNames(alerts []Alert) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, a := range alerts {
+		n := a.Name
+		if n == "" {
+			n = "(no alertname)"
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// JoinNames joins names with commas in at most limit bytes, ending in "…(+N more)" when some
+// did not fit.
+func JoinNames(names []string, limit int) string {
+	if full := strings.Join(names, ","); len(full) <= limit {
+		return full
+	}
+	// Room for the longest possible suffix, so that adding a name never has to be undone.
+	reserve := len(fmt.Sprintf("…(+%d more)", len(names)))
+	var b strings.Builder
+	n := 0
+	for _, name := range names {
+		sep := 0
+		if n > 0 {
+			sep = 1
+		}
+		if b.Len()+sep+len(name)+reserve > limit {
+			break
+		}
+		if sep == 1 {
+			b.WriteByte(',')
+		}
+		b.WriteString(name)
+		n++
+	}
+	if n > 0 {
+		b.WriteByte(',')
+	}
+	fmt.Fprintf(&b, "…(+%d more)", len(names)-n)
+	return b.String()
+}
+
+// labelOrder is which labels a line shows first: they say where an alert fires.
+var labelOrder = []string{"namespace", "service", "job", "cluster", "pod", "instance", "container"}
+
+// Line is the one-line description of a firing alert: name, severity, up to four labels, since
+// when, and its summary.
+func Line(a Alert, hide map[string]bool, now time.Time) string {
+	var b strings.Builder
+	name := a.Name
+	if name == "" {
+		name = "(no alertname)"
+	}
+	b.WriteString(clip(name, 80))
+	if sev := a.Labels["severity"]; sev != "" {
+		fmt.Fprintf(&b, " [%s]", clip(sev, 20))
+	}
+	shown := 0
+	show := func(k string) {
+		if shown < 4 && !hide[k] {
+			if v, ok := a.Labels[k]; ok {
+				fmt.Fprintf(&b, " %s=%s", k, clip(v, 40))
+				shown++
+			}
+		}
+	}
+	for _, k := range labelOrder {
+		show(k)
+	}
+	rest := make([]string, 0, len(a.Labels))
+	for k := range a.Labels {
+		if !contains(labelOrder, k) {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		show(k)
+	}
+	if !a.Since.IsZero() {
+		fmt.Fprintf(&b, " since %s", a.Since.UTC().Format(time.RFC3339))
+		if d := now.Sub(a.Since); d >= time.Second {
+			fmt.Fprintf(&b, " (for %s)", age(d))
+		}
+	}
+	for _, k := range []string{"summary", "description", "message"} {
+		if v := a.Annotations[k]; v != "" {
+			fmt.Fprintf(&b, ": %s", clip(v, 140))
+			break
+		}
+	}
+	return b.String()
+}
+
+// age is a duration as people say it: 45s, 12m, 3h12m, 5d.
+func age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	}
+	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// clip puts s on one line of at most n runes.
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
