@@ -8,7 +8,9 @@ STEPS := $(notdir $(wildcard steps/*))
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOFLAGS_BUILD := -trimpath -ldflags="-s -w"
 
-.PHONY: all build tools test test-short lint fmt vet staticcheck demo clean
+FUZZTIME ?= 10s
+
+.PHONY: all build tools test test-short lint fmt vet staticcheck demo bench fuzz clean
 
 all: build
 
@@ -45,6 +47,20 @@ vet:
 
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...
+
+## fuzz: every fuzz target for FUZZTIME (default 10s) each
+fuzz:
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' pkg | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "fuzz ./$$dir $$f ($(FUZZTIME))"; \
+	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) ./$$dir; \
+	  done; \
+	done
+
+## bench: figures side by side (skopeo, kubectl + jq) in out/bench.md; installs skopeo and jq when missing
+bench: tools build
+	@command -v skopeo >/dev/null && command -v jq >/dev/null || { echo "installing skopeo and jq (Debian packages)"; apt-get install -y -qq skopeo jq >/dev/null; }
+	$(GO) run ./test/bench
 
 clean:
 	rm -rf $(BIN) out
