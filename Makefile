@@ -9,8 +9,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOFLAGS_BUILD := -trimpath -ldflags="-s -w"
 
 FUZZTIME ?= 10s
+REGISTRY ?=
 
-.PHONY: all build tools test test-short lint fmt vet staticcheck demo bench fuzz clean
+.PHONY: all build tools test test-short lint fmt vet staticcheck demo bench fuzz images bundles clean
 
 all: build
 
@@ -47,6 +48,15 @@ vet:
 
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...
+
+## images: every step's linux/amd64+arm64 image as an OCI layout in out/images; pushed with REGISTRY=…
+images:
+	$(GO) run ./cmd/build-images $(if $(REGISTRY),--registry $(REGISTRY)) --out out/images
+
+## bundles: Tekton bundles of the Tasks, StepActions and Pipeline, step images pinned by digest
+bundles:
+	@test -n "$(REGISTRY)" || { echo "usage: make bundles REGISTRY=quay.io/<namespace>"; exit 1; }
+	$(GO) run ./cmd/build-bundles --registry $(REGISTRY) --pin-images
 
 ## fuzz: every fuzz target for FUZZTIME (default 10s) each
 fuzz:

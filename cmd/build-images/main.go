@@ -1,0 +1,131 @@
+// Command build-images builds every step's multi-platform image without a container engine (see
+// package imagebuild), writes each as an OCI layout under --out and, with --registry, pushes it
+// as <registry>/<step>:<version>.
+//
+//	go run ./cmd/build-images [--registry quay.io/release-to-prod] [--out out/images] [step...]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/release-to-prod/release-to-prod/pkg/imagebuild"
+)
+
+const defaultSource = "https://github.com/release-to-prod/release-to-prod"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "build-images:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("build-images", flag.ContinueOnError)
+	registry := fs.String("registry", "", "push each image as REGISTRY/<step>:<version> (e.g. quay.io/release-to-prod); empty: no push")
+	out := fs.String("out", "out/images", "write an OCI layout per step under this folder; empty: none")
+	version := fs.String("version", "0.1.0", "image tag and org.opencontainers.image.version")
+	source := fs.String("source", defaultSource, "org.opencontainers.image.source")
+	caCerts := fs.String("ca-certs", "/etc/ssl/certs/ca-certificates.crt", "CA bundle copied into the images")
+	insecure := fs.Bool("insecure", false, "talk plain HTTP to the registry")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: build-images [flags] [step...]   (default: every folder of steps/)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *registry == "" && *out == "" {
+		return fmt.Errorf("nothing to do: give --registry and/or --out")
+	}
+
+	root, err := imagebuild.ModuleRoot(".")
+	if err != nil {
+		return err
+	}
+	steps := fs.Args()
+	if len(steps) == 0 {
+		if steps, err = imagebuild.Steps(root); err != nil {
+			return err
+		}
+	}
+	certs, err := imagebuild.ReadCACerts(*caCerts)
+	if err != nil {
+		return err
+	}
+	created, err := imagebuild.SourceDate(ctx, root)
+	if err != nil {
+		return err
+	}
+	b := &imagebuild.Builder{
+		RepoRoot: root,
+		CACerts:  certs,
+		Meta: imagebuild.Metadata{
+			Version:  *version,
+			Source:   *source,
+			Revision: imagebuild.GitRevision(ctx, root),
+			Created:  created,
+		},
+	}
+	var nameOpts []name.Option
+	if *insecure {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	for _, step := range steps {
+		built, err := b.Build(ctx, step)
+		if err != nil {
+			return err
+		}
+		digest, err := built.Index.Digest()
+		if err != nil {
+			return fmt.Errorf("step %s: %w", step, err)
+		}
+		refName := ""
+		if *registry != "" {
+			ref, err := name.NewTag(strings.TrimSuffix(*registry, "/")+"/"+step+":"+*version, nameOpts...)
+			if err != nil {
+				return fmt.Errorf("step %s: image reference: %w", step, err)
+			}
+			if err := imagebuild.Push(ctx, ref, built.Index); err != nil {
+				return err
+			}
+			refName = ref.String()
+		}
+		if *out != "" {
+			if err := imagebuild.WriteLayout(filepath.Join(*out, step), built.Index, refName); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintln(stdout, Line(built.Step, digest.String(), built.Sizes, refName))
+	}
+	return nil
+}
+
+// Line is the one line printed per image: name, index digest, compressed size per platform and
+// where it was pushed.
+func Line(step, digest string, sizes []imagebuild.PlatformSize, pushed string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "✓ %s %s", step, digest)
+	for _, s := range sizes {
+		fmt.Fprintf(&b, " %s/%s=%s", s.Platform.OS, s.Platform.Architecture, MiB(s.Compressed))
+	}
+	if pushed != "" {
+		fmt.Fprintf(&b, " → %s", pushed)
+	}
+	return b.String()
+}
+
+// MiB formats a byte count as mebibytes with two decimals.
+func MiB(n int64) string { return fmt.Sprintf("%.2fMiB", float64(n)/(1<<20)) }
