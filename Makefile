@@ -11,7 +11,7 @@ GOFLAGS_BUILD := -trimpath -ldflags="-s -w"
 FUZZTIME ?= 10s
 REGISTRY ?=
 
-.PHONY: all build tools test test-short lint fmt vet staticcheck demo bench fuzz images bundles clean
+.PHONY: all build tools test test-short lint lint-tekton fmt vet staticcheck demo bench fuzz images bundles clean
 
 all: build
 
@@ -28,9 +28,13 @@ FORCE:
 tools:
 	$(GO) run ./test/tools/cmd/build-tools
 
-## test: unit tests and the sandbox end-to-end tests (builds the tools on first run)
-test: tools build
+## test: unit tests, the Tekton wiring check and the sandbox end-to-end tests (builds the tools on first run)
+test: tools build lint-tekton
 	$(GO) test -count=1 ./...
+
+## lint-tekton: every Task, StepAction and Pipeline through Tekton's validation and wiring checks
+lint-tekton:
+	$(GO) run ./cmd/lint-tekton
 
 ## test-short: unit tests only, no sandbox
 test-short:

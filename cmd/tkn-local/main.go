@@ -1,0 +1,178 @@
+// Command tkn-local runs a Pipeline of this repository on this machine, steps as local
+// processes, with Tekton's own scheduling and substitution code (see package runner). Its flags
+// follow `tkn pipeline start`:
+//
+//	tkn-local pipeline start release-to-prod -p commit_sha=<sha> \
+//	    -w name=registry-credentials,secret=./secrets/registry \
+//	    -w name=app-interface,dir=../app-interface --kubeconfig ~/.kube/config
+//
+// It exits 0 when the PipelineRun succeeds, 1 when it fails, 2 when it cannot run.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+
+	"github.com/release-to-prod/release-to-prod/pkg/runner"
+	"github.com/release-to-prod/release-to-prod/pkg/tekton"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, " ") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) >= 2 && (args[0] == "pipeline" || args[0] == "p") && args[1] == "start" {
+		args = args[2:]
+	} else if len(args) >= 1 && args[0] == "start" {
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet("tkn-local pipeline start", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var params, workspaces multi
+	fs.Var(&params, "p", "a param, name=value (repeatable)")
+	fs.Var(&params, "param", "same as -p")
+	fs.Var(&workspaces, "w", "a workspace: name=<ws>,secret=<dir> | name=<ws>,dir=<dir> | name=<ws>,emptyDir= (repeatable)")
+	fs.Var(&workspaces, "workspace", "same as -w")
+	file := fs.String("f", "", "the Pipeline's YAML file (instead of a Pipeline name)")
+	root := fs.String("repo", ".", "repository root: where stepactions/, tasks/ and pipelines/ are")
+	bin := fs.String("bin", "", "folder of the step binaries (default <repo>/bin)")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig passed to the steps as KUBECONFIG (default: $KUBECONFIG)")
+	showlog := fs.Bool("showlog", true, "print the steps' output")
+	workdir := fs.String("workdir", "", "folder for the TaskRuns' files (default: a new temporary folder)")
+	name := fs.String("prefix-name", "", "PipelineRun name (default <pipeline>-local-<time>)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: tkn-local pipeline start <pipeline-name> [-f file] [-p name=value]... [-w name=…,secret=…|dir=…|emptyDir=]... [--kubeconfig file]")
+		fs.PrintDefaults()
+	}
+	// Flags may follow the pipeline name, as with tkn.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "✗", err)
+		return 2
+	}
+	repo, err := tekton.Load(*root)
+	if err != nil {
+		return fail(err)
+	}
+	if err := repo.Validate(ctx); err != nil {
+		return fail(err)
+	}
+	var p *v1.Pipeline
+	switch {
+	case *file != "":
+		obj, err := readPipeline(*file)
+		if err != nil {
+			return fail(err)
+		}
+		p = obj
+	case len(positional) == 1:
+		var ok bool
+		if p, ok = repo.Pipelines[positional[0]]; !ok {
+			return fail(fmt.Errorf("%w %q in %s (have: %s)", tekton.ErrNoPipeline, positional[0], filepath.Join(*root, "pipelines"), strings.Join(tekton.Names(repo.Pipelines), ", ")))
+		}
+	default:
+		fs.Usage()
+		return 2
+	}
+	opts := runner.Options{Repo: repo, Pipeline: p, Kubeconfig: *kubeconfig, BinDir: *bin, WorkDir: *workdir, Name: *name, Out: stdout, ShowLog: *showlog, Workspaces: map[string]runner.Workspace{}}
+	if opts.BinDir == "" {
+		opts.BinDir = filepath.Join(*root, "bin")
+	}
+	for _, kv := range params {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fail(fmt.Errorf("-p %q: want name=value", kv))
+		}
+		opts.Params = append(opts.Params, v1.Param{Name: k, Value: *v1.NewStructuredValues(v)})
+	}
+	for _, spec := range workspaces {
+		n, w, err := parseWorkspace(spec)
+		if err != nil {
+			return fail(err)
+		}
+		opts.Workspaces[n] = w
+	}
+	out, err := runner.Run(ctx, opts)
+	if err != nil {
+		return fail(err)
+	}
+	if !out.Succeeded() {
+		return 1
+	}
+	return 0
+}
+
+func readPipeline(path string) (*v1.Pipeline, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := tekton.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	p, ok := obj.(*v1.Pipeline)
+	if !ok {
+		return nil, fmt.Errorf("%s: not a Pipeline", path)
+	}
+	return p, nil
+}
+
+// parseWorkspace parses a -w value the way tkn does: comma-separated key=value pairs with
+// name=, and one of secret=, dir= (a local folder; tkn's claimName=) or emptyDir=.
+func parseWorkspace(s string) (string, runner.Workspace, error) {
+	var name string
+	var w runner.Workspace
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return "", w, fmt.Errorf("-w %q: %q is not key=value", s, part)
+		}
+		switch k {
+		case "name":
+			name = v
+		case "secret", "dir":
+			w = runner.Workspace{Kind: k, Path: v}
+		case "emptyDir":
+			w = runner.Workspace{Kind: "emptyDir"}
+		default:
+			return "", w, fmt.Errorf("-w %q: unknown key %q (name, secret, dir, emptyDir)", s, k)
+		}
+	}
+	if name == "" || w.Kind == "" {
+		return "", w, fmt.Errorf("-w %q: want name=<ws> and one of secret=<dir>, dir=<dir>, emptyDir=", s)
+	}
+	return name, w, nil
+}

@@ -1,0 +1,284 @@
+// Package runner runs a Tekton Pipeline of this repository on the local machine: each step is a
+// local process (the step binary its image names), each TaskRun a folder, each workspace a
+// local folder. Everything Tekton decides — the DAG and its scheduling, when expressions,
+// param / context / workspace / result substitution, StepAction resolution, $(tasks.status),
+// skips, the PipelineRun's condition and results — is decided by tektoncd/pipeline's own code,
+// through the adapter in package tekton (reconciler.go). This package does what a pod and
+// Tekton's entrypoint do: run the steps in order, substitute step results at run time, honour
+// onError, write exit-code files and hold the results to the termination-message budget.
+//
+// Differences from a cluster, on purpose: TaskRuns that could run in parallel run one after
+// the other (logs stay readable; the order is one the DAG allows); a step's environment is
+// its env plus PATH, HOME, KUBECONFIG, proxy and CA settings of the caller; securityContext,
+// computeResources and timeouts other than a step's own are not enforced.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"knative.dev/pkg/apis"
+
+	"github.com/release-to-prod/release-to-prod/pkg/tekton"
+)
+
+// ImagePrefix is the repository of the project's step images; an image
+// ImagePrefix+"<name>:<version>" (or @digest) runs the local binary <BinDir>/<name>.
+const ImagePrefix = "quay.io/release-to-prod/"
+
+// Workspace is a local folder bound to a Pipeline workspace.
+type Workspace struct {
+	// Kind is "secret" (a folder holding the secret's files, one per key), "dir" (a folder,
+	// shared by the TaskRuns like a PersistentVolumeClaim) or "emptyDir" (a new empty folder
+	// for each TaskRun, as a pod gets).
+	Kind string
+	Path string
+}
+
+// Options configure a run.
+type Options struct {
+	Repo       *tekton.Repo // Tasks and StepActions the Pipeline refers to
+	Pipeline   *v1.Pipeline // the Pipeline to run
+	Params     v1.Params    // the PipelineRun's params
+	Workspaces map[string]Workspace
+	Kubeconfig string            // passed to steps as KUBECONFIG; empty: the caller's KUBECONFIG
+	BinDir     string            // folder of the step binaries (default "bin")
+	Images     map[string]string // extra image → binary mappings (tests)
+	WorkDir    string            // folder for the TaskRuns' files (default: a new temporary folder)
+	Name       string            // PipelineRun name (default <pipeline>-local-<time>)
+	Out        io.Writer         // the log (default os.Stdout)
+	ShowLog    bool              // print the steps' output
+}
+
+// TaskOutcome is what happened to one pipeline task.
+type TaskOutcome struct {
+	Name     string
+	TaskRun  string
+	Status   string // Succeeded, Failed, Skipped
+	Reason   string
+	Duration time.Duration
+	Results  []v1.TaskRunResult
+	Steps    []StepOutcome
+}
+
+// Outcome is what happened to the PipelineRun.
+type Outcome struct {
+	Name      string
+	Condition *apis.Condition
+	Results   []v1.PipelineRunResult
+	Tasks     []TaskOutcome
+	WorkDir   string
+}
+
+// Succeeded reports whether the PipelineRun succeeded (Tekton's condition True: all tasks
+// succeeded, or some were skipped — "Completed").
+func (o *Outcome) Succeeded() bool {
+	return o != nil && o.Condition != nil && o.Condition.IsTrue()
+}
+
+// Run runs the Pipeline. The returned error is for a run that could not happen (invalid
+// Pipeline or params, unknown image, …); a PipelineRun that ran and failed returns an Outcome
+// whose Succeeded is false.
+func Run(ctx context.Context, o Options) (*Outcome, error) {
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.BinDir == "" {
+		o.BinDir = "bin"
+	}
+	if o.Name == "" {
+		o.Name = fmt.Sprintf("%s-local-%s", o.Pipeline.Name, time.Now().Format("150405"))
+	}
+	if o.WorkDir == "" {
+		d, err := os.MkdirTemp("", o.Name+"-")
+		if err != nil {
+			return nil, fmt.Errorf("work folder: %w", err)
+		}
+		o.WorkDir = d
+	}
+	var bindings []v1.WorkspaceBinding
+	for _, name := range tekton.Names(o.Workspaces) {
+		w := o.Workspaces[name]
+		switch w.Kind {
+		case "secret", "dir":
+			if st, err := os.Stat(w.Path); err != nil || !st.IsDir() {
+				return nil, fmt.Errorf("workspace %s: %s=%s is not a folder", name, w.Kind, w.Path)
+			}
+			abs, err := filepath.Abs(w.Path) // steps run in their own folder
+			if err != nil {
+				return nil, fmt.Errorf("workspace %s: %w", name, err)
+			}
+			w.Path = abs
+			o.Workspaces[name] = w
+		case "emptyDir":
+		default:
+			return nil, fmt.Errorf("workspace %s: unknown kind %q (secret, dir or emptyDir)", name, w.Kind)
+		}
+		// The binding's volume only matters to Tekton as "bound"; the folder is ours.
+		bindings = append(bindings, v1.WorkspaceBinding{Name: name, EmptyDir: &emptyDir})
+	}
+	pr, err := o.Repo.NewPipelineRun(ctx, o.Pipeline, o.Name, o.Params, bindings)
+	if err != nil {
+		return nil, fmt.Errorf("PipelineRun %s: %w", o.Name, err)
+	}
+	// Every image must map to a binary before anything runs: a typo fails fast.
+	for _, rpt := range pr.Facts.State {
+		tr, spec, err := pr.TaskRun(ctx, rpt, func(string) (string, bool) { return o.WorkDir, true })
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range spec.Steps {
+			if _, err := o.binary(s.Image); err != nil {
+				return nil, fmt.Errorf("pipeline task %s (TaskRun %s), step %s: %w", rpt.PipelineTask.Name, tr.Name, s.Name, err)
+			}
+		}
+	}
+
+	out := &Outcome{Name: o.Name, WorkDir: o.WorkDir}
+	fmt.Fprintf(o.Out, "PipelineRun %s (Pipeline %s), files in %s\n", o.Name, o.Pipeline.Name, o.WorkDir)
+	for {
+		next, skipped, err := pr.Next()
+		if err != nil {
+			return out, err
+		}
+		for _, s := range skipped {
+			when := ""
+			if s.Reason == string(v1.WhenExpressionsSkip) {
+				when = describeWhen(s.When)
+			}
+			fmt.Fprintf(o.Out, "- %s skipped: %s%s\n", s.Name, s.Reason, when)
+			out.Tasks = append(out.Tasks, TaskOutcome{Name: s.Name, Status: "Skipped", Reason: s.Reason})
+		}
+		if len(next) == 0 {
+			break
+		}
+		for _, rpt := range next {
+			dirs := map[string]string{}
+			local := func(ws string) (string, bool) {
+				w, ok := o.Workspaces[ws]
+				if !ok {
+					return "", false
+				}
+				if w.Kind != "emptyDir" {
+					return w.Path, true
+				}
+				d := filepath.Join(o.WorkDir, rpt.TaskRunNames[0], "emptydir", ws)
+				dirs[ws] = d
+				return d, true
+			}
+			tr, spec, err := pr.TaskRun(ctx, rpt, local)
+			if err != nil {
+				return out, err
+			}
+			for _, d := range dirs {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					return out, fmt.Errorf("workspace folder: %w", err)
+				}
+			}
+			t := o.runTaskRun(ctx, rpt.PipelineTask.Name, tr.Name, spec)
+			pr.Finish(rpt, tr, t.Status == "Succeeded", t.Reason, t.Reason, t.Results)
+			out.Tasks = append(out.Tasks, t)
+		}
+	}
+	cond, results, err := pr.Done(ctx)
+	out.Condition, out.Results = cond, results
+	o.summary(out)
+	if err != nil {
+		fmt.Fprintf(o.Out, "! %v\n", err)
+	}
+	return out, nil
+}
+
+var emptyDir = emptyDirSource()
+
+func describeWhen(w v1.WhenExpressions) string {
+	if len(w) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, e := range w {
+		parts = append(parts, fmt.Sprintf("%q %s %v", e.Input, e.Operator, e.Values))
+	}
+	return " (when " + strings.Join(parts, " and ") + ")"
+}
+
+// binary returns the local binary an image runs.
+func (o *Options) binary(image string) (string, error) {
+	if p, ok := o.Images[image]; ok {
+		return p, nil
+	}
+	rest, ok := strings.CutPrefix(image, ImagePrefix)
+	if !ok {
+		return "", fmt.Errorf("image %s is not a step image of this project (%s<step>:<version>): nothing to run it with", image, ImagePrefix)
+	}
+	name, _, _ := strings.Cut(rest, "@")
+	name, _, _ = strings.Cut(name, ":")
+	if name == "" || strings.Contains(name, "/") {
+		return "", fmt.Errorf("image %s: cannot tell the step name", image)
+	}
+	p, err := filepath.Abs(filepath.Join(o.BinDir, name))
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", image, err)
+	}
+	if st, err := os.Stat(p); err != nil || st.IsDir() {
+		return "", fmt.Errorf("image %s: no binary %s (build it: make build)", image, p)
+	}
+	return p, nil
+}
+
+// summary prints the table of tasks, the PipelineRun's status and its results.
+func (o *Options) summary(out *Outcome) {
+	w := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "\nTASK\tTASKRUN\tSTATUS\tDURATION\tREASON")
+	for _, t := range out.Tasks {
+		d := "-"
+		if t.Status != "Skipped" {
+			d = t.Duration.Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Name, orDash(t.TaskRun), t.Status, d, t.Reason)
+	}
+	_ = w.Flush()
+	status, reason, msg := "Unknown", "", ""
+	if c := out.Condition; c != nil {
+		status, reason, msg = string(c.Status), c.Reason, c.Message
+	}
+	mark := "✗"
+	if out.Succeeded() {
+		mark = "✓"
+	}
+	fmt.Fprintf(o.Out, "\n%s PipelineRun %s: %s (succeeded=%s) %s\n", mark, out.Name, reason, status, msg)
+	if len(out.Results) > 0 {
+		rs := append([]v1.PipelineRunResult{}, out.Results...)
+		sort.Slice(rs, func(i, j int) bool { return rs[i].Name < rs[j].Name })
+		fmt.Fprintln(o.Out, "Results:")
+		for _, r := range rs {
+			fmt.Fprintf(o.Out, "  %s = %s\n", r.Name, short(r.Value.StringVal))
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func short(s string) string {
+	if len(s) > 160 {
+		return s[:157] + "..."
+	}
+	return s
+}
+
+// ErrFailed is returned by callers (the CLI) for a PipelineRun that ran and failed.
+var ErrFailed = errors.New("PipelineRun failed")

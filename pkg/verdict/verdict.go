@@ -1,0 +1,146 @@
+// Package verdict is the last step of the preflight TaskRun: the gates run in one pod with
+// onError: continue, so that one run reports every gate that blocks; this step reads the exit
+// code each gate step left (Tekton's $(steps.step-<name>.exitCode.path)), prints one table and
+// fails when any gate failed. A gate whose exit code file is missing did not run, which blocks
+// too: the verdict fails closed.
+package verdict
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/step"
+)
+
+// Config is the verdict step's configuration.
+type Config struct {
+	step.Common
+	Gates string `env:"GATES, required" desc:"the gates, comma-separated name=exit-code-file pairs, e.g. image=/tekton/steps/step-check-image/exitCode"`
+}
+
+// Gate is one gate's outcome.
+type Gate struct {
+	Name     string
+	ExitCode int // -1: did not run (no exit code file)
+}
+
+// Passed reports whether the gate let the release through.
+func (g Gate) Passed() bool { return g.ExitCode == 0 }
+
+// Status is the gate's outcome in words.
+func (g Gate) Status() string {
+	switch g.ExitCode {
+	case 0:
+		return "passed"
+	case -1:
+		return "did not run"
+	case step.ExitBadArgs:
+		return "invalid input (exit 2)"
+	default:
+		return fmt.Sprintf("blocked (exit %d)", g.ExitCode)
+	}
+}
+
+// ParseGates parses GATES: name=path pairs separated by commas.
+func ParseGates(s string) ([][2]string, error) {
+	var out [][2]string
+	seen := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, path, ok := strings.Cut(part, "=")
+		name, path = strings.TrimSpace(name), strings.TrimSpace(path)
+		if !ok || name == "" || path == "" {
+			return nil, fmt.Errorf("GATES: %q is not name=exit-code-file", part)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("GATES: gate %q is listed twice", name)
+		}
+		seen[name] = true
+		out = append(out, [2]string{name, path})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("GATES: no gate given")
+	}
+	return out, nil
+}
+
+// Read returns the outcome of a gate from its exit code file.
+func Read(name, path string) (Gate, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Gate{Name: name, ExitCode: -1}, nil
+	}
+	if err != nil {
+		return Gate{}, fmt.Errorf("gate %s: reading its exit code: %w", name, err)
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		// Tekton writes a signal name (e.g. "killed") for a cancelled step.
+		return Gate{Name: name, ExitCode: 128}, nil
+	}
+	return Gate{Name: name, ExitCode: code}, nil
+}
+
+// Summary is the GATE_SUMMARY result: "image ✓, alerts ✗, …".
+func Summary(gates []Gate) string {
+	parts := make([]string, len(gates))
+	for i, g := range gates {
+		mark := "✓"
+		if !g.Passed() {
+			mark = "✗"
+		}
+		parts[i] = g.Name + " " + mark
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Run reads every gate's exit code, prints the table, writes GATE_SUMMARY and FAILED_GATES, and
+// fails when a gate failed or did not run.
+func Run(_ context.Context, s *step.Step, cfg *Config) error {
+	pairs, err := ParseGates(cfg.Gates)
+	if err != nil {
+		return failure.Wrap(failure.InvalidInput, nil, err)
+	}
+	var gates []Gate
+	var failed []string
+	for _, p := range pairs {
+		g, err := Read(p[0], p[1])
+		if err != nil {
+			return err
+		}
+		gates = append(gates, g)
+		if !g.Passed() {
+			failed = append(failed, g.Name)
+		}
+	}
+	tw := tabwriter.NewWriter(s.Out(), 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  GATE\tRESULT")
+	for _, g := range gates {
+		fmt.Fprintf(tw, "  %s\t%s\n", g.Name, g.Status())
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("printing the table: %w", err)
+	}
+	if err := s.Result("GATE_SUMMARY", Summary(gates)); err != nil {
+		return err
+	}
+	if err := s.Result("FAILED_GATES", strings.Join(failed, ",")); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return failure.New(failure.GatesFailed, map[string]string{"gates": strings.Join(failed, ", ")},
+			"%d of %d gates blocked the release: %s", len(failed), len(gates), strings.Join(failed, ", "))
+	}
+	s.OK("all %d gates passed", len(gates))
+	return nil
+}
