@@ -52,30 +52,44 @@ func StartAlertmanager(t testing.TB) *Alertmanager {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	bin, err := tools.Path(ctx, tools.Alertmanager, os.Stderr)
+	am, err := RunAlertmanager(ctx, t.TempDir(), os.Stderr)
 	if err != nil {
-		t.Fatalf("alertmanager binary: %v", err)
+		t.Fatalf("starting alertmanager: %v", err)
 	}
-	dir := t.TempDir()
+	t.Cleanup(func() {
+		am.Stop()
+		if t.Failed() {
+			t.Logf("alertmanager log:\n%s", am.log.String())
+		}
+	})
+	return am
+}
+
+// RunAlertmanager starts Alertmanager with its files in dir (the demo uses it; tests use
+// StartAlertmanager). The caller stops it.
+func RunAlertmanager(ctx context.Context, dir string, log io.Writer) (*Alertmanager, error) {
+	bin, err := tools.Path(ctx, tools.Alertmanager, log)
+	if err != nil {
+		return nil, fmt.Errorf("alertmanager binary: %w", err)
+	}
 	cfg := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(cfg, []byte(alertmanagerConfig), 0o644); err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("alertmanager config: %w", err)
 	}
 	// The port is found free and then handed over, so another process can take it in between:
 	// try again with a new one when Alertmanager exits early.
 	var lastErr error
 	for try := 0; try < 3; try++ {
-		am, err := startAlertmanagerOnce(t, bin, cfg, filepath.Join(dir, fmt.Sprintf("data-%d", try)))
+		am, err := startAlertmanagerOnce(bin, cfg, filepath.Join(dir, fmt.Sprintf("data-%d", try)))
 		if err == nil {
-			return am
+			return am, nil
 		}
 		lastErr = err
 	}
-	t.Fatalf("starting alertmanager: %v", lastErr)
-	return nil
+	return nil, lastErr
 }
 
-func startAlertmanagerOnce(t testing.TB, bin, cfg, storage string) (*Alertmanager, error) {
+func startAlertmanagerOnce(bin, cfg, storage string) (*Alertmanager, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -118,12 +132,6 @@ func startAlertmanagerOnce(t testing.TB, bin, cfg, storage string) (*Alertmanage
 		}
 		time.Sleep(50 * time.Millisecond) // polling interval, bounded by the deadline above
 	}
-	t.Cleanup(func() {
-		am.Stop()
-		if t.Failed() {
-			t.Logf("alertmanager log:\n%s", am.log.String())
-		}
-	})
 	return am, nil
 }
 
