@@ -1,0 +1,315 @@
+package slack
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/release-to-prod/release-to-prod/pkg/commit"
+)
+
+// Outcome is what happened to the release, as the message tells it.
+type Outcome int
+
+// The outcomes. Decide maps the pipeline's statuses onto them.
+const (
+	Released        Outcome = iota // a Release was created and succeeded
+	AlreadyReleased                // the commit had been released before; nothing done
+	DryRun                         // every gate passed; nothing released, as asked
+	Blocked                        // a gate blocked the release; nothing released
+	DryRunBlocked                  // a dry run in which a gate would have blocked
+	ReleaseFailed                  // the Release was created and failed or timed out
+	NotReleased                    // the pipeline stopped (cancelled, timed out, skipped) without a release
+)
+
+// Variant is the kind of message an outcome gets: "success", "failure" or "dry-run". Failure
+// messages carry the cause and the fix.
+func (o Outcome) Variant() string {
+	switch o {
+	case Released, AlreadyReleased:
+		return "success"
+	case DryRun:
+		return "dry-run"
+	}
+	return "failure"
+}
+
+func (o Outcome) String() string {
+	return [...]string{"released", "already-released", "dry-run", "blocked", "dry-run-blocked", "release-failed", "not-released"}[o]
+}
+
+// Decide maps the pipeline's statuses to an outcome. status is $(tasks.status) of the Pipeline's
+// finally section (Succeeded, Failed, Completed, None); releaseStatus is create-release's result
+// (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, or empty when it did not run). The
+// Release's own status wins, because it says what happened in production: a Release that
+// succeeded is announced as released even if a later task failed. note explains an unusual
+// combination or an unknown value, for the message and the log; it is empty otherwise.
+//
+//	RELEASE_STATUS   STATUS                 DRY_RUN  outcome
+//	Succeeded        any                    any      Released (note when STATUS is Failed)
+//	AlreadyReleased  any                    any      AlreadyReleased
+//	Failed/TimedOut  any                    any      ReleaseFailed
+//	DryRun or empty  Failed                 true     DryRunBlocked
+//	DryRun           Failed                 false    DryRunBlocked
+//	empty            Failed                 false    Blocked
+//	DryRun or empty  Succeeded/Completed/"" true     DryRun
+//	DryRun           Succeeded/Completed/"" false    DryRun
+//	empty            Succeeded              false    Released
+//	empty            Completed              false    NotReleased (the release task was skipped)
+//	any other        None, empty, unknown   any      NotReleased
+func Decide(status, releaseStatus string, dryRun bool) (o Outcome, note string) {
+	status = strings.TrimSpace(status)
+	releaseStatus = strings.TrimSpace(releaseStatus)
+	var notes []string
+	st := strings.ToLower(status)
+	switch st {
+	case "", "succeeded", "failed", "completed", "none":
+	default:
+		notes = append(notes, fmt.Sprintf("unknown pipeline status %s", quoted(status)))
+		st = "none"
+	}
+	rs := strings.ToLower(releaseStatus)
+	switch rs {
+	case "succeeded":
+		if st == "failed" {
+			notes = append(notes, "a task after the release failed: see the PipelineRun")
+		}
+		return Released, strings.Join(notes, "; ")
+	case "alreadyreleased":
+		return AlreadyReleased, strings.Join(notes, "; ")
+	case "failed", "timedout":
+		return ReleaseFailed, strings.Join(notes, "; ")
+	case "", "dryrun":
+	default:
+		notes = append(notes, fmt.Sprintf("unknown release status %s", quoted(releaseStatus)))
+		rs = ""
+	}
+	dry := dryRun || rs == "dryrun"
+	switch {
+	case st == "failed" && dry:
+		o = DryRunBlocked
+	case st == "failed":
+		o = Blocked
+	case dry && (st == "succeeded" || st == "completed" || st == ""):
+		o = DryRun
+	case st == "succeeded":
+		o = Released
+	case st == "completed":
+		o = NotReleased
+		notes = append(notes, "the pipeline completed but the release task was skipped")
+	case st == "none":
+		o = NotReleased
+		notes = append(notes, "the pipeline did not finish: cancelled, timed out, or a task still pending")
+	default: // no status at all
+		o = NotReleased
+		notes = append(notes, "no pipeline or release status was given")
+	}
+	return o, strings.Join(notes, "; ")
+}
+
+func quoted(s string) string { return fmt.Sprintf("%q", clip(s, 40)) }
+
+// clip returns the first n characters of s.
+func clip(s string, n int) string {
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j] + ellipsis
+		}
+		i++
+	}
+	return s
+}
+
+// Notification is what a message reports. Every string is a raw value from the pipeline; Build
+// cleans, bounds and escapes them.
+type Notification struct {
+	Outcome Outcome
+	// Note qualifies the outcome (from Decide).
+	Note           string
+	ReleaseStatus  string
+	Component      string
+	Application    string
+	Namespace      string
+	Release        string
+	CommitSHA      string
+	CommitURL      string // link for the SHA; no link when empty
+	ImageDigest    string
+	GateSummary    string // e.g. "image ✓, konflux ✓, alerts ✗"
+	FailureCause   string
+	FailureFix     string
+	PipelineRunURL string
+}
+
+// Bounds of the values in a message, far below Slack's limits: a notification is read at a
+// glance, and the whole message (about 10 blocks) stays under every limit whatever the input.
+const (
+	maxName     = 200 // component, application, namespace, release
+	maxImage    = 300
+	maxGates    = 600
+	maxGateRows = 12
+	maxAdvice   = 1200 // cause, fix
+	maxAdvRows  = 15
+	maxNote     = 300
+	maxFallback = 400
+)
+
+// title is the header without its emoji; it is also the start of the fallback text.
+func (n Notification) title(component string) string {
+	switch n.Outcome {
+	case Released:
+		return "Released " + component
+	case AlreadyReleased:
+		return "Already released: " + component
+	case DryRun:
+		return "Dry run passed: " + component
+	case Blocked:
+		return "Release blocked: " + component
+	case DryRunBlocked:
+		return "Dry run blocked: " + component
+	case ReleaseFailed:
+		if strings.EqualFold(strings.TrimSpace(n.ReleaseStatus), "TimedOut") {
+			return "Release timed out: " + component
+		}
+		return "Release failed: " + component
+	}
+	return "Not released: " + component
+}
+
+func (o Outcome) emoji() string {
+	switch o {
+	case Released:
+		return ":rocket:"
+	case AlreadyReleased:
+		return ":white_check_mark:"
+	case DryRun:
+		return ":test_tube:"
+	case NotReleased:
+		return ":warning:"
+	}
+	return ":x:"
+}
+
+func (n Notification) status() string {
+	switch n.Outcome {
+	case Released:
+		return "Released to production"
+	case AlreadyReleased:
+		return "Already released, nothing to do"
+	case DryRun:
+		return "Dry run: every gate passed, nothing released"
+	case Blocked:
+		return "Blocked by a gate, nothing released"
+	case DryRunBlocked:
+		return "Dry run: a gate would block the release"
+	case ReleaseFailed:
+		return "The Release was created and did not succeed"
+	}
+	return "Not released"
+}
+
+// defaultAdvice is said when the pipeline passed no cause or fix of its own.
+func (n Notification) defaultAdvice() (cause, fix string) {
+	switch n.Outcome {
+	case Blocked, DryRunBlocked:
+		return "a gate found a problem (see the gate summary)", "open the PipelineRun: the failed task's log says what failed, the likely cause and the fix"
+	case ReleaseFailed:
+		return "the Konflux release pipeline for the Release failed or timed out", "inspect the Release and its release PipelineRun in the managed namespace, then re-run"
+	}
+	return "the pipeline stopped before releasing", "open the PipelineRun to see which task did not run, then re-run"
+}
+
+// Build returns the Block Kit message for n. It always returns a message within Slack's limits.
+func Build(n Notification) Message {
+	component := textOf(n.Component, maxName, 1)
+	if component == "" {
+		component = "(component not given)"
+	}
+	headerComponent := textOf(n.Component, MaxHeaderChars-40, 1)
+	if headerComponent == "" {
+		headerComponent = "release-to-prod"
+	}
+	title := n.title(headerComponent)
+	var blocks []Block
+	blocks = append(blocks, header(n.Outcome.emoji()+" "+title))
+
+	status := Escape(n.status())
+	if n.Note != "" {
+		status += " (" + textOf(n.Note, maxNote, 1) + ")"
+	}
+	fields := []Text{mrkdwn("*Status*\n" + status), mrkdwn("*Component*\n" + component)}
+	for _, f := range []struct{ label, value string }{
+		{"Application", n.Application},
+		{"Namespace", n.Namespace},
+		{"Release", n.Release},
+	} {
+		if strings.TrimSpace(f.value) != "" {
+			fields = append(fields, mrkdwn("*"+f.label+"*\n"+code(f.value, maxName)))
+		}
+	}
+	shortSHA, commitText := commitField(n.CommitSHA, n.CommitURL)
+	if commitText != "" {
+		fields = append(fields, mrkdwn("*Commit*\n"+commitText))
+	}
+	blocks = append(blocks, Block{Type: TypeSection, Fields: fields})
+
+	if strings.TrimSpace(n.ImageDigest) != "" {
+		blocks = append(blocks, section("*Image*\n"+code(n.ImageDigest, maxImage)))
+	}
+	if gates := textOf(n.GateSummary, maxGates, maxGateRows); gates != "" {
+		blocks = append(blocks, section("*Gates*\n"+gates))
+	}
+	if n.Outcome.Variant() == "failure" {
+		cause, fix := n.defaultAdvice()
+		if c := textOf(n.FailureCause, maxAdvice, maxAdvRows); c != "" {
+			cause = c
+		}
+		if f := textOf(n.FailureFix, maxAdvice, maxAdvRows); f != "" {
+			fix = f
+		}
+		blocks = append(blocks, Block{Type: TypeDivider}, section("*Cause*\n"+cause), section("*Fix*\n"+fix))
+	}
+	ctx := []Text{mrkdwn("release-to-prod")}
+	if strings.TrimSpace(n.PipelineRunURL) != "" {
+		if l, ok := link(n.PipelineRunURL, "View the PipelineRun"); ok {
+			ctx = append(ctx, mrkdwn(l))
+		} else {
+			ctx = append(ctx, mrkdwn("PipelineRun: "+code(n.PipelineRunURL, maxURL/2)))
+		}
+	}
+	blocks = append(blocks, Block{Type: TypeContext, Elements: ctx})
+
+	// The fallback is built from the raw values and bounded and escaped once, as a whole.
+	rawComponent := clip(strings.TrimSpace(n.Component), 100)
+	if rawComponent == "" {
+		rawComponent = "release-to-prod"
+	}
+	fallback := n.title(rawComponent)
+	if shortSHA != "" {
+		fallback += " (commit " + shortSHA + ")"
+	}
+	if cause := strings.TrimSpace(n.FailureCause); n.Outcome.Variant() == "failure" && cause != "" {
+		fallback += ": " + clip(cause, maxNote)
+	}
+	return Message{Text: textOf(fallback, maxFallback, 1), Blocks: blocks}
+}
+
+// commitField shows a valid SHA short (linked when url is usable) and an invalid one quoted, so
+// that a bad value is visible without stopping the notification.
+func commitField(sha, url string) (short, text string) {
+	if strings.TrimSpace(sha) == "" {
+		return "", ""
+	}
+	sha = head(sha, 256) // a SHA is 40 characters; ParseSHA need not see megabytes
+	full, err := commit.ParseSHA(sha)
+	if err != nil {
+		return "", code(fmt.Sprintf("%q", clip(sha, 48)), 80) + " (not a commit SHA)"
+	}
+	short = full[:7]
+	if strings.TrimSpace(url) == "" {
+		return short, "`" + short + "`"
+	}
+	if l, ok := link(url, short); ok {
+		return short, l
+	}
+	return short, "`" + short + "` (commit URL not usable)"
+}

@@ -1,0 +1,150 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/release-to-prod/release-to-prod/pkg/commit"
+	"github.com/release-to-prod/release-to-prod/pkg/httpclient"
+	"github.com/release-to-prod/release-to-prod/pkg/step"
+)
+
+// Config is the notify step's configuration. The flags (DRY_RUN, FAIL_ON_ERROR, TIMEOUT) are
+// strings read leniently: a typo in a notification setting must not fail a release pipeline.
+type Config struct {
+	step.Common
+	WebhookURLFile string `env:"WEBHOOK_URL_FILE" desc:"file holding the Slack incoming-webhook URL (a secret); empty or missing: skip the notification"`
+	Status         string `env:"STATUS" desc:"aggregate status of the pipeline's tasks, $(tasks.status): Succeeded, Failed, Completed or None"`
+	DryRun         string `env:"DRY_RUN, default=false" desc:"true when the pipeline ran as a dry run"`
+	ReleaseStatus  string `env:"RELEASE_STATUS" desc:"create-release's RELEASE_STATUS: Succeeded, Failed, TimedOut, DryRun or AlreadyReleased; empty when it did not run"`
+	ReleaseName    string `env:"RELEASE_NAME" desc:"name of the Konflux Release"`
+	Component      string `env:"COMPONENT" desc:"Konflux component released"`
+	Application    string `env:"APPLICATION" desc:"Konflux application"`
+	Namespace      string `env:"NAMESPACE" desc:"tenant namespace"`
+	CommitSHA      string `env:"COMMIT_SHA" desc:"full commit SHA released (an invalid one is shown as given)"`
+	CommitURL      string `env:"COMMIT_URL" desc:"URL of the commit, linked from the SHA; empty: no link"`
+	ImageDigest    string `env:"IMAGE_DIGEST" desc:"digest (or pinned reference) of the released image"`
+	GateSummary    string `env:"GATE_SUMMARY" desc:"short summary of the gates, e.g. \"image ✓, konflux ✓, alerts ✗\""`
+	FailureCause   string `env:"FAILURE_CAUSE" desc:"likely cause of a failure, shown in failure messages"`
+	FailureFix     string `env:"FAILURE_FIX" desc:"fix for a failure, shown in failure messages"`
+	PipelineRunURL string `env:"PIPELINERUN_URL" desc:"URL of the PipelineRun (console or dashboard), linked from the message"`
+	FailOnError    string `env:"FAIL_ON_ERROR, default=false" desc:"true: a notification that cannot be sent fails the step (default: a warning)"`
+	Timeout        string `env:"TIMEOUT, default=60s" desc:"time allowed for the delivery, retries included (each attempt at most 10s)"`
+}
+
+// Result values of NOTIFIED.
+const (
+	NotifiedTrue    = "true"
+	NotifiedFalse   = "false"
+	NotifiedSkipped = "skipped"
+)
+
+const maxAttempt = 10 * time.Second
+
+// Run is the notify step: it builds the message for the pipeline's outcome and posts it.
+// A message that cannot be sent is a warning and the step passes, unless FAIL_ON_ERROR is true:
+// the release has happened (or not) whatever Slack says, and a pipeline that released must not
+// show as failed because a chat service was down.
+func Run(ctx context.Context, s *step.Step, cfg *Config) error {
+	dryRun := lenientBool(s, "DRY_RUN", cfg.DryRun)
+	failOnError := lenientBool(s, "FAIL_ON_ERROR", cfg.FailOnError)
+	timeout, err := time.ParseDuration(strings.TrimSpace(cfg.Timeout))
+	if err != nil || timeout <= 0 {
+		s.Warn("TIMEOUT %q is not a positive duration (like 60s): using 60s", clip(cfg.Timeout, 20))
+		timeout = 60 * time.Second
+	}
+
+	if strings.TrimSpace(cfg.WebhookURLFile) == "" {
+		return skip(s)
+	}
+	rawURL, err := httpclient.ReadSecret(cfg.WebhookURLFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		// An optional workspace that is not bound leaves the path pointing at nothing.
+		return skip(s)
+	}
+	notSent := func(err error, cause, fix string) error {
+		s.Warn("notification not sent: %s", err)
+		var de *DeliveryError
+		if errors.As(err, &de) {
+			cause, fix = de.Cause, de.Fix
+		}
+		s.Info("likely cause: %s", cause)
+		s.Info("fix: %s", fix)
+		if rerr := s.Result("NOTIFIED", NotifiedFalse); rerr != nil {
+			return rerr
+		}
+		if failOnError {
+			return errors.New("notification not sent and FAIL_ON_ERROR is true: " + err.Error())
+		}
+		return nil
+	}
+	const badSecretCause = "the secret bound to the slack-webhook workspace does not hold a usable incoming-webhook URL"
+	const badSecretFix = "put the webhook URL (https://hooks.slack.com/services/…) alone in the secret's key; see the Task's README"
+	if err != nil {
+		return notSent(err, badSecretCause, badSecretFix)
+	}
+	hook, err := NewWebhook(rawURL, WebhookOptions{Timeout: min(maxAttempt, timeout)})
+	if err != nil {
+		return notSent(err, badSecretCause, badSecretFix)
+	}
+
+	outcome, note := Decide(cfg.Status, cfg.ReleaseStatus, dryRun)
+	if note != "" {
+		s.Info("status: %s", note)
+	}
+	if strings.TrimSpace(cfg.CommitSHA) != "" {
+		if _, err := commit.ParseSHA(cfg.CommitSHA); err != nil {
+			s.Warn("COMMIT_SHA: %v; the message shows it as given", err)
+		}
+	}
+	for _, u := range []struct{ name, value string }{{"COMMIT_URL", cfg.CommitURL}, {"PIPELINERUN_URL", cfg.PipelineRunURL}} {
+		if strings.TrimSpace(u.value) != "" {
+			if _, ok := linkURL(u.value); !ok {
+				s.Warn("%s is not an http(s) URL: the message shows no link", u.name)
+			}
+		}
+	}
+	msg := Build(Notification{
+		Outcome: outcome, Note: note, ReleaseStatus: cfg.ReleaseStatus,
+		Component: cfg.Component, Application: cfg.Application, Namespace: cfg.Namespace,
+		Release: cfg.ReleaseName, CommitSHA: cfg.CommitSHA, CommitURL: cfg.CommitURL,
+		ImageDigest: cfg.ImageDigest, GateSummary: cfg.GateSummary,
+		FailureCause: cfg.FailureCause, FailureFix: cfg.FailureFix, PipelineRunURL: cfg.PipelineRunURL,
+	})
+	if err := msg.Validate(); err != nil {
+		// Cannot happen (Build bounds every value); if it does, the fallback text still informs.
+		s.Warn("message over Slack's limits (%v): sending the text alone", err)
+		msg = Message{Text: msg.Text}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := hook.Post(ctx, msg); err != nil {
+		return notSent(err, "", "")
+	}
+	s.OK("notification sent to Slack (%s): %s", hook.Host(), outcome)
+	return s.Result("NOTIFIED", NotifiedTrue)
+}
+
+func skip(s *step.Step) error {
+	s.Skip("notification skipped (no Slack webhook bound)")
+	return s.Result("NOTIFIED", NotifiedSkipped)
+}
+
+// lenientBool reads a true/false setting; anything else is false, with a warning.
+func lenientBool(s *step.Step, name, v string) bool {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		s.Warn("%s %q is not true or false: taken as false", name, clip(v, 20))
+		return false
+	}
+	return b
+}

@@ -1,0 +1,185 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/release-to-prod/release-to-prod/pkg/step"
+)
+
+// clearEnv unsets every setting of the step, so that the test's flags alone configure it.
+func clearEnv(t *testing.T) {
+	t.Helper()
+	fields, err := step.EnvFields(&Config{})
+	require.NoError(t, err)
+	for _, f := range fields {
+		t.Setenv(f.Env, "")
+		require.NoError(t, os.Unsetenv(f.Env))
+	}
+}
+
+func baseArgs(urlFile string) []string {
+	return []string{
+		"--webhook-url-file=" + urlFile,
+		"--component=automation-analytics-backend-main",
+		"--application=automation-analytics",
+		"--namespace=aap-tenant",
+		"--commit-sha=" + testSHA,
+		"--image-digest=sha256:" + strings.Repeat("ab", 32),
+		"--release-name=rtp-0123456-prod",
+		"--gate-summary=image ✓, konflux ✓, alerts ✗",
+		"--pipelinerun-url=https://console.example.com/pr/rtp-abc",
+	}
+}
+
+func runStep(t *testing.T, args ...string) (code int, out string, results map[string]string) {
+	t.Helper()
+	clearEnv(t)
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	code = step.Run(context.Background(), "notify", append(args, "--results-dir="+dir), &buf, &Config{}, Run)
+	return code, buf.String(), readResults(t, dir)
+}
+
+func TestRun(t *testing.T) {
+	tests := []struct {
+		name       string
+		replies    []reply
+		args       []string
+		wantCode   int
+		wantResult string
+		outHas     []string
+		header     string // of the message posted; "" when none must be posted
+		textHas    []string
+	}{
+		{name: "success", args: []string{"--status=Succeeded", "--release-status=Succeeded"},
+			wantResult: "true", outHas: []string{"✓ notification sent to Slack (127.0.0.1): released"},
+			header: ":rocket: Released automation-analytics-backend-main"},
+		{name: "failure", args: []string{"--status=Failed", "--failure-cause=2 alerts firing", "--failure-fix=resolve them"},
+			wantResult: "true", outHas: []string{"✓ notification sent to Slack (127.0.0.1): blocked"},
+			header: ":x: Release blocked: automation-analytics-backend-main", textHas: []string{"*Cause*\n2 alerts firing", "*Fix*\nresolve them"}},
+		{name: "dry run", args: []string{"--status=Succeeded", "--dry-run=true", "--release-status=DryRun"},
+			wantResult: "true", header: ":test_tube: Dry run passed: automation-analytics-backend-main"},
+		{name: "release timed out", args: []string{"--status=Failed", "--release-status=TimedOut"},
+			wantResult: "true", header: ":x: Release timed out: automation-analytics-backend-main"},
+		{name: "cancelled pipeline", args: []string{"--status=None"},
+			wantResult: "true", outHas: []string{"  status: the pipeline did not finish"},
+			header: ":warning: Not released: automation-analytics-backend-main"},
+		{name: "500 then 200: delivered", replies: []reply{{code: 500, retryAfter: "0"}, {code: 200, body: "ok"}},
+			args: []string{"--status=Succeeded"}, wantResult: "true", header: ":rocket: Released automation-analytics-backend-main"},
+		{name: "persistent 500: warning, exit 0", replies: []reply{{code: 500, retryAfter: "0", body: "rollup_error"}},
+			args: []string{"--status=Succeeded"}, wantResult: "false",
+			outHas: []string{"! notification not sent: Slack (127.0.0.1) answered 500 Internal Server Error: rollup_error", "  likely cause: Slack kept answering with server errors", "  fix: "}},
+		{name: "persistent 500 with fail_on_error", replies: []reply{{code: 500, retryAfter: "0", body: "rollup_error"}},
+			args: []string{"--status=Succeeded", "--fail-on-error=true"}, wantCode: step.ExitFailed, wantResult: "false",
+			outHas: []string{"! notification not sent", "✗ notify failed: notification not sent and FAIL_ON_ERROR is true"}},
+		{name: "no_service: warning, exit 0", replies: []reply{{code: 404, body: "no_service"}},
+			args: []string{"--status=Succeeded"}, wantResult: "false",
+			outHas: []string{"answered 404 Not Found: no_service", "likely cause: the webhook was revoked", "fix: create a new incoming webhook"}},
+		{name: "429 Retry-After 0: retried", replies: []reply{{code: 429, retryAfter: "0"}, {code: 200, body: "ok"}},
+			args: []string{"--status=Succeeded"}, wantResult: "true", header: ":rocket: Released automation-analytics-backend-main"},
+		{name: "bad SHA still notifies", args: []string{"--status=Failed", "--commit-sha=0123456"},
+			wantResult: "true", outHas: []string{"! COMMIT_SHA: invalid commit SHA: \"0123456\" is a short SHA"},
+			header: ":x: Release blocked: automation-analytics-backend-main", textHas: []string{"`\"0123456\"` (not a commit SHA)"}},
+		{name: "lenient flags", args: []string{"--status=Succeeded", "--dry-run=maybe", "--fail-on-error=yes", "--timeout=soon"},
+			wantResult: "true", outHas: []string{`! DRY_RUN "maybe" is not true or false`, `! FAIL_ON_ERROR "yes"`, `! TIMEOUT "soon"`},
+			header: ":rocket: Released automation-analytics-backend-main"},
+		{name: "bad PipelineRun URL", args: []string{"--status=Succeeded", "--pipelinerun-url=<!channel>"},
+			wantResult: "true", outHas: []string{"! PIPELINERUN_URL is not an http(s) URL"}, header: ":rocket: Released automation-analytics-backend-main"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSink(t, tt.replies...)
+			code, out, results := runStep(t, append(baseArgs(s.URLFile()), tt.args...)...)
+			assert.Equal(t, tt.wantCode, code, out)
+			assert.Equal(t, tt.wantResult, results["NOTIFIED"])
+			for _, h := range tt.outHas {
+				assert.Contains(t, out, h)
+			}
+			var resultText []string
+			for _, v := range results {
+				resultText = append(resultText, v)
+			}
+			assertNoSecret(t, append(resultText, out)...)
+			if tt.header == "" {
+				return
+			}
+			m := s.Last()
+			require.NoError(t, m.Validate())
+			assert.Equal(t, tt.header, m.Blocks[0].Text.Text)
+			texts := strings.Join(allTexts(m), "\n")
+			for _, h := range tt.textHas {
+				assert.Contains(t, texts, h)
+			}
+		})
+	}
+}
+
+func TestRunSkipsWithoutWebhook(t *testing.T) {
+	for name, file := range map[string]string{
+		"empty setting":                      "",
+		"unbound workspace (file missing)":   "/url",
+		"missing file in a missing folder":   filepath.Join(t.TempDir(), "nope", "url"),
+		"missing file in an existing folder": filepath.Join(t.TempDir(), "url"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, out, results := runStep(t, "--webhook-url-file="+file, "--status=Succeeded")
+			assert.Equal(t, 0, code)
+			assert.Equal(t, "- notification skipped (no Slack webhook bound)\n", out)
+			assert.Equal(t, "skipped", results["NOTIFIED"])
+		})
+	}
+}
+
+func TestRunUnusableSecret(t *testing.T) {
+	tests := []struct{ name, content, outHas string }{
+		{"empty file", "\n", "is empty"},
+		{"not a URL", "XXXXSECRET", "does not hold a URL"},
+		{"plain http to a remote host", "http://hooks.example.com" + secretPath, "not https"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "url")
+			require.NoError(t, os.WriteFile(p, []byte(tt.content), 0o600))
+			code, out, results := runStep(t, "--webhook-url-file="+p, "--status=Succeeded")
+			assert.Equal(t, 0, code, out)
+			assert.Contains(t, out, "! notification not sent: ")
+			assert.Contains(t, out, tt.outHas)
+			assert.Contains(t, out, "likely cause: the secret bound to the slack-webhook workspace")
+			assert.Equal(t, "false", results["NOTIFIED"])
+			assertNoSecret(t, out)
+		})
+	}
+}
+
+func TestRunUnreachableJSONLog(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	p := filepath.Join(t.TempDir(), "url")
+	require.NoError(t, os.WriteFile(p, []byte("http://"+addr+secretPath), 0o600))
+	code, out, results := runStep(t, "--webhook-url-file="+p, "--status=Succeeded", "--log-format=json", "--timeout=5s")
+	assert.Equal(t, 0, code, out)
+	assert.Equal(t, "false", results["NOTIFIED"])
+	assertNoSecret(t, out)
+	var levels []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var rec struct{ Level, Msg string }
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		levels = append(levels, rec.Level)
+		if rec.Level == "warn" {
+			assert.Contains(t, rec.Msg, "notification not sent")
+		}
+	}
+	assert.Contains(t, levels, "warn")
+}
