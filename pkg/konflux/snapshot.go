@@ -16,6 +16,8 @@ const (
 	LabelComponent = "appstudio.openshift.io/component"
 	LabelSHA       = "pac.test.appstudio.openshift.io/sha"
 	LabelEventType = "pac.test.appstudio.openshift.io/event-type"
+	// LabelApplication is set on Snapshots by the integration service and on Releases by us.
+	LabelApplication = "appstudio.openshift.io/application"
 )
 
 // pageSize bounds each list call so memory stays flat however many objects a namespace holds.

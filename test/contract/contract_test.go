@@ -26,6 +26,7 @@ import (
 
 	"github.com/release-to-prod/release-to-prod/pkg/alerts"
 	"github.com/release-to-prod/release-to-prod/pkg/image"
+	"github.com/release-to-prod/release-to-prod/pkg/konflux"
 	"github.com/release-to-prod/release-to-prod/pkg/saasfile"
 	"github.com/release-to-prod/release-to-prod/pkg/slack"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
@@ -41,6 +42,9 @@ var configs = map[string]any{
 	"check-app-interface": &saasfile.Config{},
 	"notify":              &slack.Config{},
 	"gate-verdict":        &verdict.Config{},
+	"konflux-preflight":   &konflux.PreflightConfig{},
+	"create-release":      &konflux.CreateReleaseConfig{},
+	"record-history":      &konflux.RecordHistoryConfig{},
 }
 
 // notExposed are settings a StepAction may leave out: the output format stays the default

@@ -1,0 +1,203 @@
+package konflux
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/release-to-prod/release-to-prod/pkg/failure"
+)
+
+// The release history is the project's own record of releases, kept because Konflux deletes
+// Releases after their grace period: a ConfigMap in the tenant namespace whose key
+// history.json holds a JSON array of entries, newest first.
+const (
+	HistoryKey = "history.json"
+	// DefaultHistoryLimit is how many entries are kept by default.
+	DefaultHistoryLimit = 200
+	// MaxHistoryBytes keeps the ConfigMap far below the API server's 1 MiB object limit; the
+	// oldest entries go first.
+	MaxHistoryBytes = 256 << 10
+	// maxFieldLength bounds each field so that one odd entry cannot crowd out the others.
+	maxFieldLength = 253
+)
+
+// ConfigMapsResource is the core ConfigMap resource.
+var ConfigMapsResource = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+
+// HistoryEntry is one release attempt.
+type HistoryEntry struct {
+	SHA         string `json:"sha"`
+	Component   string `json:"component"`
+	Application string `json:"application"`
+	Snapshot    string `json:"snapshot"`
+	Release     string `json:"release"`
+	Status      string `json:"status"`
+	Started     string `json:"started"`
+	Finished    string `json:"finished"`
+	PipelineRun string `json:"pipelineRun"`
+}
+
+// StatusSucceeded is the only history status that counts as released.
+const StatusSucceeded = "Succeeded"
+
+// DecodeHistory parses the history.json value; empty means no entries.
+func DecodeHistory(data string) ([]HistoryEntry, error) {
+	if data == "" {
+		return nil, nil
+	}
+	var out []HistoryEntry
+	if err := json.Unmarshal([]byte(data), &out); err != nil {
+		return nil, fmt.Errorf("%s is not a JSON array of history entries: %w", HistoryKey, err)
+	}
+	return out, nil
+}
+
+// Prepend puts e first and drops the oldest entries beyond limit or MaxHistoryBytes; it
+// returns the encoded history.
+func Prepend(entries []HistoryEntry, e HistoryEntry, limit int) ([]HistoryEntry, []byte, error) {
+	if limit <= 0 {
+		limit = DefaultHistoryLimit
+	}
+	e = e.bounded()
+	out := make([]HistoryEntry, 0, min(len(entries)+1, limit))
+	out = append(out, e)
+	for _, old := range entries {
+		if len(out) >= limit {
+			break
+		}
+		out = append(out, old)
+	}
+	for {
+		b, err := json.Marshal(out)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encoding the release history: %w", err)
+		}
+		if len(b) <= MaxHistoryBytes || len(out) == 1 {
+			return out, b, nil
+		}
+		// Drop about as many entries as the excess takes, at least one.
+		drop := max(1, len(out)*(len(b)-MaxHistoryBytes)/len(b))
+		out = out[:max(1, len(out)-drop)]
+	}
+}
+
+func (e HistoryEntry) bounded() HistoryEntry {
+	for _, f := range []*string{&e.SHA, &e.Component, &e.Application, &e.Snapshot, &e.Release, &e.Status, &e.Started, &e.Finished, &e.PipelineRun} {
+		if len(*f) > maxFieldLength {
+			*f = (*f)[:maxFieldLength]
+		}
+	}
+	return e
+}
+
+// ReadHistory returns the entries of the history ConfigMap name, newest first; a missing
+// ConfigMap is an empty history.
+func (c *Client) ReadHistory(ctx context.Context, name string) ([]HistoryEntry, error) {
+	u, err := c.Dynamic.Resource(ConfigMapsResource).Namespace(c.Namespace).Get(ctx, name, getOptions)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, c.apiError(fmt.Errorf("reading the release history: %w", err), "ConfigMap", "configmaps", name)
+	}
+	entries, err := DecodeHistory(str(u, "data", HistoryKey))
+	if err != nil {
+		return nil, fmt.Errorf("ConfigMap %s/%s: %w (fix or delete the key)", c.Namespace, name, err)
+	}
+	return entries, nil
+}
+
+// historyBackoff spreads concurrent writers out: each conflict costs one round trip, and twenty
+// pipelines finishing at once must all get their entry in.
+var historyBackoff = wait.Backoff{Steps: 100, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 1, Cap: 500 * time.Millisecond}
+
+// AppendHistory adds e to the history ConfigMap name with optimistic concurrency: read, prepend,
+// update with the resourceVersion read, and on a conflict (or a racing creator) read again. It
+// returns the number of entries kept.
+func (c *Client) AppendHistory(ctx context.Context, name string, e HistoryEntry, limit int) (int, error) {
+	res := c.Dynamic.Resource(ConfigMapsResource).Namespace(c.Namespace)
+	kept := 0
+	err := retry.OnError(historyBackoff, func(err error) bool {
+		return ctx.Err() == nil && (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err))
+	}, func() error {
+		u, err := res.Get(ctx, name, getOptions)
+		if apierrors.IsNotFound(err) {
+			entries, b, err := Prepend(nil, e, limit)
+			if err != nil {
+				return err
+			}
+			cm := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "v1", "kind": "ConfigMap",
+				"metadata": map[string]any{"name": name, "labels": map[string]any{"app.kubernetes.io/managed-by": "release-to-prod"}},
+				"data":     map[string]any{HistoryKey: string(b)},
+			}}
+			if _, err := res.Create(ctx, cm, metav1.CreateOptions{FieldManager: "release-to-prod"}); err != nil {
+				return err
+			}
+			kept = len(entries)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		old, err := DecodeHistory(str(u, "data", HistoryKey))
+		if err != nil {
+			return fmt.Errorf("ConfigMap %s/%s: %w (fix or delete the key; nothing was overwritten)", c.Namespace, name, err)
+		}
+		entries, b, err := Prepend(old, e, limit)
+		if err != nil {
+			return err
+		}
+		if err := unstructured.SetNestedField(u.Object, string(b), "data", HistoryKey); err != nil {
+			return fmt.Errorf("updating ConfigMap %s: %w", name, err)
+		}
+		if _, err := res.Update(ctx, u, metav1.UpdateOptions{FieldManager: "release-to-prod"}); err != nil {
+			return err
+		}
+		kept = len(entries)
+		return nil
+	})
+	if err != nil {
+		var fe *failure.Error
+		if errors.As(err, &fe) || !isAPIStatus(err) {
+			return 0, err
+		}
+		return 0, c.apiError(fmt.Errorf("appending to the release history: %w", err), "ConfigMap", "configmaps", name)
+	}
+	return kept, nil
+}
+
+func isAPIStatus(err error) bool {
+	var s apierrors.APIStatus
+	return errors.As(err, &s)
+}
+
+// Released returns the newest Succeeded history entry of component at sha, if any.
+func Released(entries []HistoryEntry, component, sha string) (HistoryEntry, bool) {
+	for _, e := range entries {
+		if e.SHA == sha && e.Component == component && e.Status == StatusSucceeded {
+			return e, true
+		}
+	}
+	return HistoryEntry{}, false
+}
+
+// Latest returns the newest history entry of component, if any.
+func Latest(entries []HistoryEntry, component string) (HistoryEntry, bool) {
+	for _, e := range entries {
+		if e.Component == component {
+			return e, true
+		}
+	}
+	return HistoryEntry{}, false
+}

@@ -1,0 +1,69 @@
+package konflux
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/release-to-prod/release-to-prod/pkg/commit"
+	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/step"
+)
+
+// RecordHistoryConfig is the record-history step's configuration.
+type RecordHistoryConfig struct {
+	step.Common
+	CommitSHA        string        `env:"COMMIT_SHA, required" desc:"full 40-character commit SHA that was released (or tried)"`
+	Component        string        `env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component"`
+	Namespace        string        `env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
+	Application      string        `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
+	Snapshot         string        `env:"SNAPSHOT" desc:"Snapshot released; empty when the run stopped before choosing one"`
+	ReleaseName      string        `env:"RELEASE_NAME" desc:"Release created or found; empty when none"`
+	Status           string        `env:"STATUS, required" desc:"outcome: Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, or the pipeline's aggregate status"`
+	Started          string        `env:"STARTED" desc:"when the run started (RFC 3339); empty: unknown"`
+	PipelineRun      string        `env:"PIPELINE_RUN" desc:"name of the PipelineRun, for the record"`
+	HistoryConfigMap string        `env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the release history"`
+	HistoryLimit     int           `env:"HISTORY_LIMIT, default=200" desc:"entries kept, newest first"`
+	Kubeconfig       string        `env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
+	Timeout          time.Duration `env:"TIMEOUT, default=1m" desc:"time limit for the update, retries on conflict included"`
+}
+
+// RunRecordHistory is the record-history step: append one entry to the history ConfigMap.
+func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfig) error {
+	sha, err := commit.ParseSHA(cfg.CommitSHA)
+	if err != nil {
+		return failure.Wrap(failure.InvalidInput, nil, err)
+	}
+	if err := required(map[string]string{"COMPONENT": cfg.Component, "NAMESPACE": cfg.Namespace, "STATUS": cfg.Status}); err != nil {
+		return err
+	}
+	if cfg.Started != "" {
+		if _, err := time.Parse(time.RFC3339, cfg.Started); err != nil {
+			return failure.New(failure.InvalidInput, nil, "STARTED=%q is not an RFC 3339 time: %w", cfg.Started, err)
+		}
+	}
+	if cfg.HistoryConfigMap == "" {
+		cfg.HistoryConfigMap = "release-history"
+	}
+	if cfg.HistoryLimit <= 0 {
+		cfg.HistoryLimit = DefaultHistoryLimit
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	kc, err := NewClient(cfg.Kubeconfig, cfg.Namespace)
+	if err != nil {
+		return err
+	}
+	e := HistoryEntry{SHA: sha, Component: cfg.Component, Application: cfg.Application, Snapshot: cfg.Snapshot,
+		Release: cfg.ReleaseName, Status: cfg.Status, Started: cfg.Started,
+		Finished: time.Now().UTC().Format(time.RFC3339), PipelineRun: cfg.PipelineRun}
+	n, err := kc.AppendHistory(ctx, cfg.HistoryConfigMap, e, cfg.HistoryLimit)
+	if err != nil {
+		return err
+	}
+	s.OK("recorded %s of %s at commit %s in ConfigMap %s (%d entries)", cfg.Status, cfg.Component, sha, cfg.HistoryConfigMap, n)
+	return s.Result("HISTORY_ENTRIES", strconv.Itoa(n))
+}

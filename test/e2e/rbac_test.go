@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/test/sandbox"
+	"github.com/release-to-prod/release-to-prod/test/tools"
+)
+
+// TestStepsUnderTheShippedRole applies config/rbac into a tenant namespace and runs every
+// Konflux step as the release-to-prod ServiceAccount (impersonated), then checks that the Role
+// denies what the steps do not need.
+func TestStepsUnderTheShippedRole(t *testing.T) {
+	s := sandbox.New(t)
+	ctx := context.Background()
+	tn := kxSeed(t, s, "rbac-tenant", sandbox.TenantOptions{})
+	root, err := tools.Root()
+	require.NoError(t, err)
+	files, err := filepath.Glob(filepath.Join(root, "config", "rbac", "*.yaml"))
+	require.NoError(t, err)
+	require.Len(t, files, 3, "ServiceAccount, Role, RoleBinding")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NoError(t, s.ApplyManifests(ctx, tn.Namespace, b), f)
+	}
+	kubeconfig, asSA, err := s.ImpersonatingKubeconfig("system:serviceaccount:" + tn.Namespace + ":release-to-prod")
+	require.NoError(t, err)
+	env := func(kv ...string) map[string]string {
+		e := kxEnv(s, tn, kv...)
+		e["KUBECONFIG"] = kubeconfig
+		return e
+	}
+
+	t.Run("steps succeed", func(t *testing.T) {
+		r := runStep(t, "check-image", env())
+		require.Equal(t, 0, r.Code)
+		r = runStep(t, "konflux-preflight", env("IMAGE_DIGEST", tn.Digest))
+		require.Equal(t, 0, r.Code, "get/list on the Konflux kinds, get on the (missing) history")
+		assert.Equal(t, "false", r.Results["ALREADY_RELEASED"])
+
+		r = runStep(t, "create-release", env("SNAPSHOT", tn.Snapshot, "RELEASE_PLAN", tn.ReleasePlan, "WAIT", "false"))
+		require.Equal(t, 0, r.Code, "create releases")
+		assert.Equal(t, "Created", r.Results["RELEASE_STATUS"])
+		r = runStep(t, "create-release", env("SNAPSHOT", tn.Snapshot, "RELEASE_PLAN", tn.ReleasePlan, "WAIT", "false"))
+		require.Equal(t, 0, r.Code, "get the Release that exists")
+		assert.Equal(t, "AlreadyReleased", r.Results["RELEASE_STATUS"])
+		r = runStep(t, "create-release", env("SNAPSHOT", tn.Snapshot, "RELEASE_PLAN", tn.ReleasePlan, "DRY_RUN", "true"))
+		require.Equal(t, 0, r.Code)
+		assert.NotContains(t, r.Output, "could not check")
+
+		// Waiting polls with get: a second plan, so a second Release, finished by the test.
+		plan2 := "rbac-plan-2"
+		require.NoError(t, s.CreateReleasePlan(ctx, sandbox.ReleasePlanOptions{Namespace: tn.Namespace, Name: plan2, Application: tn.Application, Matched: true, Active: true}))
+		p := kxCommand(t, "create-release", env("SNAPSHOT", tn.Snapshot, "RELEASE_PLAN", plan2, "PROGRESS_INTERVAL", "1s", "TIMEOUT", "2m"))
+		require.NoError(t, p.cmd.Start())
+		name2 := konflux.ReleaseName(tn.Component, tn.SHA, plan2)
+		kxPoll(t, "the step to wait", time.Minute, func() bool { return strings.Contains(p.out.String(), "(elapsed ") })
+		require.NoError(t, s.SetStatus(ctx, sandbox.Releases, tn.Namespace, name2, sandbox.ReleaseStatus("True", "")))
+		res, err := p.wait()
+		require.NoError(t, err)
+		require.Equal(t, 0, res.Code, res.Output)
+		assert.Equal(t, "Succeeded", res.Results["RELEASE_STATUS"])
+
+		for i, status := range []string{"Succeeded", "Succeeded"} { // create, then get + update
+			r = runStep(t, "record-history", env("RELEASE_NAME", name2, "STATUS", status, "SNAPSHOT", tn.Snapshot))
+			require.Equal(t, 0, r.Code, "record-history #%d", i+1)
+		}
+		r = runStep(t, "konflux-preflight", env("RELEASE_PLAN", tn.ReleasePlan))
+		require.Equal(t, 0, r.Code)
+		assert.Equal(t, "true", r.Results["ALREADY_RELEASED"])
+		assert.Equal(t, name2, r.Results["LATEST_RELEASE"])
+	})
+
+	t.Run("the Role denies the rest", func(t *testing.T) {
+		dyn, err := dynamic.NewForConfig(asSA)
+		require.NoError(t, err)
+		name := konflux.ReleaseName(tn.Component, tn.SHA, tn.ReleasePlan)
+		secrets := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+		releases := dyn.Resource(sandbox.Releases).Namespace(tn.Namespace)
+		cms := dyn.Resource(sandbox.ConfigMaps).Namespace(tn.Namespace)
+		denied := map[string]func() error{
+			"delete a Release": func() error { return releases.Delete(ctx, name, metav1.DeleteOptions{}) },
+			"patch a Release": func() error {
+				_, err := releases.Patch(ctx, name, types.MergePatchType, []byte(`{"metadata":{"labels":{"x":"y"}}}`), metav1.PatchOptions{})
+				return err
+			},
+			"update a Release's status": func() error {
+				u, err := s.Dynamic.Resource(sandbox.Releases).Namespace(tn.Namespace).Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				_, err = releases.UpdateStatus(ctx, u, metav1.UpdateOptions{})
+				return err
+			},
+			"watch Releases": func() error {
+				w, err := releases.Watch(ctx, metav1.ListOptions{})
+				if err == nil {
+					w.Stop()
+				}
+				return err
+			},
+			"create a Snapshot": func() error {
+				_, err := dyn.Resource(sandbox.Snapshots).Namespace(tn.Namespace).Create(ctx, &unstructured.Unstructured{Object: map[string]any{
+					"apiVersion": "appstudio.redhat.com/v1alpha1", "kind": "Snapshot", "metadata": map[string]any{"name": "forged"},
+					"spec": map[string]any{"application": tn.Application, "components": []any{}}}}, metav1.CreateOptions{})
+				return err
+			},
+			"delete a ReleasePlan": func() error {
+				return dyn.Resource(sandbox.ReleasePlans).Namespace(tn.Namespace).Delete(ctx, tn.ReleasePlan, metav1.DeleteOptions{})
+			},
+			"read Secrets": func() error {
+				_, err := dyn.Resource(secrets).Namespace(tn.Namespace).List(ctx, metav1.ListOptions{})
+				return err
+			},
+			"list ConfigMaps": func() error {
+				_, err := cms.List(ctx, metav1.ListOptions{})
+				return err
+			},
+			"read another ConfigMap": func() error {
+				_, err := cms.Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+				return err
+			},
+			"delete the history": func() error { return cms.Delete(ctx, "release-history", metav1.DeleteOptions{}) },
+			"read Releases of another namespace": func() error {
+				_, err := dyn.Resource(sandbox.Releases).Namespace("default").List(ctx, metav1.ListOptions{})
+				return err
+			},
+		}
+		for what, call := range denied {
+			err := call()
+			assert.True(t, apierrors.IsForbidden(err), "%s: want Forbidden, got %v", what, err)
+		}
+		r := runStep(t, "record-history", env("STATUS", "Succeeded", "HISTORY_CONFIGMAP", "other-history"))
+		assert.Equal(t, 1, r.Code)
+		assert.Contains(t, r.Output, "forbidden")
+		assert.Contains(t, r.Output, "the verbs of the release-to-prod Role on configmaps")
+	})
+}
