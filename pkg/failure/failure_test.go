@@ -124,7 +124,14 @@ func TestEveryEntryComplete(t *testing.T) {
 func TestReadmeTable(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	require.NoError(t, err)
-	rows := regexp.MustCompile("(?m)^\\| `([a-z0-9-]+)` \\|").FindAllStringSubmatch(string(b), -1)
+	const heading = "## Known failures"
+	i := strings.Index(string(b), heading)
+	require.GreaterOrEqual(t, i, 0, "README.md has a section %q", heading)
+	section := string(b)[i+len(heading):]
+	if end := strings.Index(section, "\n## "); end >= 0 {
+		section = section[:end]
+	}
+	rows := regexp.MustCompile("(?m)^\\| `([a-z0-9-]+)` \\|").FindAllStringSubmatch(section, -1)
 	var inReadme []string
 	for _, r := range rows {
 		inReadme = append(inReadme, r[1])
@@ -135,6 +142,6 @@ func TestReadmeTable(t *testing.T) {
 	}
 	assert.Equal(t, inCatalog, inReadme, "README.md § Known failures lists exactly the catalog, in ID order")
 	for _, e := range Entries() {
-		assert.True(t, strings.Contains(string(b), e.Title), "README names %q", e.Title)
+		assert.True(t, strings.Contains(section, e.Title), "README names %q", e.Title)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/alerts"
 	"github.com/release-to-prod/release-to-prod/pkg/image"
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/quay"
 	"github.com/release-to-prod/release-to-prod/pkg/saasfile"
 	"github.com/release-to-prod/release-to-prod/pkg/slack"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
@@ -37,14 +38,15 @@ import (
 // configs maps each step (image name = StepAction name) to the config struct its binary reads.
 // Add a row with each new step.
 var configs = map[string]any{
-	"check-image":         &image.Config{},
-	"check-alerts":        &alerts.Config{},
-	"check-app-interface": &saasfile.Config{},
-	"notify":              &slack.Config{},
-	"gate-verdict":        &verdict.Config{},
-	"konflux-preflight":   &konflux.PreflightConfig{},
-	"create-release":      &konflux.CreateReleaseConfig{},
-	"record-history":      &konflux.RecordHistoryConfig{},
+	"check-image":           &image.Config{},
+	"check-alerts":          &alerts.Config{},
+	"check-app-interface":   &saasfile.Config{},
+	"notify":                &slack.Config{},
+	"gate-verdict":          &verdict.Config{},
+	"konflux-preflight":     &konflux.PreflightConfig{},
+	"create-release":        &konflux.CreateReleaseConfig{},
+	"record-history":        &konflux.RecordHistoryConfig{},
+	"check-vulnerabilities": &quay.Config{},
 }
 
 // notExposed are settings a StepAction may leave out: the output format stays the default

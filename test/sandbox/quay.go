@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -71,4 +72,53 @@ func (q *QuayStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(rep.Status)
 	fmt.Fprint(w, rep.Body)
+}
+
+// QuayVulnerability is one entry of a feature's Vulnerabilities in Quay's security reply.
+type QuayVulnerability struct {
+	Name     string // CVE-…
+	Severity string // Critical, High, Medium, Low, Negligible, Unknown
+	FixedBy  string // empty: no fix yet
+	Link     string
+}
+
+// QuayFeature is one package of Quay's security reply.
+type QuayFeature struct {
+	Name, Version   string
+	Vulnerabilities []QuayVulnerability
+}
+
+// QuayScanned is a 200 reply with status "scanned" and the features, in the shape of Quay's
+// GET …/manifest/{digest}/security?vulnerabilities=true (SecurityInformation.to_dict).
+func QuayScanned(features ...QuayFeature) Reply {
+	fs := make([]map[string]any, 0, len(features))
+	for _, f := range features {
+		vs := make([]map[string]any, 0, len(f.Vulnerabilities))
+		cves := []string{}
+		for _, v := range f.Vulnerabilities {
+			vs = append(vs, map[string]any{
+				"Severity": v.Severity, "NamespaceName": "rhel-9", "Link": v.Link, "FixedBy": v.FixedBy,
+				"Description": "description of " + v.Name, "Name": v.Name,
+				"Metadata": map[string]any{"UpdatedBy": "RHEL9-rhel-9", "RepoName": "cpe:/o:redhat:enterprise_linux:9::baseos",
+					"RepoLink": nil, "DistroName": "Red Hat Enterprise Linux Server", "DistroVersion": "9",
+					"NVD": map[string]any{"CVSSv3": map[string]any{"Vectors": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "Score": 9.8}}},
+			})
+			cves = append(cves, v.Name)
+		}
+		fs = append(fs, map[string]any{"Name": f.Name, "VersionFormat": "", "NamespaceName": "", "AddedBy": "sha256:0000000000000000000000000000000000000000000000000000000000000001",
+			"Version": f.Version, "BaseScores": []float64{}, "CVEIds": cves, "Vulnerabilities": vs})
+	}
+	b, err := json.Marshal(map[string]any{"status": "scanned", "data": map[string]any{"Layer": map[string]any{
+		"Name": "sha256:0000000000000000000000000000000000000000000000000000000000000002", "ParentName": "",
+		"NamespaceName": "", "IndexedByVersion": 4, "Features": fs}}})
+	if err != nil { // maps of strings and numbers always marshal
+		panic(err)
+	}
+	return Reply{Status: http.StatusOK, Body: string(b)}
+}
+
+// QuayStatus is a 200 reply with a status and no data, as Quay answers for "queued", "failed",
+// "unsupported" (a manifest list) and "manifest_layer_too_large".
+func QuayStatus(status string) Reply {
+	return Reply{Status: http.StatusOK, Body: fmt.Sprintf(`{"status": %q, "data": null}`, status)}
 }

@@ -1,0 +1,464 @@
+// Package quay is the vulnerability gate: it reads Quay's security scan (Clair) of the pinned
+// image digest and blocks a production release while the image has critical vulnerabilities
+// (optionally high ones too).
+//
+// Quay scans single-platform manifests only and answers "unsupported" for a multi-arch index, so
+// the gate then scans each platform digest the image gate listed; the image's counts are, per
+// severity, those of its worst platform. A scan still "queued" is polled with backoff until a
+// deadline. The gate fails closed: a scan that is missing, failed, unsupported or unreadable
+// blocks, unless the gate is skipped explicitly. The counts are written in the SCAN_OUTPUT form
+// of Konflux's clair-scan task.
+package quay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/release-to-prod/release-to-prod/pkg/dockerconfig"
+	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/httpclient"
+	"github.com/release-to-prod/release-to-prod/pkg/step"
+)
+
+// Config is the step's configuration (environment, or the same names as flags).
+type Config struct {
+	step.Common
+	ImageURL          string        `env:"IMAGE_URL, required" desc:"Quay repository of the image, host/path (the image gate's IMAGE_URL), e.g. quay.io/redhat-user-workloads/ns/app/comp"`
+	ImageDigest       string        `env:"IMAGE_DIGEST, required" desc:"pinned digest (sha256:…) of the image; for a multi-arch image the index digest"`
+	PlatformDigests   string        `env:"PLATFORM_DIGESTS" desc:"for an index: os/arch=sha256:… pairs, comma-separated (the image gate's PLATFORM_DIGESTS)"`
+	QuayAPIURL        string        `env:"QUAY_API_URL, default=https://quay.io" desc:"base URL of Quay's API (https; http only on loopback)"`
+	TokenFile         string        `env:"TOKEN_FILE" desc:"file holding a Quay OAuth token (bearer); empty for none"`
+	TokenBound        string        `env:"TOKEN_BOUND, default=true" desc:"false makes the step ignore TOKEN_FILE (a Task passes $(workspaces.quay-token.bound))"`
+	DockerConfigFile  string        `env:"DOCKER_CONFIG_FILE" desc:"docker config.json whose entry for the Quay host (robot account) is sent as basic auth; empty for none"`
+	DockerConfigBound string        `env:"DOCKER_CONFIG_BOUND, default=true" desc:"false makes the step ignore DOCKER_CONFIG_FILE (a Task passes $(workspaces.registry-credentials.bound))"`
+	CAFile            string        `env:"CA_FILE" desc:"PEM CA bundle trusted besides the system roots; empty for system roots only"`
+	CABound           string        `env:"CA_BOUND, default=true" desc:"false makes the step ignore CA_FILE"`
+	FailOnCritical    string        `env:"FAIL_ON_CRITICAL, default=true" desc:"true blocks on any critical vulnerability"`
+	FailOnHigh        string        `env:"FAIL_ON_HIGH, default=false" desc:"true blocks on any high vulnerability too"`
+	PollTimeout       time.Duration `env:"POLL_TIMEOUT, default=10m" desc:"how long to wait for a scan that Quay still has queued (Go duration)"`
+	PollInterval      time.Duration `env:"POLL_INTERVAL, default=5s" desc:"first wait between polls of a queued scan; doubled each time up to 30s"`
+	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT, default=30s" desc:"time limit of one request to Quay (a hung request is retried)"`
+	Skip              string        `env:"SKIP, default=false" desc:"true skips the gate explicitly (it passes and says so)"`
+}
+
+// Result names.
+const (
+	ResultScanOutput    = "SCAN_OUTPUT"
+	ResultCriticalCount = "CRITICAL_COUNT"
+)
+
+// Skipped is SCAN_OUTPUT (and CRITICAL_COUNT says "skipped") when the gate is skipped: zeros
+// would claim a clean scan that never happened.
+const Skipped = `{"skipped":true}`
+
+// Limits of what the gate prints.
+const (
+	MaxLines        = 20 // finding lines: a screenful
+	MaxCVEsInAdvice = 5
+	MaxPollInterval = 30 * time.Second
+)
+
+// Run is the step: check-vulnerabilities.
+func Run(ctx context.Context, s *step.Step, cfg *Config) error {
+	skip, err := parseBool("skip", cfg.Skip)
+	if err != nil {
+		return err
+	}
+	if skip {
+		s.Skip("vulnerability gate skipped (skip=true)")
+		if err := s.Result(ResultScanOutput, Skipped); err != nil {
+			return err
+		}
+		return s.Result(ResultCriticalCount, "skipped")
+	}
+	g, err := cfg.Gate(s)
+	if err != nil {
+		return err
+	}
+	return g.Check(ctx, s)
+}
+
+// Gate builds the gate cfg describes, checking every setting before anything is sent.
+func (cfg *Config) Gate(s *step.Step) (*Gate, error) {
+	img, err := ParseImage(cfg.ImageURL, cfg.ImageDigest)
+	if err != nil {
+		return nil, err
+	}
+	platforms, err := ParsePlatforms(cfg.PlatformDigests)
+	if err != nil {
+		return nil, err
+	}
+	base, err := APIBase(cfg.QuayAPIURL)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gate{Image: img, Platforms: platforms, PollTimeout: cfg.PollTimeout, PollInterval: cfg.PollInterval}
+	if g.FailOnCritical, err = parseBool("fail_on_critical", cfg.FailOnCritical); err != nil {
+		return nil, err
+	}
+	if g.FailOnHigh, err = parseBool("fail_on_high", cfg.FailOnHigh); err != nil {
+		return nil, err
+	}
+	if cfg.PollTimeout < 0 || cfg.PollInterval <= 0 || cfg.RequestTimeout <= 0 {
+		return nil, failure.New(failure.InvalidInput, nil, "poll_timeout %s must not be negative, poll_interval %s and request_timeout %s must be positive", cfg.PollTimeout, cfg.PollInterval, cfg.RequestTimeout)
+	}
+	opts := httpclient.Options{Service: "Quay", Timeout: cfg.RequestTimeout, Attempts: 4}
+	if on, err := parseBool("ca_bound", cfg.CABound); err != nil {
+		return nil, err
+	} else if on && cfg.CAFile != "" {
+		opts.CAFile = cfg.CAFile
+	}
+	secret, err := cfg.auth(s, img, base, &opts)
+	if err != nil {
+		return nil, err
+	}
+	c, err := httpclient.New(opts)
+	if err != nil {
+		return nil, asInvalid(fmt.Errorf("ca_file: %w", err))
+	}
+	c.MaxBackoff = 10 * time.Second
+	g.Scanner = &Scanner{Base: base, Client: c, Secret: secret}
+	return g, nil
+}
+
+// auth sets the credentials: an OAuth token, or a robot account from a docker config.json, or
+// none for a public repository. It returns where they come from, for advice.
+func (cfg *Config) auth(s *step.Step, img Image, base string, opts *httpclient.Options) (string, error) {
+	tokenOn, err := parseBool("token_bound", cfg.TokenBound)
+	if err != nil {
+		return "", err
+	}
+	dockerOn, err := parseBool("docker_config_bound", cfg.DockerConfigBound)
+	if err != nil {
+		return "", err
+	}
+	tokenOn = tokenOn && cfg.TokenFile != ""
+	dockerOn = dockerOn && cfg.DockerConfigFile != ""
+	switch {
+	case tokenOn && dockerOn:
+		return "", failure.New(failure.InvalidInput, nil, "token_file and docker_config_file are both given: give one (an OAuth token, or a robot account's docker config.json)")
+	case tokenOn:
+		a, err := httpclient.BearerFromFile(cfg.TokenFile)
+		if err != nil {
+			return "", asInvalid(fmt.Errorf("token_file: %w", err))
+		}
+		opts.Auth = a
+		return secretOf(cfg.TokenFile, "the OAuth token"), nil
+	case dockerOn:
+		if _, err := os.Stat(cfg.DockerConfigFile); errors.Is(err, fs.ErrNotExist) {
+			return "", failure.New(failure.InvalidInput, nil, "docker_config_file %s does not exist", cfg.DockerConfigFile)
+		}
+		creds, ok, err := dockerconfig.Lookup(cfg.DockerConfigFile, img.Ref())
+		if err == nil && !ok && hostOf(base) != img.Host {
+			creds, ok, err = dockerconfig.Lookup(cfg.DockerConfigFile, hostOf(base))
+		}
+		if err != nil {
+			return "", asInvalid(fmt.Errorf("docker_config_file: %w", err))
+		}
+		where := secretOf(cfg.DockerConfigFile, "the docker config.json")
+		if !ok {
+			s.Warn("no entry for %s in %s: asking Quay without credentials", img.Ref(), cfg.DockerConfigFile)
+			return where + ", which has no entry for " + img.Host, nil
+		}
+		opts.Auth = func(r *http.Request) { r.SetBasicAuth(creds.Username, creds.Password) }
+		return where, nil
+	}
+	return "(none was given: bind the quay-token or registry-credentials workspace for a private repository)", nil
+}
+
+// secretOf says where a secret file came from: Tekton mounts workspace w at /workspace/w.
+func secretOf(path, what string) string {
+	if rest, ok := strings.CutPrefix(path, "/workspace/"); ok {
+		if w, _, ok := strings.Cut(rest, "/"); ok && w != "" {
+			return fmt.Sprintf("%s in workspace %s (file %s)", what, w, path)
+		}
+	}
+	return what + " in file " + path
+}
+
+func asInvalid(err error) error {
+	var fe *failure.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	return failure.Wrap(failure.InvalidInput, nil, err)
+}
+
+func parseBool(name, v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true":
+		return true, nil
+	case "false", "":
+		return false, nil
+	}
+	return false, failure.New(failure.InvalidInput, nil, "%s %q is not true or false", name, v)
+}
+
+// Gate decides from Quay's scan of one image.
+type Gate struct {
+	Scanner        *Scanner
+	Image          Image
+	Platforms      []Platform // from the image gate; used when the digest is an index
+	FailOnCritical bool
+	FailOnHigh     bool
+	PollTimeout    time.Duration
+	PollInterval   time.Duration
+	Now            func() time.Time // time.Now when nil
+}
+
+// scanned is the report of one platform (Name empty for a single-platform image).
+type scanned struct {
+	Platform Platform
+	Findings []Finding
+	Tally    Tally
+}
+
+// Check reads the scan (polling while queued, per platform for an index), prints the worst
+// findings, writes SCAN_OUTPUT and CRITICAL_COUNT, and returns failure.CriticalVulnerabilities
+// when the image must not be released.
+func (g *Gate) Check(ctx context.Context, s *step.Step) error {
+	start := g.now()
+	deadline := start.Add(g.PollTimeout)
+	rep, err := g.await(ctx, s, g.Image.Digest, start, deadline)
+	if err != nil {
+		return err
+	}
+	var scans []scanned
+	switch rep.Status {
+	case StatusScanned:
+		fs := rep.Findings("")
+		scans = append(scans, scanned{Platform: Platform{Digest: g.Image.Digest}, Findings: fs, Tally: TallyOf(fs)})
+	case StatusUnsupported:
+		if len(g.Platforms) == 0 {
+			return failure.New(failure.ScanUnsupported, map[string]string{"what": g.Image.String(),
+				"why": ": it is a manifest list (multi-arch index) or an artifact without image layers"},
+				"Quay does not scan %s (status unsupported) and no per-platform digests were given: pass platform_digests (the image gate's PLATFORM_DIGESTS) for a multi-arch image", g.Image)
+		}
+		s.Info("%s is an index: Quay scans its platforms, not the index; scanning %d platforms", g.Image, len(g.Platforms))
+		if scans, err = g.scanPlatforms(ctx, s, start, deadline); err != nil {
+			return err
+		}
+	default:
+		return scanFailed(g.Image.String(), rep.Status)
+	}
+	return g.decide(s, scans)
+}
+
+func (g *Gate) scanPlatforms(ctx context.Context, s *step.Step, start, deadline time.Time) ([]scanned, error) {
+	var scans []scanned
+	for _, p := range g.Platforms {
+		rep, err := g.await(ctx, s, p.Digest, start, deadline)
+		if err != nil {
+			return nil, fmt.Errorf("platform %s: %w", p.Name, err)
+		}
+		what := fmt.Sprintf("platform %s (%s) of %s/%s", p.Name, p.Digest, g.Image.Host, g.Image.Repository)
+		switch rep.Status {
+		case StatusScanned:
+			fs := rep.Findings(p.Name)
+			t := TallyOf(fs)
+			s.Info("%-14s %s: %s", p.Name, p.Digest, t.All)
+			scans = append(scans, scanned{Platform: p, Findings: fs, Tally: t})
+		case StatusUnsupported:
+			// buildx puts provenance/SBOM attestation manifests into the index as platform
+			// unknown/unknown; they hold no image layers, so Quay has nothing to scan.
+			if p.Name == "unknown/unknown" {
+				s.Skip("%s %s not scanned: an attestation manifest, no image layers", p.Name, p.Digest)
+				continue
+			}
+			return nil, failure.New(failure.ScanUnsupported, map[string]string{"what": what, "fix": "this platform's image cannot be scanned, so the gate fails closed: check that " + p.Digest + " is a container image of " + p.Name + " (not an index or artifact), rebuild it, or skip the gate deliberately"},
+				"Quay does not scan %s: status unsupported", what)
+		default:
+			return nil, scanFailed(what, rep.Status)
+		}
+	}
+	if len(scans) == 0 {
+		return nil, failure.New(failure.ScanUnsupported, map[string]string{"what": g.Image.String(), "why": ": none of its platforms is a scannable image"},
+			"no platform of %s could be scanned", g.Image)
+	}
+	return scans, nil
+}
+
+func scanFailed(what, status string) error {
+	facts := map[string]string{"what": what, "status": status}
+	if status == StatusFailed {
+		facts["hint"] = "Quay retries failed scans itself, so re-running later may be enough"
+	}
+	return failure.New(failure.ScanFailed, facts, "Quay could not scan %s: status %s", what, status)
+}
+
+// await fetches the report of digest, polling while Quay has it queued: the wait starts at
+// PollInterval and doubles up to MaxPollInterval, and the last poll happens at the deadline.
+func (g *Gate) await(ctx context.Context, s *step.Step, digest string, start, deadline time.Time) (*SecurityReport, error) {
+	interval := g.PollInterval
+	for {
+		rep, err := g.Scanner.Report(ctx, g.Image, digest)
+		if err != nil {
+			return nil, err
+		}
+		if rep.Status != StatusQueued {
+			return rep, nil
+		}
+		now := g.now()
+		if !now.Before(deadline) {
+			waited := now.Sub(start).Round(time.Second).String()
+			return nil, failure.New(failure.ScanQueued, map[string]string{"digest": digest, "waited": waited},
+				"Quay's scan of %s/%s@%s was still queued after %s (poll_timeout %s)", g.Image.Host, g.Image.Repository, digest, waited, g.PollTimeout)
+		}
+		s.Info("scan queued for %s (elapsed %s)", digest, now.Sub(start).Round(time.Second))
+		t := time.NewTimer(min(interval, deadline.Sub(now)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("waiting for Quay's scan of %s: %w", digest, ctx.Err())
+		case <-t.C:
+		}
+		interval = min(interval*2, MaxPollInterval)
+	}
+}
+
+func (g *Gate) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+// decide writes the results, prints the findings and blocks on the configured severities.
+func (g *Gate) decide(s *step.Step, scans []scanned) error {
+	var total Tally
+	lists := make([][]Finding, len(scans))
+	for i, sc := range scans {
+		total = total.Max(sc.Tally)
+		lists[i] = sc.Findings
+	}
+	if err := s.Result(ResultScanOutput, total.ScanOutput()); err != nil {
+		return err
+	}
+	if err := s.Result(ResultCriticalCount, strconv.Itoa(total.All[Critical])); err != nil {
+		return err
+	}
+	findings := MergeFindings(lists...)
+	blocks := func(sev Severity) bool {
+		return sev == Critical && g.FailOnCritical || sev == High && g.FailOnHigh
+	}
+	for i, f := range findings {
+		if i == MaxLines {
+			s.Info("… and %d more", len(findings)-MaxLines)
+			break
+		}
+		line := findingLine(f, len(scans))
+		if blocks(f.Severity) {
+			s.Fail("%s", line)
+		} else {
+			s.Info("%s", line)
+		}
+	}
+
+	var blocking []string
+	var cves []string
+	params := []string{}
+	for _, sev := range []Severity{Critical, High} {
+		if !blocks(sev) {
+			continue
+		}
+		params = append(params, "fail_on_"+sev.String()+"=false")
+		if n := total.All[sev]; n > 0 {
+			blocking = append(blocking, countPhrase(n, total.All[sev]-total.Unpatched[sev], sev))
+		}
+	}
+	for _, f := range findings {
+		if blocks(f.Severity) && len(cves) < MaxCVEsInAdvice && !contains(cves, f.CVE) {
+			cves = append(cves, f.CVE)
+		}
+	}
+	summary := fmt.Sprintf("%s (unpatched: %s)", total.All, total.Unpatched)
+	if len(scans) > 1 {
+		summary += fmt.Sprintf("; worst of %d platforms per severity", len(scans))
+	}
+	if len(blocking) > 0 {
+		counts := strings.Join(blocking, " and ")
+		n := countBlocking(findings, blocks)
+		if n > len(cves) {
+			cves = append(cves, fmt.Sprintf("… (%d in all)", n))
+		}
+		return failure.New(failure.CriticalVulnerabilities, map[string]string{
+			"image": g.Image.String(), "counts": counts, "cves": strings.Join(cves, ", "), "param": strings.Join(params, " and "),
+		}, "%s blocked by %s: %s", g.Image, counts, summary)
+	}
+	switch {
+	case !g.FailOnCritical && total.All[Critical] > 0:
+		s.Warn("%d critical vulnerabilities in %s do not block: fail_on_critical=false", total.All[Critical], g.Image)
+		s.OK("vulnerability gate passed with fail_on_critical=false: %s", summary)
+	case g.FailOnHigh:
+		s.OK("no critical or high vulnerabilities in %s: %s", g.Image, summary)
+	case !g.FailOnCritical:
+		s.OK("vulnerability gate passed (fail_on_critical=false): %s", summary)
+	default:
+		s.OK("no critical vulnerabilities in %s: %s", g.Image, summary)
+	}
+	return nil
+}
+
+func countPhrase(n, fixable int, sev Severity) string {
+	word := "vulnerabilities"
+	if n == 1 {
+		word = "vulnerability"
+	}
+	return fmt.Sprintf("%d %s %s (%d fixable)", n, sev, word, fixable)
+}
+
+func countBlocking(fs []Finding, blocks func(Severity) bool) int {
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if blocks(f.Severity) {
+			seen[f.CVE] = true
+		}
+	}
+	return len(seen)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// findingLine is "CVE-2024-1 [critical] openssl 3.0.7-1, fixed in 3.0.7-2: https://… (linux/arm64)";
+// the platforms are named only when the finding is not on every platform.
+func findingLine(f Finding, platforms int) string {
+	fix := "no fix yet"
+	if f.Fixable() {
+		fix = "fixed in " + f.FixedBy
+	}
+	line := fmt.Sprintf("%s [%s] %s %s, %s", clip(f.CVE, 80), f.Severity, clip(f.Package, 80), clip(f.Version, 80), clip(fix, 100))
+	if f.Link != "" {
+		line += ": " + clip(f.Link, 200)
+	}
+	if platforms > 1 && len(f.Platforms) < platforms {
+		line += " (" + strings.Join(f.Platforms, ", ") + " only)"
+	}
+	return line
+}
+
+// clip bounds a field of the report on one line: the reply is not trusted to be short or clean.
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
