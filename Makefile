@@ -24,6 +24,14 @@ $(BIN)/%: FORCE
 
 FORCE:
 
+$(BIN)/tkn-local: FORCE
+	@mkdir -p $(BIN)
+	$(GO) build -o $@ ./cmd/tkn-local
+
+## demo: the release-to-prod pipeline end to end against the sandbox, twice (the second run must not release again)
+demo: tools build $(BIN)/tkn-local
+	$(GO) run ./test/demo
+
 ## tools: build (once) the sandbox's kube-apiserver, etcd and Alertmanager from source
 tools:
 	$(GO) run ./test/tools/cmd/build-tools

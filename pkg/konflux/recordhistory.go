@@ -19,7 +19,10 @@ type RecordHistoryConfig struct {
 	Application      string        `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
 	Snapshot         string        `env:"SNAPSHOT" desc:"Snapshot released; empty when the run stopped before choosing one"`
 	ReleaseName      string        `env:"RELEASE_NAME" desc:"Release created or found; empty when none"`
-	Status           string        `env:"STATUS, required" desc:"outcome: Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, or the pipeline's aggregate status"`
+	Status           string        `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, …); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
+	PipelineStatus   string        `env:"PIPELINE_STATUS" desc:"the pipeline's $(tasks.status), when STATUS is empty"`
+	CreateStatus     string        `env:"CREATE_STATUS" desc:"the create-release task's $(tasks.create-release.status) (None when skipped), when STATUS is empty"`
+	DryRun           string        `env:"DRY_RUN, default=false" desc:"true for a dry run, when STATUS is empty"`
 	Started          string        `env:"STARTED" desc:"when the run started (RFC 3339); empty: unknown"`
 	PipelineRun      string        `env:"PIPELINE_RUN" desc:"name of the PipelineRun, for the record"`
 	HistoryConfigMap string        `env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the release history"`
@@ -34,8 +37,15 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 	if err != nil {
 		return failure.Wrap(failure.InvalidInput, nil, err)
 	}
-	if err := required(map[string]string{"COMPONENT": cfg.Component, "NAMESPACE": cfg.Namespace, "STATUS": cfg.Status}); err != nil {
+	if err := required(map[string]string{"COMPONENT": cfg.Component, "NAMESPACE": cfg.Namespace}); err != nil {
 		return err
+	}
+	dryRun, err := boolSetting("DRY_RUN", cfg.DryRun, false)
+	if err != nil {
+		return err
+	}
+	if cfg.Status == "" && cfg.PipelineStatus == "" && !dryRun {
+		return failure.New(failure.InvalidInput, nil, "set STATUS, or PIPELINE_STATUS (and CREATE_STATUS) for the step to work the outcome out")
 	}
 	if cfg.Started != "" {
 		if _, err := time.Parse(time.RFC3339, cfg.Started); err != nil {
@@ -57,6 +67,28 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 	if err != nil {
 		return err
 	}
+	if cfg.Status == "" {
+		o, err := kc.ResolveOutcome(ctx, RunFacts{DryRun: dryRun, PipelineStatus: cfg.PipelineStatus, CreateStatus: cfg.CreateStatus},
+			cfg.Component, sha, cfg.HistoryConfigMap)
+		if err != nil {
+			return err
+		}
+		cfg.Status = o.Status
+		if cfg.ReleaseName == "" {
+			cfg.ReleaseName = o.Release
+		}
+		if cfg.Snapshot == "" {
+			cfg.Snapshot = o.Snapshot
+		}
+	}
+	// Written before the history update, so that the notification that follows can tell the
+	// outcome even when the update fails.
+	if err := s.Result("RELEASE_STATUS", cfg.Status); err != nil {
+		return err
+	}
+	if err := s.Result("RELEASE_NAME", cfg.ReleaseName); err != nil {
+		return err
+	}
 	e := HistoryEntry{SHA: sha, Component: cfg.Component, Application: cfg.Application, Snapshot: cfg.Snapshot,
 		Release: cfg.ReleaseName, Status: cfg.Status, Started: cfg.Started,
 		Finished: time.Now().UTC().Format(time.RFC3339), PipelineRun: cfg.PipelineRun}
@@ -64,6 +96,10 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 	if err != nil {
 		return err
 	}
-	s.OK("recorded %s of %s at commit %s in ConfigMap %s (%d entries)", cfg.Status, cfg.Component, sha, cfg.HistoryConfigMap, n)
+	rel := ""
+	if cfg.ReleaseName != "" {
+		rel = " (Release " + cfg.ReleaseName + ")"
+	}
+	s.OK("recorded %s of %s at commit %s%s in ConfigMap %s (%d entries)", cfg.Status, cfg.Component, sha, rel, cfg.HistoryConfigMap, n)
 	return s.Result("HISTORY_ENTRIES", strconv.Itoa(n))
 }

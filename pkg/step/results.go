@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 )
@@ -78,4 +80,41 @@ func EncodedSize(results map[string]string) int {
 		return TerminationBudget + 1
 	}
 	return len(b)
+}
+
+// AdviceFile is written beside the results of a step that failed with a known cause: its first
+// line is the cause, its second the fix. It is not a declared result (Tekton ignores it, and it
+// takes nothing of the termination budget); the gate verdict reads it so that one run can
+// report every failed gate with its advice.
+const AdviceFile = "ADVICE"
+
+// maxAdvice bounds each line of the advice file.
+const maxAdvice = 480
+
+func (s *Step) writeAdvice(err error) {
+	a, ok := failure.Explain(err)
+	if !ok || s.results == nil {
+		return
+	}
+	text := clip(oneLine(a.Cause), maxAdvice) + "\n" + clip(oneLine(a.Fix), maxAdvice)
+	werr := os.MkdirAll(s.results.dir, 0o755)
+	if werr == nil {
+		werr = os.WriteFile(filepath.Join(s.results.dir, AdviceFile), []byte(text), 0o644)
+	}
+	if werr != nil {
+		s.Warn("could not write the advice for the gate verdict: %v", werr)
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// clip cuts s to at most n bytes on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

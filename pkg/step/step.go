@@ -67,6 +67,7 @@ func Run[C Configurable](ctx context.Context, name string, args []string, out io
 	s.results = NewResults(filepath.Clean(c.ResultsDir))
 	if err := fn(ctx, s, cfg); err != nil {
 		s.fail(err, false)
+		s.writeAdvice(err)
 		return exitCode(err)
 	}
 	return ExitOK

@@ -108,6 +108,31 @@ func TestRunFailureExplained(t *testing.T) {
 	}
 }
 
+func TestAdviceLeftForTheVerdict(t *testing.T) {
+	t.Setenv("COMMIT_SHA", "abc")
+	dir := filepath.Join(t.TempDir(), "results")
+	var out bytes.Buffer
+	code := Run(context.Background(), "gate", []string{"--results-dir=" + dir}, &out, &testConfig{}, func(ctx context.Context, s *Step, c *testConfig) error {
+		return failure.New(failure.ImageNotFound, map[string]string{"image": "quay.io/x/y:" + strings.Repeat("z", 600)}, "no image")
+	})
+	require.Equal(t, ExitFailed, code)
+	b, err := os.ReadFile(filepath.Join(dir, AdviceFile))
+	require.NoError(t, err)
+	lines := strings.Split(string(b), "\n")
+	require.Len(t, lines, 2)
+	assert.True(t, strings.HasPrefix(lines[0], "the image quay.io/x/y:zzz"), lines[0])
+	assert.LessOrEqual(t, len(lines[0]), maxAdvice+len("…"))
+	assert.Contains(t, lines[1], "check the build PipelineRun")
+
+	// An error nobody classified leaves no advice.
+	dir2 := filepath.Join(t.TempDir(), "results")
+	Run(context.Background(), "gate", []string{"--results-dir=" + dir2}, &out, &testConfig{}, func(ctx context.Context, s *Step, c *testConfig) error {
+		return errors.New("boom")
+	})
+	_, err = os.Stat(filepath.Join(dir2, AdviceFile))
+	assert.True(t, os.IsNotExist(err))
+}
+
 func TestRunHonoursCancellation(t *testing.T) {
 	t.Setenv("COMMIT_SHA", "abc")
 	ctx, cancel := context.WithCancel(context.Background())

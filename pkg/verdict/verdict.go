@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
@@ -29,6 +31,9 @@ type Config struct {
 type Gate struct {
 	Name     string
 	ExitCode int // -1: did not run (no exit code file)
+	// Cause and Fix are what the gate's step left in its ADVICE file (see step.AdviceFile),
+	// beside its exit code: <step dir>/results/ADVICE.
+	Cause, Fix string
 }
 
 // Passed reports whether the gate let the release through.
@@ -85,10 +90,54 @@ func Read(name, path string) (Gate, error) {
 	}
 	code, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
-		// Tekton writes a signal name (e.g. "killed") for a cancelled step.
-		return Gate{Name: name, ExitCode: 128}, nil
+		code = 128 // Tekton writes a signal name (e.g. "killed") for a cancelled step.
 	}
-	return Gate{Name: name, ExitCode: code}, nil
+	g := Gate{Name: name, ExitCode: code}
+	if code != 0 {
+		advice, err := os.ReadFile(filepath.Join(filepath.Dir(path), "results", step.AdviceFile))
+		switch {
+		case err == nil:
+			g.Cause, g.Fix, _ = strings.Cut(strings.TrimSpace(string(advice)), "\n")
+		case !errors.Is(err, fs.ErrNotExist):
+			return Gate{}, fmt.Errorf("gate %s: reading its advice: %w", name, err)
+		}
+	}
+	return g, nil
+}
+
+// maxAdviceResult bounds FAILURE_CAUSE and FAILURE_FIX, which share the TaskRun's 4096 bytes
+// with the gates' own results.
+const maxAdviceResult = 700
+
+// adviceResults joins the failed gates' causes and fixes, one "gate: text" line each.
+func adviceResults(gates []Gate) (cause, fix string) {
+	var cs, fs []string
+	for _, g := range gates {
+		if g.Passed() {
+			continue
+		}
+		c := g.Cause
+		if c == "" {
+			c = g.Status() + ": see its log"
+		}
+		cs = append(cs, g.Name+": "+c)
+		if g.Fix != "" {
+			fs = append(fs, g.Name+": "+g.Fix)
+		}
+	}
+	return bounded(cs), bounded(fs)
+}
+
+func bounded(lines []string) string {
+	s := strings.Join(lines, "\n")
+	if len(s) <= maxAdviceResult {
+		return s
+	}
+	n := maxAdviceResult
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // Summary is the GATE_SUMMARY result: "image ✓, alerts ✗, …".
@@ -131,10 +180,23 @@ func Run(_ context.Context, s *step.Step, cfg *Config) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("printing the table: %w", err)
 	}
+	for _, g := range gates {
+		if g.Cause != "" {
+			s.Fail("%s: %s", g.Name, g.Cause)
+			s.Info("  fix: %s", g.Fix)
+		}
+	}
 	if err := s.Result("GATE_SUMMARY", Summary(gates)); err != nil {
 		return err
 	}
 	if err := s.Result("FAILED_GATES", strings.Join(failed, ",")); err != nil {
+		return err
+	}
+	cause, fix := adviceResults(gates)
+	if err := s.Result("FAILURE_CAUSE", cause); err != nil {
+		return err
+	}
+	if err := s.Result("FAILURE_FIX", fix); err != nil {
 		return err
 	}
 	if len(failed) > 0 {

@@ -60,6 +60,41 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestAdvice: a failed gate's ADVICE, left beside its exit code by the step runtime, reaches
+// the output and the FAILURE_CAUSE / FAILURE_FIX results, for every failed gate.
+func TestAdvice(t *testing.T) {
+	root := t.TempDir()
+	gate := func(name, code, advice string) string {
+		dir := filepath.Join(root, "step-"+name)
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "results"), 0o755))
+		if advice != "" {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "results", step.AdviceFile), []byte(advice), 0o644))
+		}
+		p := filepath.Join(dir, "exitCode")
+		require.NoError(t, os.WriteFile(p, []byte(code), 0o644))
+		return name + "=" + p
+	}
+	gates := gate("image", "1", "the image does not exist\ncheck the build PipelineRun") + "," +
+		gate("alerts", "0", "") + "," +
+		gate("vulns", "1", "2 critical vulnerabilities\nrebuild on a patched base image") + "," +
+		gate("saas", "1", "")
+	results := t.TempDir()
+	t.Setenv("GATES", gates)
+	t.Setenv("RESULTS_DIR", results)
+	var out bytes.Buffer
+	code := step.Run(context.Background(), "gate-verdict", nil, &out, &Config{}, Run)
+	require.Equal(t, 1, code)
+	assert.Contains(t, out.String(), "✗ image: the image does not exist")
+	assert.Contains(t, out.String(), "fix: rebuild on a patched base image")
+	read := func(n string) string {
+		b, err := os.ReadFile(filepath.Join(results, n))
+		require.NoError(t, err)
+		return string(b)
+	}
+	assert.Equal(t, "image: the image does not exist\nvulns: 2 critical vulnerabilities\nsaas: blocked (exit 1): see its log", read("FAILURE_CAUSE"))
+	assert.Equal(t, "image: check the build PipelineRun\nvulns: rebuild on a patched base image", read("FAILURE_FIX"))
+}
+
 func FuzzParseGates(f *testing.F) {
 	f.Add("image=/a,alerts=/b")
 	f.Add("=,=")

@@ -110,6 +110,7 @@ func TestImageGate(t *testing.T) {
 			}
 			if tt.wantCode != 0 {
 				assert.Empty(t, r.Results, "a failed check writes no results")
+				assert.Contains(t, r.Output, "likely cause: "+strings.SplitN(r.Advice, "\n", 2)[0], "the advice left for the verdict is the one printed")
 			}
 			if tt.noRegistry {
 				assert.Equal(t, before, s.Registry.Hits("HEAD", "/v2/")+s.Registry.Hits("GET", "/v2/"))

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
@@ -55,6 +56,7 @@ type Run struct {
 	Code    int
 	Output  string // stdout and stderr, interleaved
 	Results map[string]string
+	Advice  string // the ADVICE file a step that failed with a known cause leaves for the verdict
 }
 
 // runStep runs a step binary with exactly env (plus PATH and HOME) and reads its results.
@@ -88,6 +90,10 @@ func runStep(t *testing.T, name string, env map[string]string, args ...string) R
 		b, err := os.ReadFile(filepath.Join(results, e.Name()))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if e.Name() == step.AdviceFile {
+			r.Advice = string(b)
+			continue
 		}
 		r.Results[e.Name()] = string(b)
 	}

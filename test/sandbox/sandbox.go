@@ -77,6 +77,8 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
 		s.ownDir = true
+	} else if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	defer func() {
 		if err != nil {
