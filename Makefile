@@ -80,7 +80,7 @@ fuzz:
 	done
 
 ## bench: figures side by side (skopeo, kubectl + jq) in out/bench.md; installs skopeo and jq when missing
-bench: tools build
+bench: tools build $(BIN)/tkn-local
 	@command -v skopeo >/dev/null && command -v jq >/dev/null || { echo "installing skopeo and jq (Debian packages)"; apt-get install -y -qq skopeo jq >/dev/null; }
 	$(GO) run ./test/bench
 

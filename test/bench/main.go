@@ -186,15 +186,16 @@ func konfluxLookups(rep *Report, s *sandbox.Sandbox, t *sandbox.Tenant, runs int
 }
 
 func sizes(rep *Report) error {
-	entries, err := os.ReadDir("bin")
+	entries, err := os.ReadDir("steps")
 	if err != nil {
-		return fmt.Errorf("bin/: run make build first: %w", err)
+		return err
 	}
 	for _, e := range entries {
-		fi, err := e.Info()
+		e, err := os.Stat(filepath.Join("bin", e.Name()))
 		if err != nil {
-			return err
+			return fmt.Errorf("bin/: run make build first: %w", err)
 		}
+		fi := e
 		mb := float64(fi.Size()) / 1e6
 		rep.add("binary size (stripped)", e.Name(), fmt.Sprintf("%.1f MB", mb), "≤ 15 MB", boolp(mb <= 15))
 	}

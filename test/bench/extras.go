@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/release-to-prod/release-to-prod/test/sandbox"
+	"github.com/release-to-prod/release-to-prod/test/stage"
+)
+
+func init() {
+	extras = append(extras, pipelineRun, criticalPath, imageSizes, scale)
+}
+
+// pipelineRun times the whole Pipeline through the local runner against a running stage, as a
+// dry run (every gate, the Release printed, the report), so the release-service stand-in's
+// delay is not measured.
+func pipelineRun(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *sandbox.Tenant, runs int) error {
+	dir, err := os.MkdirTemp("", "bench-stage-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	root, _ := os.Getwd()
+	var log bytes.Buffer
+	w, err := stage.Start(ctx, root, dir, &log)
+	if err != nil {
+		return fmt.Errorf("stage: %w\n%s", err, log.String())
+	}
+	defer w.Stop()
+	args := append(w.PipelineArgs(), "-p", "dry_run=true")
+	n := min(runs, 5)
+	d, err := median(n, func() *exec.Cmd { return exec.Command("bin/tkn-local", args...) })
+	if err != nil {
+		return err
+	}
+	rep.add("pipeline", fmt.Sprintf("full local dry run, 3 TaskRuns, 8 steps (median of %d)", n), d.Round(time.Millisecond).String(), "≤ 3 s", boolp(d <= 3*time.Second))
+	return nil
+}
+
+func criticalPath(_ context.Context, rep *Report, _ *sandbox.Sandbox, _ *sandbox.Tenant, _ int) error {
+	out, err := exec.Command("go", "run", "./cmd/lint-tekton").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("lint-tekton: %w\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Pipeline release-to-prod: (\d+) TaskRuns on the critical path[^:]*: (.*)`).FindStringSubmatch(string(out))
+	if m == nil {
+		return fmt.Errorf("lint-tekton printed no critical path:\n%s", out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	rep.add("pipeline", "TaskRuns on the critical path ("+strings.TrimSpace(m[2])+")", m[1], "≤ 3", boolp(n <= 3))
+	return nil
+}
+
+// imageSizes builds every step's image (both platforms) and reports the compressed size.
+func imageSizes(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *sandbox.Tenant, _ int) error {
+	dir, err := os.MkdirTemp("", "bench-images-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cmd := exec.CommandContext(ctx, "go", "run", "./cmd/build-images", "--out", dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("build-images: %w\n%s", err, out)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	re := regexp.MustCompile(`^✓ (\S+) \S+ .*linux/amd64=([0-9.]+)(MiB|KiB)`)
+	found := 0
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			v, _ := strconv.ParseFloat(m[2], 64)
+			mb := v * 1.048576
+			if m[3] == "KiB" {
+				mb = v * 1.024 / 1000
+			}
+			rep.add("image size (compressed, amd64)", m[1], fmt.Sprintf("%.2f MB", mb), "≤ 5 MB (budget 8 MB)", boolp(mb <= 5))
+			found++
+		}
+	}
+	if found == 0 {
+		rep.add("image size (compressed)", "all steps", "see build-images output: "+firstLine(out), "≤ 5 MB", nil)
+	}
+	return nil
+}
+
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return s
+}
+
+// scale runs the preflight benchmark at 100 and 10,000 Snapshots + Releases.
+func scale(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *sandbox.Tenant, _ int) error {
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "BenchmarkPreflight", "-benchtime", "20x", "./test/e2e/")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("preflight benchmark: %w\n%s", err, out)
+	}
+	_ = os.WriteFile(filepath.Join("out", "bench-preflight.txt"), out, 0o644)
+	vals := map[string]map[string]float64{}
+	re := regexp.MustCompile(`^BenchmarkPreflight(\d+)\S*\s+\d+\s+(.*)$`)
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		m := re.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		f := strings.Fields(m[2])
+		vals[m[1]] = map[string]float64{}
+		for i := 0; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err == nil {
+				vals[m[1]][f[i+1]] = v
+			}
+		}
+	}
+	small, large := vals["100"], vals["10000"]
+	if small == nil || large == nil {
+		rep.add("scale", "preflight 100 vs 10,000 objects", "not measured: benchmark output not understood (out/bench-preflight.txt)", "≤ 2×", nil)
+		return nil
+	}
+	ratio := large["step-ns/op"] / small["step-ns/op"]
+	rep.add("scale", "preflight process, 100 objects", time.Duration(small["step-ns/op"]).Round(time.Microsecond).String(), "", nil)
+	rep.add("scale", "preflight process, 10,000 Snapshots + 10,000 Releases", time.Duration(large["step-ns/op"]).Round(time.Microsecond).String(), "", nil)
+	rep.add("scale", "time ratio 10,000 / 100", fmt.Sprintf("%.1f×", ratio), "≤ 2×", boolp(ratio <= 2))
+	if a, b := small["maxrss-bytes"], large["maxrss-bytes"]; a > 0 && b > 0 {
+		rep.add("scale", "peak RSS 100 → 10,000", fmt.Sprintf("%.1f MB → %.1f MB (%.2f×)", a/1e6, b/1e6, b/a), "flat", boolp(b/a <= 1.25))
+	}
+	return nil
+}
