@@ -67,7 +67,7 @@ func TestResolveOutcome(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			scheme := runtime.NewScheme()
 			dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, map[schema.GroupVersionResource]string{
-				ReleasesResource: "ReleaseList",
+				ReleasesResource:                        "ReleaseList",
 				{Version: "v1", Resource: "configmaps"}: "ConfigMapList",
 			}, tt.objects...)
 			c := &Client{Dynamic: dyn, Namespace: "ns"}
