@@ -175,7 +175,13 @@ func repositoryOf(ref string) (string, error) {
 // Check looks up repo:tag with one HEAD request, and for an index reads its manifest by digest
 // to list the platforms.
 func Check(ctx context.Context, repo, tag string, cfg *Config) (*Found, error) {
-	ref, err := name.NewTag(repo + ":" + tag)
+	var nameOpts []name.Option
+	if isLoopback(repo) {
+		// A registry on this machine (the sandbox, kind, a port-forward) speaks plain HTTP:
+		// go straight to it rather than trying TLS first.
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	ref, err := name.NewTag(repo+":"+tag, nameOpts...)
 	if err != nil {
 		return nil, failure.New(failure.InvalidInput, nil, "image reference %s:%s: %w", repo, tag, err)
 	}
@@ -204,6 +210,18 @@ func Check(ctx context.Context, repo, tag string, cfg *Config) (*Found, error) {
 	}
 	sort.Slice(f.Platforms, func(i, j int) bool { return f.Platforms[i].Platform < f.Platforms[j].Platform })
 	return f, nil
+}
+
+func isLoopback(repo string) bool {
+	host, _, _ := strings.Cut(repo, "/")
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func platformString(p *v1.Platform) string {

@@ -217,7 +217,8 @@ func write(rep *Report, path string) error {
 				missed++
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.Section, r.What, r.Figure, r.Target, met)
+		cell := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", cell(r.Section), cell(r.What), cell(r.Figure), cell(r.Target), met)
 	}
 	if missed > 0 {
 		fmt.Fprintf(&b, "\n%d target(s) missed: see the rows marked **no**.\n", missed)
