@@ -120,11 +120,9 @@ func (cfg *Config) Gate() (*Gate, error) {
 		if u, _ := url.Parse(strings.TrimSpace(cfg.URL)); u.Scheme != "https" && !IsLoopback(u.String()) {
 			return nil, failure.New(failure.InvalidInput, nil, "url %s is plain http: refusing to send the token in clear text; use https", httpclient.Redact(cfg.URL))
 		}
-		auth, err := httpclient.BearerFromFile(cfg.TokenFile)
-		if err != nil {
+		if err := httpclient.BearerFromFile(cfg.TokenFile, &opts); err != nil {
 			return nil, asInvalid(fmt.Errorf("token_file: %w", err))
 		}
-		opts.Auth = auth
 		secret = SecretOf(cfg.TokenFile)
 	}
 	c, err := httpclient.New(opts)

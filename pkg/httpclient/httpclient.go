@@ -33,6 +33,9 @@ type Client struct {
 	MaxBackoff  time.Duration // cap for backoff and Retry-After (default 30s)
 	// Auth sets credentials on each request; nil for none.
 	Auth func(*http.Request)
+	// Secrets are values (tokens, passwords) replaced by [redacted] wherever the client quotes a
+	// reply in an error: a server may echo the credentials it refused.
+	Secrets []string
 	// RetryNonIdempotent allows retrying other methods than GET/HEAD: only for endpoints the caller
 	// knows to be safe to repeat (a Slack message may be posted twice rather than lost).
 	RetryNonIdempotent bool
@@ -47,6 +50,7 @@ type Options struct {
 	Timeout            time.Duration
 	Attempts           int
 	Auth               func(*http.Request)
+	Secrets            []string // see Client.Secrets; BearerFromFile adds the token itself
 	RetryNonIdempotent bool
 }
 
@@ -72,6 +76,7 @@ func New(opts Options) (*Client, error) {
 		Attempts:           opts.Attempts,
 		Timeout:            opts.Timeout,
 		Auth:               opts.Auth,
+		Secrets:            opts.Secrets,
 		RetryNonIdempotent: opts.RetryNonIdempotent,
 		hc:                 &http.Client{Transport: tr, CheckRedirect: sameHostRedirects},
 	}
@@ -231,7 +236,16 @@ func retryAfter(v string) (time.Duration, bool) {
 // StatusError turns an unexpected status into an error the failure catalog classifies. The
 // body is trimmed and redacted.
 func (c *Client) StatusError(method, rawURL string, r *Response) error {
-	return &failure.HTTPStatusError{Service: c.Service, Method: method, URL: Redact(rawURL), Code: r.Code, Body: Snippet(r.Body)}
+	return &failure.HTTPStatusError{Service: c.Service, Method: method, URL: Redact(rawURL), Code: r.Code, Body: Snippet([]byte(c.redactSecrets(string(r.Body))))}
+}
+
+func (c *Client) redactSecrets(s string) string {
+	for _, secret := range c.Secrets {
+		if len(secret) >= 4 { // shorter values would redact ordinary words
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
 }
 
 // Snippet is the start of a body, on one line, for an error message.
@@ -256,13 +270,16 @@ func Redact(rawURL string) string {
 	return u.String()
 }
 
-// BearerFromFile returns an Auth func with the token in path (trimmed). The token is read once.
-func BearerFromFile(path string) (func(*http.Request), error) {
+// BearerFromFile sets opts to send the token in path (trimmed, read once) as a bearer token,
+// and registers it as a secret to redact.
+func BearerFromFile(path string, opts *Options) error {
 	tok, err := ReadSecret(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }, nil
+	opts.Auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
+	opts.Secrets = append(opts.Secrets, tok)
+	return nil
 }
 
 // ReadSecret reads a secret file, trimmed; an empty file is an error.

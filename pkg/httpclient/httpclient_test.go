@@ -103,17 +103,22 @@ func TestBearerFromFile(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "token")
 	require.NoError(t, os.WriteFile(p, []byte("tok123\n"), 0o600))
-	auth, err := BearerFromFile(p)
-	require.NoError(t, err)
+	var opts Options
+	require.NoError(t, BearerFromFile(p, &opts))
 	r, _ := http.NewRequest("GET", "http://x", nil)
-	auth(r)
+	opts.Auth(r)
 	assert.Equal(t, "Bearer tok123", r.Header.Get("Authorization"))
 
+	// A server that echoes the refused token does not get it into the error.
+	c, err := New(opts)
+	require.NoError(t, err)
+	serr := c.StatusError("GET", "https://quay.io/x", &Response{Code: 401, Body: []byte(`{"error":"bad token tok123"}`)})
+	assert.NotContains(t, serr.Error(), "tok123")
+	assert.Contains(t, serr.Error(), "[redacted]")
+
 	require.NoError(t, os.WriteFile(p, []byte(" \n"), 0o600))
-	_, err = BearerFromFile(p)
-	assert.ErrorContains(t, err, "empty")
-	_, err = BearerFromFile(filepath.Join(dir, "missing"))
-	assert.Error(t, err)
+	assert.ErrorContains(t, BearerFromFile(p, &Options{}), "empty")
+	assert.Error(t, BearerFromFile(filepath.Join(dir, "missing"), &Options{}))
 }
 
 func TestCAFile(t *testing.T) {

@@ -71,6 +71,16 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	if err != nil {
 		return failure.Wrap(failure.InvalidInput, nil, err)
 	}
+	if err := konflux.ValidNames(map[string]string{"NAMESPACE": cfg.Namespace, "COMPONENT": cfg.Component, "APPLICATION": cfg.Application}); err != nil {
+		return err
+	}
+	// Empty results first: when the check fails, the steps and the finally task that read them
+	// get "" (nothing pinned) instead of a reference Tekton cannot resolve, which would skip them.
+	for _, r := range []string{"IMAGE_URL", "IMAGE_DIGEST", "PLATFORM_DIGESTS"} {
+		if err := s.Result(r, ""); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 
@@ -165,9 +175,16 @@ func resolveRepository(ctx context.Context, cfg *Config, sha string) (repo, sour
 
 // repositoryOf strips a tag or digest from an image reference.
 func repositoryOf(ref string) (string, error) {
-	r, err := name.ParseReference(strings.TrimSpace(ref))
+	ref = strings.TrimSpace(ref)
+	// The first element must be a registry host (it has a dot or a port, or is localhost), as
+	// docker reads it: a Konflux image always names its registry, and "../x" is no host.
+	host, _, _ := strings.Cut(ref, "/")
+	if !strings.ContainsAny(host, ".:") && host != "localhost" || strings.Trim(host, ".") == "" || strings.Contains(host, "..") {
+		return "", failure.New(failure.InvalidInput, nil, "image repository %.200q does not start with a registry host (e.g. quay.io/ns/repo)", ref)
+	}
+	r, err := name.ParseReference(ref)
 	if err != nil {
-		return "", failure.New(failure.InvalidInput, nil, "image repository %q: %w", ref, err)
+		return "", failure.New(failure.InvalidInput, nil, "image repository %.200q: %w", ref, err)
 	}
 	return r.Context().Name(), nil
 }

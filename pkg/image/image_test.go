@@ -26,6 +26,9 @@ func TestRepositoryOf(t *testing.T) {
 		{in: "quay.io/ns/comp@sha256:" + strings.Repeat("a", 64), want: "quay.io/ns/comp"},
 		{in: " quay.io/ns/comp \n", want: "quay.io/ns/comp"},
 		{in: "quay.io/NS/$(rm)", err: "image repository"},
+		{in: "../../etc/passwd", err: "does not start with a registry host"},
+		{in: "redhat-user-workloads/ns/comp", err: "does not start with a registry host"},
+		{in: "localhost:5000/a", want: "localhost:5000/a"},
 	}
 	for _, tt := range tests {
 		got, err := repositoryOf(tt.in)

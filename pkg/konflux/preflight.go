@@ -91,14 +91,7 @@ func RunPreflight(ctx context.Context, s *step.Step, cfg *PreflightConfig) error
 	return nil
 }
 
-func required(vals map[string]string) error {
-	for k, v := range vals {
-		if v == "" {
-			return failure.New(failure.InvalidInput, nil, "%s is empty", k)
-		}
-	}
-	return nil
-}
+func required(vals map[string]string) error { return ValidNames(vals) }
 
 // Preflight runs the checks and reports each on s.
 func (c *Client) Preflight(ctx context.Context, s *step.Step, cfg *PreflightConfig, sha string) (*Preflight, error) {

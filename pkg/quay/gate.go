@@ -143,14 +143,15 @@ func (cfg *Config) auth(s *step.Step, img Image, base string, opts *httpclient.O
 	tokenOn = tokenOn && cfg.TokenFile != ""
 	dockerOn = dockerOn && cfg.DockerConfigFile != ""
 	switch {
-	case tokenOn && dockerOn:
-		return "", failure.New(failure.InvalidInput, nil, "token_file and docker_config_file are both given: give one (an OAuth token, or a robot account's docker config.json)")
 	case tokenOn:
-		a, err := httpclient.BearerFromFile(cfg.TokenFile)
-		if err != nil {
+		if dockerOn {
+			// The Pipeline binds the registry credentials for the image gate too; the token,
+			// made for the API, is the better credential here.
+			s.Info("  using the Quay OAuth token (the docker config.json is bound too, and not used for the scan)")
+		}
+		if err := httpclient.BearerFromFile(cfg.TokenFile, opts); err != nil {
 			return "", asInvalid(fmt.Errorf("token_file: %w", err))
 		}
-		opts.Auth = a
 		return secretOf(cfg.TokenFile, "the OAuth token"), nil
 	case dockerOn:
 		if _, err := os.Stat(cfg.DockerConfigFile); errors.Is(err, fs.ErrNotExist) {
@@ -169,6 +170,7 @@ func (cfg *Config) auth(s *step.Step, img Image, base string, opts *httpclient.O
 			return where + ", which has no entry for " + img.Host, nil
 		}
 		opts.Auth = func(r *http.Request) { r.SetBasicAuth(creds.Username, creds.Password) }
+		opts.Secrets = append(opts.Secrets, creds.Password)
 		return where, nil
 	}
 	return "(none was given: bind the quay-token or registry-credentials workspace for a private repository)", nil

@@ -353,6 +353,12 @@ func TestAuth(t *testing.T) {
 			reply: sandbox.QuayScanned(zlib), wantAuth: "Bearer " + token},
 		{name: "token rejected names the token file", cfg: func(c *Config, _ *quayServer) { c.TokenFile = tokenFile },
 			reply: sandbox.Reply{Status: 401, Body: `{"error":"invalid token"}`}, wantAuth: "Bearer " + token, wantID: "unauthorized", secret: "the OAuth token in file " + tokenFile},
+		{name: "token and docker config both bound: the token is used, and said", cfg: func(c *Config, q *quayServer) {
+			c.TokenFile = tokenFile
+			c.DockerConfigFile = dockerConfig(q.Host)
+		}, reply: sandbox.QuayScanned(zlib), wantAuth: "Bearer " + token, outHas: []string{"using the Quay OAuth token"}},
+		{name: "a reply echoing the refused token does not print it", cfg: func(c *Config, _ *quayServer) { c.TokenFile = tokenFile },
+			reply: sandbox.Reply{Status: 401, Body: `{"error":"invalid token ` + token + `"}`}, wantAuth: "Bearer " + token, wantID: "unauthorized", secret: "the OAuth token in file " + tokenFile},
 		{name: "unbound token workspace is ignored", cfg: func(c *Config, _ *quayServer) { c.TokenFile = "/token"; c.TokenBound = "false" },
 			reply: sandbox.QuayScanned(zlib), wantAuth: ""},
 		{name: "robot from docker config, entry for the repository's host", cfg: func(c *Config, q *quayServer) { c.DockerConfigFile = dockerConfig(q.Host) },
@@ -419,7 +425,6 @@ func TestConfigInvalid(t *testing.T) {
 		{"bad bool", func(c *Config) { c.FailOnCritical = "yes" }, `fail_on_critical "yes" is not true or false`},
 		{"bad skip", func(c *Config) { c.Skip = "maybe" }, `skip "maybe"`},
 		{"zero interval", func(c *Config) { c.PollInterval = 0 }, "poll_interval 0s"},
-		{"both credentials", func(c *Config) { c.TokenFile = tokenFile; c.DockerConfigFile = tokenFile }, "give one"},
 		{"missing token file", func(c *Config) { c.TokenFile = "/nonexistent/token" }, "token_file"},
 		{"empty token file", func(c *Config) { c.TokenFile = emptyFile }, "is empty"},
 		{"missing docker config", func(c *Config) { c.DockerConfigFile = "/nonexistent/config.json" }, "does not exist"},

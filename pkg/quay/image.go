@@ -42,7 +42,7 @@ func ParseDigest(d string) (string, error) {
 func ParseImage(imageURL, digest string) (Image, error) {
 	ref := strings.TrimSpace(imageURL)
 	if ref == "" {
-		return Image{}, failure.New(failure.InvalidInput, nil, "image_url (IMAGE_URL) is empty")
+		return Image{}, failure.New(failure.InvalidInput, nil, "image_url (IMAGE_URL) is empty: no image to scan (in the pipeline: the image gate pinned none, see its failure above)")
 	}
 	if strings.Contains(ref, "://") {
 		return Image{}, failure.New(failure.InvalidInput, nil, "image_url %.200q has a scheme: give host/path, e.g. quay.io/ns/repo", ref)
@@ -55,7 +55,7 @@ func ParseImage(imageURL, digest string) (Image, error) {
 		ref, digest = r, d
 	}
 	if digest == "" {
-		return Image{}, failure.New(failure.InvalidInput, nil, "image_digest (IMAGE_DIGEST) is empty")
+		return Image{}, failure.New(failure.InvalidInput, nil, "image_digest (IMAGE_DIGEST) is empty: no image to scan (in the pipeline: the image gate pinned none, see its failure above)")
 	}
 	d, err := ParseDigest(digest)
 	if err != nil {

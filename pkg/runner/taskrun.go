@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,10 +86,12 @@ func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.Ta
 	for _, r := range spec.Results {
 		var v string
 		if r.Value != nil && r.Value.StringVal != "" {
-			v = substitution.ApplyReplacements(r.Value.StringVal, stepResults)
-			if strings.Contains(v, "$(steps.") {
+			// Decided on the references, not on the value: a result may legitimately contain
+			// text such as "$(steps." (a message quoting a parameter).
+			if missingStepResult(r.Value.StringVal, stepResults) != "" {
 				continue
 			}
+			v = substitution.ApplyReplacements(r.Value.StringVal, stepResults)
 		} else {
 			b, err := os.ReadFile(dir.local(filepath.Join(pipeline.DefaultResultPath, r.Name)))
 			if err != nil {
@@ -254,11 +257,22 @@ func (o *Options) stepLine(so StepOutcome, extra string) {
 // time (a reference to a missing result is left as is, with a warning, as the entrypoint
 // logs it), then maps Tekton's /tekton/ paths into the TaskRun's folder.
 func (o *Options) stepValue(dir taskRunDir, step, s string, stepResults map[string]string) string {
-	s = substitution.ApplyReplacements(s, stepResults)
-	if i := strings.Index(s, "$(steps."); i >= 0 && strings.Contains(s[i:], ".results.") {
-		fmt.Fprintf(o.Out, "  ! %s: %s is not available (the step that writes it failed or did not write it)\n", step, s[i:min(len(s), i+strings.Index(s[i:], ")")+1)])
+	if missing := missingStepResult(s, stepResults); missing != "" {
+		fmt.Fprintf(o.Out, "  ! %s: $(%s) is not available (the step that writes it failed or did not write it)\n", step, missing)
 	}
-	return dir.local(s)
+	return dir.local(substitution.ApplyReplacements(s, stepResults))
+}
+
+var stepResultRef = regexp.MustCompile(`\$\((steps\.[^.()\s]+\.results\.[^.()\s\[\]]+)\)`)
+
+// missingStepResult returns the first step-result reference in s that has no value, or "".
+func missingStepResult(s string, stepResults map[string]string) string {
+	for _, m := range stepResultRef.FindAllStringSubmatch(s, -1) {
+		if _, ok := stepResults[m[1]]; !ok {
+			return m[1]
+		}
+	}
+	return ""
 }
 
 // baseEnv is what a step gets besides its own env: what a container would have (PATH, HOME)

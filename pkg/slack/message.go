@@ -47,6 +47,8 @@ func (o Outcome) String() string {
 //	RELEASE_STATUS   STATUS                 DRY_RUN  outcome
 //	Succeeded        any                    any      Released (note when STATUS is Failed)
 //	AlreadyReleased  any                    any      AlreadyReleased
+//	Running          any                    any      NotReleased (note: still running in Konflux)
+//	Blocked          as empty
 //	Failed/TimedOut  any                    any      ReleaseFailed
 //	DryRun or empty  Failed                 true     DryRunBlocked
 //	DryRun           Failed                 false    DryRunBlocked
@@ -78,6 +80,13 @@ func Decide(status, releaseStatus string, dryRun bool) (o Outcome, note string) 
 		return AlreadyReleased, strings.Join(notes, "; ")
 	case "failed", "timedout":
 		return ReleaseFailed, strings.Join(notes, "; ")
+	case "running":
+		// create-release ran without waiting, or the run ended while the Release was running.
+		notes = append(notes, "the Release was created and is still running in Konflux")
+		return NotReleased, strings.Join(notes, "; ")
+	case "blocked":
+		// record-history's word for a run the gates stopped: decided by the pipeline status below.
+		rs = ""
 	case "", "dryrun":
 	default:
 		notes = append(notes, fmt.Sprintf("unknown release status %s", quoted(releaseStatus)))

@@ -38,6 +38,9 @@ func TestDecide(t *testing.T) {
 		{"Banana", "", false, NotReleased, `unknown pipeline status "Banana"`},
 		{"Succeeded", "Weird", false, Released, `unknown release status "Weird"`},
 		{" succeeded ", " Succeeded ", false, Released, ""},
+		{"Failed", "Blocked", false, Blocked, ""},
+		{"Failed", "Blocked", true, DryRunBlocked, ""},
+		{"Succeeded", "Running", false, NotReleased, "still running in Konflux"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.status+"/"+tt.release, func(t *testing.T) {

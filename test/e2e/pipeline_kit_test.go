@@ -1,0 +1,445 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/runner"
+	"github.com/release-to-prod/release-to-prod/pkg/tekton"
+	"github.com/release-to-prod/release-to-prod/test/sandbox"
+	"github.com/release-to-prod/release-to-prod/test/tools"
+)
+
+// pipelineSHA is the commit the Pipeline tests release: the app-interface fixture's production
+// target deploys it.
+const pipelineSHA = "3f786850e387550fdab836ed7e6dc881de23001b"
+
+// pipelineKit is what every Pipeline test shares: one sandbox (API server, registry with the
+// Quay stand-in), one Alertmanager, one Slack sink, one release-service stand-in, the step
+// binaries and the Pipeline. Cases stay independent through their own namespace (and so their
+// own repository, Releases and history), their own alert label and their own webhook.
+type pipelineKit struct {
+	s        *sandbox.Sandbox
+	am       *sandbox.Alertmanager
+	slack    *sandbox.SlackSink
+	rs       *releaseService
+	repo     *tekton.Repo
+	pipeline *v1.Pipeline
+	binDir   string
+	dir      string // app-interface checkout, secret folders
+	checkout string
+
+	// Every secret value any run was given; every run's output and files are checked for them.
+	mu      sync.Mutex
+	secrets map[string]string // value → what it is
+	runs    int
+	hostile int // hostile param values run
+	scanned int // files and outputs checked for secrets
+	bytes   int64
+}
+
+func newPipelineKit(t *testing.T) *pipelineKit {
+	t.Helper()
+	s := sandbox.New(t)
+	k := &pipelineKit{s: s, am: sandbox.StartAlertmanager(t), slack: sandbox.StartSlackSink(t), secrets: map[string]string{}, dir: t.TempDir()}
+	k.binDir = filepath.Dir(stepBinary(t, "check-image"))
+	root, err := tools.Root()
+	require.NoError(t, err)
+	k.repo, err = tekton.Load(root)
+	require.NoError(t, err)
+	require.NoError(t, k.repo.Validate(context.Background()))
+	k.pipeline = k.repo.Pipelines["release-to-prod"]
+	require.NotNil(t, k.pipeline, "pipelines/release-to-prod")
+	k.checkout = copyTree(t, filepath.Join(root, "pkg", "saasfile", "testdata", "app-interface"), filepath.Join(k.dir, "app-interface"))
+	k.rs = startReleaseService(t, s)
+	return k
+}
+
+// canary returns a new unique secret value and remembers it for the leak checks.
+func (k *pipelineKit) canary(what string) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	v := "canary" + hex.EncodeToString(b)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.secrets[v] = what
+	return v
+}
+
+// secretDir writes a folder holding a Secret's keys, as a mounted Secret would.
+func (k *pipelineKit) secretDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	d, err := os.MkdirTemp(k.dir, "secret-")
+	require.NoError(t, err)
+	for name, v := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(d, name), []byte(v), 0o600))
+	}
+	return d
+}
+
+// pipelineTenant is one case's world: a seeded namespace, its webhook, its secrets.
+type pipelineTenant struct {
+	*sandbox.Tenant
+	QuayRepo   string // the repository path in the Quay API
+	Hook       *sandbox.SlackWebhook
+	Workspaces map[string]runner.Workspace
+	AlertCase  string // the value of the "case" label that selects this case's alerts
+}
+
+// tenant seeds namespace ns (multi-arch image unless o says otherwise), answers Quay with a
+// clean scan for the index and each platform, and binds the webhook, the Quay token and the
+// monitoring token (canaries) and the app-interface checkout.
+func (k *pipelineKit) tenant(t *testing.T, ns string, o sandbox.TenantOptions) *pipelineTenant {
+	t.Helper()
+	o.Namespace = ns
+	if o.SHA == "" {
+		o.SHA = pipelineSHA
+	}
+	if o.Platforms == nil {
+		o.Platforms = []string{"linux/amd64", "linux/arm64"}
+	}
+	tn, err := k.s.SeedTenant(context.Background(), o)
+	require.NoError(t, err)
+	pt := &pipelineTenant{Tenant: tn, QuayRepo: strings.TrimPrefix(tn.Repository, k.s.Registry.Host+"/"), AlertCase: ns}
+	// Quay scans images, not indexes: it answers "unsupported" for the index, as quay.io does.
+	if tn.Digest != "" {
+		k.s.Registry.Quay.SetSecurity(pt.QuayRepo, tn.Digest, cleanScan())
+		if len(tn.Platforms) > 0 {
+			k.s.Registry.Quay.SetSecurity(pt.QuayRepo, tn.Digest, sandbox.QuayStatus("unsupported"))
+		}
+		for _, d := range sortedValues(tn.Platforms) {
+			k.s.Registry.Quay.SetSecurity(pt.QuayRepo, d, cleanScan())
+		}
+	}
+	pt.Hook = k.slack.Webhook(k.canary("Slack webhook path of " + ns))
+	pt.Workspaces = map[string]runner.Workspace{
+		"app-interface":    {Kind: "dir", Path: k.checkout},
+		"slack-webhook":    {Kind: "secret", Path: k.secretDir(t, map[string]string{"url": pt.Hook.URL + "\n"})},
+		"quay-token":       {Kind: "secret", Path: k.secretDir(t, map[string]string{"token": k.canary("Quay token of " + ns)})},
+		"monitoring-token": {Kind: "secret", Path: k.secretDir(t, map[string]string{"token": k.canary("monitoring token of " + ns)})},
+	}
+	return pt
+}
+
+func cleanScan() sandbox.Reply {
+	return sandbox.QuayScanned(sandbox.QuayFeature{Name: "zlib", Version: "1.2.11-40.el9",
+		Vulnerabilities: []sandbox.QuayVulnerability{{Name: "CVE-2023-45853", Severity: "Low"}}})
+}
+
+// params are the PipelineRun's params for the tenant, kv overriding them ("name", "value", …).
+func (k *pipelineKit) params(tn *pipelineTenant, kv ...string) map[string]string {
+	p := map[string]string{
+		"commit_sha":        tn.SHA,
+		"namespace":         tn.Namespace,
+		"component":         tn.Component,
+		"application":       tn.Application,
+		"alertmanager_url":  k.am.URL,
+		"alert_matchers":    fmt.Sprintf(`environment="production",case=%q`, tn.AlertCase),
+		"quay_api_url":      k.s.Registry.URL,
+		"saas_file":         "data/services/aa/cicd/saas.yml",
+		"progress_interval": "500ms",
+		"release_timeout":   "2m",
+		"scan_poll_timeout": "30s",
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		p[kv[i]] = kv[i+1]
+	}
+	return p
+}
+
+// pipelineRun is one finished run of the Pipeline through the local runner.
+type pipelineRun struct {
+	*runner.Outcome
+	Err    error  // the run could not happen (invalid params, …)
+	Output string // the runner's whole log, steps' output included
+	Files  map[string]string
+}
+
+// run runs the Pipeline in process with the local runner and checks, whatever the case, that
+// none of the secrets handed to any run so far is in its output or in any file it left
+// (results, termination messages, exit codes).
+func (k *pipelineKit) run(t *testing.T, params map[string]string, workspaces map[string]runner.Workspace) *pipelineRun {
+	t.Helper()
+	names := make([]string, 0, len(params))
+	for n := range params {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var ps v1.Params
+	for _, n := range names {
+		ps = append(ps, v1.Param{Name: n, Value: *v1.NewStructuredValues(params[n])})
+	}
+	ws := map[string]runner.Workspace{}
+	for n, w := range workspaces {
+		ws[n] = w
+	}
+	k.mu.Lock()
+	k.runs++
+	name := fmt.Sprintf("release-to-prod-e2e-%03d", k.runs)
+	k.mu.Unlock()
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	start := time.Now()
+	o, err := runner.Run(ctx, runner.Options{
+		Repo: k.repo, Pipeline: k.pipeline, Params: ps, Workspaces: ws, Kubeconfig: k.s.Kubeconfig,
+		BinDir: k.binDir, WorkDir: t.TempDir(), Name: name, Out: &out, ShowLog: true,
+	})
+	r := &pipelineRun{Outcome: o, Err: err, Output: out.String(), Files: map[string]string{}}
+	if err != nil {
+		r.Output += "\nrunner error: " + err.Error()
+	}
+	t.Logf("PipelineRun %s (%s):\n%s", name, time.Since(start).Round(time.Millisecond), r.Output)
+	if o != nil && o.WorkDir != "" {
+		require.NoError(t, filepath.WalkDir(o.WorkDir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(o.WorkDir, p)
+			r.Files[rel] = string(b)
+			return nil
+		}))
+	}
+	k.checkNoSecret(t, name+" output", r.Output)
+	for p, b := range r.Files {
+		k.checkNoSecret(t, name+" file "+p, b)
+	}
+	return r
+}
+
+func (k *pipelineKit) checkNoSecret(t *testing.T, where, text string) {
+	t.Helper()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.scanned++
+	k.bytes += int64(len(text))
+	for v, what := range k.secrets {
+		if strings.Contains(text, v) {
+			t.Errorf("SECRET LEAK: %s contains the %s", where, what)
+		}
+	}
+}
+
+// task returns what happened to a pipeline task ("" status when it is not in the outcome).
+func (r *pipelineRun) task(name string) runner.TaskOutcome {
+	if r.Outcome != nil {
+		for _, t := range r.Tasks {
+			if t.Name == name {
+				return t
+			}
+		}
+	}
+	return runner.TaskOutcome{Name: name}
+}
+
+// statuses returns "preflight=Succeeded create-release=Skipped report=Succeeded".
+func (r *pipelineRun) statuses() string {
+	var parts []string
+	if r.Outcome != nil {
+		for _, t := range r.Tasks {
+			parts = append(parts, t.Name+"="+t.Status)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// result returns a PipelineRun result.
+func (r *pipelineRun) result(name string) (string, bool) {
+	if r.Outcome != nil {
+		for _, res := range r.Results {
+			if res.Name == name {
+				return res.Value.StringVal, true
+			}
+		}
+	}
+	return "", false
+}
+
+// taskResult returns a result of a pipeline task.
+func (r *pipelineRun) taskResult(task, name string) string {
+	for _, res := range r.task(task).Results {
+		if res.Name == name {
+			return res.Value.StringVal
+		}
+	}
+	return ""
+}
+
+func (r *pipelineRun) reason() string {
+	if r.Outcome == nil || r.Condition == nil {
+		return ""
+	}
+	return r.Condition.Reason
+}
+
+// releasesIn lists the Releases of a namespace.
+func (k *pipelineKit) releasesIn(t *testing.T, ns string) []unstructured.Unstructured {
+	t.Helper()
+	list, err := k.s.Dynamic.Resource(sandbox.Releases).Namespace(ns).List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	return list.Items
+}
+
+// historyOf returns the release history of a namespace, nil when it has none.
+func (k *pipelineKit) historyOf(t *testing.T, ns string) []konflux.HistoryEntry {
+	t.Helper()
+	cm, err := k.s.Dynamic.Resource(sandbox.ConfigMaps).Namespace(ns).Get(context.Background(), "release-history", metav1.GetOptions{})
+	if err != nil {
+		return nil
+	}
+	data, _, _ := unstructured.NestedString(cm.Object, "data", konflux.HistoryKey)
+	entries, err := konflux.DecodeHistory(data)
+	require.NoError(t, err)
+	return entries
+}
+
+// releaseService plays Konflux's release-service in every namespace: a new Release is marked
+// Released a moment after it appears — True, or False for namespaces set to fail, or left
+// Progressing for namespaces set to hang.
+type releaseService struct {
+	mu      sync.Mutex
+	outcome map[string]string // namespace → "True" (default), "False", "Progressing"
+}
+
+func startReleaseService(t *testing.T, s *sandbox.Sandbox) *releaseService {
+	rs := &releaseService{outcome: map[string]string{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		seen := map[string]time.Time{}
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			list, err := s.Dynamic.Resource(sandbox.Releases).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				continue
+			}
+			for _, r := range list.Items {
+				key := r.GetNamespace() + "/" + r.GetName()
+				conds, _, _ := unstructured.NestedSlice(r.Object, "status", "conditions")
+				first, ok := seen[key]
+				if !ok {
+					seen[key] = time.Now()
+					continue
+				}
+				if len(conds) > 0 || time.Since(first) < 300*time.Millisecond {
+					continue // finished already (or made by a test with its status), or too new
+				}
+				rs.mu.Lock()
+				want := rs.outcome[r.GetNamespace()]
+				rs.mu.Unlock()
+				if want == "" {
+					want = "True"
+				}
+				msg := ""
+				if want == "False" {
+					msg = "managed pipeline failed: push-to-external-registry (release-service stand-in)"
+				}
+				_ = s.SetStatus(ctx, sandbox.Releases, r.GetNamespace(), r.GetName(), sandbox.ReleaseStatus(want, msg))
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return rs
+}
+
+// set makes the Releases of namespace ns end with released: "True", "False" or "Progressing".
+func (rs *releaseService) set(ns, released string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.outcome[ns] = released
+}
+
+func sortedValues(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}
+
+// copyTree copies a folder (the app-interface fixture) and returns the copy's path.
+func copyTree(t *testing.T, src, dst string) string {
+	t.Helper()
+	require.NoError(t, filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	}))
+	return dst
+}
+
+// slackTexts returns every string of the posts' JSON (the fallback text and each block's
+// text), joined by newlines: what a reader of the channel sees, in Slack's mrkdwn.
+func slackTexts(t *testing.T, posts []sandbox.SlackPost) string {
+	t.Helper()
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			out = append(out, x)
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				walk(x[k])
+			}
+		}
+	}
+	for _, p := range posts {
+		var v any
+		require.NoError(t, json.Unmarshal([]byte(p.Body), &v), "Slack post is JSON: %s", p.Body)
+		walk(v)
+	}
+	return strings.Join(out, "\n")
+}
