@@ -50,7 +50,7 @@ const (
 
 // Run is the step: check-alerts.
 func Run(ctx context.Context, s *step.Step, cfg *Config) error {
-	skip, err := parseBool("skip", cfg.Skip)
+	skip, err := step.ParseBool("skip", cfg.Skip, false)
 	if err != nil {
 		return err
 	}
@@ -87,11 +87,11 @@ func (cfg *Config) Gate() (*Gate, error) {
 	} else if ok {
 		ms = append(ms, sm)
 	}
-	tokenBound, err := parseBool("token_bound", cfg.TokenBound)
+	tokenBound, err := step.ParseBool("token_bound", cfg.TokenBound, false)
 	if err != nil {
 		return nil, err
 	}
-	caBound, err := parseBool("ca_bound", cfg.CABound)
+	caBound, err := step.ParseBool("ca_bound", cfg.CABound, false)
 	if err != nil {
 		return nil, err
 	}
@@ -121,13 +121,13 @@ func (cfg *Config) Gate() (*Gate, error) {
 			return nil, failure.New(failure.InvalidInput, nil, "url %s is plain http: refusing to send the token in clear text; use https", httpclient.Redact(cfg.URL))
 		}
 		if err := httpclient.BearerFromFile(cfg.TokenFile, &opts); err != nil {
-			return nil, asInvalid(fmt.Errorf("token_file: %w", err))
+			return nil, failure.AsInvalid(fmt.Errorf("token_file: %w", err))
 		}
 		secret = SecretOf(cfg.TokenFile)
 	}
 	c, err := httpclient.New(opts)
 	if err != nil {
-		return nil, asInvalid(fmt.Errorf("ca_file: %w", err))
+		return nil, failure.AsInvalid(fmt.Errorf("ca_file: %w", err))
 	}
 	c.MaxBackoff = max(cfg.Timeout/8, 500*time.Millisecond)
 	if path == PrometheusPath {
@@ -145,24 +145,6 @@ func SecretOf(tokenFile string) string {
 		}
 	}
 	return "in file " + tokenFile
-}
-
-func asInvalid(err error) error {
-	var fe *failure.Error
-	if errors.As(err, &fe) {
-		return err
-	}
-	return failure.Wrap(failure.InvalidInput, nil, err)
-}
-
-func parseBool(name, v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true":
-		return true, nil
-	case "false", "":
-		return false, nil
-	}
-	return false, failure.New(failure.InvalidInput, nil, "%s %q is not true or false", name, v)
 }
 
 // Gate decides from a source's firing alerts.

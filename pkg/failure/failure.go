@@ -136,6 +136,15 @@ func Wrap(id ID, facts map[string]string, err error) error {
 	return &Error{ID: id, Facts: facts, Err: err}
 }
 
+// AsInvalid marks err as invalid input unless it is a known failure already.
+func AsInvalid(err error) error {
+	var fe *Error
+	if err == nil || errors.As(err, &fe) {
+		return err
+	}
+	return Wrap(InvalidInput, nil, err)
+}
+
 // HTTPStatusError is what clients of this project return for an unexpected HTTP status; the
 // catalog classifies it by code.
 type HTTPStatusError struct {

@@ -68,7 +68,7 @@ const (
 
 // Run is the step: check-vulnerabilities.
 func Run(ctx context.Context, s *step.Step, cfg *Config) error {
-	skip, err := parseBool("skip", cfg.Skip)
+	skip, err := step.ParseBool("skip", cfg.Skip, false)
 	if err != nil {
 		return err
 	}
@@ -101,17 +101,17 @@ func (cfg *Config) Gate(s *step.Step) (*Gate, error) {
 		return nil, err
 	}
 	g := &Gate{Image: img, Platforms: platforms, PollTimeout: cfg.PollTimeout, PollInterval: cfg.PollInterval}
-	if g.FailOnCritical, err = parseBool("fail_on_critical", cfg.FailOnCritical); err != nil {
+	if g.FailOnCritical, err = step.ParseBool("fail_on_critical", cfg.FailOnCritical, false); err != nil {
 		return nil, err
 	}
-	if g.FailOnHigh, err = parseBool("fail_on_high", cfg.FailOnHigh); err != nil {
+	if g.FailOnHigh, err = step.ParseBool("fail_on_high", cfg.FailOnHigh, false); err != nil {
 		return nil, err
 	}
 	if cfg.PollTimeout < 0 || cfg.PollInterval <= 0 || cfg.RequestTimeout <= 0 {
 		return nil, failure.New(failure.InvalidInput, nil, "poll_timeout %s must not be negative, poll_interval %s and request_timeout %s must be positive", cfg.PollTimeout, cfg.PollInterval, cfg.RequestTimeout)
 	}
 	opts := httpclient.Options{Service: "Quay", Timeout: cfg.RequestTimeout, Attempts: 4}
-	if on, err := parseBool("ca_bound", cfg.CABound); err != nil {
+	if on, err := step.ParseBool("ca_bound", cfg.CABound, false); err != nil {
 		return nil, err
 	} else if on && cfg.CAFile != "" {
 		opts.CAFile = cfg.CAFile
@@ -122,7 +122,7 @@ func (cfg *Config) Gate(s *step.Step) (*Gate, error) {
 	}
 	c, err := httpclient.New(opts)
 	if err != nil {
-		return nil, asInvalid(fmt.Errorf("ca_file: %w", err))
+		return nil, failure.AsInvalid(fmt.Errorf("ca_file: %w", err))
 	}
 	c.MaxBackoff = 10 * time.Second
 	g.Scanner = &Scanner{Base: base, Client: c, Secret: secret}
@@ -132,11 +132,11 @@ func (cfg *Config) Gate(s *step.Step) (*Gate, error) {
 // auth sets the credentials: an OAuth token, or a robot account from a docker config.json, or
 // none for a public repository. It returns where they come from, for advice.
 func (cfg *Config) auth(s *step.Step, img Image, base string, opts *httpclient.Options) (string, error) {
-	tokenOn, err := parseBool("token_bound", cfg.TokenBound)
+	tokenOn, err := step.ParseBool("token_bound", cfg.TokenBound, false)
 	if err != nil {
 		return "", err
 	}
-	dockerOn, err := parseBool("docker_config_bound", cfg.DockerConfigBound)
+	dockerOn, err := step.ParseBool("docker_config_bound", cfg.DockerConfigBound, false)
 	if err != nil {
 		return "", err
 	}
@@ -150,7 +150,7 @@ func (cfg *Config) auth(s *step.Step, img Image, base string, opts *httpclient.O
 			s.Info("  using the Quay OAuth token (the docker config.json is bound too, and not used for the scan)")
 		}
 		if err := httpclient.BearerFromFile(cfg.TokenFile, opts); err != nil {
-			return "", asInvalid(fmt.Errorf("token_file: %w", err))
+			return "", failure.AsInvalid(fmt.Errorf("token_file: %w", err))
 		}
 		return secretOf(cfg.TokenFile, "the OAuth token"), nil
 	case dockerOn:
@@ -162,7 +162,7 @@ func (cfg *Config) auth(s *step.Step, img Image, base string, opts *httpclient.O
 			creds, ok, err = dockerconfig.Lookup(cfg.DockerConfigFile, hostOf(base))
 		}
 		if err != nil {
-			return "", asInvalid(fmt.Errorf("docker_config_file: %w", err))
+			return "", failure.AsInvalid(fmt.Errorf("docker_config_file: %w", err))
 		}
 		where := secretOf(cfg.DockerConfigFile, "the docker config.json")
 		if !ok {
@@ -184,24 +184,6 @@ func secretOf(path, what string) string {
 		}
 	}
 	return what + " in file " + path
-}
-
-func asInvalid(err error) error {
-	var fe *failure.Error
-	if errors.As(err, &fe) {
-		return err
-	}
-	return failure.Wrap(failure.InvalidInput, nil, err)
-}
-
-func parseBool(name, v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true":
-		return true, nil
-	case "false", "":
-		return false, nil
-	}
-	return false, failure.New(failure.InvalidInput, nil, "%s %q is not true or false", name, v)
 }
 
 // Gate decides from Quay's scan of one image.

@@ -94,7 +94,7 @@ func run(t *testing.T, cfg *Config) (string, map[string]string, error) {
 	dir := t.TempDir()
 	s := step.NewStep("check-vulnerabilities", &out, "text", dir)
 	err := func() error {
-		skip, err := parseBool("skip", cfg.Skip)
+		skip, err := step.ParseBool("skip", cfg.Skip, false)
 		if err != nil || skip {
 			return Run(context.Background(), s, cfg)
 		}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/release-to-prod/release-to-prod/pkg/failure"
 )
 
 // Load fills cfg from flags (which win) and the environment. Every field with an `env:"NAME"`
@@ -116,4 +118,18 @@ func Usage(w io.Writer, name string, cfg any) {
 		}
 		fmt.Fprintf(w, "  --%-22s %-22s %s%s\n", f.Flag(), "$"+f.Env, f.Desc, extra)
 	}
+}
+
+// ParseBool reads a true/false setting that Tekton passes as a string param: "true" or
+// "false" in any case, with spaces; empty means def. Anything else is invalid input.
+func ParseBool(name, v string, def bool) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "":
+		return def, nil
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, failure.New(failure.InvalidInput, nil, "%s %q is not true or false", name, v)
 }
