@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -52,6 +53,7 @@ func RESTConfig(kubeconfig string) (*rest.Config, error) {
 		return nil, failure.New(failure.InvalidInput, nil, "loading Kubernetes client configuration (kubeconfig %q or in-cluster): %w", kubeconfig, err)
 	}
 	cfg.UserAgent = "release-to-prod"
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return retryReads{next: rt} })
 	return cfg, nil
 }
 
@@ -93,6 +95,10 @@ func (c *Client) apiError(err error, kind, resource, name string) error {
 		return failure.Wrap(failure.RateLimited, map[string]string{"service": "the Kubernetes API server"}, msg)
 	case apierrors.IsInternalError(err), apierrors.IsServiceUnavailable(err), apierrors.IsServerTimeout(err), apierrors.IsTimeout(err):
 		return failure.Wrap(failure.ServerError, map[string]string{"service": "the Kubernetes API server"}, msg)
+	case transient(err):
+		// The connection dropped on every try (EOF, reset): the API server or a load balancer
+		// in front of it is failing.
+		return failure.Wrap(failure.ServerError, map[string]string{"service": "the Kubernetes API server (or a load balancer in front of it)"}, msg)
 	}
 	return msg
 }

@@ -2,6 +2,9 @@ package konflux
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -85,7 +88,7 @@ func RunCreateRelease(ctx context.Context, s *step.Step, cfg *CreateReleaseConfi
 		cfg.ProgressInterval = 30 * time.Second
 	}
 	req := ReleaseRequest{Component: cfg.Component, Application: cfg.Application, SHA: sha,
-		Snapshot: cfg.Snapshot, ReleasePlan: cfg.ReleasePlan, Automated: automated}
+		Snapshot: cfg.Snapshot, ReleasePlan: cfg.ReleasePlan, Automated: automated, RunID: newRunID()}
 	name := req.Name()
 	if err := s.Result("RELEASE_NAME", name); err != nil {
 		return err
@@ -98,9 +101,7 @@ func RunCreateRelease(ctx context.Context, s *step.Step, cfg *CreateReleaseConfi
 	if err != nil {
 		return err
 	}
-	cctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	rel, created, err := kc.CreateRelease(cctx, req)
-	cancel()
+	rel, created, err := kc.createRelease(ctx, s, req, cfg.Timeout)
 	if err != nil {
 		return err
 	}
@@ -161,6 +162,63 @@ func alreadyExists(s *step.Step, rel *Release, req ReleaseRequest, cfg *CreateRe
 	return s.Result("RELEASE_STATUS", ReleaseAlreadyReleased)
 }
 
+// createAttempts bounds the tries of the create. Repeating it is safe because the name is fixed:
+// a create repeated after its answer was lost meets the Release it made (409), not a second one.
+const createAttempts = 4
+
+// newRunID is a random identifier of this run, for AnnotationRunID.
+func newRunID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
+
+// createRelease creates the Release, trying again on errors that may pass (429, 5xx, a lost
+// connection, an attempt that timed out), all within timeout. A Release that exists with this
+// run's ID was made by this run, its answer lost (to this loop or to client-go's own retry of
+// a 429/5xx with Retry-After): it is reported as created and waited for, not as released by
+// someone else.
+func (c *Client) createRelease(ctx context.Context, s *step.Step, req ReleaseRequest, timeout time.Duration) (*Release, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	attemptTimeout := min(requestTimeout, max(timeout/3, time.Second))
+	uncertain := false
+	for attempt := 1; ; attempt++ {
+		actx, acancel := context.WithTimeout(ctx, attemptTimeout)
+		rel, created, err := c.CreateRelease(actx, req)
+		acancel()
+		if err == nil {
+			if !created && req.RunID != "" && rel.RunID == req.RunID {
+				s.Info("the answer to an earlier create was lost: Release %s exists, made by this run (run ID %s)", rel.Name, req.RunID)
+				return rel, true, nil
+			}
+			return rel, created, nil
+		}
+		retry := ctx.Err() == nil && attempt < createAttempts && (transient(err) || errors.Is(err, context.DeadlineExceeded))
+		if !retry {
+			if uncertain {
+				err = fmt.Errorf("%w (an earlier attempt may have created it: kubectl get release %s -n %s)", err, req.Name(), c.Namespace)
+			}
+			return nil, false, err
+		}
+		uncertain = true
+		s.Warn("creating Release %s: %v (attempt %d of %d; trying again)", req.Name(), err, attempt, createAttempts)
+		t := time.NewTimer(500 * time.Millisecond << (attempt - 1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, false, fmt.Errorf("creating Release %s: %w (an earlier attempt may have created it: kubectl get release %s -n %s)", req.Name(), ctx.Err(), req.Name(), c.Namespace)
+		case <-t.C:
+		}
+	}
+}
+
+// stoppedWaiting is the error of a step stopped (SIGTERM: the PipelineRun was cancelled or timed
+// out) while it waited: the Release is not stopped with it.
+func stoppedWaiting(ctx context.Context, name, namespace string) error {
+	return fmt.Errorf("stopped while waiting (%w): Release %s was created and is still running in Konflux; follow it with kubectl get release %s -n %s -w", context.Cause(ctx), name, name, namespace)
+}
+
 // waitRelease polls the Release (the Role grants get, not watch) until the release service
 // sets its outcome or the timeout passes, printing the phase and elapsed time at a steady pace.
 func (c *Client) waitRelease(ctx context.Context, s *step.Step, cfg *CreateReleaseConfig, name string) error {
@@ -192,7 +250,7 @@ func (c *Client) waitRelease(ctx context.Context, s *step.Step, cfg *CreateRelea
 			_ = s.Result("RELEASE_STATUS", ReleaseFailed)
 			return fmt.Errorf("Release %s disappeared while waiting for it (deleted by someone?): %w", name, err)
 		case ctx.Err() != nil:
-			return fmt.Errorf("waiting for Release %s: %w", name, ctx.Err())
+			return stoppedWaiting(ctx, name, cfg.Namespace)
 		default:
 			// A blip of the API server must not abandon a running release: keep polling.
 			if !warned {
@@ -217,7 +275,7 @@ func (c *Client) waitRelease(ctx context.Context, s *step.Step, cfg *CreateRelea
 		sleep := min(poll, time.Until(deadline), time.Until(nextProgress))
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for Release %s: %w", name, ctx.Err())
+			return stoppedWaiting(ctx, name, cfg.Namespace)
 		case <-time.After(max(sleep, 10*time.Millisecond)):
 		}
 	}

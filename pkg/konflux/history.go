@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
@@ -127,46 +128,21 @@ var historyBackoff = wait.Backoff{Steps: 100, Duration: 10 * time.Millisecond, F
 func (c *Client) AppendHistory(ctx context.Context, name string, e HistoryEntry, limit int) (int, error) {
 	res := c.Dynamic.Resource(ConfigMapsResource).Namespace(c.Namespace)
 	kept := 0
+	// retry.OnError returns its last retriable error, nil when there was none, for any error
+	// wait.Interrupted matches, context.Canceled and DeadlineExceeded included: a write cut
+	// short by SIGTERM or the timeout would look like success. The last error is kept here.
+	var last error
 	err := retry.OnError(historyBackoff, func(err error) bool {
-		return ctx.Err() == nil && (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err))
+		// A write whose answer was lost is retried too: the retry reads the history again and
+		// finds the entry if the write was applied.
+		return ctx.Err() == nil && (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || transient(err))
 	}, func() error {
-		u, err := res.Get(ctx, name, getOptions)
-		if apierrors.IsNotFound(err) {
-			entries, b, err := Prepend(nil, e, limit)
-			if err != nil {
-				return err
-			}
-			cm := &unstructured.Unstructured{Object: map[string]any{
-				"apiVersion": "v1", "kind": "ConfigMap",
-				"metadata": map[string]any{"name": name, "labels": map[string]any{"app.kubernetes.io/managed-by": "release-to-prod"}},
-				"data":     map[string]any{HistoryKey: string(b)},
-			}}
-			if _, err := res.Create(ctx, cm, metav1.CreateOptions{FieldManager: "release-to-prod"}); err != nil {
-				return err
-			}
-			kept = len(entries)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		old, err := DecodeHistory(str(u, "data", HistoryKey))
-		if err != nil {
-			return fmt.Errorf("ConfigMap %s/%s: %w (fix or delete the key; nothing was overwritten)", c.Namespace, name, err)
-		}
-		entries, b, err := Prepend(old, e, limit)
-		if err != nil {
-			return err
-		}
-		if err := unstructured.SetNestedField(u.Object, string(b), "data", HistoryKey); err != nil {
-			return fmt.Errorf("updating ConfigMap %s: %w", name, err)
-		}
-		if _, err := res.Update(ctx, u, metav1.UpdateOptions{FieldManager: "release-to-prod"}); err != nil {
-			return err
-		}
-		kept = len(entries)
-		return nil
+		last = c.appendOnce(ctx, res, name, e, limit, &kept)
+		return last
 	})
+	if err == nil {
+		err = last
+	}
 	if err != nil {
 		var fe *failure.Error
 		if errors.As(err, &fe) || !isAPIStatus(err) {
@@ -175,6 +151,52 @@ func (c *Client) AppendHistory(ctx context.Context, name string, e HistoryEntry,
 		return 0, c.apiError(fmt.Errorf("appending to the release history: %w", err), "ConfigMap", "configmaps", name)
 	}
 	return kept, nil
+}
+
+// appendOnce is one read-prepend-write of AppendHistory; kept is set on success.
+func (c *Client) appendOnce(ctx context.Context, res dynamic.ResourceInterface, name string, e HistoryEntry, limit int, kept *int) error {
+	u, err := res.Get(ctx, name, getOptions)
+	if apierrors.IsNotFound(err) {
+		entries, b, err := Prepend(nil, e, limit)
+		if err != nil {
+			return err
+		}
+		cm := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": name, "labels": map[string]any{"app.kubernetes.io/managed-by": "release-to-prod"}},
+			"data":     map[string]any{HistoryKey: string(b)},
+		}}
+		if _, err := res.Create(ctx, cm, metav1.CreateOptions{FieldManager: "release-to-prod"}); err != nil {
+			return err
+		}
+		*kept = len(entries)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	old, err := DecodeHistory(str(u, "data", HistoryKey))
+	if err != nil {
+		return fmt.Errorf("ConfigMap %s/%s: %w (fix or delete the key; nothing was overwritten)", c.Namespace, name, err)
+	}
+	for _, o := range old {
+		if o == e.bounded() {
+			*kept = len(old)
+			return nil
+		}
+	}
+	entries, b, err := Prepend(old, e, limit)
+	if err != nil {
+		return err
+	}
+	if err := unstructured.SetNestedField(u.Object, string(b), "data", HistoryKey); err != nil {
+		return fmt.Errorf("updating ConfigMap %s: %w", name, err)
+	}
+	if _, err := res.Update(ctx, u, metav1.UpdateOptions{FieldManager: "release-to-prod"}); err != nil {
+		return err
+	}
+	*kept = len(entries)
+	return nil
 }
 
 func isAPIStatus(err error) bool {

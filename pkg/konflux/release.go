@@ -21,6 +21,9 @@ const (
 	LabelReleasePlan = "release.appstudio.openshift.io/releasePlan"
 	LabelSnapshot    = "release.appstudio.openshift.io/snapshot"
 	LabelAutomated   = "release.appstudio.openshift.io/automated"
+	// AnnotationRunID marks the Release with the create-release run that made it, so that a run
+	// whose create was applied but whose answer was lost recognises its own Release on retry.
+	AnnotationRunID = "release-to-prod/run-id"
 )
 
 // Release status conditions (konflux-ci/release-service). Released is the outcome:
@@ -40,6 +43,7 @@ type Release struct {
 	Snapshot    string
 	ReleasePlan string
 	Labels      map[string]string
+	RunID       string // AnnotationRunID
 	Created     time.Time
 	Completed   time.Time // zero while running
 	Conditions  []Condition
@@ -61,6 +65,7 @@ func releaseFrom(u *unstructured.Unstructured) Release {
 		Snapshot:    str(u, "spec", "snapshot"),
 		ReleasePlan: str(u, "spec", "releasePlan"),
 		Labels:      u.GetLabels(),
+		RunID:       u.GetAnnotations()[AnnotationRunID],
 		Created:     u.GetCreationTimestamp().Time,
 		Conditions:  conditions(u),
 	}
@@ -168,6 +173,8 @@ func failureHint(a PipelineAttempt) string {
 type ReleaseRequest struct {
 	Component, Application, SHA, Snapshot, ReleasePlan string
 	Automated                                          bool
+	// RunID identifies this run (AnnotationRunID); empty for none.
+	RunID string
 }
 
 // ReleaseName is the deterministic name of the Release of component at sha through plan: a
@@ -220,7 +227,7 @@ func (r ReleaseRequest) Object(namespace string) *unstructured.Unstructured {
 	if r.Automated {
 		automated = "true"
 	}
-	return &unstructured.Unstructured{Object: map[string]any{
+	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": ReleasesResource.GroupVersion().String(),
 		"kind":       "Release",
 		"metadata": map[string]any{
@@ -241,6 +248,10 @@ func (r ReleaseRequest) Object(namespace string) *unstructured.Unstructured {
 			"releasePlan": r.ReleasePlan,
 		},
 	}}
+	if r.RunID != "" {
+		u.SetAnnotations(map[string]string{AnnotationRunID: r.RunID})
+	}
+	return u
 }
 
 // CreateRelease creates the Release of the request. When one of that name exists already it

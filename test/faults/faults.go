@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -129,6 +130,9 @@ func (i *Injector) Wrap(next http.Handler) http.Handler {
 			w.WriteHeader(f.Code)
 			fmt.Fprintf(w, `{"message":"injected fault: %d"}`, f.Code)
 		case Hang:
+			// Read the body first: until it is read, the server does not notice the client
+			// leave, and a hung POST would hold the server open past the client's timeout.
+			_, _ = io.Copy(io.Discard, r.Body)
 			select {
 			case <-r.Context().Done():
 			case <-i.closed:
