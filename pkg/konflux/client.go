@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -41,6 +42,9 @@ type Client struct {
 	Namespace string
 }
 
+// RequestTimeout bounds one API request.
+const RequestTimeout = 30 * time.Second
+
 // RESTConfig loads the client configuration: the kubeconfig file when one is named (or
 // $KUBECONFIG / ~/.kube/config exist), else the in-cluster ServiceAccount.
 func RESTConfig(kubeconfig string) (*rest.Config, error) {
@@ -53,6 +57,11 @@ func RESTConfig(kubeconfig string) (*rest.Config, error) {
 		return nil, failure.New(failure.InvalidInput, nil, "loading Kubernetes client configuration (kubeconfig %q or in-cluster): %w", kubeconfig, err)
 	}
 	cfg.UserAgent = "release-to-prod"
+	if cfg.Timeout == 0 {
+		// Per request: a hung API server fails the call (and its retries) instead of holding
+		// the step until its whole TIMEOUT.
+		cfg.Timeout = RequestTimeout
+	}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return retryReads{next: rt} })
 	return cfg, nil
 }
