@@ -8,8 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 	"net/http"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
