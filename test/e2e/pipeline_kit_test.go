@@ -394,20 +394,7 @@ func sortedValues(m map[string]string) []string {
 // copyTree copies a folder (the app-interface fixture) and returns the copy's path.
 func copyTree(t *testing.T, src, dst string) string {
 	t.Helper()
-	require.NoError(t, filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	}))
+	require.NoError(t, os.CopyFS(dst, os.DirFS(src)))
 	return dst
 }
 

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -124,23 +123,8 @@ func values(m map[string]string) []string {
 // appInterface copies the fixture app-interface checkout and points its production target at
 // the demo commit (in a real release the promotion MR does that).
 func appInterface(root, dir string) (string, error) {
-	src := filepath.Join(root, "pkg", "saasfile", "testdata", "app-interface")
 	dst := filepath.Join(dir, "app-interface")
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	return dst, err
+	return dst, os.CopyFS(dst, os.DirFS(filepath.Join(root, "pkg", "saasfile", "testdata", "app-interface")))
 }
 
 // releaseService plays Konflux's release-service: every new Release goes Progressing, then
