@@ -1,10 +1,7 @@
 package alerts
 
 import (
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
-	"github.com/release-to-prod/release-to-prod/test/tools"
+	"github.com/release-to-prod/release-to-prod/test/stepexec"
 )
 
 // TestStepBinary builds steps/check-alerts and runs it as a process against the real
@@ -23,14 +20,7 @@ func TestStepBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("sandbox: needs the real Alertmanager")
 	}
-	root, err := tools.Root()
-	require.NoError(t, err)
-	bin := filepath.Join(t.TempDir(), "check-alerts")
-	build := exec.Command("go", "build", "-o", bin, "./steps/check-alerts")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	b, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", b)
+	bin := stepexec.Build(t, "check-alerts")
 
 	am := sandbox.StartAlertmanager(t)
 	am.PostAlerts(t,
@@ -70,8 +60,7 @@ func TestStepBinary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			results := filepath.Join(t.TempDir(), "results")
-			cmd := exec.Command(bin)
-			cmd.Env = []string{
+			env := []string{
 				"PATH=" + os.Getenv("PATH"),
 				"ALERTMANAGER_URL=" + am.URL,
 				// As the StepAction passes it: the step's results folder, named through one result.
@@ -80,26 +69,18 @@ func TestStepBinary(t *testing.T) {
 				"TOKEN_FILE=/token", "TOKEN_BOUND=false", "CA_FILE=/ca.crt", "CA_BOUND=false",
 			}
 			for k, v := range tt.env {
-				cmd.Env = append(cmd.Env, k+"="+v)
+				env = append(env, k+"="+v)
 			}
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			err := cmd.Run()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else {
-				require.NoError(t, err)
-			}
-			t.Logf("output:\n%s", out.String())
-			assert.Equal(t, tt.wantCode, code, out.String())
-			lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+			r := stepexec.Run(t, bin, env)
+			code := r.Code
+			t.Logf("output:\n%s", r.Output)
+			assert.Equal(t, tt.wantCode, code, r.Output)
+			lines := strings.Split(strings.TrimRight(r.Output, "\n"), "\n")
 			for _, l := range tt.wantLines {
 				assert.Contains(t, lines, l)
 			}
 			for _, h := range tt.outHas {
-				assert.Contains(t, out.String(), h)
+				assert.Contains(t, r.Output, h)
 			}
 			for k, v := range tt.wantResults {
 				b, err := os.ReadFile(filepath.Join(results, k))

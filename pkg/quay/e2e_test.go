@@ -1,10 +1,7 @@
 package quay
 
 import (
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +13,7 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/tekton"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
+	"github.com/release-to-prod/release-to-prod/test/stepexec"
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
@@ -23,14 +21,7 @@ import (
 // stand-in on loopback, with the environment the StepAction sets: exit codes, output lines and
 // the result files.
 func TestStepBinary(t *testing.T) {
-	root, err := tools.Root()
-	require.NoError(t, err)
-	bin := filepath.Join(t.TempDir(), "check-vulnerabilities")
-	build := exec.Command("go", "build", "-o", bin, "./steps/check-vulnerabilities")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	b, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", b)
+	bin := stepexec.Build(t, "check-vulnerabilities")
 
 	const token = "e2e-secret-token-value"
 	tokenFile := filepath.Join(t.TempDir(), "token")
@@ -101,8 +92,7 @@ func TestStepBinary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			results := filepath.Join(t.TempDir(), "results")
-			cmd := exec.Command(bin)
-			cmd.Env = []string{
+			env := []string{
 				"PATH=" + os.Getenv("PATH"),
 				"IMAGE_URL=" + image,
 				"IMAGE_DIGEST=" + idx,
@@ -117,27 +107,19 @@ func TestStepBinary(t *testing.T) {
 				"POLL_INTERVAL=1ms",
 			}
 			for k, v := range tt.env {
-				cmd.Env = append(cmd.Env, k+"="+v)
+				env = append(env, k+"="+v)
 			}
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			err := cmd.Run()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else {
-				require.NoError(t, err)
-			}
-			assert.Equal(t, tt.wantCode, code, "output:\n%s", out.String())
-			lines := strings.Split(out.String(), "\n")
+			r := stepexec.Run(t, bin, env)
+			code := r.Code
+			assert.Equal(t, tt.wantCode, code, "output:\n%s", r.Output)
+			lines := strings.Split(r.Output, "\n")
 			for _, l := range tt.wantLines {
-				assert.Contains(t, lines, l, "output:\n%s", out.String())
+				assert.Contains(t, lines, l, "output:\n%s", r.Output)
 			}
 			for _, s := range tt.outHas {
-				assert.Contains(t, out.String(), s)
+				assert.Contains(t, r.Output, s)
 			}
-			assert.NotContains(t, out.String(), token)
+			assert.NotContains(t, r.Output, token)
 			got := map[string]string{}
 			for _, n := range []string{"SCAN_OUTPUT", "CRITICAL_COUNT"} {
 				if b, err := os.ReadFile(filepath.Join(results, n)); err == nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/release-to-prod/release-to-prod/pkg/step"
+
+	"github.com/release-to-prod/release-to-prod/test/stepexec"
 )
 
 func TestRun(t *testing.T) {
@@ -160,13 +161,7 @@ func TestTargetsList(t *testing.T) {
 
 // TestStepBinary builds the real step and runs it as a process, as Tekton would.
 func TestStepBinary(t *testing.T) {
-	repo, err := filepath.Abs(filepath.Join("..", ".."))
-	require.NoError(t, err)
-	bin := filepath.Join(t.TempDir(), "check-app-interface")
-	build := exec.Command("go", "build", "-o", bin, "./steps/check-app-interface")
-	build.Dir = repo
-	b, err := build.CombinedOutput()
-	require.NoError(t, err, string(b))
+	bin := stepexec.Build(t, "check-app-interface")
 
 	tests := []struct {
 		name     string
@@ -184,17 +179,10 @@ func TestStepBinary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			results := filepath.Join(t.TempDir(), "step-results", "SAAS_FILE", "..")
-			cmd := exec.Command(bin)
-			cmd.Env = append(os.Environ(),
-				"COMMIT_SHA="+testSHA, "SAAS_FILE="+saasPath, "CHECKOUT_DIR="+tree(t, tt.overlay),
-				"RESULTS_DIR="+results, "TARGET=", "SKIP=false", "LOG_FORMAT=text")
-			out, err := cmd.CombinedOutput()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else {
-				require.NoError(t, err)
-			}
+			r := stepexec.Run(t, bin, []string{"PATH=" + os.Getenv("PATH"),
+				"COMMIT_SHA=" + testSHA, "SAAS_FILE=" + saasPath, "CHECKOUT_DIR=" + tree(t, tt.overlay),
+				"RESULTS_DIR=" + results, "TARGET=", "SKIP=false", "LOG_FORMAT=text"})
+			code, out := r.Code, []byte(r.Output)
 			assert.Equal(t, tt.wantCode, code, string(out))
 			for _, s := range tt.outHas {
 				assert.Contains(t, string(out), s)

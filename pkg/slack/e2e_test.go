@@ -1,37 +1,21 @@
 package slack
 
 import (
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// buildNotify builds steps/notify as the image does and returns the binary's path.
-func buildNotify(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("../..")
-	require.NoError(t, err)
-	require.FileExists(t, filepath.Join(root, "go.mod"))
-	bin := filepath.Join(t.TempDir(), "notify")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./steps/notify")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
-}
+	"github.com/release-to-prod/release-to-prod/test/stepexec"
+)
 
 // TestNotifyBinary runs the real step binary against the loopback sink, configured through the
 // environment as the StepAction does.
 func TestNotifyBinary(t *testing.T) {
-	bin := buildNotify(t)
+	bin := stepexec.Build(t, "notify")
 	tests := []struct {
 		name       string
 		replies    []reply
@@ -70,30 +54,20 @@ func TestNotifyBinary(t *testing.T) {
 			for k, v := range tt.env {
 				env[k] = v
 			}
-			cmd := exec.Command(bin)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+			procEnv := []string{"PATH=" + os.Getenv("PATH")}
 			for k, v := range env {
-				cmd.Env = append(cmd.Env, k+"="+v)
+				procEnv = append(procEnv, k+"="+v)
 			}
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else {
-				require.NoError(t, err)
-			}
-			out := stdout.String()
-			assert.Equal(t, tt.wantCode, code, "stdout: %s\nstderr: %s", out, stderr.String())
+			r := stepexec.Run(t, bin, procEnv)
+			code, out := r.Code, r.Output
+			assert.Equal(t, tt.wantCode, code, "output: %s", out)
 			for _, h := range tt.outHas {
 				assert.Contains(t, out, h)
 			}
 			b, err := os.ReadFile(filepath.Join(results, "NOTIFIED"))
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantResult, string(b))
-			assertNoSecret(t, out, stderr.String(), string(b))
+			assertNoSecret(t, out, string(b))
 			if tt.header != "" {
 				m := s.Last()
 				require.NoError(t, m.Validate())
