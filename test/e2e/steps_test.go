@@ -2,9 +2,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,9 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/release-to-prod/release-to-prod/pkg/step"
+	"github.com/release-to-prod/release-to-prod/test/stepexec"
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
@@ -64,24 +61,12 @@ func runStep(t *testing.T, name string, env map[string]string, args ...string) R
 	t.Helper()
 	bin := stepBinary(t, name)
 	results := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "RESULTS_DIR=" + results}
+	procEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "RESULTS_DIR=" + results}
 	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		procEnv = append(procEnv, k+"="+v)
 	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	r := Run{Output: out.String(), Results: map[string]string{}}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.Code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("running %s: %v", name, err)
-	}
+	p := stepexec.Run(t, bin, procEnv, args...)
+	r := Run{Code: p.Code, Output: p.Output, Results: map[string]string{}}
 	entries, err := os.ReadDir(results)
 	if err != nil {
 		t.Fatal(err)

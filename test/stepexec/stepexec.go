@@ -4,11 +4,13 @@ package stepexec
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
@@ -36,11 +38,17 @@ type Result struct {
 	Output string // stdout and stderr, interleaved
 }
 
+// limit ends a step process that hangs, so that a broken step fails its test instead of
+// holding the whole run until go test's own timeout.
+const limit = 5 * time.Minute
+
 // Run runs bin with exactly env (no variable of the test process leaks in) and returns its exit
 // code and output; a process that could not start fails the test.
 func Run(t testing.TB, bin string, env []string, args ...string) Result {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
