@@ -2,6 +2,7 @@ package konflux
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -94,6 +95,12 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 		Finished: time.Now().UTC().Format(time.RFC3339), PipelineRun: cfg.PipelineRun}
 	n, err := kc.AppendHistory(ctx, cfg.HistoryConfigMap, e, cfg.HistoryLimit)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Stopped (SIGTERM or TIMEOUT) with an update possibly in flight: the entry is either
+			// whole or absent, never partial; say which to check.
+			return fmt.Errorf("stopped before the history update was confirmed: the entry for %s may or may not be in ConfigMap %s (check with kubectl get configmap %s -n %s -o yaml): %w",
+				sha, cfg.HistoryConfigMap, cfg.HistoryConfigMap, cfg.Namespace, err)
+		}
 		return err
 	}
 	rel := ""
