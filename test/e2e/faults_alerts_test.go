@@ -23,16 +23,7 @@ func TestAlertsGateFaults(t *testing.T) {
 	api := faults.MethodPath("GET", "/api/v2/alerts")
 	const timeout = 8 * time.Second // each attempt gets a quarter: 2s
 
-	tests := []faultCase{
-		{fault: faults.Fault{Kind: faults.Status, Code: 429, RetryAfter: "1", First: 2, Match: api}},
-		{fault: faults.Fault{Kind: faults.Status, Code: 500, First: 2, Match: api}},
-		{fault: faults.Fault{Kind: faults.Status, Code: 503, First: 2, Match: api}},
-		{fault: faults.Fault{Kind: faults.Reset, First: 1, Match: api}},
-		{fault: faults.Fault{Kind: faults.Hang, First: 1, Match: api}},
-		{fault: faults.Fault{Kind: faults.Status, Code: 503, Match: api}, wantCode: 1, outHas: "503"},
-		{fault: faults.Fault{Kind: faults.Reset, Match: api}, wantCode: 1, outHas: "likely cause"},
-		{fault: faults.Fault{Kind: faults.Hang, Match: api}, wantCode: 1, outHas: "likely cause"},
-	}
+	tests := standardFaultCases(api)
 	for _, tt := range tests {
 		t.Run(tt.fault.String(), func(t *testing.T) {
 			inj := faults.New(tt.fault)

@@ -21,20 +21,7 @@ func TestImageGateFaults(t *testing.T) {
 	path := strings.TrimPrefix(tenant.Repository, s.Registry.Host+"/")
 	manifests := faults.MethodPath("", "/manifests/")
 
-	tests := []struct {
-		fault    faults.Fault
-		wantCode int
-		outHas   string
-	}{
-		{fault: faults.Fault{Kind: faults.Status, Code: 429, RetryAfter: "1", First: 2, Match: manifests}},
-		{fault: faults.Fault{Kind: faults.Status, Code: 500, First: 1, Match: manifests}},
-		{fault: faults.Fault{Kind: faults.Status, Code: 503, First: 2, Match: manifests}},
-		{fault: faults.Fault{Kind: faults.Reset, First: 1, Match: manifests}},
-		{fault: faults.Fault{Kind: faults.Hang, First: 1, Match: manifests}},
-		{fault: faults.Fault{Kind: faults.Status, Code: 503, Match: manifests}, wantCode: 1, outHas: "503"},
-		{fault: faults.Fault{Kind: faults.Reset, Match: manifests}, wantCode: 1, outHas: "likely cause"},
-		{fault: faults.Fault{Kind: faults.Hang, Match: manifests}, wantCode: 1, outHas: "likely cause"},
-	}
+	tests := standardFaultCases(manifests)
 	for _, tt := range tests {
 		t.Run(tt.fault.String(), func(t *testing.T) {
 			inj := faults.New(tt.fault)

@@ -13,12 +13,6 @@ import (
 )
 
 // faultCase is one fault and what the step must do behind it.
-type faultCase struct {
-	fault    faults.Fault
-	wantCode int
-	outHas   string
-}
-
 // Digests and repository of the Quay fault and cancellation tests.
 const (
 	quayRepo    = "redhat-user-workloads/faults-tenant/app/comp"
@@ -41,16 +35,7 @@ func TestQuayGateFaults(t *testing.T) {
 		Vulnerabilities: []sandbox.QuayVulnerability{{Name: "CVE-2023-0001", Severity: "High", FixedBy: "1.2.12"}}}))
 	security := faults.MethodPath("GET", "/security")
 
-	tests := []faultCase{
-		{fault: faults.Fault{Kind: faults.Status, Code: 429, RetryAfter: "1", First: 2, Match: security}},
-		{fault: faults.Fault{Kind: faults.Status, Code: 500, First: 2, Match: security}},
-		{fault: faults.Fault{Kind: faults.Status, Code: 503, First: 2, Match: security}},
-		{fault: faults.Fault{Kind: faults.Reset, First: 1, Match: security}},
-		{fault: faults.Fault{Kind: faults.Hang, First: 1, Match: security}},
-		{fault: faults.Fault{Kind: faults.Status, Code: 503, Match: security}, wantCode: 1, outHas: "503"},
-		{fault: faults.Fault{Kind: faults.Reset, Match: security}, wantCode: 1, outHas: "likely cause"},
-		{fault: faults.Fault{Kind: faults.Hang, Match: security}, wantCode: 1, outHas: "likely cause"},
-	}
+	tests := standardFaultCases(security)
 	for _, tt := range tests {
 		t.Run(tt.fault.String(), func(t *testing.T) {
 			inj := faults.New(tt.fault)

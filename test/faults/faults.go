@@ -192,3 +192,24 @@ func (i *Injector) NewProxy(target string, targetCA []byte) (*Proxy, error) {
 	p.URL = p.Server.URL
 	return p, nil
 }
+
+// Transient are the faults a client must ride out, each for the first requests only: 429 with
+// Retry-After, 500, 503, a reset connection and a hung request.
+func Transient(match func(*http.Request) bool) []Fault {
+	return []Fault{
+		{Kind: Status, Code: http.StatusTooManyRequests, RetryAfter: "1", First: 2, Match: match},
+		{Kind: Status, Code: http.StatusInternalServerError, First: 2, Match: match},
+		{Kind: Status, Code: http.StatusServiceUnavailable, First: 2, Match: match},
+		{Kind: Reset, First: 1, Match: match},
+		{Kind: Hang, First: 1, Match: match},
+	}
+}
+
+// Persistent are the faults that never clear: 503, reset and hang on every request.
+func Persistent(match func(*http.Request) bool) []Fault {
+	return []Fault{
+		{Kind: Status, Code: http.StatusServiceUnavailable, Match: match},
+		{Kind: Reset, Match: match},
+		{Kind: Hang, Match: match},
+	}
+}
