@@ -40,7 +40,7 @@ type pipelineKit struct {
 	s        *sandbox.Sandbox
 	am       *sandbox.Alertmanager
 	slack    *sandbox.SlackSink
-	rs       *releaseService
+	rs       *sandbox.ReleaseService
 	repo     *tekton.Repo
 	pipeline *v1.Pipeline
 	binDir   string
@@ -69,7 +69,8 @@ func newPipelineKit(t *testing.T) *pipelineKit {
 	k.pipeline = k.repo.Pipelines["release-to-prod"]
 	require.NotNil(t, k.pipeline, "pipelines/release-to-prod")
 	k.checkout = copyTree(t, filepath.Join(root, "pkg", "saasfile", "testdata", "app-interface"), filepath.Join(k.dir, "app-interface"))
-	k.rs = startReleaseService(t, s)
+	k.rs = s.StartReleaseService(150 * time.Millisecond)
+	t.Cleanup(k.rs.Stop)
 	return k
 }
 
@@ -313,69 +314,6 @@ func (k *pipelineKit) historyOf(t *testing.T, ns string) []konflux.HistoryEntry 
 	entries, err := konflux.DecodeHistory(data)
 	require.NoError(t, err)
 	return entries
-}
-
-// releaseService plays Konflux's release-service in every namespace: a new Release is marked
-// Released a moment after it appears — True, or False for namespaces set to fail, or left
-// Progressing for namespaces set to hang.
-type releaseService struct {
-	mu      sync.Mutex
-	outcome map[string]string // namespace → "True" (default), "False", "Progressing"
-}
-
-func startReleaseService(t *testing.T, s *sandbox.Sandbox) *releaseService {
-	rs := &releaseService{outcome: map[string]string{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		seen := map[string]time.Time{}
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			list, err := s.Dynamic.Resource(sandbox.Releases).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				continue
-			}
-			for _, r := range list.Items {
-				key := r.GetNamespace() + "/" + r.GetName()
-				conds, _, _ := unstructured.NestedSlice(r.Object, "status", "conditions")
-				first, ok := seen[key]
-				if !ok {
-					seen[key] = time.Now()
-					continue
-				}
-				if len(conds) > 0 || time.Since(first) < 300*time.Millisecond {
-					continue // finished already (or made by a test with its status), or too new
-				}
-				rs.mu.Lock()
-				want := rs.outcome[r.GetNamespace()]
-				rs.mu.Unlock()
-				if want == "" {
-					want = "True"
-				}
-				msg := ""
-				if want == "False" {
-					msg = "managed pipeline failed: push-to-external-registry (release-service stand-in)"
-				}
-				_ = s.SetStatus(ctx, sandbox.Releases, r.GetNamespace(), r.GetName(), sandbox.ReleaseStatus(want, msg))
-			}
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return rs
-}
-
-// set makes the Releases of namespace ns end with released: "True", "False" or "Progressing".
-func (rs *releaseService) set(ns, released string) {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	rs.outcome[ns] = released
 }
 
 func sortedValues(m map[string]string) []string {

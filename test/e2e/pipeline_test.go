@@ -132,7 +132,7 @@ func TestPipeline(t *testing.T) {
 
 	t.Run("release fails", func(t *testing.T) {
 		tn := k.tenant(t, "pl-release-fails", sandbox.TenantOptions{})
-		k.rs.set(tn.Namespace, "False")
+		k.rs.Set(tn.Namespace, "False")
 		r := k.run(t, k.params(tn), tn.Workspaces)
 		require.NoError(t, r.Err)
 		assert.False(t, r.Succeeded())

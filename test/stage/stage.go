@@ -18,10 +18,6 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 )
 
@@ -29,7 +25,7 @@ import (
 const SHA = "3f786850e387550fdab836ed7e6dc881de23001b"
 
 // Releases is the Konflux Release resource.
-var Releases = schema.GroupVersionResource{Group: "appstudio.redhat.com", Version: "v1alpha1", Resource: "releases"}
+var Releases = sandbox.Releases
 
 // World is a running stage.
 type World struct {
@@ -78,7 +74,8 @@ func Start(ctx context.Context, root, dir string, out io.Writer) (w *World, err 
 	if err := os.WriteFile(filepath.Join(w.WebhookDir, "url"), []byte(w.Slack.URL+"/services/T000/B000/stage"), 0o600); err != nil {
 		return nil, err
 	}
-	w.stopRS = releaseService(ctx, w.Sandbox, w.Tenant.Namespace)
+	// The demo's pace: Progressing after a second, released a second later.
+	w.stopRS = w.Sandbox.StartReleaseService(time.Second).Stop
 	return w, nil
 }
 
@@ -125,64 +122,6 @@ func values(m map[string]string) []string {
 func appInterface(root, dir string) (string, error) {
 	dst := filepath.Join(dir, "app-interface")
 	return dst, os.CopyFS(dst, os.DirFS(filepath.Join(root, "pkg", "saasfile", "testdata", "app-interface")))
-}
-
-// releaseService plays Konflux's release-service: every new Release goes Progressing, then
-// Succeeded a moment later.
-func releaseService(ctx context.Context, s *sandbox.Sandbox, ns string) func() {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		seen := map[string]time.Time{}
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			list, err := s.Dynamic.Resource(Releases).Namespace(ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				continue
-			}
-			for _, r := range list.Items {
-				conds, _, _ := unstructured.NestedSlice(r.Object, "status", "conditions")
-				first, ok := seen[r.GetName()]
-				switch {
-				case !ok && len(conds) == 0:
-					seen[r.GetName()] = time.Now()
-					_ = setReleased(ctx, s, ns, r.GetName(), "False", "Progressing")
-				case ok && time.Since(first) > 3*time.Second && !released(conds):
-					_ = setReleased(ctx, s, ns, r.GetName(), "True", "Succeeded")
-				}
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
-}
-
-func released(conds []any) bool {
-	for _, c := range conds {
-		if m, ok := c.(map[string]any); ok && m["type"] == "Released" && m["status"] == "True" {
-			return true
-		}
-	}
-	return false
-}
-
-func setReleased(ctx context.Context, s *sandbox.Sandbox, ns, name, status, reason string) error {
-	now := time.Now().UTC().Format(time.RFC3339)
-	st := map[string]any{
-		"startTime": now,
-		"conditions": []any{map[string]any{"type": "Released", "status": status, "reason": reason,
-			"message": "managed pipeline " + strings.ToLower(reason) + " (release-service stand-in)", "lastTransitionTime": now}},
-	}
-	if status == "True" {
-		st["completionTime"] = now
-	}
-	return s.SetStatus(ctx, Releases, ns, name, st)
 }
 
 // slackSink prints what the notify step posts, as the channel would show it.
