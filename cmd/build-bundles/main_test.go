@@ -22,7 +22,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
-	pipelinev1beta1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	"github.com/tektoncd/pipeline/pkg/client/clientset/versioned/scheme"
 	tektonbundle "github.com/tektoncd/pipeline/pkg/resolution/resolver/bundle"
 )
@@ -62,19 +61,21 @@ func TestPushRepositoryBundles(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run(ctx, []string{"--registry", reg, "--pin-images"}, &out))
 	t.Log("\n" + out.String())
-	assert.Regexp(t, `(?m)^✓ task-check-image sha256:[0-9a-f]{64} \(task/check-image, stepaction/check-image\) → `+regexp.QuoteMeta(reg)+`/task-check-image:0\.1$`, out.String())
+	assert.Regexp(t, `(?m)^✓ task-check-image sha256:[0-9a-f]{64} \(task/check-image\) → `+regexp.QuoteMeta(reg)+`/task-check-image:0\.1$`, out.String())
 
+	// Steps are inline: the Task is the whole bundle, its step image pinned by digest.
 	got, err := tektonbundle.GetEntry(ctx, authn.DefaultKeychain, tektonbundle.RequestOptions{
-		Bundle: reg + "/task-check-image:0.1", EntryName: "check-image", Kind: "stepaction",
+		Bundle: reg + "/task-check-image:0.1", EntryName: "check-image", Kind: "task",
 	})
 	require.NoError(t, err)
 	obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(got.Data(), nil, nil)
 	require.NoError(t, err)
-	sa, ok := obj.(*pipelinev1beta1.StepAction)
+	task, ok := obj.(*pipelinev1.Task)
 	require.True(t, ok, "decoded %T", obj)
-	assert.Equal(t, pushed["check-image:0.1.0"], sa.Spec.Image)
+	require.Len(t, task.Spec.Steps, 1)
+	assert.Equal(t, pushed["check-image:0.1.0"], task.Spec.Steps[0].Image)
 
-	// The Pipeline's bundle carries the StepActions its steps name, pinned alike.
+	// The Pipeline's bundle is self-contained, its inline steps pinned alike.
 	if _, err := os.Stat(filepath.Join(root, "pipelines", "release-to-prod", "0.1")); err == nil {
 		got, err := tektonbundle.GetEntry(ctx, authn.DefaultKeychain, tektonbundle.RequestOptions{
 			Bundle: reg + "/pipeline-release-to-prod:0.1", EntryName: "release-to-prod", Kind: "pipeline",
@@ -83,10 +84,6 @@ func TestPushRepositoryBundles(t *testing.T) {
 		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(got.Data(), nil, nil)
 		require.NoError(t, err)
 		assert.IsType(t, &pipelinev1.Pipeline{}, obj)
-		got, err = tektonbundle.GetEntry(ctx, authn.DefaultKeychain, tektonbundle.RequestOptions{
-			Bundle: reg + "/pipeline-release-to-prod:0.1", EntryName: "check-image", Kind: "stepaction",
-		})
-		require.NoError(t, err)
 		assert.Contains(t, string(got.Data()), "image: "+pushed["check-image:0.1.0"])
 	}
 
@@ -94,7 +91,7 @@ func TestPushRepositoryBundles(t *testing.T) {
 	out.Reset()
 	require.NoError(t, run(ctx, []string{"--registry", reg}, &out))
 	got, err = tektonbundle.GetEntry(ctx, authn.DefaultKeychain, tektonbundle.RequestOptions{
-		Bundle: reg + "/task-check-image:0.1", EntryName: "check-image", Kind: "stepaction",
+		Bundle: reg + "/task-check-image:0.1", EntryName: "check-image", Kind: "task",
 	})
 	require.NoError(t, err)
 	assert.Contains(t, string(got.Data()), "image: quay.io/release-to-prod/check-image:0.1.0")

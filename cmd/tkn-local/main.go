@@ -128,7 +128,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	if !out.Succeeded() {
+	switch {
+	case out.Rejected():
+		return 2 // a param was not valid: nothing was attempted
+	case !out.Succeeded():
 		return 1
 	}
 	return 0

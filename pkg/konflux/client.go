@@ -12,6 +12,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -34,6 +35,8 @@ var (
 	SnapshotsResource    = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "snapshots"}
 	ReleasePlansResource = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "releaseplans"}
 	ReleasesResource     = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "releases"}
+	// TaskRunsResource: the report reads its own run's TaskRuns (package taskruns).
+	TaskRunsResource = schema.GroupVersionResource{Group: "tekton.dev", Version: "v1", Resource: "taskruns"}
 )
 
 // Client reads Konflux objects in one namespace.
@@ -119,4 +122,19 @@ func IsNotFound(err error) bool {
 		return true
 	}
 	return apierrors.IsNotFound(err)
+}
+
+// TaskRuns returns the TaskRuns of PipelineRun pipelineRun in the namespace, as objects.
+func (c *Client) TaskRuns(ctx context.Context, pipelineRun string) ([]map[string]any, error) {
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	list, err := c.Dynamic.Resource(TaskRunsResource).Namespace(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "tekton.dev/pipelineRun=" + pipelineRun})
+	if err != nil {
+		return nil, fmt.Errorf("listing the TaskRuns of PipelineRun %s: %w", pipelineRun, err)
+	}
+	out := make([]map[string]any, 0, len(list.Items))
+	for _, it := range list.Items {
+		out = append(out, it.Object)
+	}
+	return out, nil
 }

@@ -46,6 +46,8 @@ type HistoryEntry struct {
 	Started     string `json:"started"`
 	Finished    string `json:"finished"`
 	PipelineRun string `json:"pipelineRun"`
+	// Cause is why a run that did not release stopped (Blocked, Rejected), in short.
+	Cause string `json:"cause,omitempty"`
 }
 
 // StatusSucceeded is the only history status that counts as released.
@@ -93,7 +95,7 @@ func Prepend(entries []HistoryEntry, e HistoryEntry, limit int) ([]HistoryEntry,
 }
 
 func (e HistoryEntry) bounded() HistoryEntry {
-	for _, f := range []*string{&e.SHA, &e.Component, &e.Application, &e.Snapshot, &e.Release, &e.Status, &e.Started, &e.Finished, &e.PipelineRun} {
+	for _, f := range []*string{&e.SHA, &e.Component, &e.Application, &e.Snapshot, &e.Release, &e.Status, &e.Started, &e.Finished, &e.PipelineRun, &e.Cause} {
 		if len(*f) > maxFieldLength {
 			*f = (*f)[:maxFieldLength]
 		}

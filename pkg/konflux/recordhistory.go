@@ -2,6 +2,7 @@ package konflux
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
+	"github.com/release-to-prod/release-to-prod/pkg/taskruns"
 )
 
 // RecordHistoryConfig is the record-history step's configuration.
@@ -25,6 +27,7 @@ type RecordHistoryConfig struct {
 	CreateStatus     string        `env:"CREATE_STATUS" desc:"the create-release task's $(tasks.create-release.status) (None when skipped), when STATUS is empty"`
 	DryRun           string        `env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
 	Started          string        `env:"STARTED" desc:"when the run started (RFC 3339); empty: unknown"`
+	TaskRunsDir      string        `param:"-" env:"TASKRUNS_DIR" desc:"folder of the run's TaskRuns as JSON (the local runner writes it); empty: read them from the cluster by PIPELINE_RUN"`
 	PipelineRun      string        `env:"PIPELINE_RUN" desc:"name of the PipelineRun, for the record"`
 	HistoryConfigMap string        `env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the release history (the project's Role grants access to release-history)"`
 	HistoryLimit     int           `env:"HISTORY_LIMIT, default=200" desc:"entries kept, newest first"`
@@ -32,18 +35,19 @@ type RecordHistoryConfig struct {
 	Timeout          time.Duration `param:"-" env:"TIMEOUT, default=1m" desc:"time limit for the update, retries on conflict included"`
 }
 
-// RunRecordHistory is the record-history step: append one entry to the history ConfigMap.
+// OutcomeRejected: a param of the run was not valid; nothing was attempted.
+const OutcomeRejected = "Rejected"
+
+// RunRecordHistory is the record-history step: work out how the run ended and append one entry
+// to the history ConfigMap. A run whose input was rejected is recorded too, with the values as
+// given: the history and Slack must hear of every run.
 func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfig) error {
-	sha, err := commit.ParseSHA(cfg.CommitSHA)
-	if err != nil {
-		return failure.Wrap(failure.InvalidInput, nil, err)
-	}
-	if err := required(map[string]string{"COMPONENT": cfg.Component, "NAMESPACE": cfg.Namespace}); err != nil {
-		return err
+	if err := required(map[string]string{"NAMESPACE": cfg.Namespace}); err != nil {
+		return err // without a valid namespace there is nowhere to record
 	}
 	dryRun, err := boolSetting("DRY_RUN", cfg.DryRun, false)
 	if err != nil {
-		return err
+		s.Warn("%v: recorded as not a dry run", err)
 	}
 	if cfg.Status == "" && cfg.PipelineStatus == "" && !dryRun {
 		return failure.New(failure.InvalidInput, nil, "set STATUS, or PIPELINE_STATUS (and CREATE_STATUS) for the step to work the outcome out")
@@ -53,7 +57,7 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 			return failure.New(failure.InvalidInput, nil, "STARTED=%q is not an RFC 3339 time: %w", cfg.Started, err)
 		}
 	}
-	if cfg.HistoryConfigMap == "" {
+	if cfg.HistoryConfigMap == "" || ValidNames(map[string]string{"HISTORY_CONFIGMAP": cfg.HistoryConfigMap}) != nil {
 		cfg.HistoryConfigMap = "release-history"
 	}
 	if cfg.HistoryLimit <= 0 {
@@ -68,7 +72,18 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 	if err != nil {
 		return err
 	}
-	if cfg.Status == "" {
+	run := readRun(ctx, s, kc, cfg)
+	sha, shaErr := commit.ParseSHA(cfg.CommitSHA)
+	inputErr := errors.Join(shaErr, ValidNames(map[string]string{"COMPONENT": cfg.Component}))
+	switch {
+	case cfg.Status != "":
+	case run.stop.Rejected || inputErr != nil:
+		cfg.Status = OutcomeRejected
+		sha = cfg.CommitSHA // as given: it is what the person typed
+		if run.cause == "" {
+			run.cause, run.fix = "invalid input, nothing was attempted: "+inputErr.Error(), "correct the params named and start the run again"
+		}
+	default:
 		o, err := kc.ResolveOutcome(ctx, RunFacts{DryRun: dryRun, PipelineStatus: cfg.PipelineStatus, CreateStatus: cfg.CreateStatus},
 			cfg.Component, sha, cfg.HistoryConfigMap)
 		if err != nil {
@@ -82,17 +97,27 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 			cfg.Snapshot = o.Snapshot
 		}
 	}
+	if cfg.Status == OutcomeRejected || cfg.Status == OutcomeBlocked {
+		s.Fail("%s: %s", cfg.Status, run.cause)
+		if run.fix != "" {
+			s.Info("  fix: %s", run.fix)
+		}
+	} else {
+		run.cause, run.fix = "", ""
+	}
 	// Written before the history update, so that the notification that follows can tell the
 	// outcome even when the update fails.
-	if err := s.Result("RELEASE_STATUS", cfg.Status); err != nil {
-		return err
-	}
-	if err := s.Result("RELEASE_NAME", cfg.ReleaseName); err != nil {
-		return err
+	for _, r := range [][2]string{
+		{"RELEASE_STATUS", cfg.Status}, {"RELEASE_NAME", cfg.ReleaseName}, {"GATE_SUMMARY", run.gates},
+		{"IMAGE_DIGEST", run.digest}, {"FAILURE_CAUSE", run.cause}, {"FAILURE_FIX", run.fix},
+	} {
+		if err := s.Result(r[0], r[1]); err != nil {
+			return err
+		}
 	}
 	e := HistoryEntry{SHA: sha, Component: cfg.Component, Application: cfg.Application, Snapshot: cfg.Snapshot,
 		Release: cfg.ReleaseName, Status: cfg.Status, Started: cfg.Started,
-		Finished: time.Now().UTC().Format(time.RFC3339), PipelineRun: cfg.PipelineRun}
+		Finished: time.Now().UTC().Format(time.RFC3339), PipelineRun: cfg.PipelineRun, Cause: run.cause}
 	n, err := kc.AppendHistory(ctx, cfg.HistoryConfigMap, e, cfg.HistoryLimit)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -109,4 +134,51 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 	}
 	s.OK("recorded %s of %s at commit %s%s in ConfigMap %s (%d entries)", cfg.Status, cfg.Component, sha, rel, cfg.HistoryConfigMap, n)
 	return s.Result("HISTORY_ENTRIES", strconv.Itoa(n))
+}
+
+// runFacts is what the run's TaskRuns say of the preflight.
+type runFacts struct {
+	stop          taskruns.Stop
+	gates, digest string
+	cause, fix    string
+}
+
+// readRun reads the run's TaskRuns (from the cluster, or the local runner's files) and tells
+// what the preflight left: its results when it wrote them, else why it stopped. A run's report
+// must not fail for want of them: what cannot be read is a warning.
+func readRun(ctx context.Context, s *step.Step, kc *Client, cfg *RecordHistoryConfig) runFacts {
+	var trs []taskruns.TaskRun
+	switch {
+	case cfg.TaskRunsDir != "":
+		list, err := taskruns.ReadDir(cfg.TaskRunsDir)
+		if err != nil {
+			s.Warn("reading the run's TaskRuns: %v", err)
+			return runFacts{}
+		}
+		trs = list
+	case cfg.PipelineRun != "":
+		objs, err := kc.TaskRuns(ctx, cfg.PipelineRun)
+		if err != nil {
+			s.Warn("reading the run's TaskRuns: %v", err)
+			return runFacts{}
+		}
+		for _, o := range objs {
+			trs = append(trs, taskruns.Parse(o))
+		}
+	default:
+		return runFacts{}
+	}
+	pre := taskruns.Find(trs, "preflight")
+	var f runFacts
+	if pre != nil {
+		f.gates, f.digest = pre.Results["GATE_SUMMARY"], pre.Results["IMAGE_DIGEST"]
+		f.cause, f.fix = pre.Results["FAILURE_CAUSE"], pre.Results["FAILURE_FIX"]
+	}
+	if pre == nil || pre.Status == "False" {
+		f.stop = taskruns.Explain(pre)
+		if f.stop.Cause != "" {
+			f.cause, f.fix = f.stop.Cause, f.stop.Fix
+		}
+	}
+	return f
 }

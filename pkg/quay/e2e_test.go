@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/tekton"
@@ -142,32 +142,37 @@ func TestStepBinary(t *testing.T) {
 	assert.True(t, sent, "the token file was sent as a bearer token")
 }
 
-// TestStepActionEnv: the StepAction sets exactly the settings the binary reads (the contract
-// test in test/contract checks the same once its configs table lists this step).
-func TestStepActionEnv(t *testing.T) {
+// TestTaskEnv: the generated Task sets every setting the binary reads that has a param (and
+// the runtime's own, RESULTS_DIR and RESULTS_BUDGET), nothing the binary does not read besides
+// the Go runtime's GOMEMLIMIT, and declares the results the gate writes (the contract test in
+// test/contract checks the same for every step).
+func TestTaskEnv(t *testing.T) {
 	root, err := tools.Root()
 	require.NoError(t, err)
-	b, err := os.ReadFile(filepath.Join(root, "stepactions/check-vulnerabilities/0.1/check-vulnerabilities.yaml"))
+	b, err := os.ReadFile(filepath.Join(root, "tasks/check-vulnerabilities/0.1/check-vulnerabilities.yaml"))
 	require.NoError(t, err)
 	obj, err := tekton.Decode(b)
 	require.NoError(t, err)
-	sa, ok := obj.(*v1beta1.StepAction)
+	task, ok := obj.(*v1.Task)
 	require.True(t, ok, "%T", obj)
+	require.Len(t, task.Spec.Steps, 1)
 	var set []string
-	for _, e := range sa.Spec.Env {
-		set = append(set, e.Name)
+	for _, e := range task.Spec.Steps[0].Env {
+		if e.Name != "GOMEMLIMIT" {
+			set = append(set, e.Name)
+		}
 	}
 	fields, err := step.EnvFields(&Config{})
 	require.NoError(t, err)
 	var read []string
 	for _, f := range fields {
-		if f.Env != "LOG_FORMAT" {
+		if f.Param() != "" || f.Env == "RESULTS_DIR" || f.Env == "RESULTS_BUDGET" {
 			read = append(read, f.Env)
 		}
 	}
 	assert.ElementsMatch(t, read, set)
 	var results []string
-	for _, r := range sa.Spec.Results {
+	for _, r := range task.Spec.Results {
 		results = append(results, r.Name)
 	}
 	assert.ElementsMatch(t, []string{ResultScanOutput, ResultCriticalCount}, results)

@@ -7,6 +7,10 @@
 // Tekton's entrypoint do: run the steps in order, substitute step results at run time, honour
 // onError, write exit-code files and hold the results to the termination-message budget.
 //
+// The TaskRuns are also written as JSON objects in the shape the API server returns (status
+// conditions, results, step states) to <work folder>/taskruns, which steps find as TASKRUNS_DIR:
+// the report in finally reads them there as it reads them from the cluster.
+//
 // Differences from a cluster, on purpose: TaskRuns that could run in parallel run one after
 // the other (logs stay readable; the order is one the DAG allows); a step's environment is
 // its env plus PATH, HOME, KUBECONFIG, proxy and CA settings of the caller; securityContext,
@@ -15,6 +19,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -83,6 +88,23 @@ type Outcome struct {
 // succeeded, or some were skipped — "Completed").
 func (o *Outcome) Succeeded() bool {
 	return o != nil && o.Condition != nil && o.Condition.IsTrue()
+}
+
+// Rejected reports whether the run stopped on invalid input: a step that does not continue on
+// error exited 2 (the steps' exit code for a configuration that is not valid), so nothing after
+// it was attempted.
+func (o *Outcome) Rejected() bool {
+	if o == nil {
+		return false
+	}
+	for _, t := range o.Tasks {
+		for _, s := range t.Steps {
+			if s.Status == "Failed" && s.ExitCode == 2 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Run runs the Pipeline. The returned error is for a run that could not happen (invalid
@@ -187,6 +209,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			t := o.runTaskRun(ctx, rpt.PipelineTask.Name, tr.Name, spec)
 			pr.Finish(rpt, tr, t.Status == "Succeeded", t.Reason, t.Reason, t.Results)
 			out.Tasks = append(out.Tasks, t)
+			if err := o.writeTaskRun(t); err != nil {
+				return out, err
+			}
 		}
 	}
 	cond, results, err := pr.Done(ctx)
@@ -282,3 +307,53 @@ func short(s string) string {
 
 // ErrFailed is returned by callers (the CLI) for a PipelineRun that ran and failed.
 var ErrFailed = errors.New("PipelineRun failed")
+
+// TaskRunsDir is the folder of the run's TaskRun objects, below the work folder.
+const TaskRunsDir = "taskruns"
+
+// writeTaskRun writes t as the API server would show the TaskRun (the fields the report
+// reads): labels naming the PipelineRun and the pipeline task, the Succeeded condition, the
+// results and each step's terminated state.
+func (o *Options) writeTaskRun(t TaskOutcome) error {
+	status := "True"
+	if t.Status != "Succeeded" {
+		status = "False"
+	}
+	results := []map[string]any{}
+	for _, r := range t.Results {
+		results = append(results, map[string]any{"name": r.Name, "type": "string", "value": r.Value.StringVal})
+	}
+	steps := []map[string]any{}
+	for _, s := range t.Steps {
+		reason := map[string]string{"Succeeded": "Completed", "Failed": "Error", "Continued": "Error", "Skipped": "Skipped"}[s.Status]
+		code := s.ExitCode
+		if s.Status == "Skipped" {
+			code = 1 // the entrypoint of a step after a failed one exits 1 without running it
+		}
+		var stepResults []map[string]any
+		for _, name := range tekton.Names(s.Results) {
+			stepResults = append(stepResults, map[string]any{"name": name, "type": "string", "value": s.Results[name]})
+		}
+		steps = append(steps, map[string]any{"name": s.Name, "container": "step-" + s.Name,
+			"terminated": map[string]any{"exitCode": code, "reason": reason}, "results": stepResults})
+	}
+	obj := map[string]any{
+		"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+		"metadata": map[string]any{"name": t.TaskRun, "labels": map[string]any{
+			"tekton.dev/pipelineRun": o.Name, "tekton.dev/pipelineTask": t.Name}},
+		"status": map[string]any{
+			"conditions": []map[string]any{{"type": "Succeeded", "status": status, "reason": t.Reason, "message": t.Reason}},
+			"results":    results,
+			"steps":      steps,
+		},
+	}
+	b, err := json.MarshalIndent(obj, "", "  ")
+	if err != nil {
+		return fmt.Errorf("TaskRun %s: %w", t.TaskRun, err)
+	}
+	dir := filepath.Join(o.WorkDir, TaskRunsDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("TaskRun %s: %w", t.TaskRun, err)
+	}
+	return os.WriteFile(filepath.Join(dir, t.TaskRun+".json"), b, 0o644)
+}

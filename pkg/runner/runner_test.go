@@ -128,9 +128,10 @@ func TestResultsBudget(t *testing.T) {
 		size   string
 		failed bool
 	}{
-		{"1000", false}, // 2 × 1000 bytes fit
-		{"2500", true},  // each step fits its container's 4096 bytes, the TaskRun does not
-		{"5000", true},  // one step over: Tekton's termination writer refuses it
+		{"1000", false}, // within each container's 12288 / 7 = 1755 bytes
+		{"1700", true},  // the result fits 1755 bytes, not with the entrypoint's StartedAt entry
+		{"2500", true},  // within Tekton's 4096 bytes, over the kubelet's share
+		{"5000", true},  // over Tekton's 4096 bytes too
 	} {
 		t.Run(tc.size, func(t *testing.T) {
 			o, out, err := run(t, "budget", "size="+tc.size)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,8 @@ import (
 	"github.com/tektoncd/pipeline/pkg/substitution"
 	"github.com/tektoncd/pipeline/pkg/termination"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/release-to-prod/release-to-prod/pkg/tekton"
 )
 
 // StepOutcome is what happened to one step.
@@ -33,11 +36,14 @@ type StepOutcome struct {
 	ExitCode int
 	Duration time.Duration
 	Results  map[string]string
+	// Truncated: its termination message was over the kubelet's share, so its results are lost.
+	Truncated bool
 }
 
-// Budget is the size of a TaskRun's results in its termination message (Kubernetes keeps 4096
-// bytes of a container's message; DESIGN.md holds the whole TaskRun to it).
-const Budget = termination.MaxContainerTerminationMessageLength
+// ContainerBudget is the termination message a step's container keeps in a pod of steps steps
+// (the kubelet's share of 12288 bytes per pod, at most Tekton's 4096): a message over it is
+// truncated, Tekton cannot parse it, and the step's results are lost.
+func ContainerBudget(steps int) int { return tekton.ContainerBudget(steps) }
 
 // taskRunDir is the TaskRun's folder; Tekton's in-pod paths /tekton/… map to <dir>/tekton/….
 type taskRunDir string
@@ -63,20 +69,22 @@ func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.Ta
 		}
 	}
 	stepResults := map[string]string{} // "steps.<name>.results.<result>" → value
-	var all []result.RunResult
-	failed := ""
+	failed, truncated := "", ""
+	budget := ContainerBudget(len(spec.Steps))
 	for i, s := range spec.Steps {
 		if failed != "" {
 			t.Steps = append(t.Steps, StepOutcome{Name: s.Name, Status: "Skipped"})
 			fmt.Fprintf(o.Out, "  - %s skipped: step %s failed\n", s.Name, failed)
 			continue
 		}
-		so, runResults, err := o.runStep(ctx, dir, i, s, stepResults)
+		so, err := o.runStep(ctx, dir, i, s, stepResults, budget)
 		t.Steps = append(t.Steps, so)
 		if err != nil {
 			return fail(fmt.Sprintf("step %s: %v", s.Name, err))
 		}
-		all = append(all, runResults...)
+		if so.Truncated && truncated == "" {
+			truncated = s.Name
+		}
 		if so.Status == "Failed" {
 			failed = s.Name
 		}
@@ -98,7 +106,6 @@ func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.Ta
 				continue
 			}
 			v = string(b)
-			all = append(all, result.RunResult{Key: r.Name, Value: v, ResultType: result.TaskRunResultType})
 		}
 		var pv v1.ResultValue
 		if r.Type == v1.ResultsTypeString || r.Type == "" {
@@ -108,9 +115,9 @@ func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.Ta
 		}
 		t.Results = append(t.Results, v1.TaskRunResult{Name: r.Name, Type: r.Type, Value: pv})
 	}
-	if n := encodedSize(all); n > Budget {
-		t.Results = nil
-		return fail(fmt.Sprintf("%s: the TaskRun's results take %d bytes of its %d-byte termination message", v1.TaskRunReasonResultLargerThanAllowedLimit, n, Budget))
+	if truncated != "" {
+		return fail(fmt.Sprintf("%s: the termination message of step %s is over the %d bytes the kubelet keeps for each of the pod's %d containers: truncated, Tekton cannot read it and the step's results are lost",
+			v1.TaskRunReasonResultLargerThanAllowedLimit, truncated, budget, len(spec.Steps)+tekton.InitContainers))
 	}
 	t.Duration = time.Since(start)
 	if failed != "" {
@@ -125,48 +132,45 @@ func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.Ta
 }
 
 func encodedSize(rs []result.RunResult) int {
-	if len(rs) == 0 {
-		return 0
-	}
 	b, err := json.Marshal(rs)
 	if err != nil {
-		return Budget + 1
+		return math.MaxInt
 	}
 	return len(b)
 }
 
 // runStep runs one step as Tekton's entrypoint does: step results of earlier steps substituted
 // into env, command and args; the process run; its exit code file written (always on success,
-// with onError: continue on failure); its results read and written to a termination message,
-// which Tekton's code holds to 4096 bytes.
-func (o *Options) runStep(ctx context.Context, dir taskRunDir, idx int, s v1.Step, stepResults map[string]string) (StepOutcome, []result.RunResult, error) {
+// with onError: continue on failure); its results read and written to a termination message
+// with the entrypoint's own entries, which the kubelet holds to budget bytes.
+func (o *Options) runStep(ctx context.Context, dir taskRunDir, idx int, s v1.Step, stepResults map[string]string, budget int) (StepOutcome, error) {
 	so := StepOutcome{Name: s.Name}
 	container := pod.StepName(s.Name, idx)
 	stepDir := dir.local(filepath.Join(pipeline.StepsDir, container))
 	if err := os.MkdirAll(filepath.Join(stepDir, "results"), 0o755); err != nil {
-		return so, nil, err
+		return so, err
 	}
 	bin, err := o.binary(s.Image)
 	if err != nil {
-		return so, nil, err
+		return so, err
 	}
 	if s.Script != "" {
-		return so, nil, errors.New("script steps are not supported: steps run their image's binary")
+		return so, errors.New("script steps are not supported: steps run their image's binary")
 	}
 	args := append([]string{}, s.Args...)
 	if len(s.Command) > 0 {
 		if filepath.Base(s.Command[0]) != filepath.Base(bin) {
-			return so, nil, fmt.Errorf("command %q: only the image's own binary can run locally", s.Command[0])
+			return so, fmt.Errorf("command %q: only the image's own binary can run locally", s.Command[0])
 		}
 		args = append(append([]string{}, s.Command[1:]...), args...)
 	}
 	env, err := o.baseEnv(dir)
 	if err != nil {
-		return so, nil, err
+		return so, err
 	}
 	for _, e := range s.Env {
 		if e.ValueFrom != nil {
-			return so, nil, fmt.Errorf("env %s: valueFrom is not supported locally (and secrets come as files)", e.Name)
+			return so, fmt.Errorf("env %s: valueFrom is not supported locally (and secrets come as files)", e.Name)
 		}
 		env = append(env, e.Name+"="+o.stepValue(dir, s.Name, e.Value, stepResults))
 	}
@@ -204,41 +208,55 @@ func (o *Options) runStep(ctx context.Context, dir taskRunDir, idx int, s v1.Ste
 			so.Status = "Continued"
 		}
 	default:
-		return so, nil, fmt.Errorf("running %s: %w", bin, runErr)
+		return so, fmt.Errorf("running %s: %w", bin, runErr)
 	}
 	if so.Status != "Failed" {
 		if err := os.WriteFile(filepath.Join(stepDir, "exitCode"), []byte(strconv.Itoa(so.ExitCode)), 0o644); err != nil {
-			return so, nil, err
+			return so, err
 		}
 	}
 	// Step results: read from the step's results folder, as the entrypoint does, and written
 	// to the container's termination message with Tekton's own writer (which enforces 4096).
-	var rr []result.RunResult
+	// What the entrypoint writes besides the results: when the step started, and its exit code
+	// under onError: continue.
+	rr := []result.RunResult{{Key: "StartedAt", Value: start.UTC().Format(time.RFC3339Nano), ResultType: result.InternalTektonResultType}}
+	if so.Status == "Continued" {
+		rr = append(rr, result.RunResult{Key: "ExitCode", Value: strconv.Itoa(so.ExitCode), ResultType: result.InternalTektonResultType})
+	}
 	so.Results = map[string]string{}
+	stepValues, raw := map[string]string{}, map[string]string{}
 	for _, r := range s.Results {
 		b, err := os.ReadFile(filepath.Join(stepDir, "results", r.Name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return so, nil, err
+			return so, err
 		}
-		so.Results[r.Name] = string(b)
 		rr = append(rr, result.RunResult{Key: r.Name, Value: string(b), ResultType: result.StepResultType})
+		raw[r.Name] = string(b)
 		var v v1.ResultValue
 		if err := v.UnmarshalJSON(b); err == nil && v.Type == v1.ParamTypeString {
-			stepResults[fmt.Sprintf("steps.%s.results.%s", s.Name, r.Name)] = v.StringVal
+			stepValues[r.Name] = v.StringVal
 		}
 	}
-	if len(rr) > 0 {
-		if err := termination.WriteMessage(dir.local(filepath.Join("/tekton/termination", container)), rr); err != nil {
-			so.Status = "Failed"
-			o.stepLine(so, fmt.Sprintf(", %s: %v", v1.TaskRunReasonResultLargerThanAllowedLimit, err))
-			return so, rr, nil
-		}
+	if n := encodedSize(rr); n > budget {
+		// The kubelet cuts the message; Tekton cannot parse it: no result of this step exists.
+		so.Truncated = true
+		o.stepLine(so, fmt.Sprintf(", termination message %d bytes, over the %d the kubelet keeps: its results are lost", n, budget))
+		return so, nil
+	}
+	if err := termination.WriteMessage(dir.local(filepath.Join("/tekton/termination", container)), rr); err != nil {
+		return so, fmt.Errorf("termination message: %w", err)
+	}
+	for name, v := range raw {
+		so.Results[name] = v
+	}
+	for name, v := range stepValues {
+		stepResults[fmt.Sprintf("steps.%s.results.%s", s.Name, name)] = v
 	}
 	o.stepLine(so, "")
-	return so, rr, nil
+	return so, nil
 }
 
 func (o *Options) stepLine(so StepOutcome, extra string) {
@@ -278,7 +296,7 @@ func missingStepResult(s string, stepResults map[string]string) string {
 // baseEnv is what a step gets besides its own env: what a container would have (PATH, HOME)
 // and what reaching a cluster or registry from this machine needs.
 func (o *Options) baseEnv(dir taskRunDir) ([]string, error) {
-	env := []string{"HOME=" + dir.local("/tekton/home")}
+	env := []string{"HOME=" + dir.local("/tekton/home"), "TASKRUNS_DIR=" + filepath.Join(o.WorkDir, TaskRunsDir)}
 	for _, k := range []string{"PATH", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)

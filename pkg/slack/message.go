@@ -19,6 +19,7 @@ const (
 	DryRunBlocked                  // a dry run in which a gate would have blocked
 	ReleaseFailed                  // the Release was created and failed or timed out
 	NotReleased                    // the pipeline stopped (cancelled, timed out, skipped) without a release
+	Rejected                       // a param was not valid: nothing was attempted
 )
 
 // Variant is the kind of message an outcome gets: "success", "failure" or "dry-run". Failure
@@ -34,7 +35,7 @@ func (o Outcome) Variant() string {
 }
 
 func (o Outcome) String() string {
-	return [...]string{"released", "already-released", "dry-run", "blocked", "dry-run-blocked", "release-failed", "not-released"}[o]
+	return [...]string{"released", "already-released", "dry-run", "blocked", "dry-run-blocked", "release-failed", "not-released", "rejected"}[o]
 }
 
 // Decide maps the pipeline's statuses to an outcome. status is $(tasks.status) of the Pipeline's
@@ -48,6 +49,7 @@ func (o Outcome) String() string {
 //	Succeeded        any                    any      Released (note when STATUS is Failed)
 //	AlreadyReleased  any                    any      AlreadyReleased
 //	Running          any                    any      NotReleased (note: still running in Konflux)
+//	Rejected         any                    any      Rejected
 //	Blocked          as empty
 //	Failed/TimedOut  any                    any      ReleaseFailed
 //	DryRun or empty  Failed                 true     DryRunBlocked
@@ -84,6 +86,9 @@ func Decide(status, releaseStatus string, dryRun bool) (o Outcome, note string) 
 		// create-release ran without waiting, or the run ended while the Release was running.
 		notes = append(notes, "the Release was created and is still running in Konflux")
 		return NotReleased, strings.Join(notes, "; ")
+	case "rejected":
+		// record-history's word for a run whose params were not valid: nothing was attempted.
+		return Rejected, strings.Join(notes, "; ")
 	case "blocked":
 		// record-history's word for a run the gates stopped: decided by the pipeline status below.
 		rs = ""
@@ -175,6 +180,8 @@ func (n Notification) title(component string) string {
 		return "Release blocked: " + component
 	case DryRunBlocked:
 		return "Dry run blocked: " + component
+	case Rejected:
+		return "Release rejected (invalid input): " + component
 	case ReleaseFailed:
 		if strings.EqualFold(strings.TrimSpace(n.ReleaseStatus), "TimedOut") {
 			return "Release timed out: " + component
@@ -210,6 +217,8 @@ func (n Notification) status() string {
 		return "Blocked by a gate, nothing released"
 	case DryRunBlocked:
 		return "Dry run: a gate would block the release"
+	case Rejected:
+		return "Rejected before any gate ran: a param is not valid, nothing was attempted"
 	case ReleaseFailed:
 		return "The Release was created and did not succeed"
 	}
@@ -221,6 +230,8 @@ func (n Notification) defaultAdvice() (cause, fix string) {
 	switch n.Outcome {
 	case Blocked, DryRunBlocked:
 		return "a gate found a problem (see the gate summary)", "open the PipelineRun: the failed task's log says what failed, the likely cause and the fix"
+	case Rejected:
+		return "a param of the run is not valid", "correct the param named in the PipelineRun's preflight log and start the run again"
 	case ReleaseFailed:
 		return "the Konflux release pipeline for the Release failed or timed out", "inspect the Release and its release PipelineRun in the managed namespace, then re-run"
 	}

@@ -15,10 +15,10 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 )
 
-// A config field's `check:"…"` tag names the rule its value must follow. The rules are checked
-// by Load for every step, and all at once by the check-input step before any gate of the
-// Pipeline talks to a service, so a bad param is reported once, by its name, before anything
-// is attempted.
+// A config field's `check:"…"` tag names the rule its value must follow. The check-input step,
+// whose config is generated from every step's settings, applies them all at once before any
+// gate of the Pipeline talks to a service, so a bad param is reported once, by its name,
+// before anything is attempted. (Each step still checks its own settings, in its own words.)
 //
 //	sha      a full 40-character commit SHA (see package commit)
 //	name     a Kubernetes object name (DNS-1123 label); empty is allowed unless required

@@ -15,18 +15,9 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 )
 
-// Load fills cfg from flags (which win) and the environment, then applies the fields' `check`
-// rules (Check). Every field with an `env:"NAME"` tag is also a flag --name (lower case,
-// dashes); a `desc:"…"` tag is its help text.
+// Load fills cfg from flags (which win) and the environment. Every field with an `env:"NAME"`
+// tag is also a flag --name (lower case, dashes); a `desc:"…"` tag is its help text.
 func Load(ctx context.Context, name string, args []string, cfg any) error {
-	if err := decode(ctx, name, args, cfg); err != nil {
-		return err
-	}
-	return Check(cfg)
-}
-
-// decode is Load without the rules.
-func decode(ctx context.Context, name string, args []string, cfg any) error {
 	fields, err := EnvFields(cfg)
 	if err != nil {
 		return err

@@ -54,7 +54,7 @@ func Main[C Configurable](name string, cfg C, fn Func[C]) {
 // Run is Main without the process: it returns the exit code. Tests call it.
 func Run[C Configurable](ctx context.Context, name string, args []string, out io.Writer, cfg C, fn Func[C]) int {
 	s := &Step{Name: name, out: out}
-	if err := decode(ctx, name, args, cfg); err != nil {
+	if err := Load(ctx, name, args, cfg); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			Usage(out, name, cfg)
 			return ExitOK
@@ -71,15 +71,15 @@ func Run[C Configurable](ctx context.Context, name string, args []string, out io
 	if c.ResultsBudget > 0 {
 		s.results.budget = min(c.ResultsBudget, TerminationBudget)
 	}
-	if err := Check(cfg); err != nil {
-		s.fail(fmt.Errorf("configuration: %w", err), true)
-		if r, ok := any(cfg).(InvalidReporter); ok {
+	if r, ok := any(cfg).(InvalidReporter); ok {
+		if err := Check(cfg); err != nil {
+			s.fail(fmt.Errorf("configuration: %w", err), true)
 			if werr := s.Result(r.InvalidResult(), clip(oneLine(err.Error()), s.results.budget/2)); werr != nil {
 				s.Warn("could not write result %s: %v", r.InvalidResult(), werr)
 			}
+			s.writeAdvice(err)
+			return ExitBadArgs
 		}
-		s.writeAdvice(err)
-		return ExitBadArgs
 	}
 	if err := fn(ctx, s, cfg); err != nil {
 		s.fail(err, false)
@@ -97,8 +97,9 @@ func (s *Step) ResultsBudget() int {
 	return s.results.budget
 }
 
-// InvalidReporter is a config whose step describes an invalid configuration in a result (the
-// check-input step), so that what reads the TaskRun afterwards can tell why it stopped.
+// InvalidReporter is a config whose step applies the `check` rules of its settings (Check) and
+// describes what is not valid in a result, so that what reads the TaskRun afterwards can tell
+// why it stopped: the check-input step. The other steps keep their own checks, and messages.
 type InvalidReporter interface{ InvalidResult() string }
 
 func exitCode(err error) int {

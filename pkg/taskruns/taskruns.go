@@ -1,0 +1,212 @@
+// Package taskruns tells how a release-to-prod run went from its TaskRuns, as the report in the
+// Pipeline's finally reads them from the cluster (or, for a local run, from the files the local
+// runner writes in the same shape). It is how the report knows why a run stopped when the
+// preflight left no results: Tekton skips a finally task whose params name a missing result,
+// so the report's params name none, and the TaskRuns say the rest: rejected input, a step
+// killed for its memory, an image that cannot be pulled, a pod that was refused, a timeout.
+//
+// TaskRuns are read as JSON objects (unstructured), not as tektoncd's Go types: the report's
+// image stays small.
+package taskruns
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// PipelineRunLabel is the label Tekton puts on a PipelineRun's TaskRuns; PipelineTaskLabel
+// names the pipeline task.
+const (
+	PipelineRunLabel  = "tekton.dev/pipelineRun"
+	PipelineTaskLabel = "tekton.dev/pipelineTask"
+)
+
+// TaskRun is what the report needs of one TaskRun.
+type TaskRun struct {
+	Name         string
+	PipelineTask string
+	Status       string // the Succeeded condition: True, False, Unknown, or "" when none yet
+	Reason       string
+	Message      string
+	Results      map[string]string
+	Steps        []Step
+}
+
+// Step is one step's container state.
+type Step struct {
+	Name     string // step name (without Tekton's "step-" prefix)
+	ExitCode int
+	Reason   string // terminated: Completed, Error, OOMKilled; waiting: ImagePullBackOff, …
+	Message  string
+	Waiting  bool // the container never started
+	Results  map[string]string
+}
+
+// Parse reads a TaskRun object (as the API server returns it).
+func Parse(obj map[string]any) TaskRun {
+	tr := TaskRun{Results: map[string]string{}}
+	meta, _ := obj["metadata"].(map[string]any)
+	tr.Name, _ = meta["name"].(string)
+	if labels, ok := meta["labels"].(map[string]any); ok {
+		tr.PipelineTask, _ = labels[PipelineTaskLabel].(string)
+	}
+	status, _ := obj["status"].(map[string]any)
+	for _, c := range list(status["conditions"]) {
+		if c["type"] == "Succeeded" {
+			tr.Status, _ = c["status"].(string)
+			tr.Reason, _ = c["reason"].(string)
+			tr.Message, _ = c["message"].(string)
+		}
+	}
+	for _, r := range list(status["results"]) {
+		if name, ok := r["name"].(string); ok {
+			tr.Results[name] = value(r["value"])
+		}
+	}
+	for _, s := range list(status["steps"]) {
+		st := Step{Results: map[string]string{}}
+		st.Name, _ = s["name"].(string)
+		if t, ok := s["terminated"].(map[string]any); ok {
+			st.ExitCode = number(t["exitCode"])
+			st.Reason, _ = t["reason"].(string)
+			st.Message, _ = t["message"].(string)
+		} else if w, ok := s["waiting"].(map[string]any); ok {
+			st.Waiting = true
+			st.Reason, _ = w["reason"].(string)
+			st.Message, _ = w["message"].(string)
+		}
+		for _, r := range list(s["results"]) {
+			if name, ok := r["name"].(string); ok {
+				st.Results[name] = value(r["value"])
+			}
+		}
+		tr.Steps = append(tr.Steps, st)
+	}
+	return tr
+}
+
+func list(v any) []map[string]any {
+	items, _ := v.([]any)
+	out := make([]map[string]any, 0, len(items))
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// value reads a result value: a string, or (array and object results) its JSON.
+func value(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func number(v any) int {
+	switch n := v.(type) {
+	case float64:
+		return int(n)
+	case int64:
+		return int(n)
+	case int:
+		return n
+	}
+	return 0
+}
+
+// ReadDir reads the TaskRuns the local runner wrote for a run: one JSON object per file.
+func ReadDir(dir string) ([]TaskRun, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("listing TaskRuns in %s: %w", dir, err)
+	}
+	sort.Strings(files)
+	var out []TaskRun
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading TaskRun: %w", err)
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return nil, fmt.Errorf("TaskRun %s: %w", f, err)
+		}
+		out = append(out, Parse(obj))
+	}
+	return out, nil
+}
+
+// Find returns the TaskRun of pipeline task name, or nil.
+func Find(trs []TaskRun, name string) *TaskRun {
+	for i := range trs {
+		if trs[i].PipelineTask == name {
+			return &trs[i]
+		}
+	}
+	return nil
+}
+
+// Stop is why a TaskRun stopped when its steps did not say it themselves.
+type Stop struct {
+	Rejected   bool   // invalid input: nothing was attempted
+	Cause, Fix string // empty when the TaskRun's results tell it
+}
+
+// InputStep is the step that checks the run's params first, and the result it describes
+// them in.
+const (
+	InputStep   = "check-input"
+	InputResult = "INVALID_PARAMS"
+)
+
+// Explain tells why tr (the preflight) stopped, from its steps' states and its condition.
+func Explain(tr *TaskRun) Stop {
+	if tr == nil {
+		return Stop{Cause: "the preflight TaskRun was never created (the PipelineRun failed before it: see its status)",
+			Fix: "read the PipelineRun's status message (tkn pipelinerun describe) and fix what it names"}
+	}
+	for _, s := range tr.Steps {
+		switch {
+		case s.Name == InputStep && s.ExitCode == 2:
+			why := s.Results[InputResult]
+			if why == "" {
+				why = s.Message
+			}
+			return Stop{Rejected: true, Cause: "invalid input, nothing was attempted: " + oneLine(why),
+				Fix: "correct the params named and start the run again"}
+		case s.Reason == "OOMKilled":
+			return Stop{Cause: fmt.Sprintf("step %s was killed for exceeding its memory limit (OOMKilled), so the preflight left no results", s.Name),
+				Fix: "re-run; if it happens again, report it with the step's log: its memory limit comes from make bench's measurement"}
+		case s.Waiting && strings.Contains(s.Reason, "Image") || s.Reason == "ErrImagePull":
+			return Stop{Cause: fmt.Sprintf("the image of step %s cannot be pulled (%s): %s", s.Name, s.Reason, oneLine(s.Message)),
+				Fix: "check that the step image exists and that the namespace can pull it (pull secret of the ServiceAccount, or the bundle's pinned digest)"}
+		}
+	}
+	switch {
+	case tr.Reason == "TaskRunTimeout":
+		return Stop{Cause: "the preflight timed out: " + oneLine(tr.Message),
+			Fix: "raise the PipelineRun's timeouts.tasks (it must cover scan_poll_timeout and build_wait_timeout), or find the gate that hangs in the log"}
+	case tr.Status == "False" && len(tr.Results) == 0:
+		return Stop{Cause: fmt.Sprintf("the preflight stopped without results (%s): %s", tr.Reason, oneLine(tr.Message)),
+			Fix: "read the preflight TaskRun's status and log (tkn taskrun describe " + tr.Name + ")"}
+	}
+	return Stop{}
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 600 {
+		s = s[:600] + "…"
+	}
+	return s
+}
