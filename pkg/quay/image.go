@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/httpclient"
 )
 
 // Image is the image the gate scans: a Quay repository and a pinned digest.
@@ -121,13 +122,13 @@ func APIBase(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", failure.New(failure.InvalidInput, nil, "quay_api_url %q is not an http(s) URL like https://quay.io", redactURL(raw))
+		return "", failure.New(failure.InvalidInput, nil, "quay_api_url %q is not an http(s) URL like https://quay.io", httpclient.Redact(raw))
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", failure.New(failure.InvalidInput, nil, "quay_api_url %q must be a plain base URL (no credentials, query or fragment)", redactURL(raw))
+		return "", failure.New(failure.InvalidInput, nil, "quay_api_url %q must be a plain base URL (no credentials, query or fragment)", httpclient.Redact(raw))
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return "", failure.New(failure.InvalidInput, nil, "quay_api_url %s is plain http: only loopback hosts may use http; use https", u.Redacted())
+		return "", failure.New(failure.InvalidInput, nil, "quay_api_url %s is plain http: only loopback hosts may use http; use https", httpclient.Redact(raw))
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }
@@ -138,15 +139,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<invalid URL>"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	u.Fragment = ""
-	return u.String()
 }
