@@ -117,7 +117,7 @@ func (cfg *Config) Gate() (*Gate, error) {
 	}
 	secret := "(none was given: bind the monitoring-token workspace, or set TOKEN_FILE)"
 	if tokenBound && cfg.TokenFile != "" {
-		if u, _ := url.Parse(strings.TrimSpace(cfg.URL)); u.Scheme != "https" && !IsLoopback(u.String()) {
+		if u, _ := url.Parse(strings.TrimSpace(cfg.URL)); u.Scheme != "https" && !httpclient.IsLoopback(u.Host) {
 			return nil, failure.New(failure.InvalidInput, nil, "url %s is plain http: refusing to send the token in clear text; use https", httpclient.Redact(cfg.URL))
 		}
 		if err := httpclient.BearerFromFile(cfg.TokenFile, &opts); err != nil {

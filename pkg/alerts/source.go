@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -166,20 +165,6 @@ func Endpoint(base, path string) (string, error) {
 	}
 	u.Path, u.RawPath = p, ""
 	return u.String(), nil
-}
-
-// IsLoopback reports whether rawURL's host is this machine, where plain http cannot be sniffed.
-func IsLoopback(rawURL string) bool {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return false
-	}
-	h := u.Hostname()
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // amAlert is the part of Alertmanager's gettableAlert the gate reads.

@@ -306,10 +306,3 @@ func TestSecretOf(t *testing.T) {
 	assert.Equal(t, "in file /home/me/token", SecretOf("/home/me/token"))
 	assert.Equal(t, "in file /workspace/token", SecretOf("/workspace/token"))
 }
-
-func TestIsLoopback(t *testing.T) {
-	assert.True(t, IsLoopback("http://127.0.0.1:9093"))
-	assert.True(t, IsLoopback("http://localhost:9093"))
-	assert.True(t, IsLoopback("http://[::1]:9093"))
-	assert.False(t, IsLoopback("http://alertmanager.monitoring.svc:9093"))
-}

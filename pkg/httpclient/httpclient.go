@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -257,8 +258,9 @@ func Snippet(b []byte) string {
 	return s
 }
 
-// Redact removes user info and the query from a URL for messages (a Slack webhook carries its
-// secret in the path: callers never print those URLs at all).
+// Redact removes user info, the query and the fragment from a URL for messages: the one place
+// where the project decides what of a URL may be shown (a Slack webhook carries its secret in the
+// path: callers never print those URLs at all).
 func Redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -268,6 +270,24 @@ func Redact(rawURL string) string {
 	u.RawQuery = ""
 	u.Fragment = ""
 	return u.String()
+}
+
+// IsLoopback reports whether host (a host name or IP address, optionally bracketed and with a
+// port: the Host of a URL or the registry part of an image reference) is this machine:
+// "localhost", 127.0.0.0/8 or ::1. It is the one rule for plain HTTP in the project: credentials,
+// webhooks and verdicts go in clear text only to a loopback host (a sandbox, a local sink, a
+// port-forward), where no network lies between the step and the server. Any other address,
+// private ranges such as 10.0.0.0/8 included, needs https.
+func IsLoopback(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // BearerFromFile sets opts to send the token in path (trimmed, read once) as a bearer token,

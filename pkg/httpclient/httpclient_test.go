@@ -139,3 +139,41 @@ func TestCAFile(t *testing.T) {
 	require.True(t, ok, "%v", err)
 	assert.Equal(t, failure.TLS, a.ID)
 }
+
+// TestIsLoopback pins the plain-HTTP rule: loopback only, never a private network.
+func TestIsLoopback(t *testing.T) {
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"127.0.0.1", true},
+		{"127.0.0.1:9093", true},
+		{"127.255.255.254", true},
+		{"127.1.2.3:5000", true},
+		{"::1", true},
+		{"[::1]", true},
+		{"[::1]:9093", true},
+		{"localhost", true},
+		{"localhost:9093", true},
+		{"LocalHost", true},
+		{"::ffff:127.0.0.1", true}, // IPv4-mapped loopback is the same address
+		{"", false},
+		{"10.0.0.1", false},
+		{"10.0.0.1:5000", false},
+		{"192.168.1.10", false},
+		{"172.16.0.1", false},
+		{"169.254.0.1", false},
+		{"0.0.0.0", false},
+		{"::", false},
+		{"fe80::1", false},
+		{"128.0.0.1", false},
+		{"quay.io", false},
+		{"alertmanager.monitoring.svc:9093", false},
+		{"localhost.evil.com", false},
+		{"evil.localhost", false},
+		{"127.0.0.1.nip.io", false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, IsLoopback(tt.host), tt.host)
+	}
+}

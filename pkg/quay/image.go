@@ -2,7 +2,6 @@ package quay
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -127,16 +126,8 @@ func APIBase(raw string) (string, error) {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "", failure.New(failure.InvalidInput, nil, "quay_api_url %q must be a plain base URL (no credentials, query or fragment)", httpclient.Redact(raw))
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !httpclient.IsLoopback(u.Host) {
 		return "", failure.New(failure.InvalidInput, nil, "quay_api_url %s is plain http: only loopback hosts may use http; use https", httpclient.Redact(raw))
 	}
 	return strings.TrimRight(u.String(), "/"), nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

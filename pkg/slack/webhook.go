@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -50,7 +49,7 @@ func NewWebhook(rawURL string, opts WebhookOptions) (*Webhook, error) {
 	host := u.Hostname()
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(host):
+	case u.Scheme == "http" && httpclient.IsLoopback(host):
 	default:
 		return nil, failure.New(failure.InvalidInput, nil, "the webhook URL for %s is not https: refusing to send the secret in clear", host)
 	}
@@ -83,14 +82,6 @@ func NewWebhook(rawURL string, opts WebhookOptions) (*Webhook, error) {
 	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
 	w.secrets = secrets
 	return w, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Host is the webhook's host, the only part of it that may be shown.
