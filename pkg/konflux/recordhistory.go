@@ -41,7 +41,7 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 	if err := required(map[string]string{"COMPONENT": cfg.Component, "NAMESPACE": cfg.Namespace}); err != nil {
 		return err
 	}
-	dryRun, err := boolSetting("DRY_RUN", cfg.DryRun, false)
+	dryRun, err := step.ParseBool("DRY_RUN", cfg.DryRun, false)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"strconv"
 	"strings"
 	"time"
 
@@ -135,15 +134,12 @@ func skip(s *step.Step) error {
 	return s.Result("NOTIFIED", NotifiedSkipped)
 }
 
-// lenientBool reads a true/false setting; anything else is false, with a warning.
+// lenientBool reads a true/false setting with the steps' one parser, but a word it refuses is
+// false with a warning rather than a failure: a notification never fails a release.
 func lenientBool(s *step.Step, name, v string) bool {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return false
-	}
-	b, err := strconv.ParseBool(v)
+	b, err := step.ParseBool(name, v, false)
 	if err != nil {
-		s.Warn("%s %q is not true or false: taken as false", name, clip(v, 20))
+		s.Warn("%v: taken as false", err)
 		return false
 	}
 	return b
