@@ -124,7 +124,7 @@ func (t target) get(ctx context.Context, c *httpclient.Client, q url.Values) ([]
 	if err != nil {
 		return nil, err
 	}
-	facts := map[string]string{"service": c.Service, "secret": t.secret}
+	facts := map[string]string{"service": c.Service(), "secret": t.secret}
 	switch code := resp.Code; {
 	case code == http.StatusOK:
 		return resp.Body, nil
@@ -137,7 +137,7 @@ func (t target) get(ctx context.Context, c *httpclient.Client, q url.Values) ([]
 		return nil, t.badReply(c.StatusError(http.MethodGet, t.url, resp))
 	case code == http.StatusBadRequest && t.source == "alertmanager":
 		// Alertmanager answers 400 to a filter it cannot parse.
-		return nil, failure.Wrap(failure.InvalidInput, nil, fmt.Errorf("%s rejected the matchers: %w", c.Service, c.StatusError(http.MethodGet, t.url, resp)))
+		return nil, failure.Wrap(failure.InvalidInput, nil, fmt.Errorf("%s rejected the matchers: %w", c.Service(), c.StatusError(http.MethodGet, t.url, resp)))
 	default:
 		return nil, c.StatusError(http.MethodGet, t.url, resp)
 	}
