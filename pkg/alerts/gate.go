@@ -98,16 +98,16 @@ func (cfg *Config) Gate() (*Gate, error) {
 	// Four attempts of a quarter of the timeout each, and backoffs of at most an eighth: a refused
 	// connection fails all attempts well within the timeout and is reported as such, not as a
 	// timeout; a server that hangs runs into the overall deadline.
-	opts := httpclient.Options{Timeout: max(cfg.Timeout/4, time.Second), Attempts: 4}
+	opts := []httpclient.Option{httpclient.WithTimeout(max(cfg.Timeout/4, time.Second)), httpclient.WithAttempts(4),
+		httpclient.WithBackoff(0, max(cfg.Timeout/8, 500*time.Millisecond))}
 	if caBound && cfg.CAFile != "" {
-		opts.CAFile = cfg.CAFile
+		opts = append(opts, httpclient.WithCAFile(cfg.CAFile))
 	}
-	path := AlertmanagerPath
+	service, path := "Alertmanager", AlertmanagerPath
 	switch cfg.Source {
 	case "alertmanager", "":
-		opts.Service = "Alertmanager"
 	case "prometheus":
-		opts.Service, path = "Prometheus", PrometheusPath
+		service, path = "Prometheus", PrometheusPath
 	default:
 		return nil, failure.New(failure.InvalidInput, nil, "source %q is not alertmanager or prometheus", cfg.Source)
 	}
@@ -117,19 +117,20 @@ func (cfg *Config) Gate() (*Gate, error) {
 	}
 	secret := "(none was given: bind the monitoring-token workspace, or set TOKEN_FILE)"
 	if tokenBound && cfg.TokenFile != "" {
-		if u, _ := url.Parse(strings.TrimSpace(cfg.URL)); u.Scheme != "https" && !IsLoopback(u.String()) {
+		if u, _ := url.Parse(strings.TrimSpace(cfg.URL)); u.Scheme != "https" && !httpclient.IsLoopback(u.Host) {
 			return nil, failure.New(failure.InvalidInput, nil, "url %s is plain http: refusing to send the token in clear text; use https", httpclient.Redact(cfg.URL))
 		}
-		if err := httpclient.BearerFromFile(cfg.TokenFile, &opts); err != nil {
+		bearer, err := httpclient.BearerFromFile(cfg.TokenFile)
+		if err != nil {
 			return nil, failure.AsInvalid(fmt.Errorf("token_file: %w", err))
 		}
+		opts = append(opts, bearer)
 		secret = SecretOf(cfg.TokenFile)
 	}
-	c, err := httpclient.New(opts)
+	c, err := httpclient.New(service, opts...)
 	if err != nil {
 		return nil, failure.AsInvalid(fmt.Errorf("ca_file: %w", err))
 	}
-	c.MaxBackoff = max(cfg.Timeout/8, 500*time.Millisecond)
 	if path == PrometheusPath {
 		return &Gate{Source: &Prometheus{URL: cfg.URL, Client: c, Secret: secret}, Matchers: ms}, nil
 	}

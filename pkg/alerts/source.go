@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -125,7 +124,7 @@ func (t target) get(ctx context.Context, c *httpclient.Client, q url.Values) ([]
 	if err != nil {
 		return nil, err
 	}
-	facts := map[string]string{"service": c.Service, "secret": t.secret}
+	facts := map[string]string{"service": c.Service(), "secret": t.secret}
 	switch code := resp.Code; {
 	case code == http.StatusOK:
 		return resp.Body, nil
@@ -138,7 +137,7 @@ func (t target) get(ctx context.Context, c *httpclient.Client, q url.Values) ([]
 		return nil, t.badReply(c.StatusError(http.MethodGet, t.url, resp))
 	case code == http.StatusBadRequest && t.source == "alertmanager":
 		// Alertmanager answers 400 to a filter it cannot parse.
-		return nil, failure.Wrap(failure.InvalidInput, nil, fmt.Errorf("%s rejected the matchers: %w", c.Service, c.StatusError(http.MethodGet, t.url, resp)))
+		return nil, failure.Wrap(failure.InvalidInput, nil, fmt.Errorf("%s rejected the matchers: %w", c.Service(), c.StatusError(http.MethodGet, t.url, resp)))
 	default:
 		return nil, c.StatusError(http.MethodGet, t.url, resp)
 	}
@@ -166,20 +165,6 @@ func Endpoint(base, path string) (string, error) {
 	}
 	u.Path, u.RawPath = p, ""
 	return u.String(), nil
-}
-
-// IsLoopback reports whether rawURL's host is this machine, where plain http cannot be sniffed.
-func IsLoopback(rawURL string) bool {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return false
-	}
-	h := u.Hostname()
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // amAlert is the part of Alertmanager's gettableAlert the gate reads.

@@ -168,11 +168,11 @@ func TestEndpoint(t *testing.T) {
 	}
 }
 
-func testClient(t *testing.T, service string) *httpclient.Client {
+func testClient(t *testing.T, service string, opts ...httpclient.Option) *httpclient.Client {
 	t.Helper()
-	c, err := httpclient.New(httpclient.Options{Service: service, Timeout: 5 * time.Second, Attempts: 2})
+	c, err := httpclient.New(service, append([]httpclient.Option{httpclient.WithTimeout(5 * time.Second), httpclient.WithAttempts(2),
+		httpclient.WithBackoff(time.Millisecond, time.Millisecond)}, opts...)...)
 	require.NoError(t, err)
-	c.BaseBackoff, c.MaxBackoff = time.Millisecond, time.Millisecond
 	return c
 }
 
@@ -185,8 +185,7 @@ func TestAlertmanagerRequest(t *testing.T) {
 		_, _ = w.Write([]byte(amReply))
 	}))
 	t.Cleanup(srv.Close)
-	c := testClient(t, "Alertmanager")
-	c.Auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer tok") }
+	c := testClient(t, "Alertmanager", httpclient.WithBearerToken("tok"))
 	ms, err := ParseMatchers(`environment="production",summary="a, b"`)
 	require.NoError(t, err)
 	alerts, err := (&Alertmanager{URL: srv.URL + "/", Client: c}).Firing(context.Background(), ms)
@@ -305,11 +304,4 @@ func TestSecretOf(t *testing.T) {
 	assert.Equal(t, "bound to workspace monitoring-token (file /workspace/monitoring-token/token)", SecretOf("/workspace/monitoring-token/token"))
 	assert.Equal(t, "in file /home/me/token", SecretOf("/home/me/token"))
 	assert.Equal(t, "in file /workspace/token", SecretOf("/workspace/token"))
-}
-
-func TestIsLoopback(t *testing.T) {
-	assert.True(t, IsLoopback("http://127.0.0.1:9093"))
-	assert.True(t, IsLoopback("http://localhost:9093"))
-	assert.True(t, IsLoopback("http://[::1]:9093"))
-	assert.False(t, IsLoopback("http://alertmanager.monitoring.svc:9093"))
 }

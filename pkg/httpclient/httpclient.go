@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,41 +25,108 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 )
 
-// Client calls one service.
+// Defaults of New, in one place; the options override them.
+const (
+	DefaultAttempts    = 4
+	DefaultTimeout     = 30 * time.Second
+	DefaultBaseBackoff = 500 * time.Millisecond
+	DefaultMaxBackoff  = 30 * time.Second
+)
+
+// Client calls one service. It is built by New and not changed afterwards.
 type Client struct {
-	Service     string        // human name used in errors, e.g. "Quay"
-	Attempts    int           // total tries for a retryable request (default 4)
-	Timeout     time.Duration // per attempt (default 30s)
-	BaseBackoff time.Duration // first backoff (default 500ms), doubled each retry
-	MaxBackoff  time.Duration // cap for backoff and Retry-After (default 30s)
-	// Auth sets credentials on each request; nil for none.
-	Auth func(*http.Request)
-	// Secrets are values (tokens, passwords) replaced by [redacted] wherever the client quotes a
+	service     string        // human name used in errors, e.g. "Quay"
+	attempts    int           // total tries for a retryable request
+	timeout     time.Duration // per attempt
+	baseBackoff time.Duration // first backoff, doubled each retry
+	maxBackoff  time.Duration // cap for backoff and Retry-After
+	// auth sets credentials on each request; nil for none.
+	auth func(*http.Request)
+	// secrets are values (tokens, passwords) replaced by [redacted] wherever the client quotes a
 	// reply in an error: a server may echo the credentials it refused.
-	Secrets []string
-	// RetryNonIdempotent allows retrying other methods than GET/HEAD: only for endpoints the caller
-	// knows to be safe to repeat (a Slack message may be posted twice rather than lost).
-	RetryNonIdempotent bool
+	secrets []string
+	// retryNonIdempotent allows retrying other methods than GET/HEAD.
+	retryNonIdempotent bool
+	caFile             string
 
 	hc *http.Client
 }
 
-// Options configure New.
-type Options struct {
-	Service            string
-	CAFile             string // PEM bundle added to the system roots; empty for system roots only
-	Timeout            time.Duration
-	Attempts           int
-	Auth               func(*http.Request)
-	Secrets            []string // see Client.Secrets; BearerFromFile adds the token itself
-	RetryNonIdempotent bool
+// Option configures New.
+type Option func(*Client)
+
+// WithTimeout bounds each attempt (default DefaultTimeout); the caller's context bounds the whole
+// call. Zero or less keeps the default.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) {
+		if d > 0 {
+			c.timeout = d
+		}
+	}
 }
 
-// New returns a Client for opts.
-func New(opts Options) (*Client, error) {
+// WithAttempts sets the total tries of a retryable request (default DefaultAttempts); 1 never
+// retries. Zero or less keeps the default.
+func WithAttempts(n int) Option {
+	return func(c *Client) {
+		if n > 0 {
+			c.attempts = n
+		}
+	}
+}
+
+// WithBackoff sets the first wait between attempts, doubled each retry, and its cap, which also
+// bounds a server's Retry-After (defaults DefaultBaseBackoff and DefaultMaxBackoff). A zero
+// value keeps that default.
+func WithBackoff(base, maxWait time.Duration) Option {
+	return func(c *Client) {
+		if base > 0 {
+			c.baseBackoff = base
+		}
+		if maxWait > 0 {
+			c.maxBackoff = maxWait
+		}
+	}
+}
+
+// WithCAFile adds the PEM bundle in path to the system roots; New fails when it holds no
+// certificate. Empty means system roots only.
+func WithCAFile(path string) Option { return func(c *Client) { c.caFile = path } }
+
+// WithBearerToken sends token as a bearer token and redacts it from errors.
+func WithBearerToken(token string) Option {
+	return func(c *Client) {
+		c.auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
+		c.secrets = append(c.secrets, token)
+	}
+}
+
+// WithBasicAuth sends user and password as basic auth and redacts the password from errors.
+func WithBasicAuth(user, password string) Option {
+	return func(c *Client) {
+		c.auth = func(r *http.Request) { r.SetBasicAuth(user, password) }
+		c.secrets = append(c.secrets, password)
+	}
+}
+
+// WithRetryNonIdempotent allows retrying other methods than GET/HEAD: only for endpoints the
+// caller knows to be safe to repeat (a Slack message may be posted twice rather than lost).
+func WithRetryNonIdempotent() Option { return func(c *Client) { c.retryNonIdempotent = true } }
+
+// New returns a Client for service (its name in errors, e.g. "Quay"), with the defaults above
+// changed by opts.
+func New(service string, opts ...Option) (*Client, error) {
+	c := &Client{service: service, attempts: DefaultAttempts, timeout: DefaultTimeout,
+		baseBackoff: DefaultBaseBackoff, maxBackoff: DefaultMaxBackoff}
+	if c.service == "" {
+		c.service = "the server"
+	}
+	for _, o := range opts {
+		o(c)
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if opts.CAFile != "" {
-		pem, err := os.ReadFile(opts.CAFile)
+	if c.caFile != "" {
+		pem, err := os.ReadFile(c.caFile)
 		if err != nil {
 			return nil, fmt.Errorf("reading CA bundle: %w", err)
 		}
@@ -67,43 +135,16 @@ func New(opts Options) (*Client, error) {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, failure.New(failure.InvalidInput, nil, "CA bundle %s holds no PEM certificate", opts.CAFile)
+			return nil, failure.New(failure.InvalidInput, nil, "CA bundle %s holds no PEM certificate", c.caFile)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	c := &Client{
-		Service:            opts.Service,
-		Attempts:           opts.Attempts,
-		Timeout:            opts.Timeout,
-		Auth:               opts.Auth,
-		Secrets:            opts.Secrets,
-		RetryNonIdempotent: opts.RetryNonIdempotent,
-		hc:                 &http.Client{Transport: tr, CheckRedirect: sameHostRedirects},
-	}
-	c.defaults()
+	c.hc = &http.Client{Transport: tr, CheckRedirect: sameHostRedirects}
 	return c, nil
 }
 
-func (c *Client) defaults() {
-	if c.Attempts <= 0 {
-		c.Attempts = 4
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = 30 * time.Second
-	}
-	if c.BaseBackoff <= 0 {
-		c.BaseBackoff = 500 * time.Millisecond
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 30 * time.Second
-	}
-	if c.Service == "" {
-		c.Service = "the server"
-	}
-	if c.hc == nil {
-		c.hc = &http.Client{CheckRedirect: sameHostRedirects}
-	}
-}
+// Service is the name of the service the client calls, as errors show it.
+func (c *Client) Service() string { return c.service }
 
 // sameHostRedirects stops credentials from following a redirect to another host.
 func sameHostRedirects(req *http.Request, via []*http.Request) error {
@@ -130,15 +171,14 @@ const maxBody = 32 << 20
 // Do sends a request with body (nil for none) and returns the response of the last attempt.
 // Only transport failures and contexts end in an error here; callers decide what a status means
 // (StatusError helps). Retries: 429, 502, 503, 504, 500 and transport errors, for GET/HEAD (and
-// other methods when RetryNonIdempotent).
+// other methods when WithRetryNonIdempotent).
 func (c *Client) Do(ctx context.Context, method, rawURL string, header http.Header, body []byte) (*Response, error) {
-	c.defaults()
-	retryable := method == http.MethodGet || method == http.MethodHead || c.RetryNonIdempotent
+	retryable := method == http.MethodGet || method == http.MethodHead || c.retryNonIdempotent
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		resp, err := c.once(ctx, method, rawURL, header, body)
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s %s %s: %w", c.Service, method, Redact(rawURL), ctx.Err())
+			return nil, fmt.Errorf("%s %s %s: %w", c.service, method, Redact(rawURL), ctx.Err())
 		}
 		var wait time.Duration
 		switch {
@@ -149,12 +189,12 @@ func (c *Client) Do(ctx context.Context, method, rawURL string, header http.Head
 			lastErr = nil
 			wait = c.backoff(attempt)
 			if ra, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
-				wait = min(ra, c.MaxBackoff)
+				wait = min(ra, c.maxBackoff)
 			}
 		default:
 			return resp, nil
 		}
-		if !retryable || attempt >= c.Attempts {
+		if !retryable || attempt >= c.attempts {
 			if lastErr != nil {
 				return nil, lastErr
 			}
@@ -164,14 +204,14 @@ func (c *Client) Do(ctx context.Context, method, rawURL string, header http.Head
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("%s %s %s: %w", c.Service, method, Redact(rawURL), ctx.Err())
+			return nil, fmt.Errorf("%s %s %s: %w", c.service, method, Redact(rawURL), ctx.Err())
 		case <-t.C:
 		}
 	}
 }
 
 func (c *Client) once(ctx context.Context, method, rawURL string, header http.Header, body []byte) (*Response, error) {
-	actx, cancel := context.WithTimeout(ctx, c.Timeout)
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var rd io.Reader
 	if body != nil {
@@ -179,24 +219,24 @@ func (c *Client) once(ctx context.Context, method, rawURL string, header http.He
 	}
 	req, err := http.NewRequestWithContext(actx, method, rawURL, rd)
 	if err != nil {
-		return nil, fmt.Errorf("%s: building request for %s: %w", c.Service, Redact(rawURL), err)
+		return nil, fmt.Errorf("%s: building request for %s: %w", c.service, Redact(rawURL), err)
 	}
 	for k, vs := range header {
 		for _, v := range vs {
 			req.Header.Add(k, v)
 		}
 	}
-	if c.Auth != nil {
-		c.Auth(req)
+	if c.auth != nil {
+		c.auth(req)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s %s: %w", c.Service, method, Redact(rawURL), unwrapURLError(err))
+		return nil, fmt.Errorf("%s %s %s: %w", c.service, method, Redact(rawURL), unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, fmt.Errorf("%s %s %s: reading reply: %w", c.Service, method, Redact(rawURL), err)
+		return nil, fmt.Errorf("%s %s %s: reading reply: %w", c.service, method, Redact(rawURL), err)
 	}
 	return &Response{Code: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
@@ -211,9 +251,9 @@ func unwrapURLError(err error) error {
 }
 
 func (c *Client) backoff(attempt int) time.Duration {
-	d := c.BaseBackoff << (attempt - 1)
-	if d <= 0 || d > c.MaxBackoff {
-		d = c.MaxBackoff
+	d := c.baseBackoff << (attempt - 1)
+	if d <= 0 || d > c.maxBackoff {
+		d = c.maxBackoff
 	}
 	// Jitter of up to a quarter keeps racing runs from retrying in lockstep.
 	return d - time.Duration(rand.Int64N(int64(d)/4+1))
@@ -236,11 +276,11 @@ func retryAfter(v string) (time.Duration, bool) {
 // StatusError turns an unexpected status into an error the failure catalog classifies. The
 // body is trimmed and redacted.
 func (c *Client) StatusError(method, rawURL string, r *Response) error {
-	return &failure.HTTPStatusError{Service: c.Service, Method: method, URL: Redact(rawURL), Code: r.Code, Body: Snippet([]byte(c.redactSecrets(string(r.Body))))}
+	return &failure.HTTPStatusError{Service: c.service, Method: method, URL: Redact(rawURL), Code: r.Code, Body: Snippet([]byte(c.redactSecrets(string(r.Body))))}
 }
 
 func (c *Client) redactSecrets(s string) string {
-	for _, secret := range c.Secrets {
+	for _, secret := range c.secrets {
 		if len(secret) >= 4 { // shorter values would redact ordinary words
 			s = strings.ReplaceAll(s, secret, "[redacted]")
 		}
@@ -257,8 +297,9 @@ func Snippet(b []byte) string {
 	return s
 }
 
-// Redact removes user info and the query from a URL for messages (a Slack webhook carries its
-// secret in the path: callers never print those URLs at all).
+// Redact removes user info, the query and the fragment from a URL for messages: the one place
+// where the project decides what of a URL may be shown (a Slack webhook carries its secret in the
+// path: callers never print those URLs at all).
 func Redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -270,16 +311,33 @@ func Redact(rawURL string) string {
 	return u.String()
 }
 
-// BearerFromFile sets opts to send the token in path (trimmed, read once) as a bearer token,
-// and registers it as a secret to redact.
-func BearerFromFile(path string, opts *Options) error {
+// IsLoopback reports whether host (a host name or IP address, optionally bracketed and with a
+// port: the Host of a URL or the registry part of an image reference) is this machine:
+// "localhost", 127.0.0.0/8 or ::1. It is the one rule for plain HTTP in the project: credentials,
+// webhooks and verdicts go in clear text only to a loopback host (a sandbox, a local sink, a
+// port-forward), where no network lies between the step and the server. Any other address,
+// private ranges such as 10.0.0.0/8 included, needs https.
+func IsLoopback(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// BearerFromFile reads the token in path (trimmed, read once) and returns the option that sends
+// it as a bearer token (WithBearerToken). The error is the file's, for the caller to name the
+// setting.
+func BearerFromFile(path string) (Option, error) {
 	tok, err := ReadSecret(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	opts.Auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
-	opts.Secrets = append(opts.Secrets, tok)
-	return nil
+	return WithBearerToken(tok), nil
 }
 
 // ReadSecret reads a secret file, trimmed; an empty file is an error.

@@ -27,6 +27,7 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
 	"github.com/release-to-prod/release-to-prod/pkg/dockerconfig"
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/httpclient"
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
@@ -229,16 +230,10 @@ func Check(ctx context.Context, repo, tag string, cfg *Config) (*Found, error) {
 	return f, nil
 }
 
+// isLoopback reports whether the registry of repo (host[:port]/path) is on this machine.
 func isLoopback(repo string) bool {
 	host, _, _ := strings.Cut(repo, "/")
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return httpclient.IsLoopback(host)
 }
 
 func platformString(p *v1.Platform) string {

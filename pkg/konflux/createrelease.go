@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -46,18 +45,6 @@ const (
 // requestTimeout bounds one API call; the wait as a whole is bounded by TIMEOUT.
 const requestTimeout = 30 * time.Second
 
-func boolSetting(name, v string, def bool) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "":
-		return def, nil
-	case "true", "yes", "1":
-		return true, nil
-	case "false", "no", "0":
-		return false, nil
-	}
-	return false, failure.New(failure.InvalidInput, nil, "%s=%q: use true or false", name, v)
-}
-
 // RunCreateRelease is the create-release step: create the Release under its deterministic name
 // (or find the one a racing run created), then wait for its outcome.
 func RunCreateRelease(ctx context.Context, s *step.Step, cfg *CreateReleaseConfig) error {
@@ -69,15 +56,15 @@ func RunCreateRelease(ctx context.Context, s *step.Step, cfg *CreateReleaseConfi
 		"SNAPSHOT": cfg.Snapshot, "RELEASE_PLAN": cfg.ReleasePlan}); err != nil {
 		return err
 	}
-	dry, err := boolSetting("DRY_RUN", cfg.DryRun, false)
+	dry, err := step.ParseBool("DRY_RUN", cfg.DryRun, false)
 	if err != nil {
 		return err
 	}
-	automated, err := boolSetting("AUTOMATED", cfg.Automated, false)
+	automated, err := step.ParseBool("AUTOMATED", cfg.Automated, false)
 	if err != nil {
 		return err
 	}
-	wait, err := boolSetting("WAIT", cfg.Wait, true)
+	wait, err := step.ParseBool("WAIT", cfg.Wait, true)
 	if err != nil {
 		return err
 	}

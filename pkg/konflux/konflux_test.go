@@ -294,20 +294,3 @@ func FuzzDecodeHistory(f *testing.F) {
 		}
 	})
 }
-
-func TestBoolSetting(t *testing.T) {
-	for _, tt := range []struct {
-		in      string
-		def     bool
-		want    bool
-		wantErr bool
-	}{{"", true, true, false}, {"", false, false, false}, {"true", false, true, false}, {"False", true, false, false}, {" yes ", false, true, false}, {"maybe", false, false, true}} {
-		got, err := boolSetting("X", tt.in, tt.def)
-		if tt.wantErr {
-			assert.Equal(t, failure.InvalidInput, idOf(err), tt.in)
-			continue
-		}
-		assert.NoError(t, err)
-		assert.Equal(t, tt.want, got, tt.in)
-	}
-}

@@ -45,7 +45,7 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 	if err := required(map[string]string{"NAMESPACE": cfg.Namespace}); err != nil {
 		return err // without a valid namespace there is nowhere to record
 	}
-	dryRun, err := boolSetting("DRY_RUN", cfg.DryRun, false)
+	dryRun, err := step.ParseBool("DRY_RUN", cfg.DryRun, false)
 	if err != nil {
 		s.Warn("%v: recorded as not a dry run", err)
 	}

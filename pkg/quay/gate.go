@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -67,7 +66,11 @@ const (
 )
 
 // Run is the step: check-vulnerabilities.
-func Run(ctx context.Context, s *step.Step, cfg *Config) error {
+func Run(ctx context.Context, s *step.Step, cfg *Config) error { return run(ctx, s, cfg) }
+
+// run is Run with extra options for the Quay client, applied after the gate's own (the tests
+// shorten the backoff).
+func run(ctx context.Context, s *step.Step, cfg *Config, clientOpts ...httpclient.Option) error {
 	skip, err := step.ParseBool("skip", cfg.Skip, false)
 	if err != nil {
 		return err
@@ -79,15 +82,16 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 		}
 		return s.Result(ResultCriticalCount, "skipped")
 	}
-	g, err := cfg.Gate(s)
+	g, err := cfg.Gate(s, clientOpts...)
 	if err != nil {
 		return err
 	}
 	return g.Check(ctx, s)
 }
 
-// Gate builds the gate cfg describes, checking every setting before anything is sent.
-func (cfg *Config) Gate(s *step.Step) (*Gate, error) {
+// Gate builds the gate cfg describes, checking every setting before anything is sent. clientOpts
+// are applied to the Quay client after the gate's own.
+func (cfg *Config) Gate(s *step.Step, clientOpts ...httpclient.Option) (*Gate, error) {
 	img, err := ParseImage(cfg.ImageURL, cfg.ImageDigest)
 	if err != nil {
 		return nil, err
@@ -110,35 +114,35 @@ func (cfg *Config) Gate(s *step.Step) (*Gate, error) {
 	if cfg.PollTimeout < 0 || cfg.PollInterval <= 0 || cfg.RequestTimeout <= 0 {
 		return nil, failure.New(failure.InvalidInput, nil, "poll_timeout %s must not be negative, poll_interval %s and request_timeout %s must be positive", cfg.PollTimeout, cfg.PollInterval, cfg.RequestTimeout)
 	}
-	opts := httpclient.Options{Service: "Quay", Timeout: cfg.RequestTimeout, Attempts: 4}
+	opts := []httpclient.Option{httpclient.WithTimeout(cfg.RequestTimeout), httpclient.WithBackoff(0, 10*time.Second)}
 	if on, err := step.ParseBool("ca_bound", cfg.CABound, false); err != nil {
 		return nil, err
 	} else if on && cfg.CAFile != "" {
-		opts.CAFile = cfg.CAFile
+		opts = append(opts, httpclient.WithCAFile(cfg.CAFile))
 	}
-	secret, err := cfg.auth(s, img, base, &opts)
+	auth, secret, err := cfg.auth(s, img, base)
 	if err != nil {
 		return nil, err
 	}
-	c, err := httpclient.New(opts)
+	c, err := httpclient.New("Quay", append(append(opts, auth...), clientOpts...)...)
 	if err != nil {
 		return nil, failure.AsInvalid(fmt.Errorf("ca_file: %w", err))
 	}
-	c.MaxBackoff = 10 * time.Second
 	g.Scanner = &Scanner{Base: base, Client: c, Secret: secret}
 	return g, nil
 }
 
-// auth sets the credentials: an OAuth token, or a robot account from a docker config.json, or
-// none for a public repository. It returns where they come from, for advice.
-func (cfg *Config) auth(s *step.Step, img Image, base string, opts *httpclient.Options) (string, error) {
+// auth picks the credentials: an OAuth token, or a robot account from a docker config.json, or
+// none for a public repository. It returns the client option that sends them (none for none) and
+// where they come from, for advice.
+func (cfg *Config) auth(s *step.Step, img Image, base string) ([]httpclient.Option, string, error) {
 	tokenOn, err := step.ParseBool("token_bound", cfg.TokenBound, false)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	dockerOn, err := step.ParseBool("docker_config_bound", cfg.DockerConfigBound, false)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	tokenOn = tokenOn && cfg.TokenFile != ""
 	dockerOn = dockerOn && cfg.DockerConfigFile != ""
@@ -149,31 +153,30 @@ func (cfg *Config) auth(s *step.Step, img Image, base string, opts *httpclient.O
 			// made for the API, is the better credential here.
 			s.Info("  using the Quay OAuth token (the docker config.json is bound too, and not used for the scan)")
 		}
-		if err := httpclient.BearerFromFile(cfg.TokenFile, opts); err != nil {
-			return "", failure.AsInvalid(fmt.Errorf("token_file: %w", err))
+		bearer, err := httpclient.BearerFromFile(cfg.TokenFile)
+		if err != nil {
+			return nil, "", failure.AsInvalid(fmt.Errorf("token_file: %w", err))
 		}
-		return secretOf(cfg.TokenFile, "the OAuth token"), nil
+		return []httpclient.Option{bearer}, secretOf(cfg.TokenFile, "the OAuth token"), nil
 	case dockerOn:
 		if _, err := os.Stat(cfg.DockerConfigFile); errors.Is(err, fs.ErrNotExist) {
-			return "", failure.New(failure.InvalidInput, nil, "docker_config_file %s does not exist", cfg.DockerConfigFile)
+			return nil, "", failure.New(failure.InvalidInput, nil, "docker_config_file %s does not exist", cfg.DockerConfigFile)
 		}
 		creds, ok, err := dockerconfig.Lookup(cfg.DockerConfigFile, img.Ref())
 		if err == nil && !ok && hostOf(base) != img.Host {
 			creds, ok, err = dockerconfig.Lookup(cfg.DockerConfigFile, hostOf(base))
 		}
 		if err != nil {
-			return "", failure.AsInvalid(fmt.Errorf("docker_config_file: %w", err))
+			return nil, "", failure.AsInvalid(fmt.Errorf("docker_config_file: %w", err))
 		}
 		where := secretOf(cfg.DockerConfigFile, "the docker config.json")
 		if !ok {
 			s.Warn("no entry for %s in %s: asking Quay without credentials", img.Ref(), cfg.DockerConfigFile)
-			return where + ", which has no entry for " + img.Host, nil
+			return nil, where + ", which has no entry for " + img.Host, nil
 		}
-		opts.Auth = func(r *http.Request) { r.SetBasicAuth(creds.Username, creds.Password) }
-		opts.Secrets = append(opts.Secrets, creds.Password)
-		return where, nil
+		return []httpclient.Option{httpclient.WithBasicAuth(creds.Username, creds.Password)}, where, nil
 	}
-	return "(none was given: bind the quay-token or registry-credentials workspace for a private repository)", nil
+	return nil, "(none was given: bind the quay-token or registry-credentials workspace for a private repository)", nil
 }
 
 // secretOf says where a secret file came from: Tekton mounts workspace w at /workspace/w.

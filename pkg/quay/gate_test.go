@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/httpclient"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 )
@@ -87,25 +88,13 @@ func config(q *quayServer) *Config {
 	}
 }
 
-// run builds the gate from cfg as the step does (fast retries for the test) and checks.
-func run(t *testing.T, cfg *Config) (string, map[string]string, error) {
+// runGate runs the step on cfg, with fast retries for the test.
+func runGate(t *testing.T, cfg *Config) (string, map[string]string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	dir := t.TempDir()
 	s := step.NewStep("check-vulnerabilities", &out, "text", dir)
-	err := func() error {
-		skip, err := step.ParseBool("skip", cfg.Skip, false)
-		if err != nil || skip {
-			return Run(context.Background(), s, cfg)
-		}
-		g, err := cfg.Gate(s)
-		if err != nil {
-			return err
-		}
-		g.Scanner.Client.BaseBackoff = time.Millisecond
-		g.Scanner.Client.MaxBackoff = time.Millisecond
-		return g.Check(context.Background(), s)
-	}()
+	err := run(context.Background(), s, cfg, httpclient.WithBackoff(time.Millisecond, time.Millisecond))
 	results := map[string]string{}
 	for _, n := range []string{ResultScanOutput, ResultCriticalCount} {
 		if b, rerr := os.ReadFile(filepath.Join(dir, n)); rerr == nil {
@@ -274,7 +263,7 @@ func TestGate(t *testing.T) {
 			if tt.cfg != nil {
 				tt.cfg(cfg)
 			}
-			out, results, err := run(t, cfg)
+			out, results, err := runGate(t, cfg)
 			fix := func(s string) string { return strings.ReplaceAll(s, "HOST/", q.Host+"/") }
 			if tt.wantID == "" {
 				require.NoError(t, err, out)
@@ -320,7 +309,7 @@ func TestCriticalAdvice(t *testing.T) {
 	q.SetSecurity(repo, idx, sandbox.QuayScanned(f, curl))
 	cfg := config(q)
 	cfg.FailOnHigh = "true"
-	_, _, err := run(t, cfg)
+	_, _, err := runGate(t, cfg)
 	require.Error(t, err)
 	a, ok := failure.Explain(err)
 	require.True(t, ok)
@@ -382,7 +371,7 @@ func TestAuth(t *testing.T) {
 			q.SetSecurity(repo, idx, tt.reply)
 			cfg := config(q)
 			tt.cfg(cfg, q)
-			out, _, err := run(t, cfg)
+			out, _, err := runGate(t, cfg)
 			if tt.wantID == "" {
 				require.NoError(t, err, out)
 			} else {
@@ -435,7 +424,7 @@ func TestConfigInvalid(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := config(q)
 			tt.cfg(cfg)
-			_, _, err := run(t, cfg)
+			_, _, err := runGate(t, cfg)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.err)
 			assertID(t, "invalid-input", err)

@@ -2,12 +2,12 @@ package quay
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/httpclient"
 )
 
 // Image is the image the gate scans: a Quay repository and a pinned digest.
@@ -121,32 +121,13 @@ func APIBase(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", failure.New(failure.InvalidInput, nil, "quay_api_url %q is not an http(s) URL like https://quay.io", redactURL(raw))
+		return "", failure.New(failure.InvalidInput, nil, "quay_api_url %q is not an http(s) URL like https://quay.io", httpclient.Redact(raw))
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", failure.New(failure.InvalidInput, nil, "quay_api_url %q must be a plain base URL (no credentials, query or fragment)", redactURL(raw))
+		return "", failure.New(failure.InvalidInput, nil, "quay_api_url %q must be a plain base URL (no credentials, query or fragment)", httpclient.Redact(raw))
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return "", failure.New(failure.InvalidInput, nil, "quay_api_url %s is plain http: only loopback hosts may use http; use https", u.Redacted())
+	if u.Scheme == "http" && !httpclient.IsLoopback(u.Host) {
+		return "", failure.New(failure.InvalidInput, nil, "quay_api_url %s is plain http: only loopback hosts may use http; use https", httpclient.Redact(raw))
 	}
 	return strings.TrimRight(u.String(), "/"), nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<invalid URL>"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	u.Fragment = ""
-	return u.String()
 }

@@ -53,7 +53,7 @@ func TestRun(t *testing.T) {
 		{name: "skip", env: map[string]string{"SKIP": "true", "COMMIT_SHA": "not-a-sha"}, wantCode: step.ExitOK,
 			outHas:  []string{"- app-interface check skipped (skip=true)"},
 			results: map[string]string{ResultSaasFile: saasPath, ResultTargetsChecked: "skipped"}},
-		{name: "bad skip", env: map[string]string{"SKIP": "maybe"}, wantCode: step.ExitBadArgs, outHas: []string{`SKIP "maybe": want true or false`}},
+		{name: "bad skip", env: map[string]string{"SKIP": "maybe"}, wantCode: step.ExitBadArgs, outHas: []string{`SKIP "maybe" is not true or false`}},
 		{name: "short sha", env: map[string]string{"COMMIT_SHA": "3f78685"}, wantCode: step.ExitBadArgs, outHas: []string{"COMMIT_SHA", "short SHA"}},
 		{name: "saas file escapes with ..", env: map[string]string{"SAAS_FILE": "data/../../etc/passwd"}, wantCode: step.ExitBadArgs,
 			outHas: []string{`SAAS_FILE: path "data/../../etc/passwd" contains '..': it must stay inside the checkout`}},

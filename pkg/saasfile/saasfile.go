@@ -45,12 +45,9 @@ const targetsBudget = 512
 
 // Run is the step body.
 func Run(_ context.Context, s *step.Step, cfg *Config) error {
-	skip, err := false, error(nil)
-	if v := strings.TrimSpace(cfg.Skip); v != "" { // an empty param means the default
-		skip, err = strconv.ParseBool(v)
-	}
+	skip, err := step.ParseBool("SKIP", cfg.Skip, false)
 	if err != nil {
-		return failure.New(failure.InvalidInput, nil, "SKIP %q: want true or false", cfg.Skip)
+		return err
 	}
 	if skip {
 		s.Skip("app-interface check skipped (skip=true)")

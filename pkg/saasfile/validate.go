@@ -452,6 +452,8 @@ func (v *validator) resourceTemplate(file string, i int, rt *yaml.Node, listKey 
 	}
 }
 
+// target checks one target of a resource template, records it, and when it is the production
+// target checks that it deploys this commit.
 func (v *validator) target(file, rtName, where string, t *yaml.Node, listKey *yaml.Node) {
 	if !v.spend(file, 1) {
 		return
@@ -479,51 +481,59 @@ func (v *validator) target(file, rtName, where string, t *yaml.Node, listKey *ya
 			v.warn(file, p.key, "%sunknown field %q (not in saas-file-target-1.yml): a typo?", where, p.key.Value)
 		}
 	}
-
-	refField, hasRef := get(t, "ref")
-	switch {
-	case !hasRef:
-		v.problem(Invalid, file, t, "%smissing required field \"ref\"", where)
-	case !isString(refField.val):
-		// An all-digit SHA parses as a number; app-interface's schema rejects it too.
-		if refField.val != nil && refField.val.Kind == yaml.ScalarNode {
-			v.problem(Invalid, file, refField.key, "%sref must be a string, got %s: quote it (ref: \"%s\")", where, kindName(refField.val), refField.val.Value)
-		} else {
-			v.problem(Invalid, file, refField.key, "%sref must be a string, got %s", where, kindName(refField.val))
-		}
-		hasRef = false
-	default:
-		tg.Ref = refField.val.Value
-		if !refPattern.MatchString(tg.Ref) {
-			v.problem(Invalid, file, refField.val, "%sref %q is not a 40-character commit SHA nor one of master, main, internal, stable, release-4.N", where, tg.Ref)
-		}
+	ref := v.targetRef(file, where, t)
+	if ref != nil {
+		tg.Ref = ref.Value
 	}
+	envRoot, bySelector := v.targetNamespace(file, where, t, &tg)
+	v.targetSettings(file, where, t)
 
+	tg.Production, tg.Why = v.isProduction(tg, envRoot)
+	if !tg.Production && bySelector && v.opts.Target == "" {
+		v.warn(file, t, "%suses a namespaceSelector: its environment cannot be read from the checkout; set TARGET if it is the production target", where)
+	}
+	v.rep.Targets = append(v.rep.Targets, tg)
+	if tg.Production {
+		v.productionTarget(file, where, t, tg, ref)
+	}
+}
+
+// targetRef checks the target's ref and returns its value, or nil when it is missing or not a
+// string (a ref of the wrong form is returned: it is reported, and it is not this commit).
+func (v *validator) targetRef(file, where string, t *yaml.Node) *yaml.Node {
+	f, ok := get(t, "ref")
+	switch {
+	case !ok:
+		v.problem(Invalid, file, t, "%smissing required field \"ref\"", where)
+		return nil
+	case !isString(f.val):
+		// An all-digit SHA parses as a number; app-interface's schema rejects it too.
+		if f.val != nil && f.val.Kind == yaml.ScalarNode {
+			v.problem(Invalid, file, f.key, "%sref must be a string, got %s: quote it (ref: \"%s\")", where, kindName(f.val), f.val.Value)
+		} else {
+			v.problem(Invalid, file, f.key, "%sref must be a string, got %s", where, kindName(f.val))
+		}
+		return nil
+	}
+	if !refPattern.MatchString(f.val.Value) {
+		v.problem(Invalid, file, f.val, "%sref %q is not a 40-character commit SHA nor one of master, main, internal, stable, release-4.N", where, f.val.Value)
+	}
+	return f.val
+}
+
+// targetNamespace checks the target's namespace (or namespaceSelector), follows the namespace
+// file to its environment, and fills tg's Namespace, NamespaceRef and Environment. It returns
+// the environment file's root (nil when unknown) and whether a selector names the namespaces.
+func (v *validator) targetNamespace(file, where string, t *yaml.Node, tg *Target) (envRoot *yaml.Node, bySelector bool) {
 	nsField, hasNS := get(t, "namespace")
 	_, hasSel := get(t, "namespaceSelector")
-	var nsRoot, envRoot *yaml.Node
 	switch {
 	case hasNS && hasSel:
 		v.problem(Invalid, file, nsField.key, "%shas both namespace and namespaceSelector: use one", where)
 	case !hasNS && !hasSel:
 		v.problem(Invalid, file, t, "%smissing required field \"namespace\" (or namespaceSelector)", where)
 	case hasNS:
-		if ref := v.crossref(file, where+"namespace", nsField); ref != nil {
-			tg.NamespaceRef = ref.Value
-			tg.Namespace = strings.TrimSuffix(path.Base(ref.Value), path.Ext(ref.Value))
-			nsFile, root, ok := v.load(file, ref)
-			if ok {
-				nsRoot = root
-				if n, ok := get(nsRoot, "name"); ok && isString(n.val) {
-					tg.Namespace = n.val.Value
-				}
-				if ef, ok := get(nsRoot, "environment"); !ok {
-					v.problem(Invalid, nsFile, nsRoot, "namespace has no environment: cannot tell whether it is production")
-				} else if _, env, ok := v.follow(nsFile, "environment", ef); ok {
-					envRoot = env
-				}
-			}
-		}
+		envRoot = v.namespaceEnvironment(file, where, nsField, tg)
 	case hasSel:
 		tg.Namespace = "(namespaceSelector)"
 	}
@@ -532,7 +542,39 @@ func (v *validator) target(file, rtName, where string, t *yaml.Node, listKey *ya
 			tg.Environment = n.val.Value
 		}
 	}
+	return envRoot, hasSel
+}
 
+// namespaceEnvironment follows the namespace $ref to the namespace file (its name is tg's
+// Namespace) and from there to its environment file, whose root it returns (nil when unknown).
+func (v *validator) namespaceEnvironment(file, where string, nsField field, tg *Target) *yaml.Node {
+	ref := v.crossref(file, where+"namespace", nsField)
+	if ref == nil {
+		return nil
+	}
+	tg.NamespaceRef = ref.Value
+	tg.Namespace = strings.TrimSuffix(path.Base(ref.Value), path.Ext(ref.Value))
+	nsFile, nsRoot, ok := v.load(file, ref)
+	if !ok {
+		return nil
+	}
+	if n, ok := get(nsRoot, "name"); ok && isString(n.val) {
+		tg.Namespace = n.val.Value
+	}
+	ef, ok := get(nsRoot, "environment")
+	if !ok {
+		v.problem(Invalid, nsFile, nsRoot, "namespace has no environment: cannot tell whether it is production")
+		return nil
+	}
+	if _, env, ok := v.follow(nsFile, "environment", ef); ok {
+		return env
+	}
+	return nil
+}
+
+// targetSettings checks the rest of a target's fields: parameters, promotion, upstream, and
+// the types of disable and delete.
+func (v *validator) targetSettings(file, where string, t *yaml.Node) {
 	if f, ok := get(t, "parameters"); ok {
 		v.parameters(file, f, where, targetParamName)
 	}
@@ -552,18 +594,15 @@ func (v *validator) target(file, rtName, where string, t *yaml.Node, listKey *ya
 			v.problem(Invalid, file, f.key, "%s%s must be true or false, got %s", where, key, kindName(f.val))
 		}
 	}
+}
 
-	tg.Production, tg.Why = v.isProduction(tg, envRoot)
-	if !tg.Production && hasSel && v.opts.Target == "" {
-		v.warn(file, t, "%suses a namespaceSelector: its environment cannot be read from the checkout; set TARGET if it is the production target", where)
-	}
-	v.rep.Targets = append(v.rep.Targets, tg)
-	if !tg.Production {
-		return
-	}
+// productionTarget records tg as a checked production target and reports what stops it from
+// deploying this commit: another ref (ref is nil when the ref was unusable, already reported),
+// or disable or delete set.
+func (v *validator) productionTarget(file, where string, t *yaml.Node, tg Target, ref *yaml.Node) {
 	v.rep.Checked = append(v.rep.Checked, tg)
-	if hasRef && tg.Ref != v.opts.CommitSHA {
-		v.rep.Problems = append(v.rep.Problems, Problem{Kind: RefMismatch, File: file, Line: refField.val.Line, Target: tg.Label(), Got: tg.Ref,
+	if ref != nil && tg.Ref != v.opts.CommitSHA {
+		v.rep.Problems = append(v.rep.Problems, Problem{Kind: RefMismatch, File: file, Line: ref.Line, Target: tg.Label(), Got: tg.Ref,
 			Msg: fmt.Sprintf("%sproduction target %s has ref %s, want %s (this commit)", where, tg.Label(), tg.Ref, v.opts.CommitSHA)})
 	}
 	for _, key := range []string{"disable", "delete"} {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"strconv"
 	"strings"
 	"time"
 
@@ -52,11 +51,7 @@ const maxAttempt = 10 * time.Second
 func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	dryRun := lenientBool(s, "DRY_RUN", cfg.DryRun)
 	failOnError := lenientBool(s, "FAIL_ON_ERROR", cfg.FailOnError)
-	timeout, err := time.ParseDuration(strings.TrimSpace(cfg.Timeout))
-	if err != nil || timeout <= 0 {
-		s.Warn("TIMEOUT %q is not a positive duration (like 60s): using 60s", clip(cfg.Timeout, 20))
-		timeout = 60 * time.Second
-	}
+	timeout := lenientTimeout(s, cfg.Timeout)
 
 	if strings.TrimSpace(cfg.WebhookURLFile) == "" {
 		return skip(s)
@@ -66,32 +61,33 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 		// An optional workspace that is not bound leaves the path pointing at nothing.
 		return skip(s)
 	}
-	notSent := func(err error, cause, fix string) error {
-		s.Warn("notification not sent: %s", err)
-		var de *DeliveryError
-		if errors.As(err, &de) {
-			cause, fix = de.Cause, de.Fix
-		}
-		s.Info("likely cause: %s", cause)
-		s.Info("fix: %s", fix)
-		if rerr := s.Result("NOTIFIED", NotifiedFalse); rerr != nil {
-			return rerr
-		}
-		if failOnError {
-			return errors.New("notification not sent and FAIL_ON_ERROR is true: " + err.Error())
-		}
-		return nil
-	}
-	const badSecretCause = "the secret bound to the slack-webhook workspace does not hold a usable incoming-webhook URL"
-	const badSecretFix = "put the webhook URL (https://hooks.slack.com/services/…) alone in the secret's key; see the Task's README"
 	if err != nil {
-		return notSent(err, badSecretCause, badSecretFix)
+		return notSent(s, failOnError, err, badSecretCause, badSecretFix)
 	}
 	hook, err := NewWebhook(rawURL, WebhookOptions{Timeout: min(maxAttempt, timeout)})
 	if err != nil {
-		return notSent(err, badSecretCause, badSecretFix)
+		return notSent(s, failOnError, err, badSecretCause, badSecretFix)
 	}
 
+	msg, outcome := message(s, cfg, dryRun)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := hook.Post(ctx, msg); err != nil {
+		return notSent(s, failOnError, err, "", "")
+	}
+	s.OK("notification sent to Slack (%s): %s", hook.Host(), outcome)
+	return s.Result("NOTIFIED", NotifiedTrue)
+}
+
+// The advice when the webhook secret is unusable.
+const (
+	badSecretCause = "the secret bound to the slack-webhook workspace does not hold a usable incoming-webhook URL"
+	badSecretFix   = "put the webhook URL (https://hooks.slack.com/services/…) alone in the secret's key; see the Task's README"
+)
+
+// message builds the message for the pipeline's outcome, warning about settings it shows as
+// given (a commit SHA that is not one, a URL it cannot link).
+func message(s *step.Step, cfg *Config, dryRun bool) (Message, Outcome) {
 	outcome, note := Decide(cfg.Status, cfg.ReleaseStatus, dryRun)
 	if note != "" {
 		s.Info("status: %s", note)
@@ -120,14 +116,27 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 		s.Warn("message over Slack's limits (%v): sending the text alone", err)
 		msg = Message{Text: msg.Text}
 	}
+	return msg, outcome
+}
 
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := hook.Post(ctx, msg); err != nil {
-		return notSent(err, "", "")
+// notSent reports a message that was not sent, with the delivery error's cause and fix when
+// it has them (else cause and fix), and sets NOTIFIED=false. It is a warning: the step fails
+// only when failOnError.
+func notSent(s *step.Step, failOnError bool, err error, cause, fix string) error {
+	s.Warn("notification not sent: %s", err)
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		cause, fix = de.Cause, de.Fix
 	}
-	s.OK("notification sent to Slack (%s): %s", hook.Host(), outcome)
-	return s.Result("NOTIFIED", NotifiedTrue)
+	s.Info("likely cause: %s", cause)
+	s.Info("fix: %s", fix)
+	if rerr := s.Result("NOTIFIED", NotifiedFalse); rerr != nil {
+		return rerr
+	}
+	if failOnError {
+		return errors.New("notification not sent and FAIL_ON_ERROR is true: " + err.Error())
+	}
+	return nil
 }
 
 func skip(s *step.Step) error {
@@ -135,15 +144,22 @@ func skip(s *step.Step) error {
 	return s.Result("NOTIFIED", NotifiedSkipped)
 }
 
-// lenientBool reads a true/false setting; anything else is false, with a warning.
-func lenientBool(s *step.Step, name, v string) bool {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return false
+// lenientTimeout reads TIMEOUT; anything but a positive duration is 60s, with a warning.
+func lenientTimeout(s *step.Step, v string) time.Duration {
+	timeout, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || timeout <= 0 {
+		s.Warn("TIMEOUT %q is not a positive duration (like 60s): using 60s", clip(v, 20))
+		return 60 * time.Second
 	}
-	b, err := strconv.ParseBool(v)
+	return timeout
+}
+
+// lenientBool reads a true/false setting with the steps' one parser, but a word it refuses is
+// false with a warning rather than a failure: a notification never fails a release.
+func lenientBool(s *step.Step, name, v string) bool {
+	b, err := step.ParseBool(name, v, false)
 	if err != nil {
-		s.Warn("%s %q is not true or false: taken as false", name, clip(v, 20))
+		s.Warn("%v: taken as false", err)
 		return false
 	}
 	return b

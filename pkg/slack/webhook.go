@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -34,7 +33,8 @@ type WebhookOptions struct {
 	// Timeout bounds each attempt (default 10s); the caller's context bounds the whole delivery.
 	Timeout  time.Duration
 	Attempts int // total tries (default 4)
-	// BaseBackoff and MaxBackoff override the client's backoff (tests make them short).
+	// BaseBackoff and MaxBackoff override the client's backoff (default 500ms, capped at 10s;
+	// tests make them short).
 	BaseBackoff, MaxBackoff time.Duration
 }
 
@@ -50,7 +50,7 @@ func NewWebhook(rawURL string, opts WebhookOptions) (*Webhook, error) {
 	host := u.Hostname()
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(host):
+	case u.Scheme == "http" && httpclient.IsLoopback(host):
 	default:
 		return nil, failure.New(failure.InvalidInput, nil, "the webhook URL for %s is not https: refusing to send the secret in clear", host)
 	}
@@ -60,19 +60,14 @@ func NewWebhook(rawURL string, opts WebhookOptions) (*Webhook, error) {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 10 * time.Second
 	}
-	c, err := httpclient.New(httpclient.Options{
-		Service:  "Slack",
-		Timeout:  opts.Timeout,
-		Attempts: opts.Attempts,
+	c, err := httpclient.New("Slack", httpclient.WithTimeout(opts.Timeout), httpclient.WithAttempts(opts.Attempts),
+		httpclient.WithBackoff(opts.BaseBackoff, opts.MaxBackoff),
 		// A webhook POST is not idempotent: a retry after a reply was lost may post the message
 		// twice. A duplicate message beats a lost one: people act on release notifications.
-		RetryNonIdempotent: true,
-	})
+		httpclient.WithRetryNonIdempotent())
 	if err != nil {
 		return nil, fmt.Errorf("creating the Slack client: %w", err)
 	}
-	c.BaseBackoff = opts.BaseBackoff
-	c.MaxBackoff = opts.MaxBackoff
 	w := &Webhook{url: rawURL, host: host, client: c}
 	secrets := []string{rawURL, httpclient.Redact(rawURL), u.String()}
 	for _, p := range []string{u.EscapedPath(), u.Path, u.RawQuery} {
@@ -83,14 +78,6 @@ func NewWebhook(rawURL string, opts WebhookOptions) (*Webhook, error) {
 	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
 	w.secrets = secrets
 	return w, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Host is the webhook's host, the only part of it that may be shown.

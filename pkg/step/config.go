@@ -155,8 +155,13 @@ func Usage(w io.Writer, name string, cfg any) {
 	}
 }
 
-// ParseBool reads a true/false setting that Tekton passes as a string param: "true" or
-// "false" in any case, with spaces; empty means def. Anything else is invalid input.
+// ParseBool is the one reader of every step's true/false setting (skip, dry_run, wait,
+// fail_on_critical, …), which Tekton passes as a string param. It accepts exactly "true" and
+// "false", in any case and with surrounding spaces; empty means def. Anything else — yes, no, 1,
+// 0, on, off included — is invalid input naming the setting: Tekton's own booleans (a
+// workspace's bound, a when expression) are true and false, and a word one step took and another
+// refused would let dry_run=yes release in one place and fail in another. name is the setting as
+// the user wrote it (a param or env name).
 func ParseBool(name, v string, def bool) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "":
@@ -166,5 +171,5 @@ func ParseBool(name, v string, def bool) (bool, error) {
 	case "false":
 		return false, nil
 	}
-	return false, failure.New(failure.InvalidInput, nil, "%s %q is not true or false", name, v)
+	return false, failure.New(failure.InvalidInput, nil, "%s %.40q is not true or false", name, v)
 }

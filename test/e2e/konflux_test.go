@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
@@ -20,7 +19,7 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
-	"github.com/release-to-prod/release-to-prod/test/tools"
+	"github.com/release-to-prod/release-to-prod/test/stepexec"
 )
 
 // kxEnv is the environment of a Konflux step for a tenant, plus overrides as key, value pairs.
@@ -246,8 +245,7 @@ func benchPreflight(b *testing.B, n int) {
 	}))
 	b.Logf("created %d Snapshots and %d Releases in %s", n, n, time.Since(start).Round(time.Millisecond))
 
-	bin, err := kxBuildStep("konflux-preflight")
-	require.NoError(b, err)
+	bin := stepexec.Build(b, "konflux-preflight")
 	results := b.TempDir()
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "RESULTS_DIR=" + results,
 		"COMMIT_SHA=" + tn.SHA, "NAMESPACE=" + tn.Namespace, "KUBECONFIG=" + s.Kubeconfig, "IMAGE_DIGEST=" + tn.Digest}
@@ -295,25 +293,6 @@ func benchPreflight(b *testing.B, n int) {
 	b.ReportMetric(float64(inProcess.Nanoseconds())/inProcessRuns, "inproc-ns/op")
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/inProcessRuns, "alloc-bytes/op")
 	b.ReportMetric(float64(n), "objects")
-}
-
-// kxBuildStep builds one step binary for a benchmark (stepBinary needs a *testing.T).
-func kxBuildStep(name string) (string, error) {
-	root, err := tools.Root()
-	if err != nil {
-		return "", err
-	}
-	dir, err := os.MkdirTemp("", "release-to-prod-bench-")
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, name), "./steps/"+name)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building %s: %w\n%s", name, err, out)
-	}
-	return filepath.Join(dir, name), nil
 }
 
 func BenchmarkPreflight100(b *testing.B)   { benchPreflight(b, 100) }

@@ -301,5 +301,5 @@ func TestCreateReleaseDryRun(t *testing.T) {
 	// An invalid setting is refused before anything happens.
 	r = runStep(t, "create-release", kxReleaseEnv(s, tn, "DRY_RUN", "perhaps"))
 	assert.Equal(t, 2, r.Code)
-	assert.Contains(t, r.Output, `DRY_RUN="perhaps": use true or false`)
+	assert.Contains(t, r.Output, `DRY_RUN "perhaps" is not true or false`)
 }

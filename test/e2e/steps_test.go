@@ -2,9 +2,7 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/test/stepexec"
-	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
 var (
@@ -26,20 +23,9 @@ var (
 func stepBinary(t *testing.T, name string) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		root, err := tools.Root()
-		if err != nil {
-			buildErr = err
-			return
-		}
 		binDir, buildErr = os.MkdirTemp("", "release-to-prod-steps-")
-		if buildErr != nil {
-			return
-		}
-		cmd := exec.Command("go", "build", "-trimpath", "-o", binDir+"/", "./steps/...")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building steps: %w\n%s", err, out)
+		if buildErr == nil {
+			buildErr = stepexec.BuildAll(binDir)
 		}
 	})
 	if buildErr != nil {

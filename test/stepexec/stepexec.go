@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,21 +16,34 @@ import (
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
-// Build compiles steps/<name> into a temporary folder and returns the binary's path.
+// Build compiles steps/<name> into a temporary folder of t and returns the binary's path.
 func Build(t testing.TB, name string) string {
 	t.Helper()
-	root, err := tools.Root()
-	if err != nil {
+	dir := t.TempDir()
+	if err := build(filepath.Join(dir, name), "./steps/"+name); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), name)
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./steps/"+name)
+	return filepath.Join(dir, name)
+}
+
+// BuildAll compiles every step into dir, each binary named as its step: for tests that run
+// several steps, such as a whole pipeline.
+func BuildAll(dir string) error { return build(dir+string(filepath.Separator), "./steps/...") }
+
+// build is the one way the tests build steps: static and -trimpath, as the images do. out is a
+// file, or a folder when it ends in a separator.
+func build(out, pkg string) error {
+	root, err := tools.Root()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./steps/%s: %v\n%s", name, err, out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
 	}
-	return bin
+	return nil
 }
 
 // Result is a finished step process.

@@ -1,0 +1,10 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/release-to-prod/release-to-prod/test/depcheck"
+)
+
+// The alerts gate talks to Alertmanager or Prometheus only: it must not link the Kubernetes client.
+func TestDependencies(t *testing.T) { depcheck.NoKubernetes(t, ".") }
