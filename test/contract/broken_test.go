@@ -49,3 +49,33 @@ func TestBrokenFixturesFail(t *testing.T) {
 		})
 	}
 }
+
+// TestTenantFixturesFail: each folder of testdata/tenant breaks one rule of a Konflux tenant's
+// cluster (tekton.CheckTenant); testdata/tenant/valid keeps them all.
+func TestTenantFixturesFail(t *testing.T) {
+	for _, tc := range []struct {
+		dir  string
+		want string
+	}{
+		{"valid", ""},
+		{"name-ref", `refs StepAction "check-image" by name: a tenant cannot install StepActions`},
+		{"run-as-user", "sets runAsUser 65532: OpenShift's restricted-v2 SCC rejects a fixed user"},
+		{"no-command", "has no command"},
+		{"results-budget", `RESULTS_BUDGET "4096" is over the 3936 bytes the kubelet keeps`},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			repo, err := tekton.Load(filepath.Join("testdata", "tenant", tc.dir))
+			require.NoError(t, err)
+			require.NoError(t, repo.Check(context.Background()), "Tekton itself accepts every fixture")
+			err = repo.CheckTenant()
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			var fe *tekton.FileError
+			assert.True(t, errors.As(err, &fe), "the error names the file: %v", err)
+		})
+	}
+}

@@ -1,12 +1,13 @@
 // Package contract checks the repository's Tekton YAML against Tekton (decoded strictly,
-// defaulted, validated and wired with tektoncd/pipeline's own code, see package tekton) and
-// against the project's step contract (DESIGN.md §3, helper brief): no script, no secret in
-// env, every param/result/workspace described, pinned project images, catalog metadata,
-// compute resources, a restricted securityContext, and StepAction env that matches what the
-// step binary reads.
+// defaulted, validated and wired with tektoncd/pipeline's own code, see package tekton), against
+// what a Konflux tenant's cluster accepts (tekton.CheckTenant), and against the project's step
+// contract (DESIGN.md §3): generated from the steps' config structs and up to date, no script,
+// no secret in env, every param/result/workspace described, pinned project images, catalog
+// metadata, compute resources with GOMEMLIMIT, and step env that matches what the binary reads.
 package contract
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -19,39 +20,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
-	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
 
-	"github.com/release-to-prod/release-to-prod/pkg/alerts"
-	"github.com/release-to-prod/release-to-prod/pkg/image"
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
-	"github.com/release-to-prod/release-to-prod/pkg/quay"
-	"github.com/release-to-prod/release-to-prod/pkg/saasfile"
-	"github.com/release-to-prod/release-to-prod/pkg/slack"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/tekton"
-	"github.com/release-to-prod/release-to-prod/pkg/verdict"
+	"github.com/release-to-prod/release-to-prod/pkg/tektongen"
 )
 
-// configs maps each step (image name = StepAction name) to the config struct its binary reads.
-// Add a row with each new step.
-var configs = map[string]any{
-	"check-image":           &image.Config{},
-	"check-alerts":          &alerts.Config{},
-	"check-app-interface":   &saasfile.Config{},
-	"notify":                &slack.Config{},
-	"gate-verdict":          &verdict.Config{},
-	"konflux-preflight":     &konflux.PreflightConfig{},
-	"create-release":        &konflux.CreateReleaseConfig{},
-	"record-history":        &konflux.RecordHistoryConfig{},
-	"check-vulnerabilities": &quay.Config{},
-}
-
-// notExposed are settings a StepAction may leave out: the output format stays the default
-// (text) in a cluster, and KUBECONFIG is unset in a pod (in-cluster ServiceAccount) and set by
-// the local runner.
+// notExposed are settings a step may leave out: the output format stays the default (text) in
+// a cluster, and KUBECONFIG is unset in a pod (in-cluster ServiceAccount) and set by the local
+// runner.
 var notExposed = map[string]bool{"LOG_FORMAT": true, "KUBECONFIG": true}
 
 const root = "../.."
@@ -60,7 +40,7 @@ func load(t *testing.T) *tekton.Repo {
 	t.Helper()
 	repo, err := tekton.Load(root)
 	require.NoError(t, err, "decoding the YAML strictly")
-	require.NotEmpty(t, repo.StepActions)
+	require.NotEmpty(t, repo.Tasks)
 	return repo
 }
 
@@ -82,15 +62,32 @@ func TestCriticalPath(t *testing.T) {
 	assert.LessOrEqual(t, n, 3, "critical path: %s", strings.Join(path, " → "))
 }
 
-// TestEveryStepActionHasATask: each gate is usable alone as its own Task.
-func TestEveryStepActionHasATask(t *testing.T) {
+// TestGeneratedFilesAreUpToDate: the Tasks, the Pipeline, their README tables and the
+// check-input config are what make generate writes from the steps' config structs today.
+func TestGeneratedFilesAreUpToDate(t *testing.T) {
+	files, err := tektongen.Files(root)
+	require.NoError(t, err)
+	for _, f := range files {
+		got, err := os.ReadFile(filepath.Join(root, f.Path))
+		require.NoError(t, err, "%s: run make generate", f.Path)
+		assert.True(t, bytes.Equal(f.Data, got), "%s is out of date: run make generate", f.Path)
+	}
+}
+
+// TestTenantRules: nothing a tenant's cluster refuses (see tekton.CheckTenant).
+func TestTenantRules(t *testing.T) {
+	require.NoError(t, load(t).CheckTenant())
+}
+
+// TestEveryGateHasATask: each gate is usable alone as its own Task.
+func TestEveryGateHasATask(t *testing.T) {
 	repo := load(t)
-	for name := range repo.StepActions {
-		if name == "gate-verdict" { // part of the pipeline's preflight, not a gate
+	for _, s := range tektongen.Steps {
+		if s.NoTask {
 			continue
 		}
-		_, ok := repo.Tasks[name]
-		assert.True(t, ok, "StepAction %s has no Task tasks/%s/0.1/%s.yaml", name, name, name)
+		_, ok := repo.Tasks[s.Name]
+		assert.True(t, ok, "step %s has no Task tasks/%s/0.1/%s.yaml", s.Name, s.Name, s.Name)
 	}
 }
 
@@ -100,32 +97,6 @@ var (
 	pinnedImage        = regexp.MustCompile(`^quay\.io/release-to-prod/([a-z0-9-]+)(:[0-9]+\.[0-9]+\.[0-9]+(@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})$`)
 )
 
-func TestStepActionContract(t *testing.T) {
-	repo := load(t)
-	for _, name := range tekton.Names(repo.StepActions) {
-		sa := repo.StepActions[name]
-		t.Run(name, func(t *testing.T) {
-			var p problems
-			p.catalog(sa.Labels, sa.Annotations)
-			spec := sa.Spec
-			if spec.Script != "" {
-				p.add("uses script: (steps run their binary, configured by env)")
-			}
-			p.env(spec.Env, "env")
-			p.image(spec.Image, name)
-			p.securityContext(spec.SecurityContext)
-			for _, ps := range spec.Params {
-				p.described("param "+ps.Name, ps.Description)
-			}
-			for _, r := range spec.Results {
-				p.described("result "+r.Name, r.Description)
-			}
-			p.report(t)
-			envMatchesConfig(t, sa)
-		})
-	}
-}
-
 func TestTaskContract(t *testing.T) {
 	repo := load(t)
 	for _, name := range tekton.Names(repo.Tasks) {
@@ -134,7 +105,7 @@ func TestTaskContract(t *testing.T) {
 			var p problems
 			p.catalog(task.Labels, task.Annotations)
 			p.described("the Task", task.Spec.Description)
-			p.taskSpec(&task.Spec)
+			p.taskSpec(t, &task.Spec)
 			p.report(t)
 		})
 	}
@@ -160,7 +131,7 @@ func TestPipelineContract(t *testing.T) {
 			for _, pt := range append(append([]v1.PipelineTask{}, pl.Spec.Tasks...), pl.Spec.Finally...) {
 				if pt.TaskSpec != nil {
 					sub := problems{prefix: "task " + pt.Name + ": "}
-					sub.taskSpec(&pt.TaskSpec.TaskSpec)
+					sub.taskSpec(t, &pt.TaskSpec.TaskSpec)
 					p.list = append(p.list, sub.list...)
 				}
 			}
@@ -169,25 +140,30 @@ func TestPipelineContract(t *testing.T) {
 	}
 }
 
-// envMatchesConfig: every env the StepAction sets is read by the binary, every setting the
-// binary requires is set, and the settings left out (defaults apply) are listed in the log.
-func envMatchesConfig(t *testing.T, sa *v1beta1.StepAction) {
-	cfg, ok := configs[sa.Name]
-	if !ok {
-		t.Errorf("no config struct for step %s: add it to the configs table of test/contract (package pkg/<area>, field tags env:\"NAME\")", sa.Name)
+// envMatchesConfig: every env the step sets is read by its binary (or is the Go runtime's
+// GOMEMLIMIT), every setting the binary requires is set, and GOMEMLIMIT is 90% of the memory
+// limit; the settings left out (defaults apply) are listed in the log.
+func (p *problems) envMatchesConfig(t *testing.T, s v1.Step) {
+	m := pinnedImage.FindStringSubmatch(s.Image)
+	if m == nil {
+		return // reported by image()
+	}
+	def := tektongen.StepNamed(m[1])
+	if def == nil {
+		p.add("step %s: image %s is no step of tektongen.Steps", s.Name, s.Image)
 		return
 	}
-	fields, err := step.EnvFields(cfg)
+	fields, err := step.EnvFields(def.Config)
 	require.NoError(t, err)
 	read := map[string]step.Field{}
 	for _, f := range fields {
 		read[f.Env] = f
 	}
 	set := map[string]bool{}
-	for _, e := range sa.Spec.Env {
+	for _, e := range s.Env {
 		set[e.Name] = true
-		if _, ok := read[e.Name]; !ok {
-			t.Errorf("env %s is set by the StepAction but %T does not read it", e.Name, cfg)
+		if _, ok := read[e.Name]; !ok && e.Name != "GOMEMLIMIT" {
+			p.add("step %s: env %s is set but %T does not read it", s.Name, e.Name, def.Config)
 		}
 	}
 	var left []string
@@ -195,15 +171,30 @@ func envMatchesConfig(t *testing.T, sa *v1beta1.StepAction) {
 		switch {
 		case set[f.Env] || notExposed[f.Env]:
 		case f.Required:
-			t.Errorf("%T requires %s but the StepAction does not set it", cfg, f.Env)
+			p.add("step %s: %T requires %s but the step does not set it", s.Name, def.Config, f.Env)
 		default:
 			left = append(left, f.Env)
 		}
 	}
+	if lim, ok := s.ComputeResources.Limits[corev1.ResourceMemory]; ok {
+		want := fmt.Sprintf("%dMiB", lim.Value()*9/10/(1<<20))
+		if got, _ := envValue(s.Env, "GOMEMLIMIT"); got != want {
+			p.add("step %s: GOMEMLIMIT %q, want %q (90%% of the %s limit)", s.Name, got, want, lim.String())
+		}
+	}
 	if len(left) > 0 {
 		sort.Strings(left)
-		t.Logf("settings left at their defaults (no param): %s", strings.Join(left, ", "))
+		t.Logf("step %s: settings left at their defaults (no param): %s", s.Name, strings.Join(left, ", "))
 	}
+}
+
+func envValue(env []corev1.EnvVar, name string) (string, bool) {
+	for _, e := range env {
+		if e.Name == name {
+			return e.Value, true
+		}
+	}
+	return "", false
 }
 
 type problems struct {
@@ -284,7 +275,7 @@ func (p *problems) securityContext(sc *corev1.SecurityContext) {
 	}
 }
 
-func (p *problems) taskSpec(ts *v1.TaskSpec) {
+func (p *problems) taskSpec(t *testing.T, ts *v1.TaskSpec) {
 	for _, ps := range ts.Params {
 		p.described("param "+ps.Name, ps.Description)
 	}
@@ -306,11 +297,9 @@ func (p *problems) taskSpec(ts *v1.TaskSpec) {
 		if len(s.EnvFrom) > 0 {
 			p.add("%s uses envFrom", where)
 		}
-		if s.Ref == nil {
-			p.add("%s does not ref a StepAction (the StepAction is the single definition of a step)", where)
-			p.image(s.Image, "")
-			p.securityContext(s.SecurityContext)
-		}
+		p.image(s.Image, "")
+		p.securityContext(s.SecurityContext)
+		p.envMatchesConfig(t, s)
 		req, lim := s.ComputeResources.Requests, s.ComputeResources.Limits
 		if _, ok := req[corev1.ResourceCPU]; !ok {
 			p.add("%s: computeResources.requests.cpu missing", where)
