@@ -33,6 +33,7 @@ import (
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"knative.dev/pkg/apis"
 
+	"github.com/release-to-prod/release-to-prod/pkg/taskruns"
 	"github.com/release-to-prod/release-to-prod/pkg/tekton"
 )
 
@@ -90,16 +91,15 @@ func (o *Outcome) Succeeded() bool {
 	return o != nil && o.Condition != nil && o.Condition.IsTrue()
 }
 
-// Rejected reports whether the run stopped on invalid input: a step that does not continue on
-// error exited 2 (the steps' exit code for a configuration that is not valid), so nothing after
-// it was attempted.
+// Rejected reports whether the run stopped on invalid input: the check-input step exited 2 (the
+// steps' exit code for a configuration that is not valid), so nothing after it was attempted.
 func (o *Outcome) Rejected() bool {
 	if o == nil {
 		return false
 	}
 	for _, t := range o.Tasks {
 		for _, s := range t.Steps {
-			if s.Status == "Failed" && s.ExitCode == 2 {
+			if s.Name == taskruns.InputStep && s.Status == "Failed" && s.ExitCode == 2 {
 				return true
 			}
 		}
@@ -327,8 +327,13 @@ func (o *Options) writeTaskRun(t TaskOutcome) error {
 	for _, s := range t.Steps {
 		reason := map[string]string{"Succeeded": "Completed", "Failed": "Error", "Continued": "Error", "Skipped": "Skipped"}[s.Status]
 		code := s.ExitCode
-		if s.Status == "Skipped" {
+		switch {
+		case s.Status == "Skipped":
 			code = 1 // the entrypoint of a step after a failed one exits 1 without running it
+		case s.Killed:
+			// As the kubelet reports a container the kernel's OOM killer ended: locally a
+			// SIGKILL comes from the OOM killer (or a person), never from the step itself.
+			reason, code = "OOMKilled", 137
 		}
 		var stepResults []map[string]any
 		for _, name := range tekton.Names(s.Results) {

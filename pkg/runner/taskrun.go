@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline"
@@ -38,6 +39,8 @@ type StepOutcome struct {
 	Results  map[string]string
 	// Truncated: its termination message was over the kubelet's share, so its results are lost.
 	Truncated bool
+	// Killed: ended by SIGKILL (the OOM killer, locally), exit code 137 as a container's.
+	Killed bool
 }
 
 // ContainerBudget is the termination message a step's container keeps in a pod of steps steps
@@ -203,6 +206,9 @@ func (o *Options) runStep(ctx context.Context, dir taskRunDir, idx int, s v1.Ste
 		so.Status = "Succeeded"
 	case errors.As(runErr, &exitErr):
 		so.ExitCode = exitErr.ExitCode()
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL && ctx.Err() == nil {
+			so.Killed, so.ExitCode = true, 137
+		}
 		so.Status = "Failed"
 		if s.OnError == v1.Continue {
 			so.Status = "Continued"

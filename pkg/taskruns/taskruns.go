@@ -196,11 +196,19 @@ func Explain(tr *TaskRun) Stop {
 	case tr.Reason == "TaskRunTimeout":
 		return Stop{Cause: "the preflight timed out: " + oneLine(tr.Message),
 			Fix: "raise the PipelineRun's timeouts.tasks (it must cover scan_poll_timeout and build_wait_timeout), or find the gate that hangs in the log"}
-	case tr.Status == "False" && len(tr.Results) == 0:
-		return Stop{Cause: fmt.Sprintf("the preflight stopped without results (%s): %s", tr.Reason, oneLine(tr.Message)),
-			Fix: "read the preflight TaskRun's status and log (tkn taskrun describe " + tr.Name + ")"}
+	case tr.Status != "False" || tr.Results["GATE_SUMMARY"] != "":
+		return Stop{} // the verdict ran: its results say why
 	}
-	return Stop{}
+	// Failed without a verdict: name the step that stopped the pod (the steps after it are
+	// skipped), else the TaskRun's own reason.
+	for i := len(tr.Steps) - 1; i >= 0; i-- {
+		if s := tr.Steps[i]; s.Reason != "Skipped" && s.ExitCode != 0 && !s.Waiting {
+			return Stop{Cause: fmt.Sprintf("step %s stopped with exit code %d (%s) before the gate verdict, so the preflight left no verdict", s.Name, s.ExitCode, s.Reason),
+				Fix: "read the step's log in the preflight TaskRun (tkn taskrun logs " + tr.Name + "); a crash is a bug: report it with the log"}
+		}
+	}
+	return Stop{Cause: fmt.Sprintf("the preflight stopped without a verdict (%s): %s", tr.Reason, oneLine(tr.Message)),
+		Fix: "read the preflight TaskRun's status and log (tkn taskrun describe " + tr.Name + ")"}
 }
 
 func oneLine(s string) string {

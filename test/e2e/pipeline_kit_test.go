@@ -177,7 +177,7 @@ type pipelineRun struct {
 // run runs the Pipeline in process with the local runner and checks, whatever the case, that
 // none of the secrets handed to any run so far is in its output or in any file it left
 // (results, termination messages, exit codes).
-func (k *pipelineKit) run(t *testing.T, params map[string]string, workspaces map[string]runner.Workspace) *pipelineRun {
+func (k *pipelineKit) run(t *testing.T, params map[string]string, workspaces map[string]runner.Workspace, opts ...func(*runner.Options)) *pipelineRun {
 	t.Helper()
 	names := make([]string, 0, len(params))
 	for n := range params {
@@ -200,10 +200,14 @@ func (k *pipelineKit) run(t *testing.T, params map[string]string, workspaces map
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
-	o, err := runner.Run(ctx, runner.Options{
+	ro := runner.Options{
 		Repo: k.repo, Pipeline: k.pipeline, Params: ps, Workspaces: ws, Kubeconfig: k.s.Kubeconfig,
 		BinDir: k.binDir, WorkDir: t.TempDir(), Name: name, Out: &out, ShowLog: true,
-	})
+	}
+	for _, opt := range opts {
+		opt(&ro)
+	}
+	o, err := runner.Run(ctx, ro)
 	r := &pipelineRun{Outcome: o, Err: err, Output: out.String(), Files: map[string]string{}}
 	if err != nil {
 		r.Output += "\nrunner error: " + err.Error()

@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/release-to-prod/release-to-prod/pkg/runner"
+	"github.com/release-to-prod/release-to-prod/test/sandbox"
+)
+
+// TestPipelineReportsEveryEnd: each way the preflight can end without a verdict — rejected
+// input, a crash, an OOM-like kill — still reaches the report in finally (its params name no
+// result, so Tekton never skips it), and the history and Slack say what happened and why.
+func TestPipelineReportsEveryEnd(t *testing.T) {
+	k := newPipelineKit(t)
+
+	t.Run("invalid input is rejected once, before any gate", func(t *testing.T) {
+		tn := k.tenant(t, "pl-rejected", sandbox.TenantOptions{})
+		params := k.params(tn, "skip_alerts", "perhaps", "scan_poll_timeout", "ten minutes")
+		r := k.run(t, params, tn.Workspaces)
+		require.NoError(t, r.Err)
+		assert.False(t, r.Succeeded())
+		assert.True(t, r.Rejected(), "tkn-local exits 2 on this outcome")
+		assert.Equal(t, "preflight=Failed create-release=Skipped report=Succeeded", r.statuses())
+		pre := r.task("preflight")
+		require.NotEmpty(t, pre.Steps)
+		assert.Equal(t, "check-input", pre.Steps[0].Name)
+		assert.Equal(t, 2, pre.Steps[0].ExitCode)
+		for _, s := range pre.Steps[1:] {
+			assert.Equal(t, "Skipped", s.Status, "gate %s must not run on rejected input", s.Name)
+		}
+		assertLines(t, r.Output, `skip_alerts (SKIP_ALERTS): value "perhaps" is not true or false`,
+			`scan_poll_timeout (SCAN_POLL_TIMEOUT): "ten minutes" is not a duration`)
+
+		h := k.historyOf(t, tn.Namespace)
+		require.Len(t, h, 1)
+		assert.Equal(t, "Rejected", h[0].Status)
+		assert.Contains(t, h[0].Cause, "skip_alerts")
+		posts := tn.Hook.Posts()
+		require.Len(t, posts, 1)
+		assert.Contains(t, posts[0].Text, "Release rejected (invalid input): "+tn.Component)
+		assert.Contains(t, slackTexts(t, posts), "skip_alerts")
+		assert.Empty(t, k.releasesIn(t, tn.Namespace))
+	})
+
+	t.Run("an invalid SHA is recorded as typed", func(t *testing.T) {
+		tn := k.tenant(t, "pl-rejected-sha", sandbox.TenantOptions{})
+		r := k.run(t, k.params(tn, "commit_sha", "abc1234"), tn.Workspaces)
+		require.NoError(t, r.Err)
+		assert.True(t, r.Rejected())
+		h := k.historyOf(t, tn.Namespace)
+		require.Len(t, h, 1)
+		assert.Equal(t, "Rejected", h[0].Status)
+		assert.Equal(t, "abc1234", h[0].SHA)
+		assert.Contains(t, h[0].Cause, "short SHA")
+		require.Len(t, tn.Hook.Posts(), 1)
+	})
+
+	// A stand-in binary for the verdict step: the pod's last step ends without results.
+	standIn := func(t *testing.T, script string) func(*runner.Options) {
+		dir := t.TempDir()
+		bin := filepath.Join(dir, "gate-verdict")
+		require.NoError(t, os.WriteFile(bin, []byte("#!/bin/sh\n"+script+"\n"), 0o755))
+		return func(o *runner.Options) {
+			o.Images = map[string]string{"quay.io/release-to-prod/gate-verdict:0.1.0": bin}
+		}
+	}
+	for _, tc := range []struct {
+		name, script, cause string
+	}{
+		{"a crash", `echo "panic: runtime error: index out of range" >&2; exit 2`, "step gate-verdict stopped with exit code 2"},
+		{"an OOM-like kill", `kill -KILL $$`, "step gate-verdict was killed for exceeding its memory limit (OOMKilled)"},
+	} {
+		t.Run("preflight ends with no verdict: "+tc.name, func(t *testing.T) {
+			tn := k.tenant(t, "pl-no-verdict-"+map[string]string{"a crash": "crash", "an OOM-like kill": "oom"}[tc.name], sandbox.TenantOptions{})
+			r := k.run(t, k.params(tn), tn.Workspaces, standIn(t, tc.script))
+			require.NoError(t, r.Err)
+			assert.False(t, r.Succeeded())
+			assert.False(t, r.Rejected())
+			assert.Equal(t, "preflight=Failed create-release=Skipped report=Succeeded", r.statuses())
+			h := k.historyOf(t, tn.Namespace)
+			require.Len(t, h, 1)
+			assert.Equal(t, "Blocked", h[0].Status)
+			assert.Contains(t, h[0].Cause, tc.cause)
+			posts := tn.Hook.Posts()
+			require.Len(t, posts, 1)
+			assert.Contains(t, posts[0].Text, "Release blocked: "+tn.Component)
+			assert.Contains(t, slackTexts(t, posts), "gate-verdict")
+			assert.Empty(t, k.releasesIn(t, tn.Namespace))
+		})
+	}
+}
