@@ -6,10 +6,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/release-to-prod/release-to-prod/pkg/tekton"
 )
@@ -50,6 +55,10 @@ func run(ctx context.Context, root string, maxPath int) int {
 		}
 		fmt.Printf("%s Pipeline %s: %d TaskRuns on the critical path (at most %d): %s\n", mark, name, n, maxPath, strings.Join(path, " → "))
 	}
+	if err := checkRuns(root, repo); err != nil {
+		report(err)
+		failed = true
+	}
 	if failed {
 		return 1
 	}
@@ -65,4 +74,39 @@ func report(err error) {
 		return
 	}
 	fmt.Fprintln(os.Stderr, "✗", err)
+}
+
+// Waits are the params whose durations the critical path may wait for, one after the other:
+// the build (check-image), a queued scan (check-vulnerabilities), the Release (create-release).
+var Waits = []string{"build_wait_timeout", "scan_poll_timeout", "release_timeout"}
+
+// checkRuns checks the PipelineRuns in .tekton/: they decode strictly and their timeouts fit the
+// Pipeline's waits (tekton.CheckTimeouts).
+func checkRuns(root string, repo *tekton.Repo) error {
+	files, err := filepath.Glob(filepath.Join(root, ".tekton", "*.yaml"))
+	if err != nil {
+		return fmt.Errorf("listing .tekton: %w", err)
+	}
+	var errs []error
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", f, err)
+		}
+		var pr v1.PipelineRun
+		if err := yaml.UnmarshalStrict(b, &pr); err != nil {
+			errs = append(errs, &tekton.FileError{Path: f, Err: err})
+			continue
+		}
+		p := repo.Pipelines["release-to-prod"]
+		if p == nil {
+			return errors.New("no Pipeline release-to-prod")
+		}
+		if err := tekton.CheckTimeouts(&pr, p, Waits); err != nil {
+			errs = append(errs, &tekton.FileError{Path: f, Err: err})
+			continue
+		}
+		fmt.Printf("✓ %s: timeouts tasks %s, finally %s fit the waits (%s)\n", f, pr.Spec.Timeouts.Tasks.Duration, pr.Spec.Timeouts.Finally.Duration, strings.Join(Waits, " + "))
+	}
+	return errors.Join(errs...)
 }
