@@ -10,6 +10,7 @@ import (
 
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
 	"github.com/release-to-prod/release-to-prod/pkg/httpclient"
+	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
@@ -20,7 +21,7 @@ type Config struct {
 	WebhookURLFile string `env:"WEBHOOK_URL_FILE" desc:"file holding the Slack incoming-webhook URL (a secret); empty or missing: skip the notification"`
 	Status         string `env:"STATUS" desc:"aggregate status of the pipeline's tasks, $(tasks.status): Succeeded, Failed, Completed or None"`
 	DryRun         string `env:"DRY_RUN, default=false" desc:"true when the pipeline ran as a dry run"`
-	ReleaseStatus  string `env:"RELEASE_STATUS" desc:"create-release's RELEASE_STATUS: Succeeded, Failed, TimedOut, DryRun or AlreadyReleased; empty when it did not run"`
+	ReleaseStatus  string `env:"RELEASE_STATUS" desc:"the run's RELEASE_STATUS (record-history's, else create-release's): Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked or Running; empty when neither ran"`
 	ReleaseName    string `env:"RELEASE_NAME" desc:"name of the Konflux Release"`
 	Component      string `env:"COMPONENT" desc:"Konflux component released"`
 	Application    string `env:"APPLICATION" desc:"Konflux application"`
@@ -92,7 +93,7 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 		return notSent(err, badSecretCause, badSecretFix)
 	}
 
-	outcome, note := Decide(cfg.Status, cfg.ReleaseStatus, dryRun)
+	result, note := outcome.Decide(cfg.Status, cfg.ReleaseStatus, dryRun)
 	if note != "" {
 		s.Info("status: %s", note)
 	}
@@ -109,7 +110,7 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 		}
 	}
 	msg := Build(Notification{
-		Outcome: outcome, Note: note, ReleaseStatus: cfg.ReleaseStatus,
+		Outcome: result, Note: note, ReleaseStatus: cfg.ReleaseStatus,
 		Component: cfg.Component, Application: cfg.Application, Namespace: cfg.Namespace,
 		Release: cfg.ReleaseName, CommitSHA: cfg.CommitSHA, CommitURL: cfg.CommitURL,
 		ImageDigest: cfg.ImageDigest, GateSummary: cfg.GateSummary,
@@ -126,7 +127,7 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	if err := hook.Post(ctx, msg); err != nil {
 		return notSent(err, "", "")
 	}
-	s.OK("notification sent to Slack (%s): %s", hook.Host(), outcome)
+	s.OK("notification sent to Slack (%s): %s", hook.Host(), result)
 	return s.Result("NOTIFIED", NotifiedTrue)
 }
 
