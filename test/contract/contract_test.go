@@ -26,8 +26,10 @@ import (
 
 	"github.com/release-to-prod/release-to-prod/pkg/alerts"
 	"github.com/release-to-prod/release-to-prod/pkg/image"
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/history"
+	"github.com/release-to-prod/release-to-prod/pkg/preflight"
 	"github.com/release-to-prod/release-to-prod/pkg/quay"
+	"github.com/release-to-prod/release-to-prod/pkg/release"
 	"github.com/release-to-prod/release-to-prod/pkg/saasfile"
 	"github.com/release-to-prod/release-to-prod/pkg/slack"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
@@ -43,9 +45,9 @@ var configs = map[string]any{
 	"check-app-interface":   &saasfile.Config{},
 	"notify":                &slack.Config{},
 	"gate-verdict":          &verdict.Config{},
-	"konflux-preflight":     &konflux.PreflightConfig{},
-	"create-release":        &konflux.CreateReleaseConfig{},
-	"record-history":        &konflux.RecordHistoryConfig{},
+	"konflux-preflight":     &preflight.Config{},
+	"create-release":        &release.Config{},
+	"record-history":        &history.RecordConfig{},
 	"check-vulnerabilities": &quay.Config{},
 }
 

@@ -17,7 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/release-to-prod/release-to-prod/pkg/history"
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/preflight"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 	"github.com/release-to-prod/release-to-prod/test/tools"
@@ -61,7 +63,7 @@ func kxSnapshot(t *testing.T, s *sandbox.Sandbox, tn *sandbox.Tenant, name, even
 	}))
 }
 
-func kxHistory(t *testing.T, s *sandbox.Sandbox, ns string, entries ...konflux.HistoryEntry) {
+func kxHistory(t *testing.T, s *sandbox.Sandbox, ns string, entries ...history.Entry) {
 	t.Helper()
 	b, err := json.Marshal(entries)
 	require.NoError(t, err)
@@ -131,11 +133,11 @@ func TestKonfluxPreflight(t *testing.T) {
 		Labels: map[string]string{konflux.LabelSHA: byRelease.SHA, konflux.LabelComponent: byRelease.Component, konflux.LabelReleasePlan: byRelease.ReleasePlan}}))
 	byHistory := kxSeed(t, s, "history-tenant", sandbox.TenantOptions{})
 	kxHistory(t, s, byHistory.Namespace,
-		konflux.HistoryEntry{SHA: byHistory.SHA, Component: byHistory.Component, Release: "gc-ed-release", Status: "Succeeded", Finished: "2026-01-02T03:04:05Z"},
-		konflux.HistoryEntry{SHA: "0000000000000000000000000000000000000000", Component: byHistory.Component, Release: "older-release", Status: "Succeeded"})
+		history.Entry{SHA: byHistory.SHA, Component: byHistory.Component, Release: "gc-ed-release", Status: "Succeeded", Finished: "2026-01-02T03:04:05Z"},
+		history.Entry{SHA: "0000000000000000000000000000000000000000", Component: byHistory.Component, Release: "older-release", Status: "Succeeded"})
 	failedBefore := kxSeed(t, s, "failed-before-tenant", sandbox.TenantOptions{})
 	kxHistory(t, s, failedBefore.Namespace,
-		konflux.HistoryEntry{SHA: failedBefore.SHA, Component: failedBefore.Component, Release: "failed-release", Status: "Failed"})
+		history.Entry{SHA: failedBefore.SHA, Component: failedBefore.Component, Release: "failed-release", Status: "Failed"})
 
 	tests := []struct {
 		name     string
@@ -265,7 +267,7 @@ func benchPreflight(b *testing.B, n int) {
 	args := []string{"--commit-sha=" + tn.SHA, "--namespace=" + tn.Namespace, "--kubeconfig=" + s.Kubeconfig,
 		"--image-digest=" + tn.Digest, "--results-dir=" + results}
 	runInProcess := func() {
-		if code := step.Run(ctx, "konflux-preflight", args, io.Discard, &konflux.PreflightConfig{}, konflux.RunPreflight); code != 0 {
+		if code := step.Run(ctx, "konflux-preflight", args, io.Discard, &preflight.Config{}, preflight.Run); code != 0 {
 			b.Fatalf("konflux-preflight exited %d", code)
 		}
 	}

@@ -1,4 +1,4 @@
-package konflux
+package history
 
 import (
 	"context"
@@ -8,11 +8,13 @@ import (
 
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
-// RecordHistoryConfig is the record-history step's configuration.
-type RecordHistoryConfig struct {
+// RecordConfig is the record-history step's configuration.
+type RecordConfig struct {
 	step.Common
 	CommitSHA        string        `env:"COMMIT_SHA, required" desc:"full 40-character commit SHA that was released (or tried)"`
 	Component        string        `env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component"`
@@ -20,7 +22,7 @@ type RecordHistoryConfig struct {
 	Application      string        `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
 	Snapshot         string        `env:"SNAPSHOT" desc:"Snapshot released; empty when the run stopped before choosing one"`
 	ReleaseName      string        `env:"RELEASE_NAME" desc:"Release created or found; empty when none"`
-	Status           string        `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, …); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
+	Status           string        `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Running); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
 	PipelineStatus   string        `env:"PIPELINE_STATUS" desc:"the pipeline's $(tasks.status), when STATUS is empty"`
 	CreateStatus     string        `env:"CREATE_STATUS" desc:"the create-release task's $(tasks.create-release.status) (None when skipped), when STATUS is empty"`
 	DryRun           string        `env:"DRY_RUN, default=false" desc:"true for a dry run, when STATUS is empty"`
@@ -32,16 +34,16 @@ type RecordHistoryConfig struct {
 	Timeout          time.Duration `env:"TIMEOUT, default=1m" desc:"time limit for the update, retries on conflict included"`
 }
 
-// RunRecordHistory is the record-history step: append one entry to the history ConfigMap.
-func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfig) error {
+// RunRecord is the record-history step: append one entry to the history ConfigMap.
+func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 	sha, err := commit.ParseSHA(cfg.CommitSHA)
 	if err != nil {
 		return failure.Wrap(failure.InvalidInput, nil, err)
 	}
-	if err := required(map[string]string{"COMPONENT": cfg.Component, "NAMESPACE": cfg.Namespace}); err != nil {
+	if err := konflux.ValidNames(map[string]string{"COMPONENT": cfg.Component, "NAMESPACE": cfg.Namespace}); err != nil {
 		return err
 	}
-	dryRun, err := boolSetting("DRY_RUN", cfg.DryRun, false)
+	dryRun, err := step.ParseBool("DRY_RUN", cfg.DryRun, false)
 	if err != nil {
 		return err
 	}
@@ -57,19 +59,20 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 		cfg.HistoryConfigMap = "release-history"
 	}
 	if cfg.HistoryLimit <= 0 {
-		cfg.HistoryLimit = DefaultHistoryLimit
+		cfg.HistoryLimit = DefaultLimit
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	kc, err := NewClient(cfg.Kubeconfig, cfg.Namespace)
+	kc, err := konflux.NewClient(cfg.Kubeconfig, cfg.Namespace)
 	if err != nil {
 		return err
 	}
 	if cfg.Status == "" {
-		o, err := kc.ResolveOutcome(ctx, RunFacts{DryRun: dryRun, PipelineStatus: cfg.PipelineStatus, CreateStatus: cfg.CreateStatus},
+		o, err := ResolveOutcome(ctx, kc, RunFacts{DryRun: dryRun, PipelineStatus: cfg.PipelineStatus, CreateStatus: cfg.CreateStatus,
+			Release: cfg.ReleaseName, Snapshot: cfg.Snapshot},
 			cfg.Component, sha, cfg.HistoryConfigMap)
 		if err != nil {
 			return err
@@ -90,10 +93,18 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 	if err := s.Result("RELEASE_NAME", cfg.ReleaseName); err != nil {
 		return err
 	}
-	e := HistoryEntry{SHA: sha, Component: cfg.Component, Application: cfg.Application, Snapshot: cfg.Snapshot,
+	e := Entry{SHA: sha, Component: cfg.Component, Application: cfg.Application, Snapshot: cfg.Snapshot,
 		Release: cfg.ReleaseName, Status: cfg.Status, Started: cfg.Started,
 		Finished: time.Now().UTC().Format(time.RFC3339), PipelineRun: cfg.PipelineRun}
-	n, err := kc.AppendHistory(ctx, cfg.HistoryConfigMap, e, cfg.HistoryLimit)
+	if cfg.Snapshot != "" && outcome.IsReleased(cfg.Status) {
+		// The build time lets later runs tell whether they would release an older commit.
+		if sn, err := kc.GetSnapshot(ctx, cfg.Snapshot); err == nil {
+			e.Built = sn.BuiltAt().UTC().Format(time.RFC3339)
+		} else {
+			s.Warn("reading Snapshot %s for its build time: %v (the entry is recorded without it)", cfg.Snapshot, err)
+		}
+	}
+	n, err := Append(ctx, kc, cfg.HistoryConfigMap, e, cfg.HistoryLimit)
 	if err != nil {
 		if ctx.Err() != nil {
 			// Stopped (SIGTERM or TIMEOUT) with an update possibly in flight: the entry is either
