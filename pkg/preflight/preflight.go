@@ -233,8 +233,11 @@ func chooseSnapshot(s *step.Step, cfg *Config, st settings, f fetched) (*konflux
 	if err != nil {
 		return nil, fail(s, err, "snapshot: none releasable among %d for commit %s", len(f.snaps), st.sha)
 	}
-	if len(skipped) > 0 && st.allowOlder {
-		s.Warn("releasing Snapshot %s although newer Snapshot %s of this commit is not releasable (%s): ALLOW_OLDER_SNAPSHOT=true", snap.Name, skipped[0].Name, skipped[0].State)
+	for _, sk := range skipped {
+		if st.allowOlder && (sk.State == konflux.SnapshotFailed || sk.State == konflux.SnapshotRunning) {
+			s.Warn("releasing Snapshot %s although newer Snapshot %s of this commit is not releasable (%s): ALLOW_OLDER_SNAPSHOT=true", snap.Name, sk.Name, sk.State)
+			break
+		}
 	}
 	s.OK("snapshot %s (push, tests passed, built %s)", snap.Name, snap.BuiltAt().UTC().Format(time.RFC3339))
 	return snap, nil
@@ -287,8 +290,9 @@ func checkPlan(s *step.Step, cfg *Config, st settings, f fetched, snap *konflux.
 }
 
 // alreadyReleased reads every Release of the commit's Snapshots through the plan, whoever made
-// it, and the history (Konflux deletes old Releases): one in production means released; one
-// running is waited on by create-release; ones that failed allow a new Release and are named.
+// it, and the history (Konflux deletes old Releases): one in production, or a history entry that
+// says so, means released; one running is waited on by create-release; ones that failed allow a
+// new Release and are named.
 func alreadyReleased(ctx context.Context, c *konflux.Client, s *step.Step, cfg *Config, st settings, f fetched, p *Preflight) error {
 	names := make([]string, len(f.snaps))
 	for i, sn := range f.snaps {
@@ -311,18 +315,22 @@ func alreadyReleased(ctx context.Context, c *konflux.Client, s *step.Step, cfg *
 			s.Warn("already released: the managed pipeline of Release %s (Snapshot %s) succeeded, so the commit is in production; a later phase did not (%s)", cr.Released.Name, cr.Released.Snapshot, cr.Released.Phase())
 		}
 		return nil
-	case len(cr.Running) > 0:
-		r := cr.Running[0]
-		p.Existing = r.Name
-		s.OK("Release %s of Snapshot %s (made by %s) is in progress (%s): create-release waits on it instead of creating another", r.Name, r.Snapshot, r.Made(), r.Phase())
-		return nil
 	}
+	// The history outlives the Releases Konflux garbage-collects; a commit it says is released
+	// is not released again, even while another Release of it runs.
 	if e, ok := history.Released(f.history, cfg.Component, st.sha); ok {
 		p.AlreadyReleased = e.Release
 		if p.AlreadyReleased == "" {
 			p.AlreadyReleased = "history entry of " + e.Finished
 		}
 		s.Warn("already released: the history %s records Release %s of commit %s succeeded at %s", cfg.HistoryConfigMap, e.Release, st.sha, e.Finished)
+		return nil
+	}
+	switch {
+	case len(cr.Running) > 0:
+		r := cr.Running[0]
+		p.Existing = r.Name
+		s.OK("Release %s of Snapshot %s (made by %s) is in progress (%s): create-release waits on it instead of creating another", r.Name, r.Snapshot, r.Made(), r.Phase())
 		return nil
 	}
 	s.OK("not released yet: no Release of commit %s through %s in production or in progress (%d of its Releases in the namespace, %d entries in history %s)",

@@ -25,8 +25,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/release-to-prod/release-to-prod/pkg/alerts"
-	"github.com/release-to-prod/release-to-prod/pkg/image"
 	"github.com/release-to-prod/release-to-prod/pkg/history"
+	"github.com/release-to-prod/release-to-prod/pkg/image"
 	"github.com/release-to-prod/release-to-prod/pkg/preflight"
 	"github.com/release-to-prod/release-to-prod/pkg/quay"
 	"github.com/release-to-prod/release-to-prod/pkg/release"

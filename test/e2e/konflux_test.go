@@ -151,10 +151,14 @@ func TestKonfluxPreflight(t *testing.T) {
 			outHas: []string{"✓ application aap-aa-main exists", "✓ component automation-analytics-backend-main belongs to application aap-aa-main",
 				"✓ snapshot " + happy.Snapshot + " (push, tests passed", "✓ snapshot image " + happy.Repository + "@" + happy.Digest + " is the image the tag points at",
 				"✓ release plan " + happy.ReleasePlan + " (matched to", "✓ not released yet"},
-			results: map[string]string{"SNAPSHOT": happy.Snapshot, "RELEASE_PLAN": happy.ReleasePlan, "ALREADY_RELEASED": "false", "LATEST_RELEASE": ""}},
-		{name: "newest passing push snapshot wins over newer failing, PR and invalid ones", env: kxEnv(s, choice, "IMAGE_DIGEST", choice.Digest), wantCode: 0,
+			results: map[string]string{"SNAPSHOT": happy.Snapshot, "RELEASE_PLAN": happy.ReleasePlan, "ALREADY_RELEASED": "false", "EXISTING_RELEASE": "", "LATEST_RELEASE": ""}},
+		{name: "the newest test evidence wins: a newer failing push Snapshot blocks the older passing one", env: kxEnv(s, choice, "IMAGE_DIGEST", choice.Digest), wantCode: 1,
 			outHas: []string{"passed over Snapshot choice-newest-invalid: marked Invalid", "passed over Snapshot choice-pr: not a push event",
-				"passed over Snapshot choice-newest-fail: tests failed", "✓ snapshot choice-newer-pass"},
+				"Snapshot choice-newest-fail, the newest of commit " + choice.SHA + ", failed its integration tests", "(older Snapshot choice-newer-pass passed)",
+				"fix: find out why choice-newest-fail failed", "allow_older_snapshot=true"}},
+		{name: "allow_older_snapshot releases the older passing Snapshot deliberately", env: kxEnv(s, choice, "IMAGE_DIGEST", choice.Digest, "ALLOW_OLDER_SNAPSHOT", "true"), wantCode: 0,
+			outHas: []string{"passed over Snapshot choice-newest-fail: tests failed", "! releasing Snapshot choice-newer-pass although newer Snapshot choice-newest-fail of this commit is not releasable (tests failed)",
+				"✓ snapshot choice-newer-pass"},
 			results: map[string]string{"SNAPSHOT": "choice-newer-pass"}},
 		{name: "no snapshot: build not done", env: kxEnv(s, noSnap), wantCode: 1,
 			outHas: []string{"✗ snapshot: none releasable among 0", "the build is not done", "likely cause: no push-event Snapshot of component", "on-push build PipelineRun"}},
@@ -207,7 +211,7 @@ func TestKonfluxPreflight(t *testing.T) {
 			if tt.wantCode != 0 {
 				assert.Empty(t, r.Results, "a failed preflight writes no results")
 			} else {
-				assert.Len(t, r.Results, 4)
+				assert.Len(t, r.Results, 5)
 			}
 		})
 	}
