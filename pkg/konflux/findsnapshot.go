@@ -221,7 +221,7 @@ func FindSnapshot(snaps []Snapshot, component, sha, namespace string, choice Sna
 		facts["selector"] = LabelComponent + "=" + component + "," + LabelSHA + "=" + sha
 		if len(sorted) > 0 {
 			return nil, skipped, failure.New(failure.SnapshotMissing, facts,
-				"no push-event Snapshot of %s for commit %s: only %d pull-request, merge-queue or group Snapshot(s), which are never released", component, sha, len(sorted))
+				"no push-event Snapshot of %s for commit %s: only %d pull-request Snapshot(s), which are never released (merge-queue and group Snapshots count as such)", component, sha, len(sorted))
 		}
 		return nil, skipped, failure.New(failure.SnapshotMissing, facts, "no Snapshot of %s for commit %s: the build is not done", component, sha)
 	}
