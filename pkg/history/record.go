@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
@@ -69,6 +70,14 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 	kc, err := konflux.NewClient(cfg.Kubeconfig, cfg.Namespace)
 	if err != nil {
 		return err
+	}
+	if cfg.Status != "" {
+		// One spelling in the history, so that lookups (history.Released) match it.
+		if st, ok := outcome.Normalize(cfg.Status); ok {
+			cfg.Status = st
+		} else {
+			s.Warn("STATUS %.80q is none of %s: recorded as given", cfg.Status, strings.Join(outcome.Statuses, ", "))
+		}
 	}
 	if cfg.Status == "" {
 		o, err := ResolveOutcome(ctx, kc, RunFacts{DryRun: dryRun, PipelineStatus: cfg.PipelineStatus, CreateStatus: cfg.CreateStatus,
