@@ -20,8 +20,10 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"github.com/tektoncd/pipeline/pkg/names"
 
 	"github.com/release-to-prod/release-to-prod/pkg/runner"
 	"github.com/release-to-prod/release-to-prod/pkg/tekton"
@@ -58,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig passed to the steps as KUBECONFIG (default: $KUBECONFIG)")
 	showlog := fs.Bool("showlog", true, "print the steps' output")
 	workdir := fs.String("workdir", "", "folder for the TaskRuns' files (default: a new temporary folder)")
-	name := fs.String("prefix-name", "", "PipelineRun name (default <pipeline>-local-<time>)")
+	name := fs.String("prefix-name", "", "prefix of the PipelineRun name, to which a random suffix is added as tkn does (default <pipeline>-local-<time>)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: tkn-local pipeline start <pipeline-name> [-f file] [-p name=value]... [-w name=…,secret=…|dir=…|emptyDir=]... [--kubeconfig file]")
 		fs.PrintDefaults()
@@ -106,7 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	opts := runner.Options{Repo: repo, Pipeline: p, Kubeconfig: *kubeconfig, BinDir: *bin, WorkDir: *workdir, Name: *name, Out: stdout, ShowLog: *showlog, Workspaces: map[string]runner.Workspace{}}
+	opts := runner.Options{Repo: repo, Pipeline: p, Kubeconfig: *kubeconfig, BinDir: *bin, WorkDir: *workdir, Name: runName(*name, p.Name, time.Now()), Out: stdout, ShowLog: *showlog, Workspaces: map[string]runner.Workspace{}}
 	if opts.BinDir == "" {
 		opts.BinDir = filepath.Join(*root, "bin")
 	}
@@ -178,4 +180,14 @@ func parseWorkspace(s string) (string, runner.Workspace, error) {
 		return "", w, fmt.Errorf("-w %q: want name=<ws> and one of secret=<dir>, dir=<dir>, emptyDir=", s)
 	}
 	return name, w, nil
+}
+
+// runName is the PipelineRun's name: the prefix (default <pipeline>-local-<time>) with the random
+// suffix tkn and Tekton add to a generateName (names.SimpleNameGenerator), so that two runs
+// started in the same second get distinct names in the release history.
+func runName(prefix, pipeline string, now time.Time) string {
+	if prefix == "" {
+		prefix = pipeline + "-local-" + now.Format("150405")
+	}
+	return names.SimpleNameGenerator.RestrictLengthWithRandomSuffix(strings.TrimSuffix(prefix, "-"))
 }

@@ -44,6 +44,8 @@ type Config struct {
 	Kubeconfig       string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
 	Timeout          time.Duration `param:"-" env:"TIMEOUT, default=2m" desc:"time limit for the whole check"`
 	RequestTimeout   time.Duration `param:"-" env:"REQUEST_TIMEOUT, default=30s" desc:"time limit for one registry request (a hung request is retried)"`
+	BuildWaitTimeout time.Duration `env:"BUILD_WAIT_TIMEOUT, default=0s" desc:"how long to wait for the commit's build (image pushed, push Snapshot tested) before the gates run, for a run started on merge together with the build; 0: no wait (the build is done)"`
+	ProgressInterval time.Duration `check:"duration" env:"PROGRESS_INTERVAL, default=30s" desc:"how often to print progress while waiting (Go duration)"`
 }
 
 // FallbackRepository is used only when neither the Component nor a Snapshot names one.
@@ -82,7 +84,7 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 			return err
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, buildWaitBudget(cfg))
 	defer cancel()
 
 	if cfg.DockerConfigFile != "" {
@@ -98,6 +100,9 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 		return err
 	}
 	s.OK("repository %s (%s)", repo, source)
+	if err := waitForBuild(ctx, s, cfg, repo, sha); err != nil {
+		return err
+	}
 
 	found, err := Check(ctx, repo, sha, cfg)
 	if err != nil {

@@ -8,9 +8,14 @@ import "github.com/release-to-prod/release-to-prod/pkg/step"
 type Config struct {
 	step.Common
 	Application         string `env:"APPLICATION, default=aap-aa-main" param:"application" check:"name" desc:"Konflux Application of the component"`
+	BuildWaitTimeout    string `env:"BUILD_WAIT_TIMEOUT, default=0s" param:"build_wait_timeout" check:"duration" desc:"How long to wait for the commit's build (image pushed, push Snapshot tested) before the gates run, for a run started on merge together with the build; 0: no wait (the build is done)"`
 	CommitSHA           string `env:"COMMIT_SHA" param:"commit_sha" check:"sha" desc:"Full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
 	Component           string `env:"COMPONENT, default=automation-analytics-backend-main" param:"component" check:"name" desc:"Konflux Component to release"`
 	Namespace           string `env:"NAMESPACE, default=aap-aa-tenant" param:"namespace" check:"name" desc:"Konflux tenant namespace"`
+	ProgressInterval    string `env:"PROGRESS_INTERVAL, default=30s" param:"progress_interval" check:"duration" desc:"How often to print progress while waiting (Go duration)"`
+	AllowOlderSnapshot  string `env:"ALLOW_OLDER_SNAPSHOT, default=false" param:"allow_older_snapshot" check:"bool" desc:"\"true\": when the newest push Snapshot of the commit failed its tests (or is still running them), release an older one of the same commit that passed; default: the newest test evidence wins and the release blocks"`
+	AllowOutOfOrder     string `env:"ALLOW_OUT_OF_ORDER, default=false" param:"allow_out_of_order" check:"bool" desc:"\"true\": release even when a newer commit of the component is in production already (a deliberate roll-back)"`
+	ComponentGroup      string `env:"COMPONENT_GROUP" param:"component_group" check:"name" desc:"Konflux ComponentGroup the component is released with (ReleasePlan and Snapshot spec.componentGroup); empty: the application"`
 	HistoryConfigmap    string `env:"HISTORY_CONFIGMAP, default=release-history" param:"history_configmap" check:"name" desc:"ConfigMap holding the release history (the project's Role grants access to release-history)"`
 	ReleasePlan         string `env:"RELEASE_PLAN" param:"release_plan" check:"name" desc:"ReleasePlan to release through; empty: the only ReleasePlan of the application (the preflight chooses it)"`
 	AlertmanagerURL     string `env:"ALERTMANAGER_URL" param:"alertmanager_url" check:"url" desc:"Base URL of Alertmanager (of Prometheus/Thanos with SOURCE=prometheus); the step appends the API path"`
@@ -25,10 +30,9 @@ type Config struct {
 	QuayTokenKey        string `env:"QUAY_TOKEN_KEY, default=token" param:"quay_token_key" check:"key" desc:"Key of the quay-token Secret that holds the Quay OAuth token"`
 	SaasFile            string `env:"SAAS_FILE" param:"saas_file" check:"relpath" desc:"Path of the SaaS file relative to the checkout, e.g. data/services/<app>/cicd/saas.yml"`
 	SkipAppInterface    string `env:"SKIP_APP_INTERFACE, default=false" param:"skip_app_interface" check:"bool" desc:"\"true\" to skip the app-interface gate explicitly (it passes and says so)"`
-	Automated           string `env:"AUTOMATED, default=false" param:"automated" check:"bool" desc:"\"true\" when started by automation (label release.appstudio.openshift.io/automated)"`
+	Automated           string `env:"AUTOMATED, default=false" param:"automated" check:"bool" desc:"\"true\" when started by automation: recorded in the Release's annotation release-to-prod/started-by (the release service's automated label is never set: only integration-service may)"`
 	DryRun              string `env:"DRY_RUN, default=false" param:"dry_run" check:"bool" desc:"\"true\" runs every gate and prints the Release it would create, without creating it"`
-	ProgressInterval    string `env:"PROGRESS_INTERVAL, default=30s" param:"progress_interval" check:"duration" desc:"How often to print the Release's progress while waiting"`
-	ReleaseTimeout      string `env:"RELEASE_TIMEOUT, default=1h" param:"release_timeout" check:"duration" desc:"How long to wait for the Release to finish"`
+	ReleaseTimeout      string `env:"RELEASE_TIMEOUT, default=1h" param:"release_timeout" check:"duration" desc:"How long to wait for the Release to finish (in observe mode: to appear and finish)"`
 	HistoryLimit        string `env:"HISTORY_LIMIT, default=200" param:"history_limit" check:"int" desc:"Entries kept, newest first"`
 	SlackWebhookKey     string `env:"SLACK_WEBHOOK_KEY, default=url" param:"slack_webhook_key" check:"key" desc:"Key of the slack-webhook Secret that holds the Slack incoming-webhook URL"`
 }

@@ -85,13 +85,13 @@ func NewClient(kubeconfig, namespace string) (*Client, error) {
 func (c *Client) get(ctx context.Context, gvr schema.GroupVersionResource, kind, name string) (*unstructured.Unstructured, error) {
 	u, err := c.Dynamic.Resource(gvr).Namespace(c.Namespace).Get(ctx, name, getOptions)
 	if err != nil {
-		return nil, c.apiError(err, kind, gvr.Resource, name)
+		return nil, c.APIError(err, kind, gvr.Resource, name)
 	}
 	return u, nil
 }
 
-// apiError classifies an API server error for the failure catalog.
-func (c *Client) apiError(err error, kind, resource, name string) error {
+// APIError classifies an API server error for the failure catalog.
+func (c *Client) APIError(err error, kind, resource, name string) error {
 	facts := map[string]string{"kind": kind, "name": name, "namespace": c.Namespace, "resource": resource}
 	msg := fmt.Errorf("%s %s/%s: %w", kind, c.Namespace, name, err)
 	switch {
@@ -107,7 +107,7 @@ func (c *Client) apiError(err error, kind, resource, name string) error {
 		return failure.Wrap(failure.RateLimited, map[string]string{"service": "the Kubernetes API server"}, msg)
 	case apierrors.IsInternalError(err), apierrors.IsServiceUnavailable(err), apierrors.IsServerTimeout(err), apierrors.IsTimeout(err):
 		return failure.Wrap(failure.ServerError, map[string]string{"service": "the Kubernetes API server"}, msg)
-	case transient(err):
+	case Transient(err):
 		// The connection dropped on every try (EOF, reset): the API server or a load balancer
 		// in front of it is failing.
 		return failure.Wrap(failure.ServerError, map[string]string{"service": "the Kubernetes API server (or a load balancer in front of it)"}, msg)

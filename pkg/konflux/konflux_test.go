@@ -1,8 +1,8 @@
 package konflux
 
 import (
-	"encoding/json"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +17,15 @@ const testSHA = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 
 func snap(name string, age time.Duration, event, tests string, extra ...Condition) Snapshot {
 	s := Snapshot{Name: name, Created: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC).Add(-age), EventType: event,
-		Labels: map[string]string{LabelEventType: event}, Images: map[string]string{"comp": "reg/x@sha256:" + strings.Repeat("a", 64)}}
+		Labels: map[string]string{LabelEventType: event}, Annotations: map[string]string{}, Images: map[string]string{"comp": "reg/x@sha256:" + strings.Repeat("a", 64)}}
+	if event == "" {
+		delete(s.Labels, LabelEventType)
+	}
+	if event == "pull_request" || event == "Merge_Request" {
+		// PaC labels a pull-request build with its number; integration-service needs both labels
+		// to call a Snapshot a pull-request one.
+		s.Labels[LabelPullRequest] = "42"
+	}
 	if tests != "" {
 		s.Conditions = append(s.Conditions, Condition{Type: ConditionTestSucceeded, Status: tests, Message: "tests " + tests})
 	}
@@ -32,20 +40,55 @@ func idOf(err error) failure.ID {
 
 func TestFindSnapshot(t *testing.T) {
 	invalid := Condition{Type: ConditionIntegrationStatus, Status: "False", Reason: "Invalid", Message: "image not by digest"}
+	canceled := Condition{Type: ConditionIntegrationStatus, Status: "True", Reason: "Canceled", Message: "Snapshot canceled/superseded by newer Snapshot"}
+	mergeQueue := func(name string, age time.Duration) Snapshot {
+		sn := snap(name, age, "push", "True")
+		sn.Annotations[AnnotationSourceBranch] = "refs/heads/gh-readonly-queue/main/pr-7-abc"
+		return sn
+	}
+	builtAt := func(sn Snapshot, ms int64) Snapshot {
+		sn.Annotations[AnnotationBuildStartTime] = strconv.FormatInt(ms, 10)
+		return sn
+	}
 	tests := []struct {
-		name    string
-		snaps   []Snapshot
-		want    string
-		wantErr failure.ID
-		msgHas  string
+		name       string
+		snaps      []Snapshot
+		allowOlder bool
+		want       string
+		wantErr    failure.ID
+		msgHas     string
 	}{
-		{name: "newest passing push wins over a newer failing one and a PR one",
+		{name: "newest passing push wins over older ones and a newer PR one",
 			snaps: []Snapshot{snap("old-pass", 3*time.Hour, "push", "True"), snap("mid-pass", 2*time.Hour, "push", "True"),
-				snap("new-fail", time.Hour, "push", "False"), snap("pr", 0, "pull_request", "True")},
+				snap("pr", 0, "pull_request", "True")},
 			want: "mid-pass"},
+		{name: "the newest test evidence wins: a newer failing Snapshot blocks an older passing one",
+			snaps:   []Snapshot{snap("mid-pass", 2*time.Hour, "push", "True"), snap("new-fail", time.Hour, "push", "False")},
+			wantErr: failure.SnapshotNewerFailed, msgHas: "new-fail, the newest of commit " + testSHA + ", failed its integration tests: tests False (older Snapshot mid-pass passed)"},
+		{name: "allow older: the older passing Snapshot goes deliberately",
+			snaps:      []Snapshot{snap("mid-pass", 2*time.Hour, "push", "True"), snap("new-fail", time.Hour, "push", "False")},
+			allowOlder: true, want: "mid-pass"},
+		{name: "newer still running blocks an older passing one",
+			snaps:   []Snapshot{snap("mid-pass", 2*time.Hour, "push", "True"), snap("new-run", time.Hour, "push", "Unknown")},
+			wantErr: failure.SnapshotTestsRunning, msgHas: "older Snapshot mid-pass passed"},
 		{name: "GitLab Push counts", snaps: []Snapshot{snap("gl", 0, "Push", "True")}, want: "gl"},
+		{name: "no event-type label counts as push", snaps: []Snapshot{snap("manual", 0, "", "True")}, want: "manual"},
+		{name: "pull_request without a pull-request label counts as push, as integration-service reads it",
+			snaps: []Snapshot{func() Snapshot {
+				sn := snap("odd", 0, "pull_request", "True")
+				delete(sn.Labels, LabelPullRequest)
+				return sn
+			}()}, want: "odd"},
+		{name: "merge-queue Snapshot is ignored", snaps: []Snapshot{mergeQueue("mq", 0), snap("merged", time.Hour, "push", "True")}, want: "merged"},
+		{name: "only a merge-queue Snapshot", snaps: []Snapshot{mergeQueue("mq", 0)}, wantErr: failure.SnapshotMissing, msgHas: "merge-queue"},
 		{name: "invalid is skipped", snaps: []Snapshot{snap("inv", 0, "push", "True", invalid), snap("ok", time.Hour, "push", "True")}, want: "ok"},
-		{name: "legacy test condition", snaps: []Snapshot{{Name: "legacy", EventType: "push",
+		{name: "canceled is skipped", snaps: []Snapshot{snap("canc", 0, "push", "", canceled), snap("ok", time.Hour, "push", "True")}, want: "ok"},
+		{name: "only canceled: superseded, not running", snaps: []Snapshot{snap("canc", 0, "push", "Unknown", canceled)},
+			wantErr: failure.SnapshotSuperseded, msgHas: "superseded by a newer Snapshot"},
+		{name: "build start time orders, not creation time",
+			snaps:   []Snapshot{builtAt(snap("built-late", 2*time.Hour, "push", "False"), 1_767_268_800_000), builtAt(snap("built-early", 0, "push", "True"), 1_767_265_200)},
+			wantErr: failure.SnapshotNewerFailed, msgHas: "built-late"},
+		{name: "legacy test condition", snaps: []Snapshot{{Name: "legacy", EventType: "push", Labels: map[string]string{LabelEventType: "push"},
 			Conditions: []Condition{{Type: "HACBSStudioTestSucceeded", Status: "True"}}}}, want: "legacy"},
 		{name: "none at all", snaps: nil, wantErr: failure.SnapshotMissing, msgHas: "the build is not done"},
 		{name: "only PR snapshots", snaps: []Snapshot{snap("pr", 0, "pull_request", "True")}, wantErr: failure.SnapshotMissing, msgHas: "pull-request"},
@@ -63,11 +106,13 @@ func TestFindSnapshot(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, _, err := FindSnapshot(tt.snaps, "comp", testSHA, "ns")
+			got, _, err := FindSnapshot(tt.snaps, "comp", testSHA, "ns", SnapshotChoice{AllowOlder: tt.allowOlder})
 			if tt.wantErr != "" {
 				require.Error(t, err)
 				assert.Equal(t, tt.wantErr, idOf(err))
 				assert.Contains(t, err.Error(), tt.msgHas)
+				a, _ := failure.Explain(err)
+				assert.NotContains(t, a.Cause+a.Fix, "{", "every placeholder filled: %s / %s", a.Cause, a.Fix)
 				return
 			}
 			require.NoError(t, err)
@@ -174,6 +219,23 @@ func TestReleaseOutcome(t *testing.T) {
 			{Type: ConditionManagedPipeline, Status: "False", Reason: "Failed", Message: "task push-snapshot failed"}},
 			Attempts: []PipelineAttempt{{PipelineRun: "managed/run-1", FailureReason: "Timeout"}, {PipelineRun: "managed/run-2", FailureReason: "OOMKill", LastTask: "push-snapshot", LastStep: "push"}}},
 			done: true, failure: failure.ReleasePipelineFailed, failureHas: []string{"OOMKill in task push-snapshot, step push", "task push-snapshot failed"}},
+		{name: "task timed out", r: Release{Name: "r", Conditions: []Condition{
+			{Type: ConditionReleased, Status: "False", Reason: "Failed"},
+			{Type: ConditionManagedPipeline, Status: "False", Reason: "Failed", Message: "Release processing failed on managed pipelineRun"}},
+			Attempts: []PipelineAttempt{{PipelineRun: "managed/run-1", FailureReason: AttemptTaskRunTimeout, LastTask: "sign"}}},
+			done: true, failure: failure.ReleasePipelineFailed, failureHas: []string{"TaskRunTimeout in task sign"}},
+		{name: "no managed attempt", r: Release{Name: "r", Conditions: []Condition{
+			{Type: ConditionReleased, Status: "False", Reason: "Failed", Message: "Release processing failed on managed pipelineRun creation"}}},
+			done: true, failure: failure.ReleasePipelineFailed, failureHas: []string{"managed pipelineRun creation"}},
+		{name: "tenant pipeline failed", r: Release{Name: "r", Conditions: []Condition{
+			{Type: ConditionReleased, Status: "False", Reason: "Failed"},
+			{Type: ConditionTenantPipeline, Status: "False", Reason: "Failed", Message: "tenant task failed"}}},
+			done: true, failure: failure.ReleasePipelineFailed, failureHas: []string{"tenant pipeline: tenant task failed"}},
+		{name: "final pipeline failed after production", r: Release{Name: "r", Conditions: []Condition{
+			{Type: ConditionReleased, Status: "False", Reason: "Failed", Message: "Release processing failed on final pipelineRun"},
+			{Type: ConditionManagedPipeline, Status: "True", Reason: "Succeeded"},
+			{Type: ConditionFinalPipeline, Status: "False", Reason: "Failed", Message: "jira update failed"}}},
+			done: true, failure: failure.ReleaseFailedAfterProduction, failureHas: []string{"the content is in production", "final pipeline failed: jira update failed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -197,6 +259,85 @@ func TestReleaseOutcome(t *testing.T) {
 	a, _ := failure.Explain(oom)
 	assert.Contains(t, a.Fix, "ran out of memory")
 	assert.Contains(t, a.Cause, "managed/run-2")
+	assert.NotContains(t, a.Fix, "delete the Release", "a failed Release does not block a new one")
+
+	a, _ = failure.Explain(tests[6].r.Failure("ns"))
+	assert.NotContains(t, a.Cause, "?", "no placeholder PipelineRun: %s", a.Cause)
+	assert.Contains(t, a.Cause, "no PipelineRun was recorded")
+
+	after := tests[8].r
+	assert.True(t, after.InProduction(), "the managed pipeline succeeded: in production")
+	a, _ = failure.Explain(after.Failure("ns"))
+	assert.Contains(t, a.Fix, "do not release again")
+	assert.NotContains(t, a.Fix, "re-run", "never advice that releases again")
+	assert.False(t, tests[4].r.InProduction())
+	skipped := Release{Conditions: []Condition{{Type: ConditionManagedPipeline, Status: "True", Reason: "Skipped"}, {Type: ConditionReleased, Status: "False", Reason: "Failed"}}}
+	assert.False(t, skipped.InProduction(), "a skipped managed pipeline released nothing")
+}
+
+func TestClassify(t *testing.T) {
+	now := time.Now()
+	rel := func(name, plan string, age time.Duration, conds ...Condition) Release {
+		return Release{Name: name, ReleasePlan: plan, Created: now.Add(-age), Conditions: conds}
+	}
+	ok := Condition{Type: ConditionReleased, Status: "True", Reason: "Succeeded"}
+	failed := Condition{Type: ConditionReleased, Status: "False", Reason: "Failed"}
+	running := Condition{Type: ConditionReleased, Status: "False", Reason: "Progressing"}
+	c := Classify([]Release{rel("run", "p", 0, running), rel("other-plan", "q", 0, ok), rel("bad", "p", time.Hour, failed), rel("new", "p", 2*time.Hour)}, "p")
+	assert.Nil(t, c.Released, "another plan's success does not count")
+	require.Len(t, c.Running, 2)
+	assert.Equal(t, "run", c.Running[0].Name)
+	require.Len(t, c.Failed, 1)
+	c = Classify([]Release{rel("bad", "p", 0, failed), rel("good", "p", time.Hour, ok)}, "p")
+	require.NotNil(t, c.Released)
+	assert.Equal(t, "good", c.Released.Name)
+	labelled := Release{Name: "l", Labels: map[string]string{LabelReleasePlan: "p"}}
+	assert.True(t, labelled.ThroughPlan("p"))
+}
+
+func TestReleaseNameAttempt(t *testing.T) {
+	first := ReleaseNameAttempt("c", testSHA, "p", 1)
+	assert.Equal(t, ReleaseName("c", testSHA, "p"), first)
+	assert.Equal(t, first, ReleaseNameAttempt("c", testSHA, "p", 0))
+	second := ReleaseNameAttempt("c", testSHA, "p", 2)
+	assert.NotEqual(t, first, second)
+	assert.Equal(t, second, ReleaseNameAttempt("c", testSHA, "p", 2), "deterministic")
+	assert.LessOrEqual(t, len(second), MaxNameLength)
+}
+
+func TestAutoRelease(t *testing.T) {
+	tests := []struct {
+		name        string
+		labels      map[string]string
+		annotations map[string]string
+		snapLabels  map[string]string
+		snapAnn     map[string]string
+		want        bool
+		whyHas      string
+	}{
+		{name: "no label: on by default", want: true, whyHas: "on by default"},
+		{name: "label true", labels: map[string]string{LabelAutoRelease: "true"}, want: true},
+		{name: "label false", labels: map[string]string{LabelAutoRelease: "false"}, want: false},
+		{name: "CEL annotation wins over the label", labels: map[string]string{LabelAutoRelease: "false"},
+			annotations: map[string]string{LabelAutoRelease: `updatedComponentIs("x")`}, want: true, whyHas: "annotation"},
+		{name: "annotation false", annotations: map[string]string{LabelAutoRelease: "false"}, want: false},
+		{name: "Snapshot opted out", snapLabels: map[string]string{LabelAutoRelease: "false"}, want: false, whyHas: "Snapshot"},
+		{name: "build said SHOULD_RELEASE=false", snapAnn: map[string]string{AnnotationShouldRelease: "false"}, want: false, whyHas: "SHOULD_RELEASE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rp := ReleasePlan{Name: "p", Labels: tt.labels, Annotations: tt.annotations}
+			got, why := rp.AutoRelease(&Snapshot{Name: "s", Labels: tt.snapLabels, Annotations: tt.snapAnn})
+			assert.Equal(t, tt.want, got, why)
+			assert.Contains(t, why, tt.whyHas)
+		})
+	}
+	for _, v := range []string{"", "block", " Observe "} {
+		_, err := ParseAutoRelease(v)
+		assert.NoError(t, err, v)
+	}
+	_, err := ParseAutoRelease("maybe")
+	assert.Equal(t, failure.InvalidInput, idOf(err))
 }
 
 func TestReleaseRequestObject(t *testing.T) {
@@ -209,88 +350,16 @@ func TestReleaseRequestObject(t *testing.T) {
 	assert.Equal(t, "app", l[LabelApplication])
 	assert.Equal(t, "plan", l[LabelReleasePlan])
 	assert.Equal(t, "snap-1", l[LabelSnapshot])
-	assert.Equal(t, "false", l[LabelAutomated])
+	assert.NotContains(t, l, LabelAutomated, "only integration-service may set the automated label")
+	assert.Equal(t, "person", u.GetAnnotations()[AnnotationStartedBy])
 	req.Automated = true
-	assert.Equal(t, "true", req.Object("ns").GetLabels()[LabelAutomated])
+	auto := req.Object("ns")
+	assert.NotContains(t, auto.GetLabels(), LabelAutomated, "never, even when automation started the run")
+	assert.Equal(t, "automation", auto.GetAnnotations()[AnnotationStartedBy])
+	req.ComponentGroup, req.Application = "grp", ""
+	g := req.Object("ns").GetLabels()
+	assert.Equal(t, "grp", g[LabelComponentGroup])
+	assert.NotContains(t, g, LabelApplication)
 	assert.Equal(t, "snap-1", str(u, "spec", "snapshot"))
 	assert.Equal(t, "plan", str(u, "spec", "releasePlan"))
-}
-
-func TestPrepend(t *testing.T) {
-	var entries []HistoryEntry
-	for i := range 250 {
-		var err error
-		entries, _, err = Prepend(entries, HistoryEntry{SHA: testSHA, Release: string(rune('a' + i%26)), Status: "Succeeded"}, 0)
-		require.NoError(t, err)
-	}
-	assert.Len(t, entries, DefaultHistoryLimit)
-	assert.Equal(t, string(rune('a'+249%26)), entries[0].Release, "newest first")
-
-	big := strings.Repeat("x", 10_000)
-	out, b, err := Prepend(entries, HistoryEntry{SHA: big, Component: big, Snapshot: big, Release: big, PipelineRun: big}, 10_000)
-	require.NoError(t, err)
-	assert.LessOrEqual(t, len(b), MaxHistoryBytes)
-	assert.Len(t, out[0].SHA, maxFieldLength, "fields are bounded")
-
-	many := make([]HistoryEntry, 5000)
-	for i := range many {
-		many[i] = HistoryEntry{SHA: testSHA, Component: strings.Repeat("c", 200), Snapshot: strings.Repeat("s", 200), Status: "Succeeded"}
-	}
-	out, b, err = Prepend(many, HistoryEntry{SHA: "new"}, 10_000)
-	require.NoError(t, err)
-	assert.LessOrEqual(t, len(b), MaxHistoryBytes, "stays well under the 1 MiB object limit")
-	assert.Equal(t, "new", out[0].SHA)
-	var back []HistoryEntry
-	require.NoError(t, json.Unmarshal(b, &back))
-	assert.Equal(t, out, back)
-}
-
-func TestHistoryLookups(t *testing.T) {
-	h := []HistoryEntry{
-		{SHA: "s2", Component: "other", Release: "r4", Status: "Succeeded"},
-		{SHA: "s1", Component: "comp", Release: "r3", Status: "Failed"},
-		{SHA: "s1", Component: "comp", Release: "r2", Status: "Succeeded"},
-		{SHA: "s0", Component: "comp", Release: "r1", Status: "Succeeded"},
-	}
-	e, ok := Released(h, "comp", "s1")
-	assert.True(t, ok)
-	assert.Equal(t, "r2", e.Release, "only Succeeded entries count")
-	_, ok = Released(h, "comp", "s9")
-	assert.False(t, ok)
-	_, ok = Released(h, "other", "s1")
-	assert.False(t, ok)
-	e, ok = Latest(h, "comp")
-	assert.True(t, ok)
-	assert.Equal(t, "r3", e.Release)
-}
-
-func TestDecodeHistory(t *testing.T) {
-	got, err := DecodeHistory("")
-	assert.NoError(t, err)
-	assert.Empty(t, got)
-	_, err = DecodeHistory(`{"not":"an array"}`)
-	assert.ErrorContains(t, err, "not a JSON array")
-	got, err = DecodeHistory(`[{"sha":"x","status":"Succeeded","pipelineRun":"pr-1"}]`)
-	require.NoError(t, err)
-	assert.Equal(t, []HistoryEntry{{SHA: "x", Status: "Succeeded", PipelineRun: "pr-1"}}, got)
-}
-
-func FuzzDecodeHistory(f *testing.F) {
-	f.Add(`[{"sha":"x","status":"Succeeded"}]`)
-	f.Add(`[]`)
-	f.Add(`null`)
-	f.Add(`[{"sha":1}]`)
-	f.Fuzz(func(t *testing.T, data string) {
-		entries, err := DecodeHistory(data)
-		if err != nil {
-			return
-		}
-		out, b, err := Prepend(entries, HistoryEntry{SHA: "new"}, 5)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(out) > 5 || len(b) > MaxHistoryBytes && len(out) > 1 {
-			t.Fatalf("history not bounded: %d entries, %d bytes", len(out), len(b))
-		}
-	})
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,23 +16,46 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 )
 
-// Labels on Releases. The release service's webhook sets the releasePlan and snapshot labels
-// itself; the project sets them too so that its own lookups work where no webhook runs.
+// Labels on Releases. The release service's webhook sets the releasePlan and snapshot labels on
+// every Release when it is created (and refuses to change them); the project sets them too so
+// that its own lookups work where no webhook runs.
 const (
 	LabelReleasePlan = "release.appstudio.openshift.io/releasePlan"
 	LabelSnapshot    = "release.appstudio.openshift.io/snapshot"
-	LabelAutomated   = "release.appstudio.openshift.io/automated"
+	// LabelAutomated marks a Release integration-service created. Only integration-service may
+	// set it: the release service then requires status.automated, which only its status patch
+	// sets, and fails validation otherwise (controllers/release/adapter.go validateAuthor). The
+	// project reads it and never sets it.
+	LabelAutomated = "release.appstudio.openshift.io/automated"
 	// AnnotationRunID marks the Release with the create-release run that made it, so that a run
 	// whose create was applied but whose answer was lost recognises its own Release on retry.
 	AnnotationRunID = "release-to-prod/run-id"
+	// AnnotationStartedBy records who started the run that created the Release: "automation"
+	// (a merge-triggered PipelineRun) or "person". The project's own key, read by no Konflux
+	// service.
+	AnnotationStartedBy = "release-to-prod/started-by"
 )
 
-// Release status conditions (konflux-ci/release-service). Released is the outcome:
-// True/Succeeded, False/Failed, or False/Progressing while it runs.
+// Release status conditions (konflux-ci/release-service api/v1alpha1/release_conditions.go).
+// Released is the outcome: True/Succeeded, False/Failed, or False/Progressing while it runs.
+// Each processing phase has its own condition, True (Succeeded or Skipped) or False (Failed, or
+// Progressing); the phases run tenant, managed, final, and only the managed pipeline touches
+// production.
 const (
 	ConditionReleased        = "Released"
 	ConditionValidated       = "Validated"
+	ConditionTenantPipeline  = "TenantPipelineProcessed"
 	ConditionManagedPipeline = "ManagedPipelineProcessed"
+	ConditionFinalPipeline   = "FinalPipelineProcessed"
+	reasonProgressing        = "Progressing"
+	reasonSkipped            = "Skipped"
+)
+
+// Managed pipeline attempt failure reasons (release_conditions.go).
+const (
+	AttemptOOMKill            = "OOMKill"
+	AttemptPipelineRunTimeout = "PipelineRunTimeout"
+	AttemptTaskRunTimeout     = "TaskRunTimeout"
 )
 
 // MaxNameLength is the longest Release (and label value) name the API accepts.
@@ -43,7 +67,10 @@ type Release struct {
 	Snapshot    string
 	ReleasePlan string
 	Labels      map[string]string
+	Annotations map[string]string
 	RunID       string // AnnotationRunID
+	Automated   bool   // status.automated: integration-service created it
+	Author      string // status.attribution.author
 	Created     time.Time
 	Completed   time.Time // zero while running
 	Conditions  []Condition
@@ -54,18 +81,22 @@ type Release struct {
 type PipelineAttempt struct {
 	PipelineRun   string // namespace/name
 	Status        string
-	FailureReason string // Error, OOMKill, Timeout
+	FailureReason string // Error, OOMKill, PipelineRunTimeout, TaskRunTimeout
 	LastTask      string
 	LastStep      string
 }
 
 func releaseFrom(u *unstructured.Unstructured) Release {
+	automated, _, _ := unstructured.NestedBool(u.Object, "status", "automated")
 	r := Release{
 		Name:        u.GetName(),
 		Snapshot:    str(u, "spec", "snapshot"),
 		ReleasePlan: str(u, "spec", "releasePlan"),
 		Labels:      u.GetLabels(),
+		Annotations: u.GetAnnotations(),
 		RunID:       u.GetAnnotations()[AnnotationRunID],
+		Automated:   automated,
+		Author:      str(u, "status", "attribution", "author"),
 		Created:     u.GetCreationTimestamp().Time,
 		Conditions:  conditions(u),
 	}
@@ -82,13 +113,20 @@ func releaseFrom(u *unstructured.Unstructured) Release {
 		r.Attempts = append(r.Attempts, PipelineAttempt{PipelineRun: get("pipelineRun"), Status: get("status"),
 			FailureReason: get("failureReason"), LastTask: get("lastTask"), LastStep: get("lastStep")})
 	}
+	if len(r.Attempts) == 0 {
+		// Releases written before managedPipelineAttempts existed name the run here.
+		if pr := str(u, "status", "managedProcessing", "pipelineRun"); pr != "" {
+			r.Attempts = []PipelineAttempt{{PipelineRun: pr}}
+		}
+	}
 	return r
 }
 
 // Condition returns the condition of type t, if present.
 func (r *Release) Condition(t string) (Condition, bool) { return findCondition(r.Conditions, t) }
 
-// Done reports whether the release service has finished the Release, and how.
+// Done reports whether the release service has finished the Release, and how (its
+// HasReleaseFinished and IsReleased).
 func (r *Release) Done() (done, succeeded bool) {
 	c, ok := r.Condition(ConditionReleased)
 	switch {
@@ -96,10 +134,26 @@ func (r *Release) Done() (done, succeeded bool) {
 		return false, false
 	case c.Status == "True":
 		return true, true
-	case c.Status == "False" && c.Reason != "Progressing":
+	case c.Status == "False" && c.Reason != reasonProgressing:
 		return true, false
 	}
 	return false, false
+}
+
+// ManagedSucceeded reports whether the managed pipeline — the one that pushes to production —
+// succeeded (ManagedPipelineProcessed True, not Skipped). From then on the content is in
+// production whatever happens to the final pipeline, so the commit must never be released
+// again through this plan.
+func (r *Release) ManagedSucceeded() bool {
+	c, ok := r.Condition(ConditionManagedPipeline)
+	return ok && c.Status == "True" && c.Reason != reasonSkipped
+}
+
+// InProduction reports whether the Release put the commit in production: it succeeded, or its
+// managed pipeline did and a later phase failed.
+func (r *Release) InProduction() bool {
+	_, ok := r.Done()
+	return ok || r.ManagedSucceeded()
 }
 
 // Phase describes where the Release is, for progress lines.
@@ -112,45 +166,73 @@ func (r *Release) Phase() string {
 	if phase == "" {
 		phase = c.Status
 	}
-	if m, ok := r.Condition(ConditionManagedPipeline); ok && m.Reason != "" {
-		phase += ", managed pipeline " + m.Reason
+	for _, p := range []struct{ cond, name string }{{ConditionTenantPipeline, "tenant"}, {ConditionManagedPipeline, "managed"}, {ConditionFinalPipeline, "final"}} {
+		if m, ok := r.Condition(p.cond); ok && m.Reason != "" && m.Reason != reasonSkipped {
+			phase += ", " + p.name + " pipeline " + m.Reason
+		}
 	}
 	return phase
 }
 
-// Failure explains a failed Release through the catalog: the validation message when the
-// release service rejected it, else the managed pipeline's failure reason and message.
+// Failure explains a failed Release through the catalog, the way the release service writes it:
+// a Validated=False message when it refused the Release; else the first processing phase that
+// failed (tenant, managed, final) with the managed pipeline's last attempt. After the managed
+// pipeline succeeded the content is in production, so the advice names what failed after it and
+// never suggests releasing again.
 func (r *Release) Failure(namespace string) error {
 	facts := map[string]string{"release": r.Name, "namespace": namespace}
 	if v, ok := r.Condition(ConditionValidated); ok && v.Status == "False" {
 		facts["condition"], facts["message"] = ConditionValidated, v.Message
 		return failure.New(failure.ReleaseValidationFailed, facts, "Release %s failed validation: %s", r.Name, v.Message)
 	}
+	released, _ := r.Condition(ConditionReleased)
+	phaseFailed := func(cond string) (Condition, bool) {
+		c, ok := r.Condition(cond)
+		return c, ok && c.Status == "False" && c.Reason != reasonProgressing
+	}
+	if r.ManagedSucceeded() {
+		phase, msg := "final", released.Message
+		if c, ok := phaseFailed(ConditionFinalPipeline); ok {
+			msg = c.Message
+		}
+		facts["phase"], facts["message"] = phase, msg
+		return failure.New(failure.ReleaseFailedAfterProduction, facts,
+			"Release %s: the managed pipeline succeeded (the content is in production) but the %s pipeline failed: %s", r.Name, phase, msg)
+	}
+	if c, ok := phaseFailed(ConditionTenantPipeline); ok {
+		facts["pipeline"], facts["failure_reason"], facts["message"] = "tenant release pipeline (in this namespace)", "Failed", c.Message
+		facts["hint"] = "read the logs of the failed task of the tenant pipeline's PipelineRun in namespace " + namespace + " and fix its cause (it runs the ReleasePlan's spec.tenantPipeline)"
+		return failure.New(failure.ReleasePipelineFailed, facts, "Release %s failed in its tenant pipeline: %s", r.Name, c.Message)
+	}
 	msg := ""
-	if m, ok := r.Condition(ConditionManagedPipeline); ok && m.Status == "False" {
+	if m, ok := phaseFailed(ConditionManagedPipeline); ok {
 		msg = m.Message
 	}
-	if c, ok := r.Condition(ConditionReleased); ok && msg == "" {
-		msg = c.Message
+	if msg == "" {
+		msg = released.Message
 	}
 	facts["message"] = msg
 	var last PipelineAttempt
 	if n := len(r.Attempts); n > 0 {
 		last = r.Attempts[n-1]
-		facts["pipeline_run"] = last.PipelineRun
-		facts["failure_reason"] = last.FailureReason
-		facts["hint"] = failureHint(last)
 	}
+	if last.PipelineRun != "" {
+		facts["pipeline"] = "managed release PipelineRun " + last.PipelineRun
+	} else {
+		facts["pipeline"] = "managed release pipeline (no PipelineRun was recorded)"
+	}
+	reason := last.FailureReason
+	if reason == "" {
+		reason = "Failed"
+	}
+	facts["failure_reason"] = reason
+	facts["hint"] = failureHint(last)
 	where := ""
 	if last.LastTask != "" {
 		where = " in task " + last.LastTask
 		if last.LastStep != "" {
 			where += ", step " + last.LastStep
 		}
-	}
-	reason := last.FailureReason
-	if reason == "" {
-		reason = "Failed"
 	}
 	return failure.New(failure.ReleasePipelineFailed, facts, "Release %s failed (%s%s): %s", r.Name, reason, where, msg)
 }
@@ -161,10 +243,15 @@ func failureHint(a PipelineAttempt) string {
 		task = "the failed task"
 	}
 	switch a.FailureReason {
-	case "OOMKill":
+	case AttemptOOMKill:
 		return fmt.Sprintf("%s of the managed pipeline ran out of memory (OOMKill): ask the owners of the managed namespace to raise its memory limit in the ReleasePlanAdmission", task)
-	case "Timeout":
-		return fmt.Sprintf("the managed pipeline timed out in %s: check whether a service it calls is slow or down, or ask for a longer timeout in the ReleasePlanAdmission", task)
+	case AttemptTaskRunTimeout:
+		return fmt.Sprintf("task %s of the managed pipeline timed out (TaskRunTimeout): check whether a service it calls is slow or down, or ask for a longer task timeout in the ReleasePlanAdmission", task)
+	case AttemptPipelineRunTimeout:
+		return fmt.Sprintf("the managed pipeline timed out as a whole in %s (PipelineRunTimeout): ask the owners of the managed namespace for a longer pipeline timeout in the ReleasePlanAdmission, or check what made it slow", task)
+	}
+	if a.PipelineRun == "" {
+		return "the release service failed the Release before a managed PipelineRun ran: read the Release's status conditions (kubectl get release -o yaml) and fix what they name"
 	}
 	return fmt.Sprintf("read the logs of %s in PipelineRun %s (managed namespace) and fix its cause, or ask the release engineers who own it", task, a.PipelineRun)
 }
@@ -172,16 +259,33 @@ func failureHint(a PipelineAttempt) string {
 // ReleaseRequest is what create-release asks Konflux for.
 type ReleaseRequest struct {
 	Component, Application, SHA, Snapshot, ReleasePlan string
-	Automated                                          bool
+	// ComponentGroup replaces Application for a componentGroup's Release.
+	ComponentGroup string
+	// Automated records that automation started the run (AnnotationStartedBy); it never sets
+	// LabelAutomated, which only integration-service may.
+	Automated bool
 	// RunID identifies this run (AnnotationRunID); empty for none.
 	RunID string
+	// Attempt numbers the Releases of this commit through this plan: 1 for the first; a new
+	// one after Releases that failed gets the next number, and so another deterministic name.
+	Attempt int
 }
 
 // ReleaseName is the deterministic name of the Release of component at sha through plan: a
 // readable prefix and a hash of the three, at most 63 characters. Two runs racing for the same
 // commit compute the same name, so the API server lets exactly one create it.
 func ReleaseName(component, sha, plan string) string {
-	sum := sha256.Sum256([]byte(component + "\x00" + sha + "\x00" + plan))
+	return ReleaseNameAttempt(component, sha, plan, 1)
+}
+
+// ReleaseNameAttempt is ReleaseName of the attempt-th Release of the commit through plan: after
+// a Release failed, racing runs that see the same failed Releases compute the same next name.
+func ReleaseNameAttempt(component, sha, plan string, attempt int) string {
+	key := component + "\x00" + sha + "\x00" + plan
+	if attempt > 1 {
+		key += "\x00" + strconv.Itoa(attempt)
+	}
+	sum := sha256.Sum256([]byte(key))
 	suffix := "-" + shortSHA(sha) + "-" + hex.EncodeToString(sum[:])[:10]
 	prefix := dnsLabel(component)
 	if max := MaxNameLength - len(suffix); len(prefix) > max {
@@ -218,14 +322,33 @@ func dnsLabel(s string) string {
 	return strings.TrimRight(string(b), "-")
 }
 
-// Name is ReleaseName of the request.
-func (r ReleaseRequest) Name() string { return ReleaseName(r.Component, r.SHA, r.ReleasePlan) }
+// Name is ReleaseNameAttempt of the request.
+func (r ReleaseRequest) Name() string {
+	return ReleaseNameAttempt(r.Component, r.SHA, r.ReleasePlan, r.Attempt)
+}
 
 // Object is the Release to create in namespace.
 func (r ReleaseRequest) Object(namespace string) *unstructured.Unstructured {
-	automated := "false"
+	startedBy := "person"
 	if r.Automated {
-		automated = "true"
+		startedBy = "automation"
+	}
+	annotations := map[string]string{AnnotationStartedBy: startedBy}
+	labels := map[string]any{
+		LabelSHA:                       r.SHA,
+		LabelComponent:                 r.Component,
+		LabelReleasePlan:               r.ReleasePlan,
+		LabelSnapshot:                  r.Snapshot,
+		"app.kubernetes.io/created-by": "release-to-prod",
+	}
+	if r.Application != "" {
+		labels[LabelApplication] = r.Application
+	}
+	if r.ComponentGroup != "" {
+		labels[LabelComponentGroup] = r.ComponentGroup
+	}
+	if r.RunID != "" {
+		annotations[AnnotationRunID] = r.RunID
 	}
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": ReleasesResource.GroupVersion().String(),
@@ -233,24 +356,14 @@ func (r ReleaseRequest) Object(namespace string) *unstructured.Unstructured {
 		"metadata": map[string]any{
 			"name":      r.Name(),
 			"namespace": namespace,
-			"labels": map[string]any{
-				LabelSHA:                       r.SHA,
-				LabelComponent:                 r.Component,
-				LabelApplication:               r.Application,
-				LabelReleasePlan:               r.ReleasePlan,
-				LabelSnapshot:                  r.Snapshot,
-				LabelAutomated:                 automated,
-				"app.kubernetes.io/created-by": "release-to-prod",
-			},
+			"labels":    labels,
 		},
 		"spec": map[string]any{
 			"snapshot":    r.Snapshot,
 			"releasePlan": r.ReleasePlan,
 		},
 	}}
-	if r.RunID != "" {
-		u.SetAnnotations(map[string]string{AnnotationRunID: r.RunID})
-	}
+	u.SetAnnotations(annotations)
 	return u
 }
 
@@ -263,7 +376,7 @@ func (c *Client) CreateRelease(ctx context.Context, req ReleaseRequest) (rel *Re
 		return &r, true, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
-		return nil, false, c.apiError(fmt.Errorf("creating: %w", err), "Release", ReleasesResource.Resource, req.Name())
+		return nil, false, c.APIError(fmt.Errorf("creating: %w", err), "Release", ReleasesResource.Resource, req.Name())
 	}
 	existing, err := c.GetRelease(ctx, req.Name())
 	if err != nil {

@@ -50,10 +50,10 @@ func retryableStatus(r *http.Response) bool {
 	return r.StatusCode == http.StatusTooManyRequests || r.StatusCode >= 500 && r.StatusCode != http.StatusNotImplemented
 }
 
-// transient reports whether a failed call may succeed when repeated: the API server was
+// Transient reports whether a failed call may succeed when repeated: the API server was
 // overloaded or restarting, or the connection was lost (in which case a write may or may not
 // have been applied).
-func transient(err error) bool {
+func Transient(err error) bool {
 	switch {
 	case err == nil:
 		return false

@@ -18,6 +18,8 @@ const (
 	LabelEventType = "pac.test.appstudio.openshift.io/event-type"
 	// LabelApplication is set on Snapshots by the integration service and on Releases by us.
 	LabelApplication = "appstudio.openshift.io/application"
+	// LabelComponentGroup is set on Snapshots of a ComponentGroup by the integration service.
+	LabelComponentGroup = "appstudio.openshift.io/component-group"
 )
 
 // pageSize bounds each list call so memory stays flat however many objects a namespace holds.
@@ -30,12 +32,15 @@ type Condition struct {
 
 // Snapshot is the part of a Konflux Snapshot the project reads.
 type Snapshot struct {
-	Name       string
-	Created    time.Time
-	EventType  string
-	Labels     map[string]string
-	Images     map[string]string // component name → containerImage
-	Conditions []Condition
+	Name           string
+	Created        time.Time
+	EventType      string
+	Application    string // spec.application; empty for a Snapshot of a componentGroup
+	ComponentGroup string // spec.componentGroup
+	Labels         map[string]string
+	Annotations    map[string]string
+	Images         map[string]string // component name → containerImage
+	Conditions     []Condition
 }
 
 // Condition returns the condition of type t, if present.
@@ -54,14 +59,27 @@ func (c *Client) ListSnapshots(ctx context.Context, component, sha string) ([]Sn
 	return out, err
 }
 
+// GetSnapshot returns the Snapshot name.
+func (c *Client) GetSnapshot(ctx context.Context, name string) (*Snapshot, error) {
+	u, err := c.get(ctx, SnapshotsResource, "Snapshot", name)
+	if err != nil {
+		return nil, err
+	}
+	s := snapshotFrom(u)
+	return &s, nil
+}
+
 func snapshotFrom(u *unstructured.Unstructured) Snapshot {
 	s := Snapshot{
-		Name:       u.GetName(),
-		Created:    u.GetCreationTimestamp().Time,
-		Labels:     u.GetLabels(),
-		EventType:  u.GetLabels()[LabelEventType],
-		Images:     map[string]string{},
-		Conditions: conditions(u),
+		Name:           u.GetName(),
+		Created:        u.GetCreationTimestamp().Time,
+		Labels:         u.GetLabels(),
+		Annotations:    u.GetAnnotations(),
+		EventType:      u.GetLabels()[LabelEventType],
+		Application:    str(u, "spec", "application"),
+		ComponentGroup: str(u, "spec", "componentGroup"),
+		Images:         map[string]string{},
+		Conditions:     conditions(u),
 	}
 	comps, _, _ := unstructured.NestedSlice(u.Object, "spec", "components")
 	for _, c := range comps {
@@ -84,7 +102,7 @@ func (c *Client) list(ctx context.Context, gvr schema.GroupVersionResource, kind
 	for {
 		l, err := c.Dynamic.Resource(gvr).Namespace(c.Namespace).List(ctx, opts)
 		if err != nil {
-			return c.apiError(fmt.Errorf("listing with %q: %w", selector, err), kind, gvr.Resource, "")
+			return c.APIError(fmt.Errorf("listing with %q: %w", selector, err), kind, gvr.Resource, "")
 		}
 		for i := range l.Items {
 			fn(&l.Items[i])

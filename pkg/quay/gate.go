@@ -18,6 +18,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -214,7 +215,7 @@ type scanned struct {
 func (g *Gate) Check(ctx context.Context, s *step.Step) error {
 	start := g.now()
 	deadline := start.Add(g.PollTimeout)
-	rep, err := g.await(ctx, s, g.Image.Digest, start, deadline)
+	rep, err := g.await(ctx, s, g.Image.Digest, start, deadline, nil)
 	if err != nil {
 		return err
 	}
@@ -239,38 +240,96 @@ func (g *Gate) Check(ctx context.Context, s *step.Step) error {
 	return g.decide(s, scans)
 }
 
+// scanPlatforms reads the report of every platform once, in order (a platform that failed or
+// cannot be scanned stops the gate before the next is asked), then polls the ones Quay has
+// queued together, each on its own backoff within the one deadline: the wait for a multi-arch
+// image is that of its slowest platform, not the sum of them.
 func (g *Gate) scanPlatforms(ctx context.Context, s *step.Step, start, deadline time.Time) ([]scanned, error) {
-	var scans []scanned
-	for _, p := range g.Platforms {
-		rep, err := g.await(ctx, s, p.Digest, start, deadline)
+	reports := make([]*SecurityReport, len(g.Platforms))
+	var queued []int
+	for i, p := range g.Platforms {
+		rep, err := g.Scanner.Report(ctx, g.Image, p.Digest)
 		if err != nil {
 			return nil, fmt.Errorf("platform %s: %w", p.Name, err)
 		}
-		what := fmt.Sprintf("platform %s (%s) of %s/%s", p.Name, p.Digest, g.Image.Host, g.Image.Repository)
-		switch rep.Status {
-		case StatusScanned:
-			fs := rep.Findings(p.Name)
-			t := TallyOf(fs)
-			s.Info("%-14s %s: %s", p.Name, p.Digest, t.All)
-			scans = append(scans, scanned{Platform: p, Findings: fs, Tally: t})
-		case StatusUnsupported:
+		if err := g.platformError(p, rep); err != nil {
+			return nil, err
+		}
+		reports[i] = rep
+		if rep.Status == StatusQueued {
+			queued = append(queued, i)
+		}
+	}
+	if err := g.awaitAll(ctx, s, queued, reports, start, deadline); err != nil {
+		return nil, err
+	}
+	var scans []scanned
+	for i, p := range g.Platforms {
+		rep := reports[i]
+		if err := g.platformError(p, rep); err != nil {
+			return nil, err
+		}
+		if rep.Status == StatusUnsupported {
 			// buildx puts provenance/SBOM attestation manifests into the index as platform
 			// unknown/unknown; they hold no image layers, so Quay has nothing to scan.
-			if p.Name == "unknown/unknown" {
-				s.Skip("%s %s not scanned: an attestation manifest, no image layers", p.Name, p.Digest)
-				continue
-			}
-			return nil, failure.New(failure.ScanUnsupported, map[string]string{"what": what, "fix": "this platform's image cannot be scanned, so the gate fails closed: check that " + p.Digest + " is a container image of " + p.Name + " (not an index or artifact), rebuild it, or skip the gate deliberately"},
-				"Quay does not scan %s: status unsupported", what)
-		default:
-			return nil, scanFailed(what, rep.Status)
+			s.Skip("%s %s not scanned: an attestation manifest, no image layers", p.Name, p.Digest)
+			continue
 		}
+		fs := rep.Findings(p.Name)
+		t := TallyOf(fs)
+		s.Info("%-14s %s: %s", p.Name, p.Digest, t.All)
+		scans = append(scans, scanned{Platform: p, Findings: fs, Tally: t})
 	}
 	if len(scans) == 0 {
 		return nil, failure.New(failure.ScanUnsupported, map[string]string{"what": g.Image.String(), "why": ": none of its platforms is a scannable image"},
 			"no platform of %s could be scanned", g.Image)
 	}
 	return scans, nil
+}
+
+// platformError says why a platform's report fails the gate: a scan that failed, or a platform
+// Quay does not scan (other than a buildx attestation manifest). Queued and scanned are fine.
+func (g *Gate) platformError(p Platform, rep *SecurityReport) error {
+	what := fmt.Sprintf("platform %s (%s) of %s/%s", p.Name, p.Digest, g.Image.Host, g.Image.Repository)
+	switch rep.Status {
+	case StatusScanned, StatusQueued:
+		return nil
+	case StatusUnsupported:
+		if p.Name == "unknown/unknown" {
+			return nil
+		}
+		return failure.New(failure.ScanUnsupported, map[string]string{"what": what, "fix": "this platform's image cannot be scanned, so the gate fails closed: check that " + p.Digest + " is a container image of " + p.Name + " (not an index or artifact), rebuild it, or skip the gate deliberately"},
+			"Quay does not scan %s: status unsupported", what)
+	}
+	return scanFailed(what, rep.Status)
+}
+
+// awaitAll polls the queued platforms together until each is scanned; the first error stops the
+// others.
+func (g *Gate) awaitAll(ctx context.Context, s *step.Step, queued []int, reports []*SecurityReport, start, deadline time.Time) error {
+	if len(queued) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(reports))
+	var wg sync.WaitGroup
+	var once sync.Once
+	failed := -1 // the platform whose error stopped the others
+	for _, i := range queued {
+		wg.Go(func() {
+			reports[i], errs[i] = g.await(ctx, s, g.Platforms[i].Digest, start, deadline, reports[i])
+			if errs[i] != nil {
+				once.Do(func() { failed = i })
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if failed >= 0 {
+		return fmt.Errorf("platform %s: %w", g.Platforms[failed].Name, errs[failed])
+	}
+	return nil
 }
 
 func scanFailed(what, status string) error {
@@ -283,12 +342,17 @@ func scanFailed(what, status string) error {
 
 // await fetches the report of digest, polling while Quay has it queued: the wait starts at
 // PollInterval and doubles up to MaxPollInterval, and the last poll happens at the deadline.
-func (g *Gate) await(ctx context.Context, s *step.Step, digest string, start, deadline time.Time) (*SecurityReport, error) {
+// A report already read (queued) may be passed as first, so that it is not asked again at once.
+func (g *Gate) await(ctx context.Context, s *step.Step, digest string, start, deadline time.Time, first *SecurityReport) (*SecurityReport, error) {
 	interval := g.PollInterval
 	for {
-		rep, err := g.Scanner.Report(ctx, g.Image, digest)
-		if err != nil {
-			return nil, err
+		rep := first
+		first = nil
+		if rep == nil {
+			var err error
+			if rep, err = g.Scanner.Report(ctx, g.Image, digest); err != nil {
+				return nil, err
+			}
 		}
 		if rep.Status != StatusQueued {
 			return rep, nil

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 )
 
 // FuzzBuild feeds arbitrary strings to every value of a message: the result must always be
@@ -14,11 +16,11 @@ func FuzzBuild(f *testing.F) {
 	f.Add(uint8(3), "<!channel>", "<http://evil|x>", "javascript:x", "&&&", "@here", "<@U1>", "Failed", "DryRun")
 	f.Add(uint8(5), strings.Repeat("é", 3000), "\xff\xfe", "https://a/\u202e", strings.Repeat("x\n", 100), "\x00\x1b[31m", "http://[::1]:1/|>", "None", "TimedOut")
 	f.Fuzz(func(t *testing.T, o uint8, component, sha, commitURL, gates, cause, runURL, status, release string) {
-		outcome, note := Decide(status, release, o%2 == 1)
+		result, note := outcome.Decide(status, release, o%2 == 1)
 		if o%3 == 0 {
-			outcome = Outcome(int(o) % 7)
+			result = outcome.Outcome(int(o) % outcome.Count)
 		}
-		n := Notification{Outcome: outcome, Note: note, ReleaseStatus: release, Component: component,
+		n := Notification{Outcome: result, Note: note, ReleaseStatus: release, Component: component,
 			Application: sha, Namespace: gates, Release: cause, CommitSHA: sha, CommitURL: commitURL,
 			ImageDigest: runURL, GateSummary: gates, FailureCause: cause, FailureFix: component,
 			PipelineRunURL: runURL}

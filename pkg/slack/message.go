@@ -5,122 +5,12 @@ import (
 	"strings"
 
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
+	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 )
 
-// Outcome is what happened to the release, as the message tells it.
-type Outcome int
-
-// The outcomes. Decide maps the pipeline's statuses onto them.
-const (
-	Released        Outcome = iota // a Release was created and succeeded
-	AlreadyReleased                // the commit had been released before; nothing done
-	DryRun                         // every gate passed; nothing released, as asked
-	Blocked                        // a gate blocked the release; nothing released
-	DryRunBlocked                  // a dry run in which a gate would have blocked
-	ReleaseFailed                  // the Release was created and failed or timed out
-	NotReleased                    // the pipeline stopped (cancelled, timed out, skipped) without a release
-	Rejected                       // a param was not valid: nothing was attempted
-)
-
-// Variant is the kind of message an outcome gets: "success", "failure" or "dry-run". Failure
-// messages carry the cause and the fix.
-func (o Outcome) Variant() string {
-	switch o {
-	case Released, AlreadyReleased:
-		return "success"
-	case DryRun:
-		return "dry-run"
-	}
-	return "failure"
-}
-
-func (o Outcome) String() string {
-	return [...]string{"released", "already-released", "dry-run", "blocked", "dry-run-blocked", "release-failed", "not-released", "rejected"}[o]
-}
-
-// Decide maps the pipeline's statuses to an outcome. status is $(tasks.status) of the Pipeline's
-// finally section (Succeeded, Failed, Completed, None); releaseStatus is create-release's result
-// (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, or empty when it did not run). The
-// Release's own status wins, because it says what happened in production: a Release that
-// succeeded is announced as released even if a later task failed. note explains an unusual
-// combination or an unknown value, for the message and the log; it is empty otherwise.
-//
-//	RELEASE_STATUS   STATUS                 DRY_RUN  outcome
-//	Succeeded        any                    any      Released (note when STATUS is Failed)
-//	AlreadyReleased  any                    any      AlreadyReleased
-//	Running          any                    any      NotReleased (note: still running in Konflux)
-//	Rejected         any                    any      Rejected
-//	Blocked          as empty
-//	Failed/TimedOut  any                    any      ReleaseFailed
-//	DryRun or empty  Failed                 true     DryRunBlocked
-//	DryRun           Failed                 false    DryRunBlocked
-//	empty            Failed                 false    Blocked
-//	DryRun or empty  Succeeded/Completed/"" true     DryRun
-//	DryRun           Succeeded/Completed/"" false    DryRun
-//	empty            Succeeded              false    Released
-//	empty            Completed              false    NotReleased (the release task was skipped)
-//	any other        None, empty, unknown   any      NotReleased
-func Decide(status, releaseStatus string, dryRun bool) (o Outcome, note string) {
-	status = strings.TrimSpace(status)
-	releaseStatus = strings.TrimSpace(releaseStatus)
-	var notes []string
-	st := strings.ToLower(status)
-	switch st {
-	case "", "succeeded", "failed", "completed", "none":
-	default:
-		notes = append(notes, fmt.Sprintf("unknown pipeline status %s", quoted(status)))
-		st = "none"
-	}
-	rs := strings.ToLower(releaseStatus)
-	switch rs {
-	case "succeeded":
-		if st == "failed" {
-			notes = append(notes, "a task after the release failed: see the PipelineRun")
-		}
-		return Released, strings.Join(notes, "; ")
-	case "alreadyreleased":
-		return AlreadyReleased, strings.Join(notes, "; ")
-	case "failed", "timedout":
-		return ReleaseFailed, strings.Join(notes, "; ")
-	case "running":
-		// create-release ran without waiting, or the run ended while the Release was running.
-		notes = append(notes, "the Release was created and is still running in Konflux")
-		return NotReleased, strings.Join(notes, "; ")
-	case "rejected":
-		// record-history's word for a run whose params were not valid: nothing was attempted.
-		return Rejected, strings.Join(notes, "; ")
-	case "blocked":
-		// record-history's word for a run the gates stopped: decided by the pipeline status below.
-		rs = ""
-	case "", "dryrun":
-	default:
-		notes = append(notes, fmt.Sprintf("unknown release status %s", quoted(releaseStatus)))
-		rs = ""
-	}
-	dry := dryRun || rs == "dryrun"
-	switch {
-	case st == "failed" && dry:
-		o = DryRunBlocked
-	case st == "failed":
-		o = Blocked
-	case dry && (st == "succeeded" || st == "completed" || st == ""):
-		o = DryRun
-	case st == "succeeded":
-		o = Released
-	case st == "completed":
-		o = NotReleased
-		notes = append(notes, "the pipeline completed but the release task was skipped")
-	case st == "none":
-		o = NotReleased
-		notes = append(notes, "the pipeline did not finish: cancelled, timed out, or a task still pending")
-	default: // no status at all
-		o = NotReleased
-		notes = append(notes, "no pipeline or release status was given")
-	}
-	return o, strings.Join(notes, "; ")
-}
-
-func quoted(s string) string { return fmt.Sprintf("%q", clip(s, 40)) }
+// Outcome is what happened to the release; the vocabulary and Decide live in package outcome,
+// shared with create-release and record-history. This package only presents it.
+type Outcome = outcome.Outcome
 
 // clip returns the first n characters of s.
 func clip(s string, n int) string {
@@ -170,19 +60,21 @@ const (
 // title is the header without its emoji; it is also the start of the fallback text.
 func (n Notification) title(component string) string {
 	switch n.Outcome {
-	case Released:
+	case outcome.Released:
 		return "Released " + component
-	case AlreadyReleased:
+	case outcome.NothingToRelease:
 		return "Already released: " + component
-	case DryRun:
-		return "Dry run passed: " + component
-	case Blocked:
-		return "Release blocked: " + component
-	case DryRunBlocked:
-		return "Dry run blocked: " + component
-	case Rejected:
+	case outcome.InputRejected:
 		return "Release rejected (invalid input): " + component
-	case ReleaseFailed:
+	case outcome.ReleaseCreated:
+		return "Release created: " + component
+	case outcome.DryRunPassed:
+		return "Dry run passed: " + component
+	case outcome.BlockedByGate:
+		return "Release blocked: " + component
+	case outcome.DryRunWouldBlock:
+		return "Dry run blocked: " + component
+	case outcome.ReleaseFailed:
 		if strings.EqualFold(strings.TrimSpace(n.ReleaseStatus), "TimedOut") {
 			return "Release timed out: " + component
 		}
@@ -191,15 +83,17 @@ func (n Notification) title(component string) string {
 	return "Not released: " + component
 }
 
-func (o Outcome) emoji() string {
+func emoji(o Outcome) string {
 	switch o {
-	case Released:
+	case outcome.Released:
 		return ":rocket:"
-	case AlreadyReleased:
+	case outcome.NothingToRelease:
 		return ":white_check_mark:"
-	case DryRun:
+	case outcome.DryRunPassed:
 		return ":test_tube:"
-	case NotReleased:
+	case outcome.ReleaseCreated:
+		return ":hourglass_flowing_sand:"
+	case outcome.NotReleased:
 		return ":warning:"
 	}
 	return ":x:"
@@ -207,20 +101,22 @@ func (o Outcome) emoji() string {
 
 func (n Notification) status() string {
 	switch n.Outcome {
-	case Released:
+	case outcome.Released:
 		return "Released to production"
-	case AlreadyReleased:
+	case outcome.NothingToRelease:
 		return "Already released, nothing to do"
-	case DryRun:
+	case outcome.ReleaseCreated:
+		return "Release created, outcome not awaited: not released yet"
+	case outcome.DryRunPassed:
 		return "Dry run: every gate passed, nothing released"
-	case Blocked:
+	case outcome.BlockedByGate:
 		return "Blocked by a gate, nothing released"
-	case DryRunBlocked:
+	case outcome.DryRunWouldBlock:
 		return "Dry run: a gate would block the release"
-	case Rejected:
-		return "Rejected before any gate ran: a param is not valid, nothing was attempted"
-	case ReleaseFailed:
+	case outcome.ReleaseFailed:
 		return "The Release was created and did not succeed"
+	case outcome.InputRejected:
+		return "Rejected before any gate ran: a param is not valid, nothing was attempted"
 	}
 	return "Not released"
 }
@@ -228,11 +124,11 @@ func (n Notification) status() string {
 // defaultAdvice is said when the pipeline passed no cause or fix of its own.
 func (n Notification) defaultAdvice() (cause, fix string) {
 	switch n.Outcome {
-	case Blocked, DryRunBlocked:
+	case outcome.BlockedByGate, outcome.DryRunWouldBlock:
 		return "a gate found a problem (see the gate summary)", "open the PipelineRun: the failed task's log says what failed, the likely cause and the fix"
-	case Rejected:
+	case outcome.InputRejected:
 		return "a param of the run is not valid", "correct the param named in the PipelineRun's preflight log and start the run again"
-	case ReleaseFailed:
+	case outcome.ReleaseFailed:
 		return "the Konflux release pipeline for the Release failed or timed out", "inspect the Release and its release PipelineRun in the managed namespace, then re-run"
 	}
 	return "the pipeline stopped before releasing", "open the PipelineRun to see which task did not run, then re-run"
@@ -250,7 +146,7 @@ func Build(n Notification) Message {
 	}
 	title := n.title(headerComponent)
 	var blocks []Block
-	blocks = append(blocks, header(n.Outcome.emoji()+" "+title))
+	blocks = append(blocks, header(emoji(n.Outcome)+" "+title))
 
 	status := Escape(n.status())
 	if n.Note != "" {

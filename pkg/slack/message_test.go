@@ -7,53 +7,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 )
 
 const testSHA = "0123456789abcdef0123456789abcdef01234567"
-
-func TestDecide(t *testing.T) {
-	tests := []struct {
-		status, release string
-		dry             bool
-		want            Outcome
-		noteHas         string
-	}{
-		{"Succeeded", "Succeeded", false, Released, ""},
-		{"Succeeded", "", false, Released, ""},
-		{"Failed", "Succeeded", false, Released, "after the release failed"},
-		{"Completed", "AlreadyReleased", false, AlreadyReleased, ""},
-		{"Succeeded", "alreadyreleased", false, AlreadyReleased, ""},
-		{"Failed", "Failed", false, ReleaseFailed, ""},
-		{"Failed", "TimedOut", false, ReleaseFailed, ""},
-		{"Failed", "", false, Blocked, ""},
-		{"Failed", "", true, DryRunBlocked, ""},
-		{"Failed", "DryRun", false, DryRunBlocked, ""},
-		{"Succeeded", "DryRun", false, DryRun, ""},
-		{"Completed", "", true, DryRun, ""},
-		{"", "", true, DryRun, ""},
-		{"Completed", "", false, NotReleased, "skipped"},
-		{"None", "", false, NotReleased, "did not finish"},
-		{"None", "DryRun", true, NotReleased, "did not finish"},
-		{"", "", false, NotReleased, "no pipeline or release status"},
-		{"Banana", "", false, NotReleased, `unknown pipeline status "Banana"`},
-		{"Succeeded", "Weird", false, Released, `unknown release status "Weird"`},
-		{" succeeded ", " Succeeded ", false, Released, ""},
-		{"Failed", "Blocked", false, Blocked, ""},
-		{"Failed", "Blocked", true, DryRunBlocked, ""},
-		{"Succeeded", "Running", false, NotReleased, "still running in Konflux"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.status+"/"+tt.release, func(t *testing.T) {
-			got, note := Decide(tt.status, tt.release, tt.dry)
-			assert.Equal(t, tt.want, got, "outcome %s, note %q", got, note)
-			if tt.noteHas == "" {
-				assert.Empty(t, note)
-			} else {
-				assert.Contains(t, note, tt.noteHas)
-			}
-		})
-	}
-}
 
 func fullNotification(o Outcome) Notification {
 	return Notification{
@@ -98,13 +56,14 @@ func TestBuildVariants(t *testing.T) {
 		fallback   string
 		hasFailure bool
 	}{
-		{Released, "success", ":rocket: Released automation-analytics-backend-main", "Released automation-analytics-backend-main (commit 0123456)", false},
-		{AlreadyReleased, "success", ":white_check_mark: Already released: automation-analytics-backend-main", "Already released", false},
-		{DryRun, "dry-run", ":test_tube: Dry run passed: automation-analytics-backend-main", "Dry run passed", false},
-		{Blocked, "failure", ":x: Release blocked: automation-analytics-backend-main", "Release blocked: automation-analytics-backend-main (commit 0123456): 2 alerts firing in production", true},
-		{DryRunBlocked, "failure", ":x: Dry run blocked: automation-analytics-backend-main", "Dry run blocked", true},
-		{ReleaseFailed, "failure", ":x: Release failed: automation-analytics-backend-main", "Release failed", true},
-		{NotReleased, "failure", ":warning: Not released: automation-analytics-backend-main", "Not released", true},
+		{outcome.Released, "success", ":rocket: Released automation-analytics-backend-main", "Released automation-analytics-backend-main (commit 0123456)", false},
+		{outcome.NothingToRelease, "success", ":white_check_mark: Already released: automation-analytics-backend-main", "Already released", false},
+		{outcome.DryRunPassed, "dry-run", ":test_tube: Dry run passed: automation-analytics-backend-main", "Dry run passed", false},
+		{outcome.BlockedByGate, "failure", ":x: Release blocked: automation-analytics-backend-main", "Release blocked: automation-analytics-backend-main (commit 0123456): 2 alerts firing in production", true},
+		{outcome.DryRunWouldBlock, "failure", ":x: Dry run blocked: automation-analytics-backend-main", "Dry run blocked", true},
+		{outcome.ReleaseFailed, "failure", ":x: Release failed: automation-analytics-backend-main", "Release failed", true},
+		{outcome.NotReleased, "failure", ":warning: Not released: automation-analytics-backend-main", "Not released", true},
+		{outcome.ReleaseCreated, "pending", ":hourglass_flowing_sand: Release created: automation-analytics-backend-main", "Release created", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.outcome.String(), func(t *testing.T) {
@@ -147,7 +106,7 @@ func TestBuildVariants(t *testing.T) {
 }
 
 func TestBuildMinimal(t *testing.T) {
-	m := roundTrip(t, Build(Notification{Outcome: Blocked}))
+	m := roundTrip(t, Build(Notification{Outcome: outcome.BlockedByGate}))
 	require.NoError(t, m.Validate())
 	assert.Equal(t, ":x: Release blocked: release-to-prod", m.Blocks[0].Text.Text)
 	texts := strings.Join(allTexts(m), "\n")
@@ -171,7 +130,7 @@ func TestBuildCommit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := roundTrip(t, Build(Notification{Outcome: Released, CommitSHA: tt.sha, CommitURL: tt.url}))
+			m := roundTrip(t, Build(Notification{Outcome: outcome.Released, CommitSHA: tt.sha, CommitURL: tt.url}))
 			require.NoError(t, m.Validate())
 			assert.Contains(t, fieldTexts(m), tt.want)
 		})
@@ -180,7 +139,7 @@ func TestBuildCommit(t *testing.T) {
 
 func TestBuildEscapesHostileValues(t *testing.T) {
 	hostile := []string{"<!channel>", "<http://evil|x>", "a & b", "<@U123>", "<!date^1^{date}|x>", "@here @Channel @everyone"}
-	n := Notification{Outcome: Blocked, CommitSHA: testSHA}
+	n := Notification{Outcome: outcome.BlockedByGate, CommitSHA: testSHA}
 	all := strings.Join(hostile, " ")
 	n.Component, n.Application, n.Namespace, n.Release = all, all, all, all
 	n.ImageDigest, n.GateSummary, n.FailureCause, n.FailureFix, n.Note = all, all, all, all, all
@@ -216,7 +175,7 @@ func next(s string, i int) int {
 func TestBuildBoundsHugeValues(t *testing.T) {
 	huge := strings.Repeat("&<>", 5000)
 	lines := strings.Repeat("line\n", 500)
-	n := Notification{Outcome: ReleaseFailed, Component: huge, Application: huge, Namespace: huge, Release: huge,
+	n := Notification{Outcome: outcome.ReleaseFailed, Component: huge, Application: huge, Namespace: huge, Release: huge,
 		CommitSHA: huge, CommitURL: "https://x.example/" + strings.Repeat("a", 5000), ImageDigest: huge,
 		GateSummary: lines, FailureCause: huge + lines, FailureFix: lines + huge, PipelineRunURL: huge, Note: huge}
 	m := roundTrip(t, Build(n))
@@ -257,7 +216,7 @@ func TestTextOf(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	ok := Build(Notification{Outcome: Released})
+	ok := Build(Notification{Outcome: outcome.Released})
 	require.NoError(t, ok.Validate())
 	tests := []struct {
 		name string
@@ -278,7 +237,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := Build(Notification{Outcome: Released})
+			m := Build(Notification{Outcome: outcome.Released})
 			tt.edit(&m)
 			err := m.Validate()
 			require.Error(t, err)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
 	"github.com/release-to-prod/release-to-prod/pkg/httpclient"
+	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
@@ -19,7 +21,7 @@ type Config struct {
 	WebhookURLFile string `env:"WEBHOOK_URL_FILE" desc:"file holding the Slack incoming-webhook URL (a secret); empty or missing: skip the notification"`
 	Status         string `param:"pipeline_status" env:"STATUS" desc:"the pipeline's $(tasks.status): Succeeded, Failed, Completed or None"`
 	DryRun         string `env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
-	ReleaseStatus  string `env:"RELEASE_STATUS" desc:"create-release's RELEASE_STATUS: Succeeded, Failed, TimedOut, DryRun or AlreadyReleased; empty when it did not run"`
+	ReleaseStatus  string `env:"RELEASE_STATUS" desc:"the run's RELEASE_STATUS (record-history's, else create-release's): Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked or Running; empty when neither ran"`
 	ReleaseName    string `env:"RELEASE_NAME" desc:"name of the Konflux Release created or found; empty when none"`
 	Component      string `env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component to release"`
 	Application    string `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
@@ -51,7 +53,11 @@ const maxAttempt = 10 * time.Second
 func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	dryRun := lenientBool(s, "DRY_RUN", cfg.DryRun)
 	failOnError := lenientBool(s, "FAIL_ON_ERROR", cfg.FailOnError)
-	timeout := lenientTimeout(s, cfg.Timeout)
+	timeout, err := time.ParseDuration(strings.TrimSpace(cfg.Timeout))
+	if err != nil || timeout <= 0 {
+		s.Warn("TIMEOUT %q is not a positive duration (like 60s): using 60s", clip(cfg.Timeout, 20))
+		timeout = 60 * time.Second
+	}
 
 	if strings.TrimSpace(cfg.WebhookURLFile) == "" {
 		return skip(s)
@@ -61,34 +67,33 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 		// An optional workspace that is not bound leaves the path pointing at nothing.
 		return skip(s)
 	}
+	notSent := func(err error, cause, fix string) error {
+		s.Warn("notification not sent: %s", err)
+		var de *DeliveryError
+		if errors.As(err, &de) {
+			cause, fix = de.Cause, de.Fix
+		}
+		s.Info("likely cause: %s", cause)
+		s.Info("fix: %s", fix)
+		if rerr := s.Result("NOTIFIED", NotifiedFalse); rerr != nil {
+			return rerr
+		}
+		if failOnError {
+			return errors.New("notification not sent and FAIL_ON_ERROR is true: " + err.Error())
+		}
+		return nil
+	}
+	const badSecretCause = "the secret bound to the slack-webhook workspace does not hold a usable incoming-webhook URL"
+	const badSecretFix = "put the webhook URL (https://hooks.slack.com/services/…) alone in the secret's key; see the Task's README"
 	if err != nil {
-		return notSent(s, failOnError, err, badSecretCause, badSecretFix)
+		return notSent(err, badSecretCause, badSecretFix)
 	}
 	hook, err := NewWebhook(rawURL, WebhookOptions{Timeout: min(maxAttempt, timeout)})
 	if err != nil {
-		return notSent(s, failOnError, err, badSecretCause, badSecretFix)
+		return notSent(err, badSecretCause, badSecretFix)
 	}
 
-	msg, outcome := message(s, cfg, dryRun)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := hook.Post(ctx, msg); err != nil {
-		return notSent(s, failOnError, err, "", "")
-	}
-	s.OK("notification sent to Slack (%s): %s", hook.Host(), outcome)
-	return s.Result("NOTIFIED", NotifiedTrue)
-}
-
-// The advice when the webhook secret is unusable.
-const (
-	badSecretCause = "the secret bound to the slack-webhook workspace does not hold a usable incoming-webhook URL"
-	badSecretFix   = "put the webhook URL (https://hooks.slack.com/services/…) alone in the secret's key; see the Task's README"
-)
-
-// message builds the message for the pipeline's outcome, warning about settings it shows as
-// given (a commit SHA that is not one, a URL it cannot link).
-func message(s *step.Step, cfg *Config, dryRun bool) (Message, Outcome) {
-	outcome, note := Decide(cfg.Status, cfg.ReleaseStatus, dryRun)
+	result, note := outcome.Decide(cfg.Status, cfg.ReleaseStatus, dryRun)
 	if note != "" {
 		s.Info("status: %s", note)
 	}
@@ -105,7 +110,7 @@ func message(s *step.Step, cfg *Config, dryRun bool) (Message, Outcome) {
 		}
 	}
 	msg := Build(Notification{
-		Outcome: outcome, Note: note, ReleaseStatus: cfg.ReleaseStatus,
+		Outcome: result, Note: note, ReleaseStatus: cfg.ReleaseStatus,
 		Component: cfg.Component, Application: cfg.Application, Namespace: cfg.Namespace,
 		Release: cfg.ReleaseName, CommitSHA: cfg.CommitSHA, CommitURL: cfg.CommitURL,
 		ImageDigest: cfg.ImageDigest, GateSummary: cfg.GateSummary,
@@ -116,27 +121,14 @@ func message(s *step.Step, cfg *Config, dryRun bool) (Message, Outcome) {
 		s.Warn("message over Slack's limits (%v): sending the text alone", err)
 		msg = Message{Text: msg.Text}
 	}
-	return msg, outcome
-}
 
-// notSent reports a message that was not sent, with the delivery error's cause and fix when
-// it has them (else cause and fix), and sets NOTIFIED=false. It is a warning: the step fails
-// only when failOnError.
-func notSent(s *step.Step, failOnError bool, err error, cause, fix string) error {
-	s.Warn("notification not sent: %s", err)
-	var de *DeliveryError
-	if errors.As(err, &de) {
-		cause, fix = de.Cause, de.Fix
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := hook.Post(ctx, msg); err != nil {
+		return notSent(err, "", "")
 	}
-	s.Info("likely cause: %s", cause)
-	s.Info("fix: %s", fix)
-	if rerr := s.Result("NOTIFIED", NotifiedFalse); rerr != nil {
-		return rerr
-	}
-	if failOnError {
-		return errors.New("notification not sent and FAIL_ON_ERROR is true: " + err.Error())
-	}
-	return nil
+	s.OK("notification sent to Slack (%s): %s", hook.Host(), result)
+	return s.Result("NOTIFIED", NotifiedTrue)
 }
 
 func skip(s *step.Step) error {
@@ -144,22 +136,15 @@ func skip(s *step.Step) error {
 	return s.Result("NOTIFIED", NotifiedSkipped)
 }
 
-// lenientTimeout reads TIMEOUT; anything but a positive duration is 60s, with a warning.
-func lenientTimeout(s *step.Step, v string) time.Duration {
-	timeout, err := time.ParseDuration(strings.TrimSpace(v))
-	if err != nil || timeout <= 0 {
-		s.Warn("TIMEOUT %q is not a positive duration (like 60s): using 60s", clip(v, 20))
-		return 60 * time.Second
-	}
-	return timeout
-}
-
-// lenientBool reads a true/false setting with the steps' one parser, but a word it refuses is
-// false with a warning rather than a failure: a notification never fails a release.
+// lenientBool reads a true/false setting; anything else is false, with a warning.
 func lenientBool(s *step.Step, name, v string) bool {
-	b, err := step.ParseBool(name, v, false)
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
 	if err != nil {
-		s.Warn("%v: taken as false", err)
+		s.Warn("%s %q is not true or false: taken as false", name, clip(v, 20))
 		return false
 	}
 	return b

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 )
 
 func fastOptions() WebhookOptions {
@@ -45,7 +46,7 @@ func TestWebhookPost(t *testing.T) {
 			w, err := NewWebhook(s.URL(), fastOptions())
 			require.NoError(t, err)
 			assert.Equal(t, "127.0.0.1", w.Host())
-			err = w.Post(context.Background(), Build(fullNotification(Released)))
+			err = w.Post(context.Background(), Build(fullNotification(outcome.Released)))
 			assert.Equal(t, tt.wantPosts, s.Posts())
 			if tt.wantCode == 0 {
 				require.NoError(t, err)
@@ -78,7 +79,7 @@ func TestWebhookTransportErrorsHideTheURL(t *testing.T) {
 	require.NoError(t, l.Close())
 	w, err := NewWebhook("http://"+addr+secretPath+"?token=XXXXSECRET", fastOptions())
 	require.NoError(t, err)
-	err = w.Post(context.Background(), Build(Notification{Outcome: Released}))
+	err = w.Post(context.Background(), Build(Notification{Outcome: outcome.Released}))
 	var de *DeliveryError
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, failure.Network, de.ID)
@@ -91,7 +92,7 @@ func TestWebhookTransportErrorsHideTheURL(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err = w.Post(ctx, Build(Notification{Outcome: Released}))
+	err = w.Post(ctx, Build(Notification{Outcome: outcome.Released}))
 	require.ErrorAs(t, err, &de)
 	assert.True(t, errors.As(err, &de))
 	assertNoSecret(t, err.Error(), de.Cause, de.Fix)

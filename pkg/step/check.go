@@ -5,11 +5,10 @@ import (
 	"net/url"
 	"path"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
-
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
@@ -37,8 +36,8 @@ var checks = map[string]func(string) error{
 		if v == "" {
 			return nil
 		}
-		if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
-			return fmt.Errorf("%s is not a valid Kubernetes name: %s", quote(v), strings.Join(errs, "; "))
+		if len(v) > 63 || !dns1123Label.MatchString(v) {
+			return fmt.Errorf("%s is not a valid Kubernetes name: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", quote(v))
 		}
 		return nil
 	},
@@ -75,8 +74,8 @@ var checks = map[string]func(string) error{
 		return nil
 	},
 	"key": func(v string) error {
-		if errs := validation.IsConfigMapKey(v); len(errs) > 0 {
-			return fmt.Errorf("%s is not a valid Secret key: %s", quote(v), strings.Join(errs, "; "))
+		if len(v) > 253 || !secretKey.MatchString(v) || v == "." || v == ".." {
+			return fmt.Errorf("%s is not a valid Secret key: letters, digits, '-', '_' and '.'", quote(v))
 		}
 		return nil
 	},
@@ -90,6 +89,13 @@ var checks = map[string]func(string) error{
 		return nil
 	},
 }
+
+// The rules of Kubernetes names and keys (apimachinery's validation), written here so that the
+// steps that do not talk to Kubernetes link none of it.
+var (
+	dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	secretKey    = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+)
 
 // CheckRules lists the rule names a `check` tag may use (the generator and the contract tests
 // read it).

@@ -13,8 +13,8 @@ import (
 
 	"github.com/release-to-prod/release-to-prod/pkg/alerts"
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
 	"github.com/release-to-prod/release-to-prod/pkg/quay"
+	"github.com/release-to-prod/release-to-prod/pkg/release"
 	"github.com/release-to-prod/release-to-prod/pkg/saasfile"
 	"github.com/release-to-prod/release-to-prod/pkg/slack"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
@@ -94,7 +94,7 @@ func TestBoolWordsAlikeInEveryStep(t *testing.T) {
 			wantCode: step.ExitBadArgs, wantOut: `SKIP "yes" is not true or false`},
 		{name: "create-release dry_run=yes",
 			run: func(a []string, out *bytes.Buffer) int {
-				return step.Run(context.Background(), "create-release", a, out, &konflux.CreateReleaseConfig{}, konflux.RunCreateRelease)
+				return step.Run(context.Background(), "create-release", a, out, &release.Config{}, release.Run)
 			},
 			args: []string{"--commit-sha=" + sha, "--component=c", "--namespace=n", "--application=a",
 				"--snapshot=s", "--release-plan=p", "--kubeconfig=/nonexistent", "--dry-run=yes"},

@@ -66,9 +66,10 @@ func pipelineTasks() []pipelineTask {
 		{name: "create-release", uses: []stepUse{use("create-release", false, nil)},
 			desc: "Creates the Release (prints it in a dry run) and waits for its outcome.",
 			bindings: map[string]string{
-				"snapshot":     "$(tasks.preflight.results.SNAPSHOT)",
-				"release_plan": "$(tasks.preflight.results.RELEASE_PLAN)",
-				"wait":         "true",
+				"snapshot":         "$(tasks.preflight.results.SNAPSHOT)",
+				"release_plan":     "$(tasks.preflight.results.RELEASE_PLAN)",
+				"existing_release": "$(tasks.preflight.results.EXISTING_RELEASE)",
+				"wait":             "true",
 			},
 			when: v1.WhenExpressions{{Input: "$(tasks.preflight.results.ALREADY_RELEASED)", Operator: "notin", Values: []string{"true"}}}},
 		// Its params name only params, $(tasks.status), a task's status and the run's context:

@@ -2,10 +2,12 @@ package tektongen
 
 import (
 	"github.com/release-to-prod/release-to-prod/pkg/alerts"
+	"github.com/release-to-prod/release-to-prod/pkg/history"
 	"github.com/release-to-prod/release-to-prod/pkg/image"
 	"github.com/release-to-prod/release-to-prod/pkg/input"
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/preflight"
 	"github.com/release-to-prod/release-to-prod/pkg/quay"
+	"github.com/release-to-prod/release-to-prod/pkg/release"
 	"github.com/release-to-prod/release-to-prod/pkg/saasfile"
 	"github.com/release-to-prod/release-to-prod/pkg/slack"
 	"github.com/release-to-prod/release-to-prod/pkg/verdict"
@@ -39,7 +41,7 @@ var Steps = []*Step{
 	},
 	{
 		Name: "check-image", DisplayName: "Check staging image", Memory: "64Mi", Tags: "konflux, release, image",
-		Description: "Checks that the staging image tagged with the commit SHA exists (one HEAD request), pins its digest and lists the digest of each platform of a multi-arch index. The repository is read from the Konflux Component (or a Snapshot) unless given. Fails with advice when the image was not built yet, the credentials are rejected or the registry cannot be reached.",
+		Description: "Checks that the staging image tagged with the commit SHA exists (one HEAD request; with build_wait_timeout it first waits, with progress lines, for the commit's build and push Snapshot), pins its digest and lists the digest of each platform of a multi-arch index. The repository is read from the Konflux Component (or a Snapshot) unless given. Fails with advice when the image was not built yet, the credentials are rejected or the registry cannot be reached.",
 		Config:      &image.Config{},
 		Results: []Result{
 			{"IMAGE_URL", "The staging repository (host/path), without tag or digest."},
@@ -51,11 +53,12 @@ var Steps = []*Step{
 	{
 		Name: "konflux-preflight", DisplayName: "Konflux preflight", Memory: "128Mi", Tags: "konflux, release",
 		Description: "Checks that the Konflux objects a release needs exist and agree: the Application, the Component in it, the newest push-event Snapshot of the commit whose tests passed (its image digest equal to the one the image gate pinned), a matched and active ReleasePlan; and reports whether the commit was released already (Releases of any author, and the project's release history).",
-		Config:      &konflux.PreflightConfig{},
+		Config:      &preflight.Config{},
 		Results: []Result{
 			{"SNAPSHOT", "Name of the Snapshot to release."},
 			{"RELEASE_PLAN", "Name of the ReleasePlan to release through."},
-			{"ALREADY_RELEASED", "\"true\" when a succeeded Release of this commit through the plan exists or is recorded in the history, else \"false\"."},
+			{"ALREADY_RELEASED", "\"true\" when a succeeded Release of this commit's Snapshot exists (any name, any author) or is recorded in the history, else \"false\"."},
+			{"EXISTING_RELEASE", "A Release of this commit's Snapshot that is still running (any name, any author): create-release waits on it instead of creating another; empty when none."},
 			{"LATEST_RELEASE", "Name of the latest Release of the component (from the history, else this commit's), for context; empty when none."},
 		},
 	},
@@ -116,7 +119,7 @@ var Steps = []*Step{
 	{
 		Name: "create-release", DisplayName: "Create Konflux Release", Memory: "64Mi", Tags: "konflux, release",
 		Description: "Creates the Konflux Release of a Snapshot through a ReleasePlan under a name derived from (component, commit, ReleasePlan), so that runs racing for the same commit create exactly one, then waits for the release service's outcome, printing progress and explaining a failure from the Release's conditions. In a dry run it prints the Release and creates nothing.",
-		Config:      &konflux.CreateReleaseConfig{},
+		Config:      &release.Config{},
 		Results: []Result{
 			{"RELEASE_NAME", "Name of the Release created, found, or (dry run) that would be created."},
 			{"RELEASE_STATUS", "Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, or Created (wait \"false\")."},
@@ -125,7 +128,7 @@ var Steps = []*Step{
 	{
 		Name: "record-history", DisplayName: "Record release history", Memory: "64Mi", Tags: "konflux, release",
 		Description: "Works out how a release run ended — from its params, and from the run's TaskRuns in the cluster when the preflight left no results (rejected input, a crash, an OOM kill, an image that cannot be pulled) — and appends one entry (commit, component, Snapshot, Release, outcome, cause, PipelineRun) to the release history ConfigMap, newest first, bounded and safe under concurrent runs.",
-		Config:      &konflux.RecordHistoryConfig{},
+		Config:      &history.RecordConfig{},
 		Results: []Result{
 			{"HISTORY_ENTRIES", "Number of entries in the history after this one was added."},
 			{"RELEASE_STATUS", "The outcome recorded (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Blocked, Rejected, Running)."},

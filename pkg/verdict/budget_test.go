@@ -66,7 +66,7 @@ func worstCase(t *testing.T, dir string, gates []string, entries []failure.Entry
 	assert.Contains(t, got["FAILURE_CAUSE"], "image: ")
 	assert.Contains(t, got["FAILURE_CAUSE"], "(see the log)", "cut, and says where the rest is")
 	// The whole advice is in the log.
-	assert.Contains(t, out.String(), long(entries[0].Cause+" <&> «ü»")[:200])
+	assert.Contains(t, out.String(), long(entries[0].Cause + " <&> «ü»")[:200])
 	// What the entrypoint writes: the results plus its own entries, within the container's share.
 	size := step.EncodedSize(got) + tekton.EntrypointOverhead
 	assert.LessOrEqual(t, size, tekton.ContainerBudget(podSteps), "termination message %d bytes", size)

@@ -1,9 +1,9 @@
-// Command create-release creates the Konflux Release and waits for it: see konflux.RunCreateRelease.
+// Command create-release creates the Konflux Release and waits for it: see package release.
 package main
 
 import (
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/release"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
-func main() { step.Main("create-release", &konflux.CreateReleaseConfig{}, konflux.RunCreateRelease) }
+func main() { step.Main("create-release", &release.Config{}, release.Run) }

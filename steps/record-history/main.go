@@ -1,9 +1,9 @@
-// Command record-history appends the run to the release history ConfigMap: see konflux.RunRecordHistory.
+// Command record-history appends the run to the release history ConfigMap: see package history.
 package main
 
 import (
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/history"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
-func main() { step.Main("record-history", &konflux.RecordHistoryConfig{}, konflux.RunRecordHistory) }
+func main() { step.Main("record-history", &history.RecordConfig{}, history.RunRecord) }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/release-to-prod/release-to-prod/pkg/history"
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
 	"github.com/release-to-prod/release-to-prod/test/faults"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
@@ -100,7 +101,7 @@ func TestCancelKonflux(t *testing.T) {
 	// The update of the history is held in the proxy, before or after the API server applies
 	// it; either way the history decodes and holds the run's entry at most once, complete.
 	tn := kxSeed(t, s, "cancel-history", sandbox.TenantOptions{})
-	kxHistory(t, s, tn.Namespace, konflux.HistoryEntry{SHA: tn.SHA, Component: tn.Component, Status: "Failed", PipelineRun: "earlier-run"})
+	kxHistory(t, s, tn.Namespace, history.Entry{SHA: tn.SHA, Component: tn.Component, Status: "Failed", PipelineRun: "earlier-run"})
 	writes := faults.MethodPath("PUT", "/configmaps/")
 	for _, tc := range []struct {
 		name    string
@@ -133,7 +134,7 @@ func TestCancelKonflux(t *testing.T) {
 			for _, e := range entries {
 				if e.PipelineRun == run {
 					mine++
-					assert.Equal(t, konflux.HistoryEntry{SHA: tn.SHA, Component: tn.Component, Application: tn.Application,
+					assert.Equal(t, history.Entry{SHA: tn.SHA, Component: tn.Component, Application: tn.Application,
 						Release: "release-" + run, Status: "Succeeded", Finished: e.Finished, PipelineRun: run}, e, "a complete entry")
 				}
 			}

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/release-to-prod/release-to-prod/pkg/history"
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
 	"github.com/release-to-prod/release-to-prod/test/faults"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
@@ -289,7 +290,7 @@ func createReleaseFaultsWhileWaiting(t *testing.T, s *sandbox.Sandbox) {
 // faults fail within TIMEOUT and leave none; the history always decodes.
 func recordHistoryFaults(t *testing.T, s *sandbox.Sandbox) {
 	tn := kxSeed(t, s, "faults-history", sandbox.TenantOptions{})
-	kxHistory(t, s, tn.Namespace, konflux.HistoryEntry{SHA: tn.SHA, Component: tn.Component, Status: "Failed", PipelineRun: "earlier-run"})
+	kxHistory(t, s, tn.Namespace, history.Entry{SHA: tn.SHA, Component: tn.Component, Status: "Failed", PipelineRun: "earlier-run"})
 	reads := faults.MethodPath("GET", "/configmaps/")
 	writes := faults.MethodPath("PUT", "/configmaps/")
 	all := faults.MethodPath("", "/configmaps")

@@ -10,16 +10,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/history"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 )
 
-func kxReadHistory(t *testing.T, s *sandbox.Sandbox, ns, name string) []konflux.HistoryEntry {
+func kxReadHistory(t *testing.T, s *sandbox.Sandbox, ns, name string) []history.Entry {
 	t.Helper()
 	cm, err := s.Dynamic.Resource(sandbox.ConfigMaps).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
 	require.NoError(t, err)
-	data, _, _ := unstructured.NestedString(cm.Object, "data", konflux.HistoryKey)
-	entries, err := konflux.DecodeHistory(data)
+	data, _, _ := unstructured.NestedString(cm.Object, "data", history.Key)
+	entries, err := history.Decode(data)
 	require.NoError(t, err)
 	return entries
 }

@@ -16,7 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/release-to-prod/release-to-prod/pkg/history"
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/preflight"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 	"github.com/release-to-prod/release-to-prod/test/stepexec"
@@ -60,7 +62,7 @@ func kxSnapshot(t *testing.T, s *sandbox.Sandbox, tn *sandbox.Tenant, name, even
 	}))
 }
 
-func kxHistory(t *testing.T, s *sandbox.Sandbox, ns string, entries ...konflux.HistoryEntry) {
+func kxHistory(t *testing.T, s *sandbox.Sandbox, ns string, entries ...history.Entry) {
 	t.Helper()
 	b, err := json.Marshal(entries)
 	require.NoError(t, err)
@@ -130,11 +132,11 @@ func TestKonfluxPreflight(t *testing.T) {
 		Labels: map[string]string{konflux.LabelSHA: byRelease.SHA, konflux.LabelComponent: byRelease.Component, konflux.LabelReleasePlan: byRelease.ReleasePlan}}))
 	byHistory := kxSeed(t, s, "history-tenant", sandbox.TenantOptions{})
 	kxHistory(t, s, byHistory.Namespace,
-		konflux.HistoryEntry{SHA: byHistory.SHA, Component: byHistory.Component, Release: "gc-ed-release", Status: "Succeeded", Finished: "2026-01-02T03:04:05Z"},
-		konflux.HistoryEntry{SHA: "0000000000000000000000000000000000000000", Component: byHistory.Component, Release: "older-release", Status: "Succeeded"})
+		history.Entry{SHA: byHistory.SHA, Component: byHistory.Component, Release: "gc-ed-release", Status: "Succeeded", Finished: "2026-01-02T03:04:05Z"},
+		history.Entry{SHA: "0000000000000000000000000000000000000000", Component: byHistory.Component, Release: "older-release", Status: "Succeeded"})
 	failedBefore := kxSeed(t, s, "failed-before-tenant", sandbox.TenantOptions{})
 	kxHistory(t, s, failedBefore.Namespace,
-		konflux.HistoryEntry{SHA: failedBefore.SHA, Component: failedBefore.Component, Release: "failed-release", Status: "Failed"})
+		history.Entry{SHA: failedBefore.SHA, Component: failedBefore.Component, Release: "failed-release", Status: "Failed"})
 
 	tests := []struct {
 		name     string
@@ -148,10 +150,14 @@ func TestKonfluxPreflight(t *testing.T) {
 			outHas: []string{"✓ application aap-aa-main exists", "✓ component automation-analytics-backend-main belongs to application aap-aa-main",
 				"✓ snapshot " + happy.Snapshot + " (push, tests passed", "✓ snapshot image " + happy.Repository + "@" + happy.Digest + " is the image the tag points at",
 				"✓ release plan " + happy.ReleasePlan + " (matched to", "✓ not released yet"},
-			results: map[string]string{"SNAPSHOT": happy.Snapshot, "RELEASE_PLAN": happy.ReleasePlan, "ALREADY_RELEASED": "false", "LATEST_RELEASE": ""}},
-		{name: "newest passing push snapshot wins over newer failing, PR and invalid ones", env: kxEnv(s, choice, "IMAGE_DIGEST", choice.Digest), wantCode: 0,
+			results: map[string]string{"SNAPSHOT": happy.Snapshot, "RELEASE_PLAN": happy.ReleasePlan, "ALREADY_RELEASED": "false", "EXISTING_RELEASE": "", "LATEST_RELEASE": ""}},
+		{name: "the newest test evidence wins: a newer failing push Snapshot blocks the older passing one", env: kxEnv(s, choice, "IMAGE_DIGEST", choice.Digest), wantCode: 1,
 			outHas: []string{"passed over Snapshot choice-newest-invalid: marked Invalid", "passed over Snapshot choice-pr: not a push event",
-				"passed over Snapshot choice-newest-fail: tests failed", "✓ snapshot choice-newer-pass"},
+				"Snapshot choice-newest-fail, the newest of commit " + choice.SHA + ", failed its integration tests", "(older Snapshot choice-newer-pass passed)",
+				"fix: find out why choice-newest-fail failed", "allow_older_snapshot=true"}},
+		{name: "allow_older_snapshot releases the older passing Snapshot deliberately", env: kxEnv(s, choice, "IMAGE_DIGEST", choice.Digest, "ALLOW_OLDER_SNAPSHOT", "true"), wantCode: 0,
+			outHas: []string{"passed over Snapshot choice-newest-fail: tests failed", "! releasing Snapshot choice-newer-pass although newer Snapshot choice-newest-fail of this commit is not releasable (tests failed)",
+				"✓ snapshot choice-newer-pass"},
 			results: map[string]string{"SNAPSHOT": "choice-newer-pass"}},
 		{name: "no snapshot: build not done", env: kxEnv(s, noSnap), wantCode: 1,
 			outHas: []string{"✗ snapshot: none releasable among 0", "the build is not done", "likely cause: no push-event Snapshot of component", "on-push build PipelineRun"}},
@@ -204,7 +210,7 @@ func TestKonfluxPreflight(t *testing.T) {
 			if tt.wantCode != 0 {
 				assert.Empty(t, r.Results, "a failed preflight writes no results")
 			} else {
-				assert.Len(t, r.Results, 4)
+				assert.Len(t, r.Results, 5)
 			}
 		})
 	}
@@ -263,7 +269,7 @@ func benchPreflight(b *testing.B, n int) {
 	args := []string{"--commit-sha=" + tn.SHA, "--namespace=" + tn.Namespace, "--kubeconfig=" + s.Kubeconfig,
 		"--image-digest=" + tn.Digest, "--results-dir=" + results}
 	runInProcess := func() {
-		if code := step.Run(ctx, "konflux-preflight", args, io.Discard, &konflux.PreflightConfig{}, konflux.RunPreflight); code != 0 {
+		if code := step.Run(ctx, "konflux-preflight", args, io.Discard, &preflight.Config{}, preflight.Run); code != 0 {
 			b.Fatalf("konflux-preflight exited %d", code)
 		}
 	}

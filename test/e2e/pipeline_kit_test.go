@@ -21,7 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/history"
 	"github.com/release-to-prod/release-to-prod/pkg/runner"
 	"github.com/release-to-prod/release-to-prod/pkg/tekton"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
@@ -308,14 +308,14 @@ func (k *pipelineKit) releasesIn(t *testing.T, ns string) []unstructured.Unstruc
 }
 
 // historyOf returns the release history of a namespace, nil when it has none.
-func (k *pipelineKit) historyOf(t *testing.T, ns string) []konflux.HistoryEntry {
+func (k *pipelineKit) historyOf(t *testing.T, ns string) []history.Entry {
 	t.Helper()
 	cm, err := k.s.Dynamic.Resource(sandbox.ConfigMaps).Namespace(ns).Get(context.Background(), "release-history", metav1.GetOptions{})
 	if err != nil {
 		return nil
 	}
-	data, _, _ := unstructured.NestedString(cm.Object, "data", konflux.HistoryKey)
-	entries, err := konflux.DecodeHistory(data)
+	data, _, _ := unstructured.NestedString(cm.Object, "data", history.Key)
+	entries, err := history.Decode(data)
 	require.NoError(t, err)
 	return entries
 }

@@ -135,7 +135,8 @@ func TestCreateReleaseRace(t *testing.T) {
 		assert.Equal(t, want, r.Results["RELEASE_NAME"], "process %d", i)
 		statuses[r.Results["RELEASE_STATUS"]]++
 	}
-	assert.Equal(t, map[string]int{"Created": 1, "AlreadyReleased": n - 1}, statuses)
+	// The others find the Release running and report it so (WAIT=false): never "released".
+	assert.Equal(t, map[string]int{"Created": 1, "Running": n - 1}, statuses)
 	list, err := s.Dynamic.Resource(sandbox.Releases).Namespace(tn.Namespace).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	require.Len(t, list.Items, 1, "exactly one Release")
@@ -148,10 +149,12 @@ func TestCreateReleaseRace(t *testing.T) {
 	assert.Equal(t, tn.Application, l["appstudio.openshift.io/application"])
 	assert.Equal(t, tn.ReleasePlan, l["release.appstudio.openshift.io/releasePlan"])
 	assert.Equal(t, tn.Snapshot, l["release.appstudio.openshift.io/snapshot"])
-	assert.Equal(t, "true", l["release.appstudio.openshift.io/automated"])
+	assert.NotContains(t, l, "release.appstudio.openshift.io/automated", "only integration-service may mark a Release automated")
+	assert.Equal(t, "automation", rel.GetAnnotations()["release-to-prod/started-by"])
 	for _, r := range runs {
-		if r.Results["RELEASE_STATUS"] == "AlreadyReleased" {
-			assert.Contains(t, r.Output, "✓ already released by "+want)
+		if r.Results["RELEASE_STATUS"] == "Running" {
+			assert.Contains(t, r.Output, "not waiting for its outcome (WAIT=false)")
+			assert.NotContains(t, r.Output, "already released")
 		}
 	}
 }
@@ -182,7 +185,7 @@ func TestCreateReleaseWait(t *testing.T) {
 				return st
 			},
 			outHas: []string{"✗ Release", "failed validation: the ReleasePlanAdmission rhtap-releng-tenant/aap-aa-main-prod does not allow this application",
-				"likely cause: the release service did not accept Release", "delete the Release"}},
+				"likely cause: the release service did not accept Release", "a Release that failed does not block a new one"}},
 		{name: "managed pipeline killed for memory", wantCode: 1, wantStatus: "Failed",
 			status: func(string) map[string]any {
 				st := sandbox.ReleaseStatus("False", "Release processing failed on managed pipelineRun")
@@ -225,8 +228,9 @@ func TestCreateReleaseWait(t *testing.T) {
 	}
 }
 
-// TestCreateReleaseExisting: a Release of the same name made earlier is reported, not
-// duplicated; one with another spec is an error naming it; one that failed is not "released".
+// TestCreateReleaseExisting: a Release of the commit that succeeded is reported, not
+// duplicated; a Release of another commit that holds the deterministic name is an error naming
+// it; one of the commit that failed allows a new Release, under the next name, and is named.
 func TestCreateReleaseExisting(t *testing.T) {
 	s := sandbox.New(t)
 	ctx := context.Background()
@@ -236,9 +240,8 @@ func TestCreateReleaseExisting(t *testing.T) {
 	require.NoError(t, s.CreateRelease(ctx, sandbox.ReleaseOptions{Namespace: same.Namespace, Name: name, Snapshot: same.Snapshot, ReleasePlan: same.ReleasePlan, Released: "True"}))
 
 	differs := kxSeed(t, s, "differs-tenant", sandbox.TenantOptions{})
-	kxSnapshot(t, s, differs, "differs-rerun", "push", "True", "")
 	dname := konflux.ReleaseName(differs.Component, differs.SHA, differs.ReleasePlan)
-	require.NoError(t, s.CreateRelease(ctx, sandbox.ReleaseOptions{Namespace: differs.Namespace, Name: dname, Snapshot: "differs-rerun", ReleasePlan: differs.ReleasePlan}))
+	require.NoError(t, s.CreateRelease(ctx, sandbox.ReleaseOptions{Namespace: differs.Namespace, Name: dname, Snapshot: "another-commits-snapshot", ReleasePlan: differs.ReleasePlan}))
 
 	failedT := kxSeed(t, s, "failed-release-tenant", sandbox.TenantOptions{})
 	fname := konflux.ReleaseName(failedT.Component, failedT.SHA, failedT.ReleasePlan)
@@ -247,23 +250,26 @@ func TestCreateReleaseExisting(t *testing.T) {
 	r := runStep(t, "create-release", kxReleaseEnv(s, same))
 	assert.Equal(t, 0, r.Code)
 	assert.Equal(t, "AlreadyReleased", r.Results["RELEASE_STATUS"])
-	assert.Contains(t, r.Output, "✓ already released by "+name+" (Succeeded)")
+	assert.Equal(t, name, r.Results["RELEASE_NAME"])
+	assert.Contains(t, r.Output, "✓ already released by "+name)
 
 	r = runStep(t, "create-release", kxReleaseEnv(s, differs))
 	assert.Equal(t, 1, r.Code)
-	assert.Contains(t, r.Output, "Release "+dname+" already exists with snapshot differs-rerun")
+	assert.Contains(t, r.Output, "Release "+dname+" already exists with snapshot another-commits-snapshot")
 	assert.Contains(t, r.Output, "kubectl get release "+dname+" -n differs-tenant")
 
-	r = runStep(t, "create-release", kxReleaseEnv(s, failedT))
-	assert.Equal(t, 1, r.Code)
-	assert.Equal(t, "Failed", r.Results["RELEASE_STATUS"])
-	assert.Contains(t, r.Output, "✗ Release "+fname+" of this commit exists and failed")
-	assert.Contains(t, r.Output, "kubectl delete release "+fname)
+	r = runStep(t, "create-release", kxReleaseEnv(s, failedT, "WAIT", "false"))
+	assert.Equal(t, 0, r.Code)
+	next := konflux.ReleaseNameAttempt(failedT.Component, failedT.SHA, failedT.ReleasePlan, 2)
+	assert.Equal(t, "Created", r.Results["RELEASE_STATUS"])
+	assert.Equal(t, next, r.Results["RELEASE_NAME"])
+	assert.Contains(t, r.Output, "Release "+fname+" of Snapshot "+failedT.Snapshot+" (made by someone else) failed: a new Release is created")
+	assert.Contains(t, r.Output, "✓ created Release "+next)
 
-	for _, tn := range []*sandbox.Tenant{same, differs, failedT} {
+	for tn, want := range map[*sandbox.Tenant]int{same: 1, differs: 1, failedT: 2} {
 		list, err := s.Dynamic.Resource(sandbox.Releases).Namespace(tn.Namespace).List(ctx, metav1.ListOptions{})
 		require.NoError(t, err)
-		assert.Len(t, list.Items, 1, "no second Release in %s", tn.Namespace)
+		assert.Len(t, list.Items, want, "Releases in %s", tn.Namespace)
 	}
 }
 
@@ -290,7 +296,8 @@ func TestCreateReleaseDryRun(t *testing.T) {
 	require.NoError(t, yaml.UnmarshalStrict([]byte(doc), &u.Object))
 	assert.Equal(t, "Release", u.GetKind())
 	assert.Equal(t, name, u.GetName())
-	assert.Equal(t, "false", u.GetLabels()["release.appstudio.openshift.io/automated"], "started by hand")
+	assert.NotContains(t, u.GetLabels(), "release.appstudio.openshift.io/automated", "never set by the project")
+	assert.Equal(t, "person", u.GetAnnotations()["release-to-prod/started-by"], "started by hand")
 	got, err := res.Create(ctx, u, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 	require.NoError(t, err, "the API server accepts the printed Release")
 	assert.Equal(t, tn.Snapshot, got.Object["spec"].(map[string]any)["snapshot"])

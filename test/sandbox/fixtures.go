@@ -115,27 +115,43 @@ type SnapshotOptions struct {
 	Namespace, Name, Application, Component, SHA, Image string
 	EventType                                           string // push or pull_request
 	Tests                                               string // AppStudioTestSucceeded status: True, False, Unknown, or "" for none
+	// ComponentGroup makes a Snapshot of a componentGroup (spec.componentGroup instead of
+	// spec.application).
+	ComponentGroup string
+	// Annotations are added as they are (e.g. PaC's source-branch of a merge-queue build).
+	Annotations map[string]string
 }
 
 // CreateSnapshot creates a Snapshot with the labels Konflux's integration service sets and the
 // test outcome in its status.
 func (s *Sandbox) CreateSnapshot(ctx context.Context, o SnapshotOptions) error {
-	obj := map[string]any{
-		"metadata": map[string]any{
-			"name": o.Name,
-			"labels": map[string]any{
-				"appstudio.openshift.io/application":         o.Application,
-				"appstudio.openshift.io/component":           o.Component,
-				"pac.test.appstudio.openshift.io/sha":        o.SHA,
-				"pac.test.appstudio.openshift.io/event-type": o.EventType,
-				"test.appstudio.openshift.io/type":           "component",
-			},
-		},
-		"spec": map[string]any{
-			"application": o.Application,
-			"components":  []any{map[string]any{"name": o.Component, "containerImage": o.Image}},
-		},
+	labels := map[string]any{
+		"appstudio.openshift.io/component":           o.Component,
+		"pac.test.appstudio.openshift.io/sha":        o.SHA,
+		"pac.test.appstudio.openshift.io/event-type": o.EventType,
+		"test.appstudio.openshift.io/type":           "component",
 	}
+	if o.EventType == "pull_request" {
+		// PaC labels a pull-request build with its number; the integration service copies it.
+		labels["pac.test.appstudio.openshift.io/pull-request"] = "1"
+	}
+	spec := map[string]any{"components": []any{map[string]any{"name": o.Component, "containerImage": o.Image}}}
+	if o.ComponentGroup != "" {
+		labels["appstudio.openshift.io/component-group"] = o.ComponentGroup
+		spec["componentGroup"] = o.ComponentGroup
+	} else {
+		labels["appstudio.openshift.io/application"] = o.Application
+		spec["application"] = o.Application
+	}
+	meta := map[string]any{"name": o.Name, "labels": labels}
+	if len(o.Annotations) > 0 {
+		ann := map[string]any{}
+		for k, v := range o.Annotations {
+			ann[k] = v
+		}
+		meta["annotations"] = ann
+	}
+	obj := map[string]any{"metadata": meta, "spec": spec}
 	if err := s.Create(ctx, snapshots, o.Namespace, obj); err != nil {
 		return err
 	}
@@ -152,13 +168,34 @@ func (s *Sandbox) CreateSnapshot(ctx context.Context, o SnapshotOptions) error {
 type ReleasePlanOptions struct {
 	Namespace, Name, Application string
 	Matched, Active              bool
+	// ComponentGroup makes a plan of a componentGroup (spec.componentGroup instead of
+	// spec.application).
+	ComponentGroup string
+	// AutoRelease is the release.appstudio.openshift.io/auto-release label: "" for "false" (the
+	// gates decide, as the project expects), "absent" for none (Konflux's default: on), or a value.
+	AutoRelease string
 }
 
 // CreateReleasePlan creates a ReleasePlan for an application with its admission status.
 func (s *Sandbox) CreateReleasePlan(ctx context.Context, o ReleasePlanOptions) error {
+	labels := map[string]any{}
+	switch o.AutoRelease {
+	case "":
+		labels["release.appstudio.openshift.io/auto-release"] = "false"
+	case "absent":
+	default:
+		labels["release.appstudio.openshift.io/auto-release"] = o.AutoRelease
+	}
+	spec := map[string]any{"target": "rhtap-releng-tenant"}
+	owner := o.Application
+	if o.ComponentGroup != "" {
+		spec["componentGroup"], owner = o.ComponentGroup, o.ComponentGroup
+	} else {
+		spec["application"] = o.Application
+	}
 	if err := s.Create(ctx, releasePlans, o.Namespace, map[string]any{
-		"metadata": map[string]any{"name": o.Name, "labels": map[string]any{"release.appstudio.openshift.io/auto-release": "false"}},
-		"spec":     map[string]any{"application": o.Application, "target": "rhtap-releng-tenant"},
+		"metadata": map[string]any{"name": o.Name, "labels": labels},
+		"spec":     spec,
 	}); err != nil {
 		return err
 	}
@@ -168,7 +205,7 @@ func (s *Sandbox) CreateReleasePlan(ctx context.Context, o ReleasePlanOptions) e
 	}
 	return s.SetStatus(ctx, releasePlans, o.Namespace, o.Name, map[string]any{
 		"conditions":           []any{condition("Matched", matched, reason, "")},
-		"releasePlanAdmission": map[string]any{"name": "rhtap-releng-tenant/" + o.Application + "-prod", "active": o.Active},
+		"releasePlanAdmission": map[string]any{"name": "rhtap-releng-tenant/" + owner + "-prod", "active": o.Active},
 	})
 }
 

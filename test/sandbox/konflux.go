@@ -57,9 +57,14 @@ type ReleaseOptions struct {
 	Released string
 }
 
-// CreateRelease creates a Release and, when asked, its outcome.
+// CreateRelease creates a Release and, when asked, its outcome. It labels the Release with its
+// Snapshot and ReleasePlan as the release service's mutating webhook does for every Release it
+// admits, whoever creates it (no webhook runs in the sandbox).
 func (s *Sandbox) CreateRelease(ctx context.Context, o ReleaseOptions) error {
-	labels := map[string]any{}
+	labels := map[string]any{
+		"release.appstudio.openshift.io/snapshot":    o.Snapshot,
+		"release.appstudio.openshift.io/releasePlan": o.ReleasePlan,
+	}
 	for k, v := range o.Labels {
 		labels[k] = v
 	}

@@ -1,4 +1,4 @@
-package konflux
+package history
 
 import (
 	"context"
@@ -13,14 +13,19 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+
+	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 )
 
+const testSHA = "0123456789abcdef0123456789abcdef01234567"
+
 func releaseObject(name, snapshot, releasedStatus, reason string, created time.Time) *unstructured.Unstructured {
-	u := ReleaseRequest{SHA: testSHA, Component: "comp", Application: "app", ReleasePlan: "plan", Snapshot: snapshot}.Object("ns")
+	u := konflux.ReleaseRequest{SHA: testSHA, Component: "comp", Application: "app", ReleasePlan: "plan", Snapshot: snapshot}.Object("ns")
 	u.SetName(name)
 	u.SetCreationTimestamp(metav1.NewTime(created))
 	if releasedStatus != "" {
-		u.Object["status"] = map[string]any{"conditions": []any{map[string]any{"type": ConditionReleased, "status": releasedStatus, "reason": reason}}}
+		u.Object["status"] = map[string]any{"conditions": []any{map[string]any{"type": konflux.ConditionReleased, "status": releasedStatus, "reason": reason}}}
 	}
 	return u
 }
@@ -42,36 +47,36 @@ func TestResolveOutcome(t *testing.T) {
 		facts   RunFacts
 		want    RunOutcome
 	}{
-		{name: "dry run", facts: RunFacts{DryRun: true, PipelineStatus: "Succeeded", CreateStatus: "Succeeded"}, want: RunOutcome{Status: ReleaseDryRun}},
-		{name: "gates blocked", facts: RunFacts{PipelineStatus: "Failed", CreateStatus: "None"}, want: RunOutcome{Status: OutcomeBlocked}},
+		{name: "dry run", facts: RunFacts{DryRun: true, PipelineStatus: "Succeeded", CreateStatus: "Succeeded"}, want: RunOutcome{Status: outcome.DryRun}},
+		{name: "gates blocked", facts: RunFacts{PipelineStatus: "Failed", CreateStatus: "None"}, want: RunOutcome{Status: outcome.Blocked}},
 		{name: "released", facts: RunFacts{PipelineStatus: "Succeeded", CreateStatus: "Succeeded"},
 			objects: []runtime.Object{releaseObject("old", "s1", "True", "Succeeded", now.Add(-time.Hour)), releaseObject("new", "s2", "True", "Succeeded", now)},
-			want:    RunOutcome{Status: ReleaseSucceeded, Release: "new", Snapshot: "s2"}},
+			want:    RunOutcome{Status: outcome.Succeeded, Release: "new", Snapshot: "s2"}},
 		{name: "release failed", facts: RunFacts{PipelineStatus: "Failed", CreateStatus: "Failed"},
 			objects: []runtime.Object{releaseObject("r", "s1", "False", "Failed", now)},
-			want:    RunOutcome{Status: ReleaseFailed, Release: "r", Snapshot: "s1"}},
+			want:    RunOutcome{Status: outcome.Failed, Release: "r", Snapshot: "s1"}},
 		{name: "still running at the timeout", facts: RunFacts{PipelineStatus: "Failed", CreateStatus: "Failed"},
 			objects: []runtime.Object{releaseObject("r", "s1", "False", "Progressing", now)},
-			want:    RunOutcome{Status: ReleaseTimedOut, Release: "r", Snapshot: "s1"}},
+			want:    RunOutcome{Status: outcome.TimedOut, Release: "r", Snapshot: "s1"}},
 		{name: "created without waiting", facts: RunFacts{PipelineStatus: "Succeeded", CreateStatus: "Succeeded"},
 			objects: []runtime.Object{releaseObject("r", "s1", "", "", now)},
-			want:    RunOutcome{Status: OutcomeRunning, Release: "r", Snapshot: "s1"}},
+			want:    RunOutcome{Status: outcome.Running, Release: "r", Snapshot: "s1"}},
 		{name: "already released, Release still there", facts: RunFacts{PipelineStatus: "Completed", CreateStatus: "None"},
 			objects: []runtime.Object{releaseObject("r", "s1", "True", "Succeeded", now)},
-			want:    RunOutcome{Status: ReleaseAlreadyReleased, Release: "r", Snapshot: "s1"}},
+			want:    RunOutcome{Status: outcome.AlreadyReleased, Release: "r", Snapshot: "s1"}},
 		{name: "already released, Release garbage-collected: from the history", facts: RunFacts{PipelineStatus: "Completed", CreateStatus: "None"},
 			objects: []runtime.Object{history},
-			want:    RunOutcome{Status: ReleaseAlreadyReleased, Release: "gc-ed", Snapshot: "s0"}},
+			want:    RunOutcome{Status: outcome.AlreadyReleased, Release: "gc-ed", Snapshot: "s0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			scheme := runtime.NewScheme()
 			dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, map[schema.GroupVersionResource]string{
-				ReleasesResource:                        "ReleaseList",
+				konflux.ReleasesResource:                "ReleaseList",
 				{Version: "v1", Resource: "configmaps"}: "ConfigMapList",
 			}, tt.objects...)
-			c := &Client{Dynamic: dyn, Namespace: "ns"}
-			got, err := c.ResolveOutcome(context.Background(), tt.facts, "comp", testSHA, "release-history")
+			c := &konflux.Client{Dynamic: dyn, Namespace: "ns"}
+			got, err := ResolveOutcome(context.Background(), c, tt.facts, "comp", testSHA, "release-history")
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})

@@ -1,18 +1,13 @@
-package konflux
+package history
 
 import (
 	"context"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
-)
 
-// Outcome values recorded in the history besides the create-release statuses.
-const (
-	// OutcomeBlocked: the gates stopped the run before a Release was created.
-	OutcomeBlocked = "Blocked"
-	// OutcomeRunning: the Release was created and had not finished when the run ended.
-	OutcomeRunning = "Running"
+	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 )
 
 // RunFacts is what a pipeline's finally task knows of the run without reading another task's
@@ -22,11 +17,15 @@ type RunFacts struct {
 	DryRun         bool
 	PipelineStatus string // $(tasks.status): Succeeded, Failed, Completed, None
 	CreateStatus   string // $(tasks.create-release.status): Succeeded, Failed, None (skipped)
+	// Release and Snapshot name the Release and Snapshot when the caller knows them; the
+	// Release of the run is then read by name (or by the Snapshot's label) rather than guessed
+	// as the newest Release labelled with the commit.
+	Release, Snapshot string
 }
 
 // RunOutcome is the run's outcome as the history and the notification tell it.
 type RunOutcome struct {
-	Status   string // Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Blocked, Running
+	Status   outcome.Status
 	Release  string // the Release created or found; empty when none
 	Snapshot string
 }
@@ -34,16 +33,16 @@ type RunOutcome struct {
 // ResolveOutcome decides the outcome of a run from the facts and, when a Release is involved,
 // the newest Release of the component at sha in the namespace (or, once Konflux has
 // garbage-collected it, the history entry that recorded it).
-func (c *Client) ResolveOutcome(ctx context.Context, f RunFacts, component, sha, historyConfigMap string) (RunOutcome, error) {
+func ResolveOutcome(ctx context.Context, c *konflux.Client, f RunFacts, component, sha, historyConfigMap string) (RunOutcome, error) {
 	if f.DryRun {
-		return RunOutcome{Status: ReleaseDryRun}, nil
+		return RunOutcome{Status: outcome.DryRun}, nil
 	}
 	create := strings.ToLower(strings.TrimSpace(f.CreateStatus))
 	pipelineFailed := strings.EqualFold(strings.TrimSpace(f.PipelineStatus), "Failed")
 	if (create == "" || create == "none") && pipelineFailed {
-		return RunOutcome{Status: OutcomeBlocked}, nil
+		return RunOutcome{Status: outcome.Blocked}, nil
 	}
-	rel, err := c.newestRelease(ctx, component, sha)
+	rel, err := runRelease(ctx, c, f, component, sha)
 	if err != nil {
 		return RunOutcome{}, err
 	}
@@ -53,9 +52,9 @@ func (c *Client) ResolveOutcome(ctx context.Context, f RunFacts, component, sha,
 	}
 	switch create {
 	case "", "none": // skipped by its when: the commit was released already
-		out.Status = ReleaseAlreadyReleased
+		out.Status = outcome.AlreadyReleased
 		if rel == nil && historyConfigMap != "" {
-			entries, err := c.ReadHistory(ctx, historyConfigMap)
+			entries, err := Read(ctx, c, historyConfigMap)
 			if err != nil {
 				return RunOutcome{}, err
 			}
@@ -65,32 +64,51 @@ func (c *Client) ResolveOutcome(ctx context.Context, f RunFacts, component, sha,
 		}
 		return out, nil
 	case "succeeded":
-		out.Status = ReleaseSucceeded
+		out.Status = outcome.Succeeded
 		if rel != nil {
 			if done, ok := rel.Done(); !done {
-				out.Status = OutcomeRunning // create-release ran with wait=false
+				out.Status = outcome.Running // create-release ran with wait=false
 			} else if !ok {
-				out.Status = ReleaseFailed
+				out.Status = outcome.Failed
 			}
 		}
 		return out, nil
 	default: // failed: the Release failed, or is still running past the timeout
-		out.Status = ReleaseFailed
+		out.Status = outcome.Failed
 		if rel != nil {
-			if done, _ := rel.Done(); !done {
-				out.Status = ReleaseTimedOut
+			if done, _ := rel.Done(); !done && !rel.ManagedSucceeded() {
+				out.Status = outcome.TimedOut
+			}
+			if rel.InProduction() {
+				// The managed pipeline succeeded and a later phase failed: the commit is in
+				// production, and recording it so keeps any later run from releasing it again.
+				out.Status = outcome.Succeeded
 			}
 		}
 		return out, nil
 	}
 }
 
-func (c *Client) newestRelease(ctx context.Context, component, sha string) (*Release, error) {
-	rels, err := c.ListReleases(ctx, labels.Set{LabelComponent: component, LabelSHA: sha}.String())
+// runRelease reads the run's Release: the one named, else the newest Release of the Snapshot or
+// of the commit.
+func runRelease(ctx context.Context, c *konflux.Client, f RunFacts, component, sha string) (*konflux.Release, error) {
+	if f.Release != "" {
+		rel, err := c.GetRelease(ctx, f.Release)
+		if err == nil || !konflux.IsNotFound(err) {
+			return rel, err
+		}
+	}
+	var rels []konflux.Release
+	var err error
+	if f.Snapshot != "" {
+		rels, err = c.ReleasesOfCommit(ctx, component, sha, []string{f.Snapshot})
+	} else {
+		rels, err = c.ListReleases(ctx, labels.Set{konflux.LabelComponent: component, konflux.LabelSHA: sha}.String())
+	}
 	if err != nil {
 		return nil, err
 	}
-	var newest *Release
+	var newest *konflux.Release
 	for i := range rels {
 		if newest == nil || rels[i].Created.After(newest.Created) {
 			newest = &rels[i]

@@ -1,20 +1,23 @@
-package konflux
+package history
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/taskruns"
 )
 
-// RecordHistoryConfig is the record-history step's configuration.
-type RecordHistoryConfig struct {
+// RecordConfig is the record-history step's configuration.
+type RecordConfig struct {
 	step.Common
 	CommitSHA        string        `env:"COMMIT_SHA, required" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
 	Component        string        `env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component to release"`
@@ -22,7 +25,7 @@ type RecordHistoryConfig struct {
 	Application      string        `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
 	Snapshot         string        `env:"SNAPSHOT" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
 	ReleaseName      string        `env:"RELEASE_NAME" desc:"name of the Konflux Release created or found; empty when none"`
-	Status           string        `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, …); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
+	Status           string        `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Rejected, Running); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
 	PipelineStatus   string        `env:"PIPELINE_STATUS" desc:"the pipeline's $(tasks.status): Succeeded, Failed, Completed or None"`
 	CreateStatus     string        `env:"CREATE_STATUS" desc:"the create-release task's $(tasks.create-release.status) (None when skipped), when STATUS is empty"`
 	DryRun           string        `env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
@@ -35,14 +38,9 @@ type RecordHistoryConfig struct {
 	Timeout          time.Duration `param:"-" env:"TIMEOUT, default=1m" desc:"time limit for the update, retries on conflict included"`
 }
 
-// OutcomeRejected: a param of the run was not valid; nothing was attempted.
-const OutcomeRejected = "Rejected"
-
-// RunRecordHistory is the record-history step: work out how the run ended and append one entry
-// to the history ConfigMap. A run whose input was rejected is recorded too, with the values as
-// given: the history and Slack must hear of every run.
-func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfig) error {
-	if err := required(map[string]string{"NAMESPACE": cfg.Namespace}); err != nil {
+// RunRecord is the record-history step: append one entry to the history ConfigMap.
+func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
+	if err := konflux.ValidNames(map[string]string{"NAMESPACE": cfg.Namespace}); err != nil {
 		return err // without a valid namespace there is nowhere to record
 	}
 	dryRun, err := step.ParseBool("DRY_RUN", cfg.DryRun, false)
@@ -57,34 +55,44 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 			return failure.New(failure.InvalidInput, nil, "STARTED=%q is not an RFC 3339 time: %w", cfg.Started, err)
 		}
 	}
-	if cfg.HistoryConfigMap == "" || ValidNames(map[string]string{"HISTORY_CONFIGMAP": cfg.HistoryConfigMap}) != nil {
+	if cfg.HistoryConfigMap == "" || konflux.ValidNames(map[string]string{"HISTORY_CONFIGMAP": cfg.HistoryConfigMap}) != nil {
 		cfg.HistoryConfigMap = "release-history"
 	}
 	if cfg.HistoryLimit <= 0 {
-		cfg.HistoryLimit = DefaultHistoryLimit
+		cfg.HistoryLimit = DefaultLimit
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	kc, err := NewClient(cfg.Kubeconfig, cfg.Namespace)
+	kc, err := konflux.NewClient(cfg.Kubeconfig, cfg.Namespace)
 	if err != nil {
 		return err
 	}
+	if cfg.Status != "" {
+		// One spelling in the history, so that lookups (history.Released) match it.
+		if st, ok := outcome.Normalize(cfg.Status); ok {
+			cfg.Status = st
+		} else {
+			s.Warn("STATUS %.80q is none of %s: recorded as given", cfg.Status, strings.Join(outcome.Statuses, ", "))
+		}
+	}
 	run := readRun(ctx, s, kc, cfg)
 	sha, shaErr := commit.ParseSHA(cfg.CommitSHA)
-	inputErr := errors.Join(shaErr, ValidNames(map[string]string{"COMPONENT": cfg.Component}))
-	switch {
-	case cfg.Status != "":
-	case run.stop.Rejected || inputErr != nil:
-		cfg.Status = OutcomeRejected
-		sha = cfg.CommitSHA // as given: it is what the person typed
+	inputErr := errors.Join(shaErr, konflux.ValidNames(map[string]string{"COMPONENT": cfg.Component}))
+	if cfg.Status == "" && (run.stop.Rejected || inputErr != nil) {
+		// A run whose input was rejected is recorded too, with the values as given: the history
+		// and Slack must hear of every run.
+		cfg.Status = outcome.Rejected
+		sha = cfg.CommitSHA
 		if run.cause == "" {
 			run.cause, run.fix = "invalid input, nothing was attempted: "+inputErr.Error(), "correct the params named and start the run again"
 		}
-	default:
-		o, err := kc.ResolveOutcome(ctx, RunFacts{DryRun: dryRun, PipelineStatus: cfg.PipelineStatus, CreateStatus: cfg.CreateStatus},
+	}
+	if cfg.Status == "" {
+		o, err := ResolveOutcome(ctx, kc, RunFacts{DryRun: dryRun, PipelineStatus: cfg.PipelineStatus, CreateStatus: cfg.CreateStatus,
+			Release: cfg.ReleaseName, Snapshot: cfg.Snapshot},
 			cfg.Component, sha, cfg.HistoryConfigMap)
 		if err != nil {
 			return err
@@ -97,7 +105,7 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 			cfg.Snapshot = o.Snapshot
 		}
 	}
-	if cfg.Status == OutcomeRejected || cfg.Status == OutcomeBlocked {
+	if cfg.Status == outcome.Rejected || cfg.Status == outcome.Blocked {
 		s.Fail("%s: %s", cfg.Status, run.cause)
 		if run.fix != "" {
 			s.Info("  fix: %s", run.fix)
@@ -115,10 +123,18 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 			return err
 		}
 	}
-	e := HistoryEntry{SHA: sha, Component: cfg.Component, Application: cfg.Application, Snapshot: cfg.Snapshot,
+	e := Entry{SHA: sha, Component: cfg.Component, Application: cfg.Application, Snapshot: cfg.Snapshot,
 		Release: cfg.ReleaseName, Status: cfg.Status, Started: cfg.Started,
 		Finished: time.Now().UTC().Format(time.RFC3339), PipelineRun: cfg.PipelineRun, Cause: run.cause}
-	n, err := kc.AppendHistory(ctx, cfg.HistoryConfigMap, e, cfg.HistoryLimit)
+	if cfg.Snapshot != "" && outcome.IsReleased(cfg.Status) {
+		// The build time lets later runs tell whether they would release an older commit.
+		if sn, err := kc.GetSnapshot(ctx, cfg.Snapshot); err == nil {
+			e.Built = sn.BuiltAt().UTC().Format(time.RFC3339)
+		} else {
+			s.Warn("reading Snapshot %s for its build time: %v (the entry is recorded without it)", cfg.Snapshot, err)
+		}
+	}
+	n, err := Append(ctx, kc, cfg.HistoryConfigMap, e, cfg.HistoryLimit)
 	if err != nil {
 		if ctx.Err() != nil {
 			// Stopped (SIGTERM or TIMEOUT) with an update possibly in flight: the entry is either
@@ -146,7 +162,7 @@ type runFacts struct {
 // readRun reads the run's TaskRuns (from the cluster, or the local runner's files) and tells
 // what the preflight left: its results when it wrote them, else why it stopped. A run's report
 // must not fail for want of them: what cannot be read is a warning.
-func readRun(ctx context.Context, s *step.Step, kc *Client, cfg *RecordHistoryConfig) runFacts {
+func readRun(ctx context.Context, s *step.Step, kc *konflux.Client, cfg *RecordConfig) runFacts {
 	var trs []taskruns.TaskRun
 	switch {
 	case cfg.TaskRunsDir != "":

@@ -1,4 +1,7 @@
-package konflux
+// Package history is the project's own record of releases, kept because Konflux deletes Releases
+// after their grace period: the entries, the ConfigMap that stores them, the record-history step
+// that appends one per run, and the run's outcome as that step works it out.
+package history
 
 import (
 	"context"
@@ -16,18 +19,19 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 )
 
-// The release history is the project's own record of releases, kept because Konflux deletes
-// Releases after their grace period: a ConfigMap in the tenant namespace whose key
-// history.json holds a JSON array of entries, newest first.
+// The history is a ConfigMap in the tenant namespace whose key history.json holds a JSON array of
+// entries, newest first.
 const (
-	HistoryKey = "history.json"
-	// DefaultHistoryLimit is how many entries are kept by default.
-	DefaultHistoryLimit = 200
-	// MaxHistoryBytes keeps the ConfigMap far below the API server's 1 MiB object limit; the
+	Key = "history.json"
+	// DefaultLimit is how many entries are kept by default.
+	DefaultLimit = 200
+	// MaxBytes keeps the ConfigMap far below the API server's 1 MiB object limit; the
 	// oldest entries go first.
-	MaxHistoryBytes = 256 << 10
+	MaxBytes = 256 << 10
 	// maxFieldLength bounds each field so that one odd entry cannot crowd out the others.
 	maxFieldLength = 253
 )
@@ -35,8 +39,8 @@ const (
 // ConfigMapsResource is the core ConfigMap resource.
 var ConfigMapsResource = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 
-// HistoryEntry is one release attempt.
-type HistoryEntry struct {
+// Entry is one release attempt.
+type Entry struct {
 	SHA         string `json:"sha"`
 	Component   string `json:"component"`
 	Application string `json:"application"`
@@ -48,31 +52,38 @@ type HistoryEntry struct {
 	PipelineRun string `json:"pipelineRun"`
 	// Cause is why a run that did not release stopped (Blocked, Rejected), in short.
 	Cause string `json:"cause,omitempty"`
+	// Built is when the released Snapshot's build started (RFC 3339), the order integration-service
+	// keeps Snapshots in; the preflight compares it to block releases out of order. Empty in
+	// entries written before it existed, and when the Snapshot was not known.
+	Built string `json:"built,omitempty"`
 }
 
-// StatusSucceeded is the only history status that counts as released.
-const StatusSucceeded = "Succeeded"
+// BuiltTime parses Built.
+func (e Entry) BuiltTime() (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, e.Built)
+	return t, err == nil
+}
 
-// DecodeHistory parses the history.json value; empty means no entries.
-func DecodeHistory(data string) ([]HistoryEntry, error) {
+// Decode parses the history.json value; empty means no entries.
+func Decode(data string) ([]Entry, error) {
 	if data == "" {
 		return nil, nil
 	}
-	var out []HistoryEntry
+	var out []Entry
 	if err := json.Unmarshal([]byte(data), &out); err != nil {
-		return nil, fmt.Errorf("%s is not a JSON array of history entries: %w", HistoryKey, err)
+		return nil, fmt.Errorf("%s is not a JSON array of history entries: %w", Key, err)
 	}
 	return out, nil
 }
 
-// Prepend puts e first and drops the oldest entries beyond limit or MaxHistoryBytes; it
+// Prepend puts e first and drops the oldest entries beyond limit or MaxBytes; it
 // returns the encoded history.
-func Prepend(entries []HistoryEntry, e HistoryEntry, limit int) ([]HistoryEntry, []byte, error) {
+func Prepend(entries []Entry, e Entry, limit int) ([]Entry, []byte, error) {
 	if limit <= 0 {
-		limit = DefaultHistoryLimit
+		limit = DefaultLimit
 	}
 	e = e.bounded()
-	out := make([]HistoryEntry, 0, min(len(entries)+1, limit))
+	out := make([]Entry, 0, min(len(entries)+1, limit))
 	out = append(out, e)
 	for _, old := range entries {
 		if len(out) >= limit {
@@ -85,17 +96,17 @@ func Prepend(entries []HistoryEntry, e HistoryEntry, limit int) ([]HistoryEntry,
 		if err != nil {
 			return nil, nil, fmt.Errorf("encoding the release history: %w", err)
 		}
-		if len(b) <= MaxHistoryBytes || len(out) == 1 {
+		if len(b) <= MaxBytes || len(out) == 1 {
 			return out, b, nil
 		}
 		// Drop about as many entries as the excess takes, at least one.
-		drop := max(1, len(out)*(len(b)-MaxHistoryBytes)/len(b))
+		drop := max(1, len(out)*(len(b)-MaxBytes)/len(b))
 		out = out[:max(1, len(out)-drop)]
 	}
 }
 
-func (e HistoryEntry) bounded() HistoryEntry {
-	for _, f := range []*string{&e.SHA, &e.Component, &e.Application, &e.Snapshot, &e.Release, &e.Status, &e.Started, &e.Finished, &e.PipelineRun, &e.Cause} {
+func (e Entry) bounded() Entry {
+	for _, f := range []*string{&e.SHA, &e.Component, &e.Application, &e.Snapshot, &e.Release, &e.Status, &e.Started, &e.Finished, &e.PipelineRun, &e.Built, &e.Cause} {
 		if len(*f) > maxFieldLength {
 			*f = (*f)[:maxFieldLength]
 		}
@@ -103,17 +114,18 @@ func (e HistoryEntry) bounded() HistoryEntry {
 	return e
 }
 
-// ReadHistory returns the entries of the history ConfigMap name, newest first; a missing
-// ConfigMap is an empty history.
-func (c *Client) ReadHistory(ctx context.Context, name string) ([]HistoryEntry, error) {
-	u, err := c.Dynamic.Resource(ConfigMapsResource).Namespace(c.Namespace).Get(ctx, name, getOptions)
+// Read returns the entries of the history ConfigMap name, newest first; a missing ConfigMap is
+// an empty history.
+func Read(ctx context.Context, c *konflux.Client, name string) ([]Entry, error) {
+	u, err := c.Dynamic.Resource(ConfigMapsResource).Namespace(c.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, c.apiError(fmt.Errorf("reading the release history: %w", err), "ConfigMap", "configmaps", name)
+		return nil, c.APIError(fmt.Errorf("reading the release history: %w", err), "ConfigMap", "configmaps", name)
 	}
-	entries, err := DecodeHistory(str(u, "data", HistoryKey))
+	data, _, _ := unstructured.NestedString(u.Object, "data", Key)
+	entries, err := Decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("ConfigMap %s/%s: %w (fix or delete the key)", c.Namespace, name, err)
 	}
@@ -124,10 +136,10 @@ func (c *Client) ReadHistory(ctx context.Context, name string) ([]HistoryEntry, 
 // pipelines finishing at once must all get their entry in.
 var historyBackoff = wait.Backoff{Steps: 100, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 1, Cap: 500 * time.Millisecond}
 
-// AppendHistory adds e to the history ConfigMap name with optimistic concurrency: read, prepend,
+// Append adds e to the history ConfigMap name with optimistic concurrency: read, prepend,
 // update with the resourceVersion read, and on a conflict (or a racing creator) read again. It
 // returns the number of entries kept.
-func (c *Client) AppendHistory(ctx context.Context, name string, e HistoryEntry, limit int) (int, error) {
+func Append(ctx context.Context, c *konflux.Client, name string, e Entry, limit int) (int, error) {
 	res := c.Dynamic.Resource(ConfigMapsResource).Namespace(c.Namespace)
 	kept := 0
 	// retry.OnError returns its last retriable error, nil when there was none, for any error
@@ -137,9 +149,9 @@ func (c *Client) AppendHistory(ctx context.Context, name string, e HistoryEntry,
 	err := retry.OnError(historyBackoff, func(err error) bool {
 		// A write whose answer was lost is retried too: the retry reads the history again and
 		// finds the entry if the write was applied.
-		return ctx.Err() == nil && (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || transient(err))
+		return ctx.Err() == nil && (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || konflux.Transient(err))
 	}, func() error {
-		last = c.appendOnce(ctx, res, name, e, limit, &kept)
+		last = appendOnce(ctx, c.Namespace, res, name, e, limit, &kept)
 		return last
 	})
 	if err == nil {
@@ -150,14 +162,14 @@ func (c *Client) AppendHistory(ctx context.Context, name string, e HistoryEntry,
 		if errors.As(err, &fe) || !isAPIStatus(err) {
 			return 0, err
 		}
-		return 0, c.apiError(fmt.Errorf("appending to the release history: %w", err), "ConfigMap", "configmaps", name)
+		return 0, c.APIError(fmt.Errorf("appending to the release history: %w", err), "ConfigMap", "configmaps", name)
 	}
 	return kept, nil
 }
 
 // appendOnce is one read-prepend-write of AppendHistory; kept is set on success.
-func (c *Client) appendOnce(ctx context.Context, res dynamic.ResourceInterface, name string, e HistoryEntry, limit int, kept *int) error {
-	u, err := res.Get(ctx, name, getOptions)
+func appendOnce(ctx context.Context, namespace string, res dynamic.ResourceInterface, name string, e Entry, limit int, kept *int) error {
+	u, err := res.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		entries, b, err := Prepend(nil, e, limit)
 		if err != nil {
@@ -166,7 +178,7 @@ func (c *Client) appendOnce(ctx context.Context, res dynamic.ResourceInterface, 
 		cm := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": name, "labels": map[string]any{"app.kubernetes.io/managed-by": "release-to-prod"}},
-			"data":     map[string]any{HistoryKey: string(b)},
+			"data":     map[string]any{Key: string(b)},
 		}}
 		if _, err := res.Create(ctx, cm, metav1.CreateOptions{FieldManager: "release-to-prod"}); err != nil {
 			return err
@@ -177,9 +189,10 @@ func (c *Client) appendOnce(ctx context.Context, res dynamic.ResourceInterface, 
 	if err != nil {
 		return err
 	}
-	old, err := DecodeHistory(str(u, "data", HistoryKey))
+	data, _, _ := unstructured.NestedString(u.Object, "data", Key)
+	old, err := Decode(data)
 	if err != nil {
-		return fmt.Errorf("ConfigMap %s/%s: %w (fix or delete the key; nothing was overwritten)", c.Namespace, name, err)
+		return fmt.Errorf("ConfigMap %s/%s: %w (fix or delete the key; nothing was overwritten)", namespace, name, err)
 	}
 	for _, o := range old {
 		if o == e.bounded() {
@@ -191,7 +204,7 @@ func (c *Client) appendOnce(ctx context.Context, res dynamic.ResourceInterface, 
 	if err != nil {
 		return err
 	}
-	if err := unstructured.SetNestedField(u.Object, string(b), "data", HistoryKey); err != nil {
+	if err := unstructured.SetNestedField(u.Object, string(b), "data", Key); err != nil {
 		return fmt.Errorf("updating ConfigMap %s: %w", name, err)
 	}
 	if _, err := res.Update(ctx, u, metav1.UpdateOptions{FieldManager: "release-to-prod"}); err != nil {
@@ -206,22 +219,23 @@ func isAPIStatus(err error) bool {
 	return errors.As(err, &s)
 }
 
-// Released returns the newest Succeeded history entry of component at sha, if any.
-func Released(entries []HistoryEntry, component, sha string) (HistoryEntry, bool) {
+// Released returns the newest history entry of component at sha that says it was released, if
+// any.
+func Released(entries []Entry, component, sha string) (Entry, bool) {
 	for _, e := range entries {
-		if e.SHA == sha && e.Component == component && e.Status == StatusSucceeded {
+		if e.SHA == sha && e.Component == component && e.Status == outcome.Succeeded {
 			return e, true
 		}
 	}
-	return HistoryEntry{}, false
+	return Entry{}, false
 }
 
 // Latest returns the newest history entry of component, if any.
-func Latest(entries []HistoryEntry, component string) (HistoryEntry, bool) {
+func Latest(entries []Entry, component string) (Entry, bool) {
 	for _, e := range entries {
 		if e.Component == component {
 			return e, true
 		}
 	}
-	return HistoryEntry{}, false
+	return Entry{}, false
 }
