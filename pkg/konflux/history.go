@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
 )
 
 // The release history is the project's own record of releases, kept because Konflux deletes
@@ -46,6 +47,9 @@ type HistoryEntry struct {
 	Started     string `json:"started"`
 	Finished    string `json:"finished"`
 	PipelineRun string `json:"pipelineRun"`
+	// Unmatched are the run's failures nobody explained, with their fingerprints (see
+	// history_unmatched.go).
+	Unmatched []knowledge.Unmatched `json:"unmatched,omitempty"`
 }
 
 // StatusSucceeded is the only history status that counts as released.
@@ -98,6 +102,7 @@ func (e HistoryEntry) bounded() HistoryEntry {
 			*f = (*f)[:maxFieldLength]
 		}
 	}
+	e.Unmatched = boundedUnmatched(e.Unmatched)
 	return e
 }
 
@@ -180,7 +185,7 @@ func (c *Client) appendOnce(ctx context.Context, res dynamic.ResourceInterface, 
 		return fmt.Errorf("ConfigMap %s/%s: %w (fix or delete the key; nothing was overwritten)", c.Namespace, name, err)
 	}
 	for _, o := range old {
-		if o == e.bounded() {
+		if o.same(e.bounded()) {
 			*kept = len(old)
 			return nil
 		}

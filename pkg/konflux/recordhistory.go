@@ -8,6 +8,7 @@ import (
 
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
@@ -30,6 +31,7 @@ type RecordHistoryConfig struct {
 	HistoryLimit     int           `env:"HISTORY_LIMIT, default=200" desc:"entries kept, newest first"`
 	Kubeconfig       string        `env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
 	Timeout          time.Duration `env:"TIMEOUT, default=1m" desc:"time limit for the update, retries on conflict included"`
+	UnknownFailures  string        `env:"UNKNOWN_FAILURES" desc:"the gate verdict's UNKNOWN_FAILURES: failures no catalog entry or learned fix explained, recorded with their fingerprints so that tkn-local failures list can show them"`
 }
 
 // RunRecordHistory is the record-history step: append one entry to the history ConfigMap.
@@ -92,7 +94,8 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 	}
 	e := HistoryEntry{SHA: sha, Component: cfg.Component, Application: cfg.Application, Snapshot: cfg.Snapshot,
 		Release: cfg.ReleaseName, Status: cfg.Status, Started: cfg.Started,
-		Finished: time.Now().UTC().Format(time.RFC3339), PipelineRun: cfg.PipelineRun}
+		Finished: time.Now().UTC().Format(time.RFC3339), PipelineRun: cfg.PipelineRun,
+		Unmatched: unknownFailures(s, cfg.UnknownFailures)}
 	n, err := kc.AppendHistory(ctx, cfg.HistoryConfigMap, e, cfg.HistoryLimit)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -109,4 +112,18 @@ func RunRecordHistory(ctx context.Context, s *step.Step, cfg *RecordHistoryConfi
 	}
 	s.OK("recorded %s of %s at commit %s%s in ConfigMap %s (%d entries)", cfg.Status, cfg.Component, sha, rel, cfg.HistoryConfigMap, n)
 	return s.Result("HISTORY_ENTRIES", strconv.Itoa(n))
+}
+
+// unknownFailures reads UNKNOWN_FAILURES leniently: the outcome is recorded even when the list
+// is unreadable.
+func unknownFailures(s *step.Step, v string) []knowledge.Unmatched {
+	list, err := knowledge.DecodeUnmatched(v)
+	if err != nil {
+		s.Warn("%v: the unknown failures are not recorded", err)
+		return nil
+	}
+	for _, u := range list {
+		s.Info("recording unknown failure %s of %s (teach it: tkn-local failures teach %s …)", u.Fingerprint, u.Step, u.Fingerprint)
+	}
+	return list
 }

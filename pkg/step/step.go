@@ -29,6 +29,9 @@ const (
 type Common struct {
 	ResultsDir string `env:"RESULTS_DIR, default=/tekton/results" desc:"directory the results are written to"`
 	LogFormat  string `env:"LOG_FORMAT, default=text" desc:"output format: text or json"`
+	// KnowledgeFile is how the team's learned fixes reach every step of a pod (see
+	// knowledge.go): check-known-issues writes it, every step reads it when it fails.
+	KnowledgeFile string `env:"KNOWLEDGE_FILE" desc:"team knowledge file written by check-known-issues earlier in the pod; when set, a failure is also matched against the team's learned fixes; empty: the built-in catalog only"`
 }
 
 func (c *Common) common() *Common { return c }
@@ -65,9 +68,9 @@ func Run[C Configurable](ctx context.Context, name string, args []string, out io
 	// Cleaned lexically: a StepAction passes "$(step.results.X.path)/..", which names the step's
 	// results folder only once the last two elements cancel out.
 	s.results = NewResults(filepath.Clean(c.ResultsDir))
+	s.knowledgeFile = c.KnowledgeFile
 	if err := fn(ctx, s, cfg); err != nil {
-		s.fail(err, false)
-		s.writeAdvice(err)
+		s.writeAdvice(s.fail(err, false))
 		return exitCode(err)
 	}
 	return ExitOK

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
@@ -34,6 +35,9 @@ type Gate struct {
 	// Cause and Fix are what the gate's step left in its ADVICE file (see step.AdviceFile),
 	// beside its exit code: <step dir>/results/ADVICE.
 	Cause, Fix string
+	// Unknown is the failure the gate's step could not explain (knowledge.UnmatchedFile), with
+	// the fingerprint that teaches it; nil otherwise.
+	Unknown *knowledge.Unmatched
 }
 
 // Passed reports whether the gate let the release through.
@@ -101,6 +105,10 @@ func Read(name, path string) (Gate, error) {
 		case !errors.Is(err, fs.ErrNotExist):
 			return Gate{}, fmt.Errorf("gate %s: reading its advice: %w", name, err)
 		}
+		// A file that cannot be read only costs the teach hint; the gate still blocks.
+		if u, err := knowledge.ReadUnmatched(filepath.Join(filepath.Dir(path), "results")); err == nil && u.Fingerprint != "" {
+			g.Unknown = &u
+		}
 	}
 	return g, nil
 }
@@ -109,14 +117,23 @@ func Read(name, path string) (Gate, error) {
 // with the gates' own results.
 const maxAdviceResult = 700
 
-// adviceResults joins the failed gates' causes and fixes, one "gate: text" line each.
-func adviceResults(gates []Gate) (cause, fix string) {
+// maxUnknownResult bounds UNKNOWN_FAILURES; a gate whose failure is unknown has a short
+// FAILURE_CAUSE line and no FAILURE_FIX line, which leaves it the room.
+const maxUnknownResult = 600
+
+// adviceResults joins the failed gates' causes and fixes, one "gate: text" line each. A failure
+// nobody explained says its fingerprint and how to teach it.
+func adviceResults(gates []Gate, namespace string) (cause, fix string) {
 	var cs, fs []string
 	for _, g := range gates {
 		if g.Passed() {
 			continue
 		}
 		c := g.Cause
+		if c == "" && g.Unknown != nil {
+			c = fmt.Sprintf("%s, no known cause yet (fingerprint %s): %s", g.Status(), g.Unknown.Fingerprint, clipRunes(g.Unknown.Message, 160))
+			fs = append(fs, g.Name+": "+teachHint(g.Unknown.Fingerprint, namespace))
+		}
 		if c == "" {
 			c = g.Status() + ": see its log"
 		}
@@ -134,6 +151,22 @@ func bounded(lines []string) string {
 		return s
 	}
 	n := maxAdviceResult
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// teachHint is the command that teaches a failure's cause and fix.
+func teachHint(fingerprint, namespace string) string {
+	return fmt.Sprintf("once its cause is known, teach it: tkn-local failures teach %s -n %s --cause \"…\" --fix \"…\"", fingerprint, namespace)
+}
+
+// clipRunes cuts s to at most n bytes on a rune boundary.
+func clipRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
@@ -192,7 +225,23 @@ func Run(_ context.Context, s *step.Step, cfg *Config) error {
 	if err := s.Result("FAILED_GATES", strings.Join(failed, ",")); err != nil {
 		return err
 	}
-	cause, fix := adviceResults(gates)
+	ns := "<namespace>"
+	if cfg.KnowledgeFile != "" {
+		if k, _, err := knowledge.ReadFile(cfg.KnowledgeFile); err == nil && k.Namespace != "" {
+			ns = k.Namespace
+		}
+	}
+	var unknown []knowledge.Unmatched
+	for _, g := range gates {
+		if g.Unknown != nil {
+			unknown = append(unknown, *g.Unknown)
+			s.Info("  %s: no known cause yet: %s", g.Name, teachHint(g.Unknown.Fingerprint, ns))
+		}
+	}
+	if err := s.Result("UNKNOWN_FAILURES", knowledge.EncodeUnmatched(unknown, maxUnknownResult)); err != nil {
+		return err
+	}
+	cause, fix := adviceResults(gates, ns)
 	if err := s.Result("FAILURE_CAUSE", cause); err != nil {
 		return err
 	}
