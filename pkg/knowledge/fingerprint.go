@@ -49,6 +49,8 @@ func Normalise(msg string) string {
 		msg = msg[:maxNormalised]
 	}
 	msg = strings.ToValidUTF8(msg, "?")
+	// Spaces first: the rules below must see the text as it ends up (normalising is idempotent).
+	msg = strings.TrimSpace(whitespaces.ReplaceAllLiteralString(msg, " "))
 	for _, n := range normalisers {
 		msg = n.re.ReplaceAllLiteralString(msg, n.with)
 	}
