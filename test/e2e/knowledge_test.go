@@ -179,7 +179,7 @@ func TestTeamKnowledgeLoop(t *testing.T) {
 	t.Run("tkn-local failures list and teach", func(t *testing.T) {
 		code, out := tkn("failures", "list", "-n", tn.Namespace, "--kubeconfig", s.Kubeconfig)
 		require.Equal(t, 0, code)
-		assert.Regexp(t, fp+`\s+2\s+\S+\s+check-alerts\s+unknown\s+no\s+.*407 Proxy Authentication Required`, out, "counted per fingerprint, not taught yet")
+		assert.Regexp(t, fp+`\s+2\s+\S+\s+check-alerts\s+unknown\s+no\s+listing firing alerts from Alertmanager`, out, "counted per fingerprint, not taught yet")
 
 		code, out = tkn("failures", "teach", fp, "-n", tn.Namespace, "--kubeconfig", s.Kubeconfig,
 			"--cause", "the egress proxy wants credentials: the *proxy-auth* secret expired",

@@ -119,7 +119,10 @@ func TestWithFix(t *testing.T) {
 
 	doc, _, err = withFix("", fix)
 	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(doc, "version: 1\n"), doc)
+	assert.True(t, strings.HasPrefix(doc, "version: 1\nfixes:\n  - match:\n"), doc)
+	s, warns = Parse(map[string]string{knowledge.LearnedFixesKey: doc + "  - id: by-hand\n    match: {step: x}\n    cause: c\n    fix: f\n"})
+	assert.Empty(t, warns, "an entry added by hand, indented as the README shows, lines up")
+	assert.Len(t, s.LearnedFixes, 2)
 
 	for _, bad := range []string{"version: 2\nfixes: []\n", "fixes: {}\n", "[1, 2]\n", "fixes: [\n"} {
 		_, _, err := withFix(bad, fix)

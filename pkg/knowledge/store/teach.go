@@ -166,11 +166,18 @@ func withFix(raw string, fix knowledge.LearnedFix) (string, bool, error) {
 	}
 	fixes.Content = kept
 	fixes.Style = 0 // block style, one entry after the other
-	b, err := yaml.Marshal(&doc)
-	if err != nil {
+	// Two-space indentation, as people write it (and the README shows it), so that an entry
+	// added by hand with kubectl edit lines up with the taught ones.
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
 		return "", false, fmt.Errorf("encoding the document: %w", err)
 	}
-	return string(b), replaced, nil
+	if err := enc.Close(); err != nil {
+		return "", false, fmt.Errorf("encoding the document: %w", err)
+	}
+	return b.String(), replaced, nil
 }
 
 // valueOf is the value of key in the mapping n, nil when n is not a mapping or has no key.
