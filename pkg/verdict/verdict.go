@@ -119,7 +119,7 @@ const maxAdviceResult = 700
 
 // maxUnknownResult bounds UNKNOWN_FAILURES; a gate whose failure is unknown has a short
 // FAILURE_CAUSE line and no FAILURE_FIX line, which leaves it the room.
-const maxUnknownResult = 600
+const maxUnknownResult = 400
 
 // adviceResults joins the failed gates' causes and fixes, one "gate: text" line each. A failure
 // nobody explained says its fingerprint and how to teach it.
@@ -131,7 +131,7 @@ func adviceResults(gates []Gate, namespace string) (cause, fix string) {
 		}
 		c := g.Cause
 		if c == "" && g.Unknown != nil {
-			c = fmt.Sprintf("%s, no known cause yet (fingerprint %s): %s", g.Status(), g.Unknown.Fingerprint, clipRunes(g.Unknown.Message, 160))
+			c = fmt.Sprintf("%s, no known cause yet (fingerprint %s): %s", g.Status(), g.Unknown.Fingerprint, clipRunes(g.Unknown.Message, 120))
 			fs = append(fs, g.Name+": "+teachHint(g.Unknown.Fingerprint, namespace))
 		}
 		if c == "" {

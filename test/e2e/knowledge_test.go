@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
+	"github.com/release-to-prod/release-to-prod/pkg/knowledge/store"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/test/faults"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
@@ -71,8 +72,8 @@ func (p *pod) exitCode(name string) string {
 	return filepath.Join(p.dir, "step-"+name, "exitCode")
 }
 
-// tknLocal builds cmd/tkn-local and returns a function that runs it.
-func tknLocal(t *testing.T) func(args ...string) (int, string) {
+// tknLocal builds cmd/tkn-local and returns its path and a function that runs it.
+func tknLocal(t *testing.T) (string, func(args ...string) (int, string)) {
 	t.Helper()
 	root, err := tools.Root()
 	require.NoError(t, err)
@@ -81,7 +82,7 @@ func tknLocal(t *testing.T) func(args ...string) (int, string) {
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	return func(args ...string) (int, string) {
+	return bin, func(args ...string) (int, string) {
 		res := stepexec.Run(t, bin, []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "USER=carol"}, args...)
 		t.Logf("tkn-local %s exited %d:\n%s", strings.Join(args, " "), res.Code, res.Output)
 		return res.Code, res.Output
@@ -111,7 +112,7 @@ func TestTeamKnowledgeLoop(t *testing.T) {
 	hook := sink.Webhook("knowledge")
 	urlFile := filepath.Join(t.TempDir(), "url")
 	require.NoError(t, os.WriteFile(urlFile, []byte(hook.URL), 0o600))
-	tkn := tknLocal(t)
+	tknBin, tkn := tknLocal(t)
 	kube := map[string]string{"NAMESPACE": tn.Namespace, "KUBECONFIG": s.Kubeconfig}
 	alertsEnv := map[string]string{"ALERTMANAGER_URL": proxy.URL, "TIMEOUT": "5s"}
 
@@ -278,5 +279,38 @@ issues:
 		assert.Contains(t, verdict.Results["FAILURE_CAUSE"], "known-issues: the team marked a known issue as blocking releases: any: release freeze until the 2.5 GA")
 		body := notify(t, known, verdict)
 		assert.Contains(t, body, "release freeze until the 2.5 GA")
+	})
+
+	// 5. Teaching concurrently (two people at once) loses no entry: optimistic concurrency.
+	t.Run("concurrent teaches all land", func(t *testing.T) {
+		const n = 6
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				fp := fmt.Sprintf("%012x", 0xc0ffee000+i)
+				cmd := exec.Command(tknBin, "failures", "teach", fp, "-n", tn.Namespace, "--kubeconfig", s.Kubeconfig,
+					"--cause", fmt.Sprintf("cause %d", i), "--fix", "fix", "--by", fmt.Sprintf("person-%d", i))
+				cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
+				if out, err := cmd.CombinedOutput(); err != nil {
+					errs <- fmt.Errorf("teaching %s: %w\n%s", fp, err, out)
+					return
+				}
+				errs <- nil
+			}()
+		}
+		for range n {
+			require.NoError(t, <-errs)
+		}
+		k, _, err := store.Read(ctx, s.Dynamic, tn.Namespace, "release-knowledge")
+		require.NoError(t, err)
+		taught := map[string]bool{}
+		for _, l := range k.LearnedFixes {
+			taught[l.Match.Fingerprint] = true
+		}
+		for i := range n {
+			assert.True(t, taught[fmt.Sprintf("%012x", 0xc0ffee000+i)], "entry %d", i)
+		}
+		assert.True(t, taught[fp], "the entry taught before stays")
+		assert.Contains(t, getKey(t, knowledge.KnownIssuesKey), "id: typo", "the known issues, bad entries included, are untouched")
 	})
 }
