@@ -7,6 +7,10 @@
 //	    -w name=app-interface,dir=../app-interface --kubeconfig ~/.kube/config
 //
 // It exits 0 when the PipelineRun succeeds, 1 when it fails, 2 when it cannot run.
+//
+// `tkn-local failures list` and `tkn-local failures teach <fingerprint> --cause … --fix …` read
+// the failures nobody explained from the release history and teach the team knowledge store
+// their cause and fix (see failures.go).
 package main
 
 import (
@@ -42,6 +46,9 @@ func (m *multi) String() string     { return strings.Join(*m, " ") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) >= 1 && args[0] == "failures" {
+		return failuresCmd(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) >= 2 && (args[0] == "pipeline" || args[0] == "p") && args[1] == "start" {
 		args = args[2:]
 	} else if len(args) >= 1 && args[0] == "start" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
 	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
@@ -36,6 +37,8 @@ type RecordConfig struct {
 	HistoryLimit     int           `env:"HISTORY_LIMIT, default=200" desc:"entries kept, newest first"`
 	Kubeconfig       string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
 	Timeout          time.Duration `param:"-" env:"TIMEOUT, default=1m" desc:"time limit for the update, retries on conflict included"`
+	UnknownFailures  string        `env:"UNKNOWN_FAILURES" desc:"the gate verdict's UNKNOWN_FAILURES: failures no catalog entry or learned fix explained, recorded with their fingerprints so that tkn-local failures list can show them; empty: read from the run's preflight TaskRun"`
+	KnownIssues      string        `env:"KNOWN_ISSUES" desc:"the team's active known issues, one per line (check-known-issues' KNOWN_ISSUES), shown in the message"`
 }
 
 // RunRecord is the record-history step: append one entry to the history ConfigMap.
@@ -118,6 +121,7 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 	for _, r := range [][2]string{
 		{"RELEASE_STATUS", cfg.Status}, {"RELEASE_NAME", cfg.ReleaseName}, {"GATE_SUMMARY", run.gates},
 		{"IMAGE_DIGEST", run.digest}, {"FAILURE_CAUSE", run.cause}, {"FAILURE_FIX", run.fix},
+		{"KNOWN_ISSUES", firstOf(cfg.KnownIssues, run.knownIssues)},
 	} {
 		if err := s.Result(r[0], r[1]); err != nil {
 			return err
@@ -125,7 +129,8 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 	}
 	e := Entry{SHA: sha, Component: cfg.Component, Application: cfg.Application, Snapshot: cfg.Snapshot,
 		Release: cfg.ReleaseName, Status: cfg.Status, Started: cfg.Started,
-		Finished: time.Now().UTC().Format(time.RFC3339), PipelineRun: cfg.PipelineRun, Cause: run.cause}
+		Finished: time.Now().UTC().Format(time.RFC3339), PipelineRun: cfg.PipelineRun, Cause: run.cause,
+		Unmatched: unknownFailures(s, firstOf(cfg.UnknownFailures, run.unknown))}
 	if cfg.Snapshot != "" && outcome.IsReleased(cfg.Status) {
 		// The build time lets later runs tell whether they would release an older commit.
 		if sn, err := kc.GetSnapshot(ctx, cfg.Snapshot); err == nil {
@@ -157,6 +162,8 @@ type runFacts struct {
 	stop          taskruns.Stop
 	gates, digest string
 	cause, fix    string
+	// unknown and knownIssues are the preflight's UNKNOWN_FAILURES and KNOWN_ISSUES results.
+	unknown, knownIssues string
 }
 
 // readRun reads the run's TaskRuns (from the cluster, or the local runner's files) and tells
@@ -189,6 +196,7 @@ func readRun(ctx context.Context, s *step.Step, kc *konflux.Client, cfg *RecordC
 	if pre != nil {
 		f.gates, f.digest = pre.Results["GATE_SUMMARY"], pre.Results["IMAGE_DIGEST"]
 		f.cause, f.fix = pre.Results["FAILURE_CAUSE"], pre.Results["FAILURE_FIX"]
+		f.unknown, f.knownIssues = pre.Results["UNKNOWN_FAILURES"], pre.Results["KNOWN_ISSUES"]
 	}
 	if pre == nil || pre.Status == "False" {
 		f.stop = taskruns.Explain(pre)
@@ -197,4 +205,25 @@ func readRun(ctx context.Context, s *step.Step, kc *konflux.Client, cfg *RecordC
 		}
 	}
 	return f
+}
+
+// unknownFailures reads UNKNOWN_FAILURES leniently: the outcome is recorded even when the list
+// is unreadable.
+func unknownFailures(s *step.Step, v string) []knowledge.Unmatched {
+	list, err := knowledge.DecodeUnmatched(v)
+	if err != nil {
+		s.Warn("%v: the unknown failures are not recorded", err)
+		return nil
+	}
+	for _, u := range list {
+		s.Info("recording unknown failure %s of %s (teach it: tkn-local failures teach %s …)", u.Fingerprint, u.Step, u.Fingerprint)
+	}
+	return list
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
 	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 )
@@ -56,6 +57,9 @@ type Entry struct {
 	// keeps Snapshots in; the preflight compares it to block releases out of order. Empty in
 	// entries written before it existed, and when the Snapshot was not known.
 	Built string `json:"built,omitempty"`
+	// Unmatched are the run's failures nobody explained, with their fingerprints (see
+	// history_unmatched.go).
+	Unmatched []knowledge.Unmatched `json:"unmatched,omitempty"`
 }
 
 // BuiltTime parses Built.
@@ -111,6 +115,7 @@ func (e Entry) bounded() Entry {
 			*f = (*f)[:maxFieldLength]
 		}
 	}
+	e.Unmatched = boundedUnmatched(e.Unmatched)
 	return e
 }
 
@@ -195,7 +200,7 @@ func appendOnce(ctx context.Context, namespace string, res dynamic.ResourceInter
 		return fmt.Errorf("ConfigMap %s/%s: %w (fix or delete the key; nothing was overwritten)", namespace, name, err)
 	}
 	for _, o := range old {
-		if o == e.bounded() {
+		if o.same(e.bounded()) {
 			*kept = len(old)
 			return nil
 		}

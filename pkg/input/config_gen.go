@@ -7,11 +7,12 @@ import "github.com/release-to-prod/release-to-prod/pkg/step"
 // Config is every param of the release-to-prod Pipeline that has a rule.
 type Config struct {
 	step.Common
+	KnowledgeConfigmap  string `env:"KNOWLEDGE_CONFIGMAP, default=release-knowledge" param:"knowledge_configmap" check:"name" desc:"ConfigMap holding the team knowledge store (known issues, learned fixes); a missing ConfigMap is an empty store; empty: no store is read"`
+	Namespace           string `env:"NAMESPACE, default=aap-aa-tenant" param:"namespace" check:"name" desc:"Konflux tenant namespace"`
 	Application         string `env:"APPLICATION, default=aap-aa-main" param:"application" check:"name" desc:"Konflux Application of the component"`
 	BuildWaitTimeout    string `env:"BUILD_WAIT_TIMEOUT, default=0s" param:"build_wait_timeout" check:"duration" desc:"How long to wait for the commit's build (image pushed, push Snapshot tested) before the gates run, for a run started on merge together with the build; 0: no wait (the build is done)"`
 	CommitSHA           string `env:"COMMIT_SHA" param:"commit_sha" check:"sha" desc:"Full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
 	Component           string `env:"COMPONENT, default=automation-analytics-backend-main" param:"component" check:"name" desc:"Konflux Component to release"`
-	Namespace           string `env:"NAMESPACE, default=aap-aa-tenant" param:"namespace" check:"name" desc:"Konflux tenant namespace"`
 	ProgressInterval    string `env:"PROGRESS_INTERVAL, default=30s" param:"progress_interval" check:"duration" desc:"How often to print progress while waiting (Go duration)"`
 	AllowOlderSnapshot  string `env:"ALLOW_OLDER_SNAPSHOT, default=false" param:"allow_older_snapshot" check:"bool" desc:"\"true\": when the newest push Snapshot of the commit failed its tests (or is still running them), release an older one of the same commit that passed; default: the newest test evidence wins and the release blocks"`
 	AllowOutOfOrder     string `env:"ALLOW_OUT_OF_ORDER, default=false" param:"allow_out_of_order" check:"bool" desc:"\"true\": release even when a newer commit of the component is in production already (a deliberate roll-back)"`

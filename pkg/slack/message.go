@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
+	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
 	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 )
 
@@ -42,6 +43,9 @@ type Notification struct {
 	FailureCause   string
 	FailureFix     string
 	PipelineRunURL string
+	// KnownIssues are the team's active known issues (check-known-issues' KNOWN_ISSUES), one per
+	// line; shown in every variant, since they may explain a failure or warn of one.
+	KnownIssues string
 }
 
 // Bounds of the values in a message, far below Slack's limits: a notification is read at a
@@ -55,6 +59,8 @@ const (
 	maxAdvRows  = 15
 	maxNote     = 300
 	maxFallback = 400
+	maxKnown    = 800
+	maxKnownRow = 8
 )
 
 // title is the header without its emoji; it is also the start of the fallback text.
@@ -174,6 +180,9 @@ func Build(n Notification) Message {
 	if gates := textOf(n.GateSummary, maxGates, maxGateRows); gates != "" {
 		blocks = append(blocks, section("*Gates*\n"+gates))
 	}
+	if known := knownIssues(n.KnownIssues); known != "" {
+		blocks = append(blocks, section("*Known issues* (team knowledge store)\n"+known))
+	}
 	if n.Outcome.Variant() == "failure" {
 		cause, fix := n.defaultAdvice()
 		if c := textOf(n.FailureCause, maxAdvice, maxAdvRows); c != "" {
@@ -228,4 +237,16 @@ func commitField(sha, url string) (short, text string) {
 		return short, l
 	}
 	return short, "`" + short + "` (commit URL not usable)"
+}
+
+// knownIssues is the known issues as plain lines: knowledge.Text neutralises the mrkdwn marks
+// (*, _, ~, `) that textOf leaves alone, so that an entry cannot format the message.
+func knownIssues(raw string) string {
+	var lines []string
+	for _, l := range strings.Split(head(raw, maxInput(maxKnown)), "\n") {
+		if l = knowledge.Text(l, maxKnown); l != "" {
+			lines = append(lines, "• "+l)
+		}
+	}
+	return textOf(strings.Join(lines, "\n"), maxKnown, maxKnownRow)
 }

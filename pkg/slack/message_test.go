@@ -245,3 +245,15 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildKnownIssues: the team's known issues are shown in every variant, as plain text.
+func TestBuildKnownIssues(t *testing.T) {
+	for _, o := range []outcome.Outcome{outcome.Released, outcome.BlockedByGate, outcome.DryRunPassed} {
+		m := Build(Notification{Outcome: o, Component: "c", KnownIssues: "quay: *scans* delayed <!channel>\n\nkonflux: _slow_ builds"})
+		require.NoError(t, m.Validate())
+		all := strings.Join(allTexts(m), "\n")
+		assert.Contains(t, all, "*Known issues* (team knowledge store)\n• quay: ∗scans∗ delayed &lt;!channel&gt;\n• konflux: ＿slow＿ builds", o.String())
+	}
+	m := Build(Notification{Outcome: outcome.Released, Component: "c"})
+	assert.NotContains(t, strings.Join(allTexts(m), "\n"), "Known issues", "no block without issues")
+}

@@ -32,6 +32,7 @@ type Config struct {
 	GateSummary    string `env:"GATE_SUMMARY" desc:"short summary of the gates, e.g. \"image ✓, konflux ✓, alerts ✗\""`
 	FailureCause   string `env:"FAILURE_CAUSE" desc:"likely cause of a failure, shown in failure messages"`
 	FailureFix     string `env:"FAILURE_FIX" desc:"fix for a failure, shown in failure messages"`
+	KnownIssues    string `env:"KNOWN_ISSUES" desc:"the team's active known issues, one per line (check-known-issues' KNOWN_ISSUES), shown in the message"`
 	PipelineRunURL string `env:"PIPELINERUN_URL" desc:"URL of the PipelineRun (console or dashboard), linked from the message"`
 	FailOnError    string `env:"FAIL_ON_ERROR, default=false" desc:"true: a notification that cannot be sent fails the step (default: a warning)"`
 	Timeout        string `param:"-" env:"TIMEOUT, default=60s" desc:"time allowed for the delivery, retries included (each attempt at most 10s)"`
@@ -115,6 +116,7 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 		Release: cfg.ReleaseName, CommitSHA: cfg.CommitSHA, CommitURL: cfg.CommitURL,
 		ImageDigest: cfg.ImageDigest, GateSummary: cfg.GateSummary,
 		FailureCause: cfg.FailureCause, FailureFix: cfg.FailureFix, PipelineRunURL: cfg.PipelineRunURL,
+		KnownIssues: cfg.KnownIssues,
 	})
 	if err := msg.Validate(); err != nil {
 		// Cannot happen (Build bounds every value); if it does, the fallback text still informs.

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
 )
 
 // Step is what a step body uses to talk to the user and to Tekton.
@@ -17,6 +19,9 @@ type Step struct {
 	format  string
 	results *Results
 	mu      sync.Mutex
+
+	knowledgeFile string           // KNOWLEDGE_FILE
+	knowledge     *knowledge.Store // set by SetKnowledge, or read from knowledgeFile on failure
 }
 
 // NewStep returns a Step writing to out; tests of step bodies use it.
@@ -53,6 +58,11 @@ type record struct {
 	Msg   string          `json:"msg"`
 	Error string          `json:"error,omitempty"`
 	About *failure.Advice `json:"advice,omitempty"`
+	// Team is what the team knowledge store adds to (or puts in place of) the advice.
+	Team *teamAdvice `json:"team,omitempty"`
+	// Fingerprint and Teach are given for a failure nobody explained yet.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Teach       string `json:"teach,omitempty"`
 }
 
 func (s *Step) line(level, mark, format string, args ...any) {
@@ -75,23 +85,55 @@ func (s *Step) emit(r record, mark string) {
 	fmt.Fprintf(s.out, "%s %s\n", mark, r.Msg)
 }
 
-// fail is the one exit path: what failed, the likely cause and the fix.
-func (s *Step) fail(err error, config bool) {
+// fail is the one exit path: what failed, the likely cause and the fix. The cause and fix come
+// from the built-in catalog and the team's learned fixes (knowledge.go); a failure neither
+// explains gets its fingerprint and the command that teaches it.
+func (s *Step) fail(err error, config bool) knowledge.Explanation {
 	r := record{Level: "error", Msg: s.Name + " failed", Error: err.Error()}
-	if a, ok := failure.Explain(err); ok {
-		r.About = &a
-	} else if config {
+	var e knowledge.Explanation
+	if config {
 		r.About = &failure.Advice{ID: failure.InvalidInput, Title: "invalid configuration",
 			Cause: "a required setting is missing or malformed", Fix: "set it as shown (run with --help for the list)"}
+		if a, ok := failure.Explain(err); ok {
+			r.About = &a
+		}
+	} else {
+		e = knowledge.Explain(s.Name, err, s.loadKnowledge())
+		r.About = e.Builtin
+		if e.Team != nil {
+			r.Team = &teamAdvice{Cause: e.Team.Cause, Fix: e.Team.Fix, Replace: e.Team.Replace, Source: e.TeamSource()}
+		}
+		if !e.Known() {
+			r.Fingerprint = e.Fingerprint
+			r.Teach = TeachCommand(e, s.knowledge)
+		}
 	}
 	if s.format == "json" {
 		s.emit(r, "")
-		return
+		return e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fmt.Fprintf(s.out, "✗ %s failed: %s\n", s.Name, r.Error)
-	if r.About != nil {
+	switch {
+	case r.Team != nil && (r.Team.Replace || r.About == nil):
+		fmt.Fprintf(s.out, "  likely cause: %s\n  fix: %s\n  (team knowledge, %s)\n", r.Team.Cause, r.Team.Fix, r.Team.Source)
+	case r.Team != nil:
 		fmt.Fprintf(s.out, "  likely cause: %s\n  fix: %s\n", r.About.Cause, r.About.Fix)
+		fmt.Fprintf(s.out, "  team knowledge (%s):\n    likely cause: %s\n    fix: %s\n", r.Team.Source, r.Team.Cause, r.Team.Fix)
+	case r.About != nil:
+		fmt.Fprintf(s.out, "  likely cause: %s\n  fix: %s\n", r.About.Cause, r.About.Fix)
+	case r.Fingerprint != "":
+		fmt.Fprintf(s.out, "  no known cause yet: this failure is new to the catalog and the team (fingerprint %s).\n", r.Fingerprint)
+		fmt.Fprint(s.out, indent(r.Teach, "  "))
 	}
+	return e
+}
+
+func indent(text, prefix string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		b.WriteString(prefix + l + "\n")
+	}
+	return b.String()
 }

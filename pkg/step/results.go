@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
 )
 
 // TerminationBudget is the size of a TaskRun's termination message, which carries the results
@@ -97,15 +98,22 @@ const AdviceFile = "ADVICE"
 // maxAdvice bounds each line of the advice file.
 const maxAdvice = 480
 
-func (s *Step) writeAdvice(err error) {
-	a, ok := failure.Explain(err)
-	if !ok || s.results == nil {
+// writeAdvice leaves the explanation for the gate verdict: the ADVICE file when the catalog or
+// the team explained the failure (with the team's cause and fix, marked as such), the
+// knowledge.UnmatchedFile with its fingerprint when nobody did.
+func (s *Step) writeAdvice(e knowledge.Explanation) {
+	if s.results == nil {
 		return
 	}
-	text := clip(oneLine(a.Cause), maxAdvice) + "\n" + clip(oneLine(a.Fix), maxAdvice)
-	werr := os.MkdirAll(s.results.dir, 0o755)
-	if werr == nil {
-		werr = os.WriteFile(filepath.Join(s.results.dir, AdviceFile), []byte(text), 0o644)
+	var werr error
+	if e.Known() {
+		text := clip(oneLine(e.Cause()), maxAdvice) + "\n" + clip(oneLine(e.Fix()), maxAdvice)
+		werr = os.MkdirAll(s.results.dir, 0o755)
+		if werr == nil {
+			werr = os.WriteFile(filepath.Join(s.results.dir, AdviceFile), []byte(text), 0o644)
+		}
+	} else if e.Fingerprint != "" {
+		werr = knowledge.WriteUnmatched(s.results.dir, knowledge.UnmatchedOf(e))
 	}
 	if werr != nil {
 		s.Warn("could not write the advice for the gate verdict: %v", werr)

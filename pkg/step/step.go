@@ -32,6 +32,9 @@ type Common struct {
 	// The Pipeline sets it from the number of containers in the step's pod: the kubelet keeps
 	// at most 12288 bytes of termination messages per pod, split between its containers.
 	ResultsBudget int `env:"RESULTS_BUDGET, default=4096" desc:"bytes of results this step may write (its share of the pod's termination messages)"`
+	// KnowledgeFile is how the team's learned fixes reach every step of a pod (see
+	// knowledge.go): check-known-issues writes it, every step reads it when it fails.
+	KnowledgeFile string `env:"KNOWLEDGE_FILE" desc:"team knowledge file written by check-known-issues earlier in the pod; when set, a failure is also matched against the team's learned fixes; empty: the built-in catalog only"`
 }
 
 func (c *Common) common() *Common { return c }
@@ -73,17 +76,17 @@ func Run[C Configurable](ctx context.Context, name string, args []string, out io
 	}
 	if r, ok := any(cfg).(InvalidReporter); ok {
 		if err := Check(cfg); err != nil {
-			s.fail(fmt.Errorf("configuration: %w", err), true)
+			a := s.fail(fmt.Errorf("configuration: %w", err), true)
 			if werr := s.Result(r.InvalidResult(), clip(oneLine(err.Error()), s.results.budget/2)); werr != nil {
 				s.Warn("could not write result %s: %v", r.InvalidResult(), werr)
 			}
-			s.writeAdvice(err)
+			s.writeAdvice(a)
 			return ExitBadArgs
 		}
 	}
+	s.knowledgeFile = c.KnowledgeFile
 	if err := fn(ctx, s, cfg); err != nil {
-		s.fail(err, false)
-		s.writeAdvice(err)
+		s.writeAdvice(s.fail(err, false))
 		return exitCode(err)
 	}
 	return ExitOK

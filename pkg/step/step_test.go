@@ -178,7 +178,7 @@ func TestEnvFields(t *testing.T) {
 	for _, f := range fields {
 		names = append(names, f.Env)
 	}
-	assert.Equal(t, []string{"COMMIT_SHA", "COMPONENT", "LOG_FORMAT", "RESULTS_BUDGET", "RESULTS_DIR"}, names)
+	assert.Equal(t, []string{"COMMIT_SHA", "COMPONENT", "KNOWLEDGE_FILE", "LOG_FORMAT", "RESULTS_BUDGET", "RESULTS_DIR"}, names)
 	_, err = EnvFields(testConfig{})
 	assert.Error(t, err)
 }

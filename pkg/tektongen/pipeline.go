@@ -32,6 +32,7 @@ func use(name string, onError bool, values map[string]string) stepUse {
 
 // gates are the preflight's gate steps, by the name the verdict gives each.
 var gates = []struct{ gate, step string }{
+	{"known-issues", "check-known-issues"},
 	{"image", "check-image"},
 	{"konflux", "konflux-preflight"},
 	{"alerts", "check-alerts"},
@@ -47,17 +48,20 @@ func pipelineTasks() []pipelineTask {
 	image := func(r string) string { return "$(steps.check-image.results." + r + ")" }
 	preflight := []stepUse{use("check-input", false, nil)}
 	for _, g := range gates {
-		var values map[string]string
+		// Every step after check-known-issues matches its failures against the team's learned
+		// fixes too: the store reaches them as a file in that step's own folder, which every
+		// step of the pod can read (Tekton mounts /tekton/steps in each).
+		values := map[string]string{"KNOWLEDGE_FILE": KnowledgeFile}
 		switch g.step {
 		case "konflux-preflight":
-			values = map[string]string{"IMAGE_DIGEST": image("IMAGE_DIGEST")}
+			values["IMAGE_DIGEST"] = image("IMAGE_DIGEST")
 		case "check-vulnerabilities":
-			values = map[string]string{"IMAGE_URL": image("IMAGE_URL"), "IMAGE_DIGEST": image("IMAGE_DIGEST"), "PLATFORM_DIGESTS": image("PLATFORM_DIGESTS")}
+			values["IMAGE_URL"], values["IMAGE_DIGEST"], values["PLATFORM_DIGESTS"] = image("IMAGE_URL"), image("IMAGE_DIGEST"), image("PLATFORM_DIGESTS")
 		}
 		preflight = append(preflight, use(g.step, true, values))
 	}
 	// The value must not start with "$(steps.": Tekton would read it as one result reference.
-	preflight = append(preflight, use("gate-verdict", false, map[string]string{"GATES": strings.Join(gateList, ",")}))
+	preflight = append(preflight, use("gate-verdict", false, map[string]string{"GATES": strings.Join(gateList, ","), "KNOWLEDGE_FILE": KnowledgeFile}))
 
 	history := func(r string) string { return "$(steps.record-history.results." + r + ")" }
 	return []pipelineTask{
@@ -86,20 +90,28 @@ func pipelineTasks() []pipelineTask {
 					"IMAGE_DIGEST":   history("IMAGE_DIGEST"),
 					"FAILURE_CAUSE":  history("FAILURE_CAUSE"),
 					"FAILURE_FIX":    history("FAILURE_FIX"),
+					"KNOWN_ISSUES":   history("KNOWN_ISSUES"),
 				}),
 			},
 			bindings: map[string]string{
-				"pipeline_status": "$(tasks.status)",
-				"create_status":   "$(tasks.create-release.status)",
-				"pipeline_run":    "$(context.pipelineRun.name)",
-				"status":          "",
-				"snapshot":        "",
-				"release_name":    "",
-				"started":         "",
-				"fail_on_error":   "false",
+				"pipeline_status":  "$(tasks.status)",
+				"create_status":    "$(tasks.create-release.status)",
+				"pipeline_run":     "$(context.pipelineRun.name)",
+				"status":           "",
+				"snapshot":         "",
+				"release_name":     "",
+				"started":          "",
+				"fail_on_error":    "false",
+				"unknown_failures": "",
+				"known_issues":     "",
 			}},
 	}
 }
+
+// KnowledgeFile is where check-known-issues leaves the team knowledge store for the later steps
+// of the preflight pod: beside its own results, under /tekton/steps, which Tekton mounts in
+// every step of the pod (the entrypoint reads only declared results there).
+const KnowledgeFile = "/tekton/steps/step-check-known-issues/results/knowledge.json"
 
 // pipelineDefaults are Pipeline params whose step setting is required but whose gate can be
 // skipped: the Pipeline lets them be empty, and the gate says what is missing unless skipped.

@@ -5,6 +5,7 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/history"
 	"github.com/release-to-prod/release-to-prod/pkg/image"
 	"github.com/release-to-prod/release-to-prod/pkg/input"
+	"github.com/release-to-prod/release-to-prod/pkg/knownissues"
 	"github.com/release-to-prod/release-to-prod/pkg/preflight"
 	"github.com/release-to-prod/release-to-prod/pkg/quay"
 	"github.com/release-to-prod/release-to-prod/pkg/release"
@@ -38,6 +39,12 @@ var Steps = []*Step{
 		Description: "Checks every param of the release-to-prod Pipeline against its rule (SHA, Kubernetes names, booleans, URLs, paths) before any gate talks to a service, and names each param that is not valid.",
 		Config:      &input.Config{}, PipelineParams: true,
 		Results: []Result{{"INVALID_PARAMS", "The params that are not valid, each with why; empty when all are valid."}},
+	},
+	{
+		Name: "check-known-issues", DisplayName: "Check the team's known issues", Memory: "64Mi", Tags: "release, knowledge",
+		Description: "Reads the team knowledge store (a ConfigMap: known issues and learned fixes), prints the active known issues, hands the store to the later steps of the pod (KNOWLEDGE_FILE) so that a failure is matched against the team's learned fixes too, and blocks like a gate while a known issue marked blocks: true is active.",
+		Config:      &knownissues.Config{},
+		Results:     []Result{{"KNOWN_ISSUES", "The active known issues, one \"service: message\" line each, for the notification (bounded); empty when none."}},
 	},
 	{
 		Name: "check-image", DisplayName: "Check staging image", Memory: "64Mi", Tags: "konflux, release, image",
@@ -114,6 +121,7 @@ var Steps = []*Step{
 			{"FAILED_GATES", "Names of the gates that failed or did not run, comma-separated; empty when all passed."},
 			{"FAILURE_CAUSE", "The likely cause of each failed gate, one \"gate - cause\" line each, cut to fit the results budget (the log has them whole); empty when all passed."},
 			{"FAILURE_FIX", "The fix for each failed gate, one \"gate - fix\" line each, cut to fit the results budget (the log has them whole); empty when all passed."},
+			{"UNKNOWN_FAILURES", "The failures no catalog entry or learned fix explained, with their fingerprints (bounded JSON), for the history and tkn-local failures list; empty when none."},
 		},
 	},
 	{
@@ -137,6 +145,7 @@ var Steps = []*Step{
 			{"IMAGE_DIGEST", "The image digest the preflight pinned; empty when it did not."},
 			{"FAILURE_CAUSE", "The likely cause when the run did not release; empty otherwise."},
 			{"FAILURE_FIX", "The fix when the run did not release; empty otherwise."},
+			{"KNOWN_ISSUES", "The active known issues the preflight reported, for the notification; empty when none."},
 		},
 	},
 	{

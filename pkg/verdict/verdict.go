@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
@@ -34,6 +35,9 @@ type Gate struct {
 	// Cause and Fix are what the gate's step left in its ADVICE file (see step.AdviceFile),
 	// beside its exit code: <step dir>/results/ADVICE.
 	Cause, Fix string
+	// Unknown is the failure the gate's step could not explain (knowledge.UnmatchedFile), with
+	// the fingerprint that teaches it; nil otherwise.
+	Unknown *knowledge.Unmatched
 }
 
 // Passed reports whether the gate let the release through.
@@ -101,18 +105,31 @@ func Read(name, path string) (Gate, error) {
 		case !errors.Is(err, fs.ErrNotExist):
 			return Gate{}, fmt.Errorf("gate %s: reading its advice: %w", name, err)
 		}
+		// A file that cannot be read only costs the teach hint; the gate still blocks.
+		if u, err := knowledge.ReadUnmatched(filepath.Join(filepath.Dir(path), "results")); err == nil && u.Fingerprint != "" {
+			g.Unknown = &u
+		}
 	}
 	return g, nil
 }
 
-// adviceLines joins the failed gates' causes and fixes, one "gate: text" line each.
-func adviceLines(gates []Gate) (cause, fix []string) {
+// maxUnknownResult bounds UNKNOWN_FAILURES; a gate whose failure is unknown has a short
+// FAILURE_CAUSE line and no FAILURE_FIX line, which leaves it the room.
+const maxUnknownResult = 400
+
+// adviceLines lists the failed gates' causes and fixes, one "gate: text" line each. A failure
+// nobody explained says its fingerprint and how to teach it.
+func adviceLines(gates []Gate, namespace string) (cause, fix []string) {
 	var cs, fs []string
 	for _, g := range gates {
 		if g.Passed() {
 			continue
 		}
 		c := g.Cause
+		if c == "" && g.Unknown != nil {
+			c = fmt.Sprintf("%s, no known cause yet (fingerprint %s): %s", g.Status(), g.Unknown.Fingerprint, clipRunes(g.Unknown.Message, 120))
+			fs = append(fs, g.Name+": "+teachHint(g.Unknown.Fingerprint, namespace))
+		}
 		if c == "" {
 			c = g.Status() + ": see its log"
 		}
@@ -152,6 +169,22 @@ func cut(s string, n int) string {
 		n--
 	}
 	return s[:n] + "… (see the log)"
+}
+
+// teachHint is the command that teaches a failure's cause and fix.
+func teachHint(fingerprint, namespace string) string {
+	return fmt.Sprintf("once its cause is known, teach it: tkn-local failures teach %s -n %s --cause \"…\" --fix \"…\"", fingerprint, namespace)
+}
+
+// clipRunes cuts s to at most n bytes on a rune boundary.
+func clipRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // Summary is the GATE_SUMMARY result: "image ✓, alerts ✗, …".
@@ -207,7 +240,24 @@ func Run(_ context.Context, s *step.Step, cfg *Config) error {
 	if err := s.Result("FAILED_GATES", others["FAILED_GATES"]); err != nil {
 		return err
 	}
-	causes, fixes := adviceLines(gates)
+	ns := "<namespace>"
+	if cfg.KnowledgeFile != "" {
+		if k, _, err := knowledge.ReadFile(cfg.KnowledgeFile); err == nil && k.Namespace != "" {
+			ns = k.Namespace
+		}
+	}
+	var unknown []knowledge.Unmatched
+	for _, g := range gates {
+		if g.Unknown != nil {
+			unknown = append(unknown, *g.Unknown)
+			s.Info("  %s: no known cause yet: %s", g.Name, teachHint(g.Unknown.Fingerprint, ns))
+		}
+	}
+	others["UNKNOWN_FAILURES"] = knowledge.EncodeUnmatched(unknown, maxUnknownResult)
+	if err := s.Result("UNKNOWN_FAILURES", others["UNKNOWN_FAILURES"]); err != nil {
+		return err
+	}
+	causes, fixes := adviceLines(gates, ns)
 	cause, fix := FitAdvice(others, causes, fixes, s.ResultsBudget())
 	if err := s.Result("FAILURE_CAUSE", cause); err != nil {
 		return err

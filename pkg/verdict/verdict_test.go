@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
@@ -104,4 +105,34 @@ func FuzzParseGates(f *testing.F) {
 			assert.NotEmpty(t, pairs)
 		}
 	})
+}
+
+// TestUnknownFailures: a gate that failed without explanation leaves its fingerprint; the
+// verdict collects it into UNKNOWN_FAILURES and says how to teach it.
+func TestUnknownFailures(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "step-alerts")
+	u := knowledge.Unmatched{Step: "check-alerts", ID: knowledge.UnknownID, Status: 407, Fingerprint: "0123456789ab", Message: "Alertmanager: GET …: 407 Proxy Authentication Required"}
+	require.NoError(t, knowledge.WriteUnmatched(filepath.Join(dir, "results"), u))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "exitCode"), []byte("1"), 0o644))
+	k := &knowledge.Store{Namespace: "tenant"}
+	file := filepath.Join(root, "knowledge.json")
+	require.NoError(t, knowledge.WriteFile(file, k))
+	results := t.TempDir()
+	t.Setenv("GATES", "alerts="+filepath.Join(dir, "exitCode"))
+	t.Setenv("RESULTS_DIR", results)
+	t.Setenv("KNOWLEDGE_FILE", file)
+	var out bytes.Buffer
+	assert.Equal(t, 1, step.Run(context.Background(), "gate-verdict", nil, &out, &Config{}, Run))
+	assert.Contains(t, out.String(), "alerts: no known cause yet: once its cause is known, teach it: tkn-local failures teach 0123456789ab -n tenant")
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(results, name))
+		require.NoError(t, err)
+		return string(b)
+	}
+	got, err := knowledge.DecodeUnmatched(read("UNKNOWN_FAILURES"))
+	require.NoError(t, err)
+	assert.Equal(t, []knowledge.Unmatched{u}, got)
+	assert.Equal(t, "alerts: blocked (exit 1), no known cause yet (fingerprint 0123456789ab): Alertmanager: GET …: 407 Proxy Authentication Required", read("FAILURE_CAUSE"))
+	assert.Contains(t, read("FAILURE_FIX"), "alerts: once its cause is known, teach it: tkn-local failures teach 0123456789ab -n tenant")
 }

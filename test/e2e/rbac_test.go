@@ -22,6 +22,18 @@ import (
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
+// rbacKnowledge is a team knowledge store with one active known issue.
+const rbacKnowledge = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: release-knowledge
+data:
+  known-issues.yaml: |
+    version: 1
+    issues:
+      - {service: quay, message: scans delayed}
+`
+
 // TestStepsUnderTheShippedRole applies config/rbac into a tenant namespace and runs every
 // Konflux step as the release-to-prod ServiceAccount (impersonated), then checks that the Role
 // denies what the steps do not need.
@@ -48,7 +60,15 @@ func TestStepsUnderTheShippedRole(t *testing.T) {
 	}
 
 	t.Run("steps succeed", func(t *testing.T) {
-		r := runStep(t, "check-image", env())
+		// The team knowledge store, missing and then present: get only.
+		r := runStep(t, "check-known-issues", env())
+		require.Equal(t, 0, r.Code, "get on the (missing) knowledge ConfigMap")
+		require.NoError(t, s.ApplyManifests(ctx, tn.Namespace, []byte(rbacKnowledge)))
+		r = runStep(t, "check-known-issues", env())
+		require.Equal(t, 0, r.Code, "get on the knowledge ConfigMap")
+		assert.Equal(t, "quay: scans delayed", r.Results["KNOWN_ISSUES"])
+
+		r = runStep(t, "check-image", env())
 		require.Equal(t, 0, r.Code)
 		r = runStep(t, "konflux-preflight", env("IMAGE_DIGEST", tn.Digest))
 		require.Equal(t, 0, r.Code, "get/list on the Konflux kinds, get on the (missing) history")
@@ -137,6 +157,26 @@ func TestStepsUnderTheShippedRole(t *testing.T) {
 				return err
 			},
 			"delete the history": func() error { return cms.Delete(ctx, "release-history", metav1.DeleteOptions{}) },
+			"update the knowledge store": func() error {
+				u, err := s.Dynamic.Resource(sandbox.ConfigMaps).Namespace(tn.Namespace).Get(ctx, "release-knowledge", metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				_, err = cms.Update(ctx, u, metav1.UpdateOptions{})
+				return err
+			},
+			"patch the knowledge store": func() error {
+				_, err := cms.Patch(ctx, "release-knowledge", types.MergePatchType, []byte(`{"data":{"learned-fixes.yaml":"x"}}`), metav1.PatchOptions{})
+				return err
+			},
+			"delete the knowledge store": func() error { return cms.Delete(ctx, "release-knowledge", metav1.DeleteOptions{}) },
+			"watch the knowledge store": func() error {
+				w, err := cms.Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=release-knowledge"})
+				if err == nil {
+					w.Stop()
+				}
+				return err
+			},
 			"read Releases of another namespace": func() error {
 				_, err := dyn.Resource(sandbox.Releases).Namespace("default").List(ctx, metav1.ListOptions{})
 				return err

@@ -1,0 +1,286 @@
+package knowledge
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Decode validates the documents of the store's data keys and returns a store holding the
+// entries that passed. Each document is already decoded into generic values (maps with string
+// keys, lists, strings, booleans, numbers, nil) by the caller: YAML for the ConfigMap (package
+// knowledge/store), JSON for the file (ReadFile). Unknown keys are warned about and ignored;
+// every problem is a Warning, never an error: bad knowledge must not stop a release.
+func Decode(docs map[string]any) (*Store, []Warning) {
+	s := &Store{}
+	var warns []Warning
+	keys := make([]string, 0, len(docs))
+	for k := range docs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		doc := docs[key]
+		switch key {
+		case KnownIssuesKey:
+			s.KnownIssues, warns = decodeDoc(key, doc, "issues", MaxKnownIssues, decodeIssue, warns)
+		case LearnedFixesKey:
+			s.LearnedFixes, warns = decodeDoc(key, doc, "fixes", MaxLearnedFixes, decodeFix, warns)
+		default:
+			warns = append(warns, Warning{Key: key, Err: fmt.Sprintf("unknown key: ignored (the store reads %s and %s)", KnownIssuesKey, LearnedFixesKey)})
+		}
+	}
+	s.compile()
+	return s, warns
+}
+
+// decodeDoc checks a key's version and decodes its list, entry by entry.
+func decodeDoc[T any](key string, doc any, list string, limit int, decode func(map[string]any) (T, string, error), warns []Warning) ([]T, []Warning) {
+	if doc == nil {
+		return nil, warns
+	}
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return nil, append(warns, Warning{Key: key, Err: fmt.Sprintf("not a mapping with version and %s: ignored", list)})
+	}
+	for k := range m {
+		if k != "version" && k != list {
+			warns = append(warns, Warning{Key: key, Err: fmt.Sprintf("unknown field %q: ignored", k)})
+		}
+	}
+	switch v, err := intOf(m["version"]); {
+	case m["version"] == nil:
+		warns = append(warns, Warning{Key: key, Err: fmt.Sprintf("no version: read as version %d", Version)})
+	case err != nil || v != Version:
+		return nil, append(warns, Warning{Key: key, Err: fmt.Sprintf("version %v is not %d (written by a newer release-to-prod?): the key is ignored", m["version"], Version)})
+	}
+	if m[list] == nil {
+		return nil, warns
+	}
+	items, ok := m[list].([]any)
+	if !ok {
+		return nil, append(warns, Warning{Key: key, Err: list + " is not a list: ignored"})
+	}
+	var out []T
+	seen := map[string]bool{}
+	for i, item := range items {
+		name := fmt.Sprintf("#%d", i+1)
+		em, ok := item.(map[string]any)
+		if !ok {
+			warns = append(warns, Warning{Key: key, Entry: name, Err: "not a mapping"})
+			continue
+		}
+		if id, ok := em["id"].(string); ok && id != "" {
+			name = fmt.Sprintf("%q", Text(id, maxName))
+		}
+		if len(out) == limit {
+			warns = append(warns, Warning{Key: key, Entry: name, Err: fmt.Sprintf("over the limit of %d entries (and %d more after it)", limit, len(items)-i-1)})
+			break
+		}
+		e, id, err := decode(em)
+		if err == nil && id != "" && seen[id] {
+			err = fmt.Errorf("id %q is used by an earlier entry", id)
+		}
+		if err != nil {
+			warns = append(warns, Warning{Key: key, Entry: name, Err: err.Error()})
+			continue
+		}
+		seen[id] = true
+		out = append(out, e)
+	}
+	return out, warns
+}
+
+// fields reads one entry's fields, refusing unknown ones and wrong types.
+type fields struct {
+	m   map[string]any
+	err error
+}
+
+func newFields(m map[string]any, known ...string) *fields {
+	f := &fields{m: m}
+	var unknown []string
+	for k := range m {
+		if !slices.Contains(known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		f.err = fmt.Errorf("unknown field %q (known: %s)", unknown[0], strings.Join(known, ", "))
+	}
+	return f
+}
+
+// str reads a string field of at most n bytes; required fields must not be blank. The value is
+// made plain (Text).
+func (f *fields) str(key string, n int, required bool) string {
+	v, ok := f.m[key]
+	if f.err != nil || (!ok || v == nil) && !required {
+		return ""
+	}
+	s, isStr := v.(string)
+	switch {
+	case !isStr && v != nil:
+		f.err = fmt.Errorf("%s is not text", key)
+	case strings.TrimSpace(s) == "":
+		f.err = fmt.Errorf("%s is missing", key)
+	case len(s) > n:
+		f.err = fmt.Errorf("%s is %d bytes long, over the limit of %d", key, len(s), n)
+	}
+	if f.err != nil {
+		return ""
+	}
+	return Text(s, n)
+}
+
+func (f *fields) boolean(key string) bool {
+	v, ok := f.m[key]
+	if f.err != nil || !ok || v == nil {
+		return false
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		f.err = fmt.Errorf("%s is not true or false", key)
+	}
+	return b
+}
+
+func (f *fields) integer(key string) int {
+	v, ok := f.m[key]
+	if f.err != nil || !ok || v == nil {
+		return 0
+	}
+	n, err := intOf(v)
+	if err != nil {
+		f.err = fmt.Errorf("%s: %w", key, err)
+	}
+	return n
+}
+
+func intOf(v any) (int, error) {
+	switch n := v.(type) {
+	case int:
+		return n, nil
+	case int64:
+		if n > math.MaxInt32 || n < math.MinInt32 {
+			return 0, fmt.Errorf("%d is out of range", n)
+		}
+		return int(n), nil
+	case float64:
+		if n != math.Trunc(n) || n > math.MaxInt32 || n < math.MinInt32 {
+			return 0, fmt.Errorf("%v is not a whole number", n)
+		}
+		return int(n), nil
+	}
+	return 0, fmt.Errorf("%v is not a number", v)
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func (f *fields) id() string {
+	id := f.str("id", maxName, false)
+	if id != "" && !idPattern.MatchString(id) {
+		f.err = fmt.Errorf("id %q: use letters, digits, '.', '_' and '-'", id)
+	}
+	return id
+}
+
+func decodeIssue(m map[string]any) (KnownIssue, string, error) {
+	f := newFields(m, "id", "service", "message", "expires", "blocks", "by", "added")
+	k := KnownIssue{ID: f.id(), Service: f.str("service", maxName, false), Message: f.str("message", MaxText, true),
+		Expires: f.str("expires", maxName, false), Blocks: f.boolean("blocks"), By: f.str("by", maxName, false), Added: f.str("added", maxName, false)}
+	if f.err != nil {
+		return k, "", f.err
+	}
+	if k.Service == "" {
+		k.Service = "any"
+	}
+	if !slices.Contains(Services, k.Service) {
+		return k, "", fmt.Errorf("service %q is not one of %s", k.Service, strings.Join(Services, ", "))
+	}
+	if k.Expires != "" {
+		t, err := ParseTime(k.Expires, true)
+		if err != nil {
+			return k, "", fmt.Errorf("expires: %w", err)
+		}
+		k.expires, k.Expires = t, t.Format(time.RFC3339)
+	}
+	if k.Added != "" {
+		if _, err := ParseTime(k.Added, false); err != nil {
+			return k, "", fmt.Errorf("added: %w", err)
+		}
+	}
+	return k, k.ID, nil
+}
+
+func decodeFix(m map[string]any) (LearnedFix, string, error) {
+	f := newFields(m, "id", "match", "cause", "fix", "replace", "by", "added", "example")
+	l := LearnedFix{ID: f.id(), Cause: f.str("cause", MaxText, true), Fix: f.str("fix", MaxText, true),
+		Replace: f.boolean("replace"), By: f.str("by", maxName, false), Added: f.str("added", maxName, false),
+		Example: f.str("example", MaxText, false)}
+	if f.err != nil {
+		return l, "", f.err
+	}
+	mm, ok := m["match"].(map[string]any)
+	if !ok {
+		return l, "", fmt.Errorf("match is missing or not a mapping (step, failure, status, pattern, fingerprint)")
+	}
+	g := newFields(mm, "step", "failure", "status", "pattern", "fingerprint")
+	l.Match = Match{Step: g.str("step", maxName, false), Failure: g.str("failure", maxName, false), Status: g.integer("status"),
+		Fingerprint: g.str("fingerprint", maxName, false)}
+	if g.err == nil {
+		// A pattern is not made plain: its characters mean something to the regexp.
+		if p, ok := mm["pattern"]; ok && p != nil {
+			ps, isStr := p.(string)
+			switch {
+			case !isStr:
+				g.err = fmt.Errorf("pattern is not text")
+			case len(ps) > MaxPattern:
+				g.err = fmt.Errorf("pattern is %d bytes long, over the limit of %d", len(ps), MaxPattern)
+			default:
+				l.Match.Pattern = ps
+			}
+		}
+	}
+	if g.err != nil {
+		return l, "", fmt.Errorf("match: %w", g.err)
+	}
+	if l.Match == (Match{}) {
+		return l, "", fmt.Errorf("match is empty: it would match every failure")
+	}
+	if l.Match.Status != 0 && (l.Match.Status < 100 || l.Match.Status > 599) {
+		return l, "", fmt.Errorf("match: status %d is not an HTTP status", l.Match.Status)
+	}
+	if l.Match.Pattern != "" {
+		if _, err := regexp.Compile(l.Match.Pattern); err != nil {
+			return l, "", fmt.Errorf("match: pattern is not a valid regexp: %w", err)
+		}
+	}
+	if l.Added != "" {
+		if _, err := ParseTime(l.Added, false); err != nil {
+			return l, "", fmt.Errorf("added: %w", err)
+		}
+	}
+	return l, l.ID, nil
+}
+
+// ParseTime reads an RFC 3339 time or a date (YYYY-MM-DD). With endOfDay, a date means the end
+// of that day in UTC (an issue that "expires 2026-03-05" is active all of that day).
+func ParseTime(s string, endOfDay bool) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time (2026-03-05T18:00:00Z) or a date (2026-03-05)", s)
+	}
+	if endOfDay {
+		d = d.Add(24 * time.Hour)
+	}
+	return d, nil
+}
