@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -79,6 +80,27 @@ type Cluster struct {
 	stopErr    error
 	signals    chan os.Signal
 	signalDone chan struct{}
+	unlock     func()
+}
+
+// lockHost takes the host-wide lock of test clusters, waiting for another run to stop.
+func lockHost(log io.Writer) (func(), error) {
+	path := filepath.Join(BaseDir, ".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		fmt.Fprintf(log, "cluster: another test cluster runs on this host; waiting for it to stop (%s)\n", path)
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("cluster: lock: %w", err)
+		}
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 // Start starts the cluster. On error everything started so far is stopped and the host restored.
@@ -101,15 +123,23 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := os.MkdirAll(BaseDir, 0o755); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
+	// One cluster at a time on a host: the kubelet's sysctls are host-wide, and two runs
+	// restoring them in turn would leave the second run's view of "before".
+	if c.unlock, err = lockHost(opts.Log); err != nil {
+		return nil, err
+	}
 	if err := Sweep(opts.Log); err != nil {
+		c.unlock()
 		return nil, fmt.Errorf("cluster: sweeping runs left behind: %w", err)
 	}
 	if c.Dir, err = os.MkdirTemp(BaseDir, "run-"); err != nil {
+		c.unlock()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	cgroupName := "/release-to-prod-" + filepath.Base(c.Dir)
 	if c.state, err = recordHost(c.Dir, cgroupName); err != nil {
 		_ = os.RemoveAll(c.Dir)
+		c.unlock()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	c.handleSignals()
@@ -484,6 +514,9 @@ func (c *Cluster) stop() error {
 			errs = append(errs, fmt.Errorf("removing %s: %w", c.Dir, err))
 		}
 	}
+	if c.unlock != nil {
+		c.unlock()
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("cluster: stop (state kept in %s): %w", c.Dir, errors.Join(errs...))
 	}
@@ -502,6 +535,9 @@ func Sweep(log io.Writer) error {
 	}
 	var errs []error
 	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "run-") {
+			continue
+		}
 		dir := filepath.Join(BaseDir, e.Name())
 		s, err := loadState(dir)
 		if err != nil {

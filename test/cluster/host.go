@@ -47,6 +47,7 @@ var hostPaths = []string{
 	"/run/containerd",
 	"/run/runc",
 	"/run/kubernetes",
+	"/run/mount", // util-linux mount(8)'s utab, when the kubelet runs mount
 	"/run/netns",
 	"/etc/kubernetes",
 	"/etc/cni",
@@ -65,7 +66,12 @@ type runState struct {
 	CgroupName string            `json:"cgroupName"` // the kubelet's cgroupRoot, below every hierarchy
 	Sysctls    map[string]string `json:"sysctls"`    // kubeletSysctls before the run
 	Absent     []string          `json:"absent"`     // hostPaths that did not exist before the run
+	PodNetns   []string          `json:"podNetns"`   // entries of podNetnsDir before the run
 }
+
+// podNetnsDir is where containerd 1.6's CRI pins each pod sandbox's network namespace (a bind
+// mount of an nsfs file named cni-<uuid>), whatever its configuration says.
+const podNetnsDir = "/run/netns"
 
 func stateFile(dir string) string { return filepath.Join(dir, "state.json") }
 
@@ -113,6 +119,11 @@ func recordHost(dir, cgroupName string) (*runState, error) {
 		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
 			s.Absent = append(s.Absent, p)
 		}
+	}
+	entries, _ := os.ReadDir(podNetnsDir)
+	s.PodNetns = []string{}
+	for _, e := range entries {
+		s.PodNetns = append(s.PodNetns, e.Name())
 	}
 	return s, s.save()
 }
@@ -166,6 +177,9 @@ func (s *runState) restoreHost() error {
 	if err := removeCgroups(s.CgroupName); err != nil {
 		errs = append(errs, err)
 	}
+	if err := s.removePodNetns(); err != nil {
+		errs = append(errs, err)
+	}
 	absent := map[string]bool{}
 	for _, p := range s.Absent {
 		absent[p] = true
@@ -185,6 +199,37 @@ func (s *runState) restoreHost() error {
 		}
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, fmt.Errorf("removing %s, created by the run: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removePodNetns unpins the pod network namespaces containerd made during the run: the
+// cni-* entries of podNetnsDir that were not there before it.
+func (s *runState) removePodNetns() error {
+	before := map[string]bool{}
+	for _, n := range s.PodNetns {
+		before[n] = true
+	}
+	entries, err := os.ReadDir(podNetnsDir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("listing %s: %w", podNetnsDir, err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if before[e.Name()] || !strings.HasPrefix(e.Name(), "cni-") {
+			continue
+		}
+		p := filepath.Join(podNetnsDir, e.Name())
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			errs = append(errs, fmt.Errorf("unmounting pod netns %s: %w", p, err))
+			continue
+		}
+		if err := os.Remove(p); err != nil {
+			errs = append(errs, fmt.Errorf("removing pod netns %s: %w", p, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -408,8 +453,8 @@ func unmountUnder(dir string) error {
 	return fmt.Errorf("mounts left under %s: %s", dir, strings.Join(mountsUnder(dir), ", "))
 }
 
-// runProcesses lists the processes that belong to a run: their command line names its
-// directory (every daemon and containerd's shims), they are in its cgroups (containers), or
+// runProcesses lists the processes that belong to a run: their command line names a file in
+// its directory (every daemon and containerd's shims), they are in its cgroups (containers), or
 // they are in its network namespace.
 func runProcesses(dir, cgroupName string, netnsInode uint64) []int {
 	self := os.Getpid()
@@ -430,7 +475,7 @@ func runProcesses(dir, cgroupName string, netnsInode uint64) []int {
 		if err != nil {
 			continue
 		}
-		if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(cmd, []byte(dir)) {
+		if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(cmd, []byte(dir+"/")) {
 			add(pid)
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // RestrictedNamespace creates a namespace under the restricted Pod Security Standard, as a
@@ -22,9 +23,13 @@ func (c *Cluster) RestrictedNamespace(ctx context.Context, name string) error {
 	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("cluster: namespace %s: %w", name, err)
 	}
-	// kube-controller-manager creates the default ServiceAccount every pod runs as.
-	return c.waitFor(ctx, "ServiceAccount default in "+name, time.Minute, func(ctx context.Context) (bool, error) {
-		_, err := c.Client.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{})
+	// kube-controller-manager creates the default ServiceAccount every pod runs as, and the
+	// root CA ConfigMap its projected token volume needs.
+	return c.waitFor(ctx, "ServiceAccount default and kube-root-ca.crt in "+name, time.Minute, func(ctx context.Context) (bool, error) {
+		if _, err := c.Client.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{}); err != nil {
+			return false, nil
+		}
+		_, err := c.Client.CoreV1().ConfigMaps(name).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
 		return err == nil, nil
 	})
 }
@@ -56,4 +61,13 @@ func (c *Cluster) Tenant(ctx context.Context, namespace, user string) (*rest.Con
 	cfg := rest.CopyConfig(c.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:authenticated"}}
 	return cfg, nil
+}
+
+// InstallCRDs installs the CustomResourceDefinitions found in dirs (the project's test/crds, the
+// upstream Konflux CRDs) and waits until they are served.
+func (c *Cluster) InstallCRDs(dirs ...string) error {
+	if _, err := envtest.InstallCRDs(c.Config, envtest.CRDInstallOptions{Paths: dirs, ErrorIfPathMissing: true}); err != nil {
+		return fmt.Errorf("cluster: installing CRDs from %v: %w", dirs, err)
+	}
+	return nil
 }
