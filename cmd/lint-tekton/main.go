@@ -32,6 +32,10 @@ func run(ctx context.Context, root string, maxPath int) int {
 		report(err)
 		failed = true
 	}
+	if err := repo.CheckTenant(); err != nil {
+		report(err)
+		failed = true
+	}
 	for _, name := range tekton.Names(repo.Pipelines) {
 		n, path, err := tekton.CriticalPath(&repo.Pipelines[name].Spec)
 		if err != nil {

@@ -24,16 +24,16 @@ import (
 // Config is the step's configuration (environment, or the same names as flags).
 type Config struct {
 	step.Common
-	URL        string        `env:"ALERTMANAGER_URL, required" desc:"base URL of Alertmanager (of Prometheus/Thanos with SOURCE=prometheus); the step appends the API path"`
-	Source     string        `env:"SOURCE, default=alertmanager" desc:"alertmanager (API v2, silences honoured) or prometheus (GET /api/v1/alerts)"`
-	Matchers   string        `env:"MATCHERS, default=environment=\"production\"" desc:"comma-separated label matchers selecting production alerts, e.g. environment=\"production\",team=~\"a|b\""`
-	Severity   string        `env:"SEVERITY" desc:"only alerts of this severity block (critical, or a list critical,warning); empty for every severity"`
+	URL        string        `check:"url" env:"ALERTMANAGER_URL, required" desc:"base URL of Alertmanager (of Prometheus/Thanos with SOURCE=prometheus); the step appends the API path"`
+	Source     string        `param:"alerts_source" env:"SOURCE, default=alertmanager" desc:"alertmanager (API v2, silences honoured) or prometheus (GET /api/v1/alerts)"`
+	Matchers   string        `param:"alert_matchers" env:"MATCHERS, default=environment=\"production\"" desc:"comma-separated label matchers selecting production alerts, e.g. environment=\"production\",team=~\"a|b\""`
+	Severity   string        `param:"alert_severity" env:"SEVERITY" desc:"only alerts of this severity block (critical, or a list critical,warning); empty for every severity"`
 	TokenFile  string        `env:"TOKEN_FILE" desc:"file holding a bearer token (a ServiceAccount token on OpenShift); empty for none"`
 	TokenBound string        `env:"TOKEN_BOUND, default=true" desc:"false makes the step ignore TOKEN_FILE (a Task passes $(workspaces.monitoring-token.bound))"`
 	CAFile     string        `env:"CA_FILE" desc:"PEM CA bundle trusted besides the system roots; empty for system roots only"`
 	CABound    string        `env:"CA_BOUND, default=true" desc:"false makes the step ignore CA_FILE (a Task passes $(workspaces.ca-bundle.bound))"`
-	Timeout    time.Duration `env:"TIMEOUT, default=30s" desc:"how long the check may take, retries included (Go duration)"`
-	Skip       string        `env:"SKIP, default=false" desc:"true skips the gate explicitly (it passes and says so)"`
+	Timeout    time.Duration `param:"-" env:"TIMEOUT, default=30s" desc:"how long the check may take, retries included (Go duration)"`
+	Skip       string        `param:"skip_alerts" check:"bool" env:"SKIP, default=false" desc:"true to skip the alerts gate explicitly (it passes and says so)"`
 }
 
 // Result names.

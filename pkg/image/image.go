@@ -34,15 +34,15 @@ import (
 // Config is the image gate's configuration.
 type Config struct {
 	step.Common
-	CommitSHA        string        `env:"COMMIT_SHA, required" desc:"full 40-character commit SHA (the image tag)"`
-	Component        string        `env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component"`
-	Namespace        string        `env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
-	Application      string        `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application"`
+	CommitSHA        string        `check:"sha" env:"COMMIT_SHA, required" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
+	Component        string        `check:"name" env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component to release"`
+	Namespace        string        `check:"name" env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
+	Application      string        `check:"name" env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
 	Repository       string        `env:"REPOSITORY" desc:"staging repository (host/path); empty: read it from the Component"`
 	DockerConfigFile string        `env:"DOCKER_CONFIG_FILE" desc:"docker config.json with registry credentials; empty: anonymous"`
-	Kubeconfig       string        `env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
-	Timeout          time.Duration `env:"TIMEOUT, default=2m" desc:"time limit for the whole check"`
-	RequestTimeout   time.Duration `env:"REQUEST_TIMEOUT, default=30s" desc:"time limit for one registry request (a hung request is retried)"`
+	Kubeconfig       string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
+	Timeout          time.Duration `param:"-" env:"TIMEOUT, default=2m" desc:"time limit for the whole check"`
+	RequestTimeout   time.Duration `param:"-" env:"REQUEST_TIMEOUT, default=30s" desc:"time limit for one registry request (a hung request is retried)"`
 }
 
 // FallbackRepository is used only when neither the Component nor a Snapshot names one.

@@ -19,17 +19,17 @@ import (
 // CreateReleaseConfig is the create-release step's configuration.
 type CreateReleaseConfig struct {
 	step.Common
-	CommitSHA        string        `env:"COMMIT_SHA, required" desc:"full 40-character commit SHA being released"`
-	Component        string        `env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component"`
-	Namespace        string        `env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
-	Application      string        `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
+	CommitSHA        string        `check:"sha" env:"COMMIT_SHA, required" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
+	Component        string        `check:"name" env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component to release"`
+	Namespace        string        `check:"name" env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
+	Application      string        `check:"name" env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
 	Snapshot         string        `env:"SNAPSHOT, required" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
-	ReleasePlan      string        `env:"RELEASE_PLAN, required" desc:"ReleasePlan to release through (the preflight's RELEASE_PLAN result)"`
-	Kubeconfig       string        `env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
-	DryRun           string        `env:"DRY_RUN, default=false" desc:"true: print the Release that would be created and create nothing"`
-	Automated        string        `env:"AUTOMATED, default=false" desc:"true when started by automation (label release.appstudio.openshift.io/automated)"`
-	Wait             string        `env:"WAIT, default=true" desc:"true: wait for the Release to finish; false: return once created"`
-	Timeout          time.Duration `env:"TIMEOUT, default=1h" desc:"how long to wait for the Release to finish"`
+	ReleasePlan      string        `env:"RELEASE_PLAN, required" desc:"ReleasePlan to release through; empty: the only ReleasePlan of the application (the preflight chooses it)"`
+	Kubeconfig       string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
+	DryRun           string        `check:"bool" env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
+	Automated        string        `check:"bool" env:"AUTOMATED, default=false" desc:"true when started by automation (label release.appstudio.openshift.io/automated)"`
+	Wait             string        `check:"bool" env:"WAIT, default=true" desc:"true: wait for the Release to finish; false: return once created"`
+	Timeout          time.Duration `param:"release_timeout" env:"TIMEOUT, default=1h" desc:"how long to wait for the Release to finish"`
 	ProgressInterval time.Duration `env:"PROGRESS_INTERVAL, default=30s" desc:"how often to print the Release's progress while waiting"`
 }
 

@@ -16,15 +16,15 @@ import (
 // PreflightConfig is the konflux-preflight step's configuration.
 type PreflightConfig struct {
 	step.Common
-	CommitSHA        string        `env:"COMMIT_SHA, required" desc:"full 40-character commit SHA to release"`
-	Component        string        `env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component"`
-	Namespace        string        `env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
-	Application      string        `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
-	ReleasePlan      string        `env:"RELEASE_PLAN" desc:"ReleasePlan to use; empty: the only one for the application"`
-	ImageDigest      string        `env:"IMAGE_DIGEST" desc:"digest the image gate pinned; the Snapshot must name the same; empty: not compared"`
-	HistoryConfigMap string        `env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the project's release history"`
-	Kubeconfig       string        `env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
-	Timeout          time.Duration `env:"TIMEOUT, default=2m" desc:"time limit for all the lookups"`
+	CommitSHA        string        `check:"sha" env:"COMMIT_SHA, required" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
+	Component        string        `check:"name" env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component to release"`
+	Namespace        string        `check:"name" env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
+	Application      string        `check:"name" env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
+	ReleasePlan      string        `check:"name" env:"RELEASE_PLAN" desc:"ReleasePlan to release through; empty: the only ReleasePlan of the application (the preflight chooses it)"`
+	ImageDigest      string        `env:"IMAGE_DIGEST" desc:"digest of the staging image (sha256:…) that check-image pinned, the index digest for a multi-arch image"`
+	HistoryConfigMap string        `check:"name" env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the release history (the project's Role grants access to release-history)"`
+	Kubeconfig       string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
+	Timeout          time.Duration `param:"-" env:"TIMEOUT, default=2m" desc:"time limit for all the lookups"`
 }
 
 // Preflight is what the preflight found.

@@ -14,22 +14,22 @@ import (
 // RecordHistoryConfig is the record-history step's configuration.
 type RecordHistoryConfig struct {
 	step.Common
-	CommitSHA        string        `env:"COMMIT_SHA, required" desc:"full 40-character commit SHA that was released (or tried)"`
-	Component        string        `env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component"`
+	CommitSHA        string        `env:"COMMIT_SHA, required" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
+	Component        string        `env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component to release"`
 	Namespace        string        `env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
 	Application      string        `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
-	Snapshot         string        `env:"SNAPSHOT" desc:"Snapshot released; empty when the run stopped before choosing one"`
-	ReleaseName      string        `env:"RELEASE_NAME" desc:"Release created or found; empty when none"`
+	Snapshot         string        `env:"SNAPSHOT" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
+	ReleaseName      string        `env:"RELEASE_NAME" desc:"name of the Konflux Release created or found; empty when none"`
 	Status           string        `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, …); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
-	PipelineStatus   string        `env:"PIPELINE_STATUS" desc:"the pipeline's $(tasks.status), when STATUS is empty"`
+	PipelineStatus   string        `env:"PIPELINE_STATUS" desc:"the pipeline's $(tasks.status): Succeeded, Failed, Completed or None"`
 	CreateStatus     string        `env:"CREATE_STATUS" desc:"the create-release task's $(tasks.create-release.status) (None when skipped), when STATUS is empty"`
-	DryRun           string        `env:"DRY_RUN, default=false" desc:"true for a dry run, when STATUS is empty"`
+	DryRun           string        `env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
 	Started          string        `env:"STARTED" desc:"when the run started (RFC 3339); empty: unknown"`
 	PipelineRun      string        `env:"PIPELINE_RUN" desc:"name of the PipelineRun, for the record"`
-	HistoryConfigMap string        `env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the release history"`
+	HistoryConfigMap string        `env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the release history (the project's Role grants access to release-history)"`
 	HistoryLimit     int           `env:"HISTORY_LIMIT, default=200" desc:"entries kept, newest first"`
-	Kubeconfig       string        `env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
-	Timeout          time.Duration `env:"TIMEOUT, default=1m" desc:"time limit for the update, retries on conflict included"`
+	Kubeconfig       string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
+	Timeout          time.Duration `param:"-" env:"TIMEOUT, default=1m" desc:"time limit for the update, retries on conflict included"`
 }
 
 // RunRecordHistory is the record-history step: append one entry to the history ConfigMap.

@@ -32,21 +32,21 @@ import (
 type Config struct {
 	step.Common
 	ImageURL          string        `env:"IMAGE_URL, required" desc:"Quay repository of the image, host/path (the image gate's IMAGE_URL), e.g. quay.io/redhat-user-workloads/ns/app/comp"`
-	ImageDigest       string        `env:"IMAGE_DIGEST, required" desc:"pinned digest (sha256:…) of the image; for a multi-arch image the index digest"`
+	ImageDigest       string        `env:"IMAGE_DIGEST, required" desc:"digest of the staging image (sha256:…) that check-image pinned, the index digest for a multi-arch image"`
 	PlatformDigests   string        `env:"PLATFORM_DIGESTS" desc:"for an index: os/arch=sha256:… pairs, comma-separated (the image gate's PLATFORM_DIGESTS)"`
-	QuayAPIURL        string        `env:"QUAY_API_URL, default=https://quay.io" desc:"base URL of Quay's API (https; http only on loopback)"`
+	QuayAPIURL        string        `check:"url" env:"QUAY_API_URL, default=https://quay.io" desc:"base URL of Quay's API (https; http only on loopback)"`
 	TokenFile         string        `env:"TOKEN_FILE" desc:"file holding a Quay OAuth token (bearer); empty for none"`
 	TokenBound        string        `env:"TOKEN_BOUND, default=true" desc:"false makes the step ignore TOKEN_FILE (a Task passes $(workspaces.quay-token.bound))"`
 	DockerConfigFile  string        `env:"DOCKER_CONFIG_FILE" desc:"docker config.json whose entry for the Quay host (robot account) is sent as basic auth; empty for none"`
 	DockerConfigBound string        `env:"DOCKER_CONFIG_BOUND, default=true" desc:"false makes the step ignore DOCKER_CONFIG_FILE (a Task passes $(workspaces.registry-credentials.bound))"`
 	CAFile            string        `env:"CA_FILE" desc:"PEM CA bundle trusted besides the system roots; empty for system roots only"`
 	CABound           string        `env:"CA_BOUND, default=true" desc:"false makes the step ignore CA_FILE"`
-	FailOnCritical    string        `env:"FAIL_ON_CRITICAL, default=true" desc:"true blocks on any critical vulnerability"`
-	FailOnHigh        string        `env:"FAIL_ON_HIGH, default=false" desc:"true blocks on any high vulnerability too"`
-	PollTimeout       time.Duration `env:"POLL_TIMEOUT, default=10m" desc:"how long to wait for a scan that Quay still has queued (Go duration)"`
-	PollInterval      time.Duration `env:"POLL_INTERVAL, default=5s" desc:"first wait between polls of a queued scan; doubled each time up to 30s"`
-	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT, default=30s" desc:"time limit of one request to Quay (a hung request is retried)"`
-	Skip              string        `env:"SKIP, default=false" desc:"true skips the gate explicitly (it passes and says so)"`
+	FailOnCritical    string        `check:"bool" env:"FAIL_ON_CRITICAL, default=true" desc:"true blocks on any critical vulnerability"`
+	FailOnHigh        string        `check:"bool" env:"FAIL_ON_HIGH, default=false" desc:"true blocks on any high vulnerability too"`
+	PollTimeout       time.Duration `param:"scan_poll_timeout" env:"POLL_TIMEOUT, default=10m" desc:"how long to wait for a scan that Quay still has queued (Go duration)"`
+	PollInterval      time.Duration `param:"scan_poll_interval" env:"POLL_INTERVAL, default=5s" desc:"first wait between polls of a queued scan; doubled each time up to 30s"`
+	RequestTimeout    time.Duration `param:"-" env:"REQUEST_TIMEOUT, default=30s" desc:"time limit of one request to Quay (a hung request is retried)"`
+	Skip              string        `param:"skip_vulnerabilities" check:"bool" env:"SKIP, default=false" desc:"true to skip the vulnerability gate explicitly (it passes and says so)"`
 }
 
 // Result names.

@@ -24,11 +24,11 @@ import (
 // Config is the step's configuration.
 type Config struct {
 	step.Common
-	CommitSHA   string `env:"COMMIT_SHA, required" desc:"full 40-character SHA of the commit to release"`
-	SaasFile    string `env:"SAAS_FILE, required" desc:"path of the SaaS file relative to the checkout, e.g. data/services/<app>/cicd/saas.yml"`
+	CommitSHA   string `check:"sha" env:"COMMIT_SHA, required" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
+	SaasFile    string `check:"relpath" env:"SAAS_FILE, required" desc:"path of the SaaS file relative to the checkout, e.g. data/services/<app>/cicd/saas.yml"`
 	CheckoutDir string `env:"CHECKOUT_DIR, required" desc:"the app-interface checkout (or a folder holding just the SaaS file)"`
-	Target      string `env:"TARGET" desc:"the production target: target name, namespace $ref or namespace name (default: targets whose environment is production)"`
-	Skip        string `env:"SKIP, default=false" desc:"true to skip this gate"`
+	Target      string `param:"app_interface_target" env:"TARGET" desc:"the production target: target name, namespace $ref or namespace name (default: targets whose environment is production)"`
+	Skip        string `param:"skip_app_interface" check:"bool" env:"SKIP, default=false" desc:"true to skip the app-interface gate explicitly (it passes and says so)"`
 }
 
 // Result names.

@@ -18,22 +18,22 @@ import (
 type Config struct {
 	step.Common
 	WebhookURLFile string `env:"WEBHOOK_URL_FILE" desc:"file holding the Slack incoming-webhook URL (a secret); empty or missing: skip the notification"`
-	Status         string `env:"STATUS" desc:"aggregate status of the pipeline's tasks, $(tasks.status): Succeeded, Failed, Completed or None"`
-	DryRun         string `env:"DRY_RUN, default=false" desc:"true when the pipeline ran as a dry run"`
+	Status         string `param:"pipeline_status" env:"STATUS" desc:"the pipeline's $(tasks.status): Succeeded, Failed, Completed or None"`
+	DryRun         string `env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
 	ReleaseStatus  string `env:"RELEASE_STATUS" desc:"create-release's RELEASE_STATUS: Succeeded, Failed, TimedOut, DryRun or AlreadyReleased; empty when it did not run"`
-	ReleaseName    string `env:"RELEASE_NAME" desc:"name of the Konflux Release"`
-	Component      string `env:"COMPONENT" desc:"Konflux component released"`
-	Application    string `env:"APPLICATION" desc:"Konflux application"`
-	Namespace      string `env:"NAMESPACE" desc:"tenant namespace"`
-	CommitSHA      string `env:"COMMIT_SHA" desc:"full commit SHA released (an invalid one is shown as given)"`
+	ReleaseName    string `env:"RELEASE_NAME" desc:"name of the Konflux Release created or found; empty when none"`
+	Component      string `env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component to release"`
+	Application    string `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
+	Namespace      string `env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
+	CommitSHA      string `env:"COMMIT_SHA" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
 	CommitURL      string `env:"COMMIT_URL" desc:"URL of the commit, linked from the SHA; empty: no link"`
-	ImageDigest    string `env:"IMAGE_DIGEST" desc:"digest (or pinned reference) of the released image"`
+	ImageDigest    string `env:"IMAGE_DIGEST" desc:"digest of the staging image (sha256:…) that check-image pinned, the index digest for a multi-arch image"`
 	GateSummary    string `env:"GATE_SUMMARY" desc:"short summary of the gates, e.g. \"image ✓, konflux ✓, alerts ✗\""`
 	FailureCause   string `env:"FAILURE_CAUSE" desc:"likely cause of a failure, shown in failure messages"`
 	FailureFix     string `env:"FAILURE_FIX" desc:"fix for a failure, shown in failure messages"`
 	PipelineRunURL string `env:"PIPELINERUN_URL" desc:"URL of the PipelineRun (console or dashboard), linked from the message"`
 	FailOnError    string `env:"FAIL_ON_ERROR, default=false" desc:"true: a notification that cannot be sent fails the step (default: a warning)"`
-	Timeout        string `env:"TIMEOUT, default=60s" desc:"time allowed for the delivery, retries included (each attempt at most 10s)"`
+	Timeout        string `param:"-" env:"TIMEOUT, default=60s" desc:"time allowed for the delivery, retries included (each attempt at most 10s)"`
 }
 
 // Result values of NOTIFIED.

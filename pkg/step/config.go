@@ -8,15 +8,25 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 )
 
-// Load fills cfg from flags (which win) and the environment. Every field with an `env:"NAME"`
-// tag is also a flag --name (lower case, dashes); a `desc:"…"` tag is its help text.
+// Load fills cfg from flags (which win) and the environment, then applies the fields' `check`
+// rules (Check). Every field with an `env:"NAME"` tag is also a flag --name (lower case,
+// dashes); a `desc:"…"` tag is its help text.
 func Load(ctx context.Context, name string, args []string, cfg any) error {
+	if err := decode(ctx, name, args, cfg); err != nil {
+		return err
+	}
+	return Check(cfg)
+}
+
+// decode is Load without the rules.
+func decode(ctx context.Context, name string, args []string, cfg any) error {
 	fields, err := EnvFields(cfg)
 	if err != nil {
 		return err
@@ -56,10 +66,43 @@ type Field struct {
 	Desc     string
 	Required bool
 	Default  string
+	// Check is the rule the value follows (`check:"…"` tag, see Check).
+	Check string
+	// ParamName is the Tekton param that carries the setting (`param:"…"` tag); empty: the
+	// lower-case env name; "-": none (the setting is not a param: KUBECONFIG, internal limits).
+	ParamName string
+	// Common is true for the settings every step has (Common): the runtime's, not a param.
+	Common bool
+	// Type is the field's Go type.
+	Type reflect.Type
+}
+
+// Rule is the check the field's value must pass: its `check` tag, or what its type implies.
+func (f Field) Rule() string {
+	switch {
+	case f.Check != "":
+		return f.Check
+	case f.Type == reflect.TypeOf(time.Duration(0)):
+		return "duration"
+	case f.Type != nil && f.Type.Kind() == reflect.Int:
+		return "int"
+	}
+	return ""
 }
 
 // Flag is the flag name of the field.
 func (f Field) Flag() string { return flagName(f.Env) }
+
+// Param is the name of the Tekton param that carries the setting, "" when none does.
+func (f Field) Param() string {
+	switch {
+	case f.Common || f.ParamName == "-":
+		return ""
+	case f.ParamName != "":
+		return f.ParamName
+	}
+	return strings.ToLower(f.Env)
+}
 
 func flagName(env string) string { return strings.ReplaceAll(strings.ToLower(env), "_", "-") }
 
@@ -71,23 +114,24 @@ func EnvFields(cfg any) ([]Field, error) {
 		return nil, fmt.Errorf("config must be a pointer to a struct, got %T", cfg)
 	}
 	var out []Field
-	collect(t.Elem(), &out)
+	collect(t.Elem(), &out, false)
 	sort.Slice(out, func(i, j int) bool { return out[i].Env < out[j].Env })
 	return out, nil
 }
 
-func collect(t reflect.Type, out *[]Field) {
+func collect(t reflect.Type, out *[]Field, common bool) {
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		tag := sf.Tag.Get("env")
 		if tag == "" {
 			if sf.Type.Kind() == reflect.Struct {
-				collect(sf.Type, out)
+				collect(sf.Type, out, common || sf.Type == reflect.TypeOf(Common{}))
 			}
 			continue
 		}
 		parts := strings.Split(tag, ",")
-		f := Field{Env: strings.TrimSpace(parts[0]), Desc: sf.Tag.Get("desc")}
+		f := Field{Env: strings.TrimSpace(parts[0]), Desc: sf.Tag.Get("desc"), Check: sf.Tag.Get("check"),
+			ParamName: sf.Tag.Get("param"), Common: common, Type: sf.Type}
 		for _, p := range parts[1:] {
 			p = strings.TrimSpace(p)
 			switch {

@@ -20,12 +20,18 @@ const TerminationBudget = 4096
 // and the running total checked against the termination budget as Tekton encodes it.
 type Results struct {
 	dir    string
+	budget int
 	mu     sync.Mutex
 	values map[string]string
 }
 
-// NewResults returns a writer for dir.
-func NewResults(dir string) *Results { return &Results{dir: dir, values: map[string]string{}} }
+// NewResults returns a writer for dir, held to the whole TerminationBudget.
+func NewResults(dir string) *Results {
+	return &Results{dir: dir, budget: TerminationBudget, values: map[string]string{}}
+}
+
+// Budget is the number of bytes the results may take.
+func (r *Results) Budget() int { return r.budget }
 
 // Write stores value as result name. It fails, writing nothing, when the results would no longer
 // fit the budget.
@@ -37,8 +43,8 @@ func (r *Results) Write(name, value string) error {
 		next[k] = v
 	}
 	next[name] = value
-	if n := EncodedSize(next); n > TerminationBudget {
-		return failure.New(failure.ResultsTooLarge, nil, "result %s: results would take %d bytes of the %d-byte termination message", name, n, TerminationBudget)
+	if n := EncodedSize(next); n > r.budget {
+		return failure.New(failure.ResultsTooLarge, nil, "result %s: results would take %d bytes of the %d bytes this step's container may keep", name, n, r.budget)
 	}
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return fmt.Errorf("result %s: %w", name, err)

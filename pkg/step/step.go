@@ -29,6 +29,9 @@ const (
 type Common struct {
 	ResultsDir string `env:"RESULTS_DIR, default=/tekton/results" desc:"directory the results are written to"`
 	LogFormat  string `env:"LOG_FORMAT, default=text" desc:"output format: text or json"`
+	// The Pipeline sets it from the number of containers in the step's pod: the kubelet keeps
+	// at most 12288 bytes of termination messages per pod, split between its containers.
+	ResultsBudget int `env:"RESULTS_BUDGET, default=4096" desc:"bytes of results this step may write (its share of the pod's termination messages)"`
 }
 
 func (c *Common) common() *Common { return c }
@@ -51,7 +54,7 @@ func Main[C Configurable](name string, cfg C, fn Func[C]) {
 // Run is Main without the process: it returns the exit code. Tests call it.
 func Run[C Configurable](ctx context.Context, name string, args []string, out io.Writer, cfg C, fn Func[C]) int {
 	s := &Step{Name: name, out: out}
-	if err := Load(ctx, name, args, cfg); err != nil {
+	if err := decode(ctx, name, args, cfg); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			Usage(out, name, cfg)
 			return ExitOK
@@ -62,9 +65,22 @@ func Run[C Configurable](ctx context.Context, name string, args []string, out io
 	}
 	c := cfg.common()
 	s.format = c.LogFormat
-	// Cleaned lexically: a StepAction passes "$(step.results.X.path)/..", which names the step's
+	// Cleaned lexically: a Task passes "$(step.results.X.path)/..", which names the step's
 	// results folder only once the last two elements cancel out.
 	s.results = NewResults(filepath.Clean(c.ResultsDir))
+	if c.ResultsBudget > 0 {
+		s.results.budget = min(c.ResultsBudget, TerminationBudget)
+	}
+	if err := Check(cfg); err != nil {
+		s.fail(fmt.Errorf("configuration: %w", err), true)
+		if r, ok := any(cfg).(InvalidReporter); ok {
+			if werr := s.Result(r.InvalidResult(), clip(oneLine(err.Error()), s.results.budget/2)); werr != nil {
+				s.Warn("could not write result %s: %v", r.InvalidResult(), werr)
+			}
+		}
+		s.writeAdvice(err)
+		return ExitBadArgs
+	}
 	if err := fn(ctx, s, cfg); err != nil {
 		s.fail(err, false)
 		s.writeAdvice(err)
@@ -72,6 +88,18 @@ func Run[C Configurable](ctx context.Context, name string, args []string, out io
 	}
 	return ExitOK
 }
+
+// ResultsBudget is the number of bytes the step's results may take.
+func (s *Step) ResultsBudget() int {
+	if s.results == nil {
+		return TerminationBudget
+	}
+	return s.results.budget
+}
+
+// InvalidReporter is a config whose step describes an invalid configuration in a result (the
+// check-input step), so that what reads the TaskRun afterwards can tell why it stopped.
+type InvalidReporter interface{ InvalidResult() string }
 
 func exitCode(err error) int {
 	var fe *failure.Error

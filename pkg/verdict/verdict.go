@@ -105,12 +105,8 @@ func Read(name, path string) (Gate, error) {
 	return g, nil
 }
 
-// maxAdviceResult bounds FAILURE_CAUSE and FAILURE_FIX, which share the TaskRun's 4096 bytes
-// with the gates' own results.
-const maxAdviceResult = 700
-
-// adviceResults joins the failed gates' causes and fixes, one "gate: text" line each.
-func adviceResults(gates []Gate) (cause, fix string) {
+// adviceLines joins the failed gates' causes and fixes, one "gate: text" line each.
+func adviceLines(gates []Gate) (cause, fix []string) {
 	var cs, fs []string
 	for _, g := range gates {
 		if g.Passed() {
@@ -125,19 +121,37 @@ func adviceResults(gates []Gate) (cause, fix string) {
 			fs = append(fs, g.Name+": "+g.Fix)
 		}
 	}
-	return bounded(cs), bounded(fs)
+	return cs, fs
 }
 
-func bounded(lines []string) string {
-	s := strings.Join(lines, "\n")
-	if len(s) <= maxAdviceResult {
+// FitAdvice returns FAILURE_CAUSE and FAILURE_FIX cut so that, with the other results, they
+// fit budget bytes of termination message as Tekton encodes it. The kubelet truncates a
+// container's message past its share of the pod's 12288 bytes, which makes the whole TaskRun's
+// results unreadable: cut here, the log keeps every word.
+func FitAdvice(others map[string]string, causes, fixes []string, budget int) (cause, fix string) {
+	cause, fix = strings.Join(causes, "\n"), strings.Join(fixes, "\n")
+	size := func() int {
+		all := map[string]string{"FAILURE_CAUSE": cause, "FAILURE_FIX": fix}
+		for k, v := range others {
+			all[k] = v
+		}
+		return step.EncodedSize(all)
+	}
+	for n := max(len(cause), len(fix)); size() > budget && n > 0; n = n * 4 / 5 {
+		cause, fix = cut(strings.Join(causes, "\n"), n), cut(strings.Join(fixes, "\n"), n)
+	}
+	return cause, fix
+}
+
+// cut shortens s to at most n bytes on a rune boundary, marking the cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	n := maxAdviceResult
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n] + "…"
+	return s[:n] + "… (see the log)"
 }
 
 // Summary is the GATE_SUMMARY result: "image ✓, alerts ✗, …".
@@ -186,13 +200,15 @@ func Run(_ context.Context, s *step.Step, cfg *Config) error {
 			s.Info("  fix: %s", g.Fix)
 		}
 	}
-	if err := s.Result("GATE_SUMMARY", Summary(gates)); err != nil {
+	others := map[string]string{"GATE_SUMMARY": Summary(gates), "FAILED_GATES": strings.Join(failed, ",")}
+	if err := s.Result("GATE_SUMMARY", others["GATE_SUMMARY"]); err != nil {
 		return err
 	}
-	if err := s.Result("FAILED_GATES", strings.Join(failed, ",")); err != nil {
+	if err := s.Result("FAILED_GATES", others["FAILED_GATES"]); err != nil {
 		return err
 	}
-	cause, fix := adviceResults(gates)
+	causes, fixes := adviceLines(gates)
+	cause, fix := FitAdvice(others, causes, fixes, s.ResultsBudget())
 	if err := s.Result("FAILURE_CAUSE", cause); err != nil {
 		return err
 	}

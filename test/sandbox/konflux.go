@@ -188,17 +188,12 @@ func (s *Sandbox) ApplyManifests(ctx context.Context, ns string, data []byte) er
 		if !ok {
 			return fmt.Errorf("manifest kind %s: not known to the sandbox", u.GetKind())
 		}
-		u.SetNamespace(ns)
-		if subjects, ok, _ := unstructured.NestedSlice(u.Object, "subjects"); ok {
-			for _, sub := range subjects {
-				if m, ok := sub.(map[string]any); ok && m["kind"] == "ServiceAccount" {
-					m["namespace"] = ns
-				}
-			}
-			if err := unstructured.SetNestedSlice(u.Object, subjects, "subjects"); err != nil {
-				return err
-			}
+		// As kubectl apply -n does: the manifests name no namespace (a ServiceAccount subject
+		// without one is the RoleBinding's own), and one that names another is refused.
+		if got := u.GetNamespace(); got != "" && got != ns {
+			return fmt.Errorf("manifest %s %s names namespace %s, not %s: manifests a tenant applies name none", u.GetKind(), u.GetName(), got, ns)
 		}
+		u.SetNamespace(ns)
 		if _, err := s.Dynamic.Resource(gvr).Namespace(ns).Create(ctx, u, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("creating %s %s/%s: %w", u.GetKind(), ns, u.GetName(), err)
 		}

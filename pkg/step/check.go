@@ -1,0 +1,154 @@
+package step
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/release-to-prod/release-to-prod/pkg/commit"
+	"github.com/release-to-prod/release-to-prod/pkg/failure"
+)
+
+// A config field's `check:"…"` tag names the rule its value must follow. The rules are checked
+// by Load for every step, and all at once by the check-input step before any gate of the
+// Pipeline talks to a service, so a bad param is reported once, by its name, before anything
+// is attempted.
+//
+//	sha      a full 40-character commit SHA (see package commit)
+//	name     a Kubernetes object name (DNS-1123 label); empty is allowed unless required
+//	bool     a boolean param (see ParseBool); empty means the default
+//	url      an absolute http or https URL; empty is allowed unless required
+//	duration a Go duration (90s, 10m, 1h); empty means the default
+//	int      a whole number; empty means the default
+//	key      a Secret or ConfigMap key
+//	relpath  a relative path that stays inside its folder (no "..", not absolute)
+var checks = map[string]func(string) error{
+	"sha": func(v string) error {
+		_, err := commit.ParseSHA(v)
+		return err
+	},
+	"name": func(v string) error {
+		if v == "" {
+			return nil
+		}
+		if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+			return fmt.Errorf("%s is not a valid Kubernetes name: %s", quote(v), strings.Join(errs, "; "))
+		}
+		return nil
+	},
+	"bool": func(v string) error {
+		_, err := ParseBool("value", v, false)
+		return err
+	},
+	"url": func(v string) error {
+		if v == "" {
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%s is not an absolute http(s) URL", quote(v))
+		}
+		return nil
+	},
+	"duration": func(v string) error {
+		if v == "" {
+			return nil
+		}
+		if d, err := time.ParseDuration(strings.TrimSpace(v)); err != nil || d < 0 {
+			return fmt.Errorf("%s is not a duration such as 90s, 10m or 1h", quote(v))
+		}
+		return nil
+	},
+	"int": func(v string) error {
+		if v == "" {
+			return nil
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err != nil || n < 0 {
+			return fmt.Errorf("%s is not a whole number", quote(v))
+		}
+		return nil
+	},
+	"key": func(v string) error {
+		if errs := validation.IsConfigMapKey(v); len(errs) > 0 {
+			return fmt.Errorf("%s is not a valid Secret key: %s", quote(v), strings.Join(errs, "; "))
+		}
+		return nil
+	},
+	"relpath": func(v string) error {
+		if v == "" {
+			return nil
+		}
+		if path.IsAbs(v) || strings.HasPrefix(path.Clean(v), "..") || strings.ContainsAny(v, "\x00\n") {
+			return fmt.Errorf("%s must be a path relative to its folder, without \"..\"", quote(v))
+		}
+		return nil
+	},
+}
+
+// CheckRules lists the rule names a `check` tag may use (the generator and the contract tests
+// read it).
+func CheckRules() []string {
+	out := make([]string, 0, len(checks))
+	for k := range checks {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Check applies the `check` rules of cfg (a pointer to a loaded config struct) and returns one
+// invalid-input failure naming every setting that breaks its rule, by its param name.
+func Check(cfg any) error {
+	fields, err := EnvFields(cfg)
+	if err != nil {
+		return err
+	}
+	values := map[string]string{}
+	collectValues(reflect.ValueOf(cfg).Elem(), values)
+	var problems []string
+	for _, f := range fields {
+		if f.Check == "" {
+			continue // typed settings (durations, numbers) were checked when they were decoded
+		}
+		rule, ok := checks[f.Check]
+		if !ok {
+			return fmt.Errorf("setting %s: unknown check %q", f.Env, f.Check)
+		}
+		if err := rule(values[f.Env]); err != nil {
+			problems = append(problems, fmt.Sprintf("%s (%s): %s", f.Param(), f.Env, strings.TrimPrefix(err.Error(), commit.ErrInvalidSHA.Error()+": ")))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return failure.New(failure.InvalidInput, nil, "%s", strings.Join(problems, "; "))
+}
+
+// collectValues reads the string form of every env-tagged field of v (a struct).
+func collectValues(v reflect.Value, out map[string]string) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		env := strings.TrimSpace(strings.Split(sf.Tag.Get("env"), ",")[0])
+		if env == "" {
+			if sf.Type.Kind() == reflect.Struct {
+				collectValues(v.Field(i), out)
+			}
+			continue
+		}
+		out[env] = fmt.Sprint(v.Field(i).Interface())
+	}
+}
+
+// quote shows a user value safely: Go-quoted (control characters escaped) and truncated.
+func quote(s string) string {
+	if r := []rune(s); len(r) > 64 {
+		return fmt.Sprintf("%q… (%d characters)", string(r[:64]), len(r))
+	}
+	return fmt.Sprintf("%q", s)
+}

@@ -1,0 +1,237 @@
+package tektongen
+
+import (
+	"fmt"
+	"strings"
+
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// PipelineName is the Pipeline's name.
+const PipelineName = "release-to-prod"
+
+// pipelineTask is one task of the Pipeline: its steps in one pod, and what its params are
+// bound to when that is not the Pipeline param of the same name.
+type pipelineTask struct {
+	name     string
+	desc     string
+	uses     []stepUse
+	bindings map[string]string // param → value
+	when     v1.WhenExpressions
+	finally  bool
+}
+
+func use(name string, onError bool, values map[string]string) stepUse {
+	s := StepNamed(name)
+	if s == nil {
+		panic("tektongen: no step " + name) // the tables below name only steps of Steps
+	}
+	return stepUse{step: s, onError: onError, values: values}
+}
+
+// gates are the preflight's gate steps, by the name the verdict gives each.
+var gates = []struct{ gate, step string }{
+	{"image", "check-image"},
+	{"konflux", "konflux-preflight"},
+	{"alerts", "check-alerts"},
+	{"vulnerabilities", "check-vulnerabilities"},
+	{"app-interface", "check-app-interface"},
+}
+
+func pipelineTasks() []pipelineTask {
+	var gateList []string
+	for _, g := range gates {
+		gateList = append(gateList, g.gate+"=$(steps.step-"+g.step+".exitCode.path)")
+	}
+	image := func(r string) string { return "$(steps.check-image.results." + r + ")" }
+	preflight := []stepUse{use("check-input", false, nil)}
+	for _, g := range gates {
+		var values map[string]string
+		switch g.step {
+		case "konflux-preflight":
+			values = map[string]string{"IMAGE_DIGEST": image("IMAGE_DIGEST")}
+		case "check-vulnerabilities":
+			values = map[string]string{"IMAGE_URL": image("IMAGE_URL"), "IMAGE_DIGEST": image("IMAGE_DIGEST"), "PLATFORM_DIGESTS": image("PLATFORM_DIGESTS")}
+		}
+		preflight = append(preflight, use(g.step, true, values))
+	}
+	// The value must not start with "$(steps.": Tekton would read it as one result reference.
+	preflight = append(preflight, use("gate-verdict", false, map[string]string{"GATES": strings.Join(gateList, ",")}))
+
+	history := func(r string) string { return "$(steps.record-history.results." + r + ")" }
+	return []pipelineTask{
+		{name: "preflight", uses: preflight,
+			desc: "Checks every param, then runs every gate as a step of one pod (onError: continue, so one run reports every gate that blocks), then the verdict, which fails the TaskRun when any gate failed."},
+		{name: "create-release", uses: []stepUse{use("create-release", false, nil)},
+			desc: "Creates the Release (prints it in a dry run) and waits for its outcome.",
+			bindings: map[string]string{
+				"snapshot":     "$(tasks.preflight.results.SNAPSHOT)",
+				"release_plan": "$(tasks.preflight.results.RELEASE_PLAN)",
+				"wait":         "true",
+			},
+			when: v1.WhenExpressions{{Input: "$(tasks.preflight.results.ALREADY_RELEASED)", Operator: "notin", Values: []string{"true"}}}},
+		// Its params name only params, $(tasks.status), a task's status and the run's context:
+		// Tekton skips a finally task whose params name a missing result, and the runs that most
+		// need a report (rejected input, a crashed or OOM-killed preflight) leave none.
+		{name: "report", finally: true,
+			desc: "Works out how the run ended (from the run's TaskRuns in the cluster when the preflight left no results), records it in the history and tells Slack.",
+			uses: []stepUse{
+				use("record-history", false, nil),
+				use("notify", false, map[string]string{
+					"RELEASE_STATUS": history("RELEASE_STATUS"),
+					"RELEASE_NAME":   history("RELEASE_NAME"),
+					"GATE_SUMMARY":   history("GATE_SUMMARY"),
+					"IMAGE_DIGEST":   history("IMAGE_DIGEST"),
+					"FAILURE_CAUSE":  history("FAILURE_CAUSE"),
+					"FAILURE_FIX":    history("FAILURE_FIX"),
+				}),
+			},
+			bindings: map[string]string{
+				"pipeline_status": "$(tasks.status)",
+				"create_status":   "$(tasks.create-release.status)",
+				"pipeline_run":    "$(context.pipelineRun.name)",
+				"status":          "",
+				"snapshot":        "",
+				"release_name":    "",
+				"started":         "",
+				"fail_on_error":   "false",
+			}},
+	}
+}
+
+// pipelineDefaults are Pipeline params whose step setting is required but whose gate can be
+// skipped: the Pipeline lets them be empty, and the gate says what is missing unless skipped.
+var pipelineDefaults = map[string]string{"alertmanager_url": "", "saas_file": ""}
+
+// firstParams come first in the Pipeline's params, in this order: what a person sets.
+var firstParams = []string{"commit_sha", "component", "namespace", "application", "dry_run"}
+
+// pipelineResults are the Pipeline's results.
+var pipelineResults = []struct{ name, task, result, desc string }{
+	{"IMAGE_DIGEST", "preflight", "IMAGE_DIGEST", "Digest of the staging image released (the index digest for a multi-arch image)."},
+	{"SCAN_OUTPUT", "preflight", "SCAN_OUTPUT", "Vulnerability counts of the image in Konflux clair-scan's form."},
+	{"GATE_SUMMARY", "preflight", "GATE_SUMMARY", "One line summary of the gates, e.g. \"image ✓, alerts ✗\"."},
+	{"FAILED_GATES", "preflight", "FAILED_GATES", "Gates that failed or did not run, comma-separated; empty when all passed."},
+	{"RELEASE_NAME", "create-release", "RELEASE_NAME", "The Release created; absent when none was (already released, or blocked)."},
+	{"RELEASE_STATUS", "create-release", "RELEASE_STATUS", "Succeeded, Failed, TimedOut or DryRun; absent when create-release did not run (the history and Slack say AlreadyReleased, Blocked or Rejected)."},
+}
+
+// Pipeline is the release-to-prod Pipeline, every task's spec inline.
+func Pipeline() (*v1.Pipeline, error) {
+	p := &v1.Pipeline{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "tekton.dev/v1", Kind: "Pipeline"},
+		ObjectMeta: catalogMeta(PipelineName, "Release to production", "konflux, release"),
+		Spec: v1.PipelineSpec{
+			Description: "Promotes one commit of a Konflux component to production: checks its params, that its image exists, that Konflux agrees (Snapshot, ReleasePlan), that nothing fires in production, that the image has no critical vulnerability, that the commit is not released yet and that app-interface deploys it; then creates the Konflux Release, records the outcome and reports it to Slack.",
+		},
+	}
+	params := map[string]v1.ParamSpec{}
+	var order []string
+	wsSeen := map[string]bool{}
+	for _, pt := range pipelineTasks() {
+		spec, err := taskSpec(pt.desc, pt.uses)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline task %s: %w", pt.name, err)
+		}
+		task := v1.PipelineTask{Name: pt.name, TaskSpec: &v1.EmbeddedTask{TaskSpec: *spec}, When: pt.when}
+		for _, ps := range spec.Params {
+			value, bound := pt.bindings[ps.Name]
+			if !bound {
+				value = "$(params." + ps.Name + ")"
+				if d, ok := pipelineDefaults[ps.Name]; ok {
+					ps.Default = v1.NewStructuredValues(d)
+				}
+				if old, ok := params[ps.Name]; ok {
+					if old.Description != ps.Description || !sameDefault(old.Default, ps.Default) {
+						return nil, fmt.Errorf("param %s: tasks disagree on its description or default", ps.Name)
+					}
+				} else {
+					params[ps.Name] = ps
+					order = append(order, ps.Name)
+				}
+			}
+			task.Params = append(task.Params, v1.Param{Name: ps.Name, Value: *v1.NewStructuredValues(value)})
+		}
+		for _, w := range spec.Workspaces {
+			task.Workspaces = append(task.Workspaces, v1.WorkspacePipelineTaskBinding{Name: w.Name, Workspace: w.Name})
+			if !wsSeen[w.Name] {
+				wsSeen[w.Name] = true
+				p.Spec.Workspaces = append(p.Spec.Workspaces, v1.PipelineWorkspaceDeclaration{Name: w.Name, Description: w.Description, Optional: w.Optional})
+			}
+		}
+		if pt.finally {
+			p.Spec.Finally = append(p.Spec.Finally, task)
+		} else {
+			p.Spec.Tasks = append(p.Spec.Tasks, task)
+		}
+	}
+	for _, name := range firstParams {
+		if _, ok := params[name]; !ok {
+			return nil, fmt.Errorf("param %s: no step has it", name)
+		}
+		p.Spec.Params = append(p.Spec.Params, params[name])
+	}
+	for _, name := range order {
+		if !contains(firstParams, name) {
+			p.Spec.Params = append(p.Spec.Params, params[name])
+		}
+	}
+	for _, r := range pipelineResults {
+		p.Spec.Results = append(p.Spec.Results, v1.PipelineResult{Name: r.name, Type: v1.ResultsTypeString, Description: r.desc,
+			Value: *v1.NewStructuredValues("$(tasks." + r.task + ".results." + r.result + ")")})
+	}
+	return p, nil
+}
+
+// PipelineParams lists the Pipeline's params with the config fields behind them, for the
+// generated config of the check-input step: every setting a person can pass.
+func PipelineParams() ([]Param, error) {
+	var out []Param
+	seen := map[string]bool{}
+	for _, pt := range pipelineTasks() {
+		for _, u := range pt.uses {
+			if u.step.PipelineParams {
+				continue
+			}
+			params, err := u.step.Params()
+			if err != nil {
+				return nil, err
+			}
+			fields, err := u.step.fields()
+			if err != nil {
+				return nil, err
+			}
+			fed := map[string]bool{}
+			for env, f := range fields {
+				if _, ok := u.values[env]; ok {
+					fed[f.Param()] = true
+				}
+			}
+			for _, p := range params {
+				if _, bound := pt.bindings[p.Name]; bound || fed[p.Name] || seen[p.Name] {
+					continue
+				}
+				seen[p.Name] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
+}
+
+func sameDefault(a, b *v1.ParamValue) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.StringVal == b.StringVal
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,9 @@
+// Command check-input checks every param of the release-to-prod Pipeline: see package input.
+package main
+
+import (
+	"github.com/release-to-prod/release-to-prod/pkg/input"
+	"github.com/release-to-prod/release-to-prod/pkg/step"
+)
+
+func main() { step.Main("check-input", &input.Config{}, input.Run) }
