@@ -49,6 +49,9 @@ type Options struct {
 	Log io.Writer
 	// FeatureFlags override entries of Tekton's feature-flags ConfigMap, over TenantFeatureFlags.
 	FeatureFlags map[string]string
+	// WrapRegistry, when set, wraps the registry's handler: the Quay API stand-in is served
+	// beside the registry on the same host, as quay.io does.
+	WrapRegistry func(http.Handler) http.Handler
 }
 
 // Phase is one timed step of Start.
@@ -81,6 +84,7 @@ type Cluster struct {
 	signals    chan os.Signal
 	signalDone chan struct{}
 	unlock     func()
+	servers    []*http.Server
 }
 
 // lockHost takes the host-wide lock of test clusters, waiting for another run to stop.
@@ -174,7 +178,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			return nil, fmt.Errorf("cluster: network namespace: %w", err)
 		}
 	}
-	if c.Registry, err = c.startRegistry(); err != nil {
+	if c.Registry, err = c.startRegistry(opts.WrapRegistry); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	if c.pki, err = newPKI(filepath.Join(c.Dir, "pki"), []net.IP{net.ParseIP(APIServiceIP), net.ParseIP("127.0.0.1")},
@@ -482,6 +486,9 @@ func (c *Cluster) stop() error {
 	}
 	if c.Registry != nil {
 		c.Registry.close()
+	}
+	for _, srv := range c.servers {
+		_ = srv.Close()
 	}
 	if c.state != nil {
 		// Anything that escaped (a shim started during the stop) goes now.

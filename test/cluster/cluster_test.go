@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,6 +71,35 @@ func TestTaskRunOnNode(t *testing.T) {
 			assert.Equal(t, "hello from the node", tr.Status.Results[0].Value.StringVal)
 		})
 
+		t.Run("pods reach the API and the test's services", func(t *testing.T) {
+			// No kube-proxy: the Service IP is on the namespace's lo and the API server
+			// listens there; the test's stand-ins are served on the pods' gateway.
+			hits := make(chan string, 1)
+			addr, err := c.Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case hits <- r.URL.Path:
+				default:
+				}
+				_, _ = w.Write([]byte("pong"))
+			}))
+			require.NoError(t, err)
+			api := "https://" + APIServiceIP + ":443"
+			tr := runTaskRun(ctx, t, c, tekton, ns, writeResultTask("reach", image, []step{
+				{name: "version", result: "version", fetch: api + "/version"},
+				{name: "forbidden", result: "forbidden", fetch: api + "/api/v1/namespaces/" + ns + "/configmaps/kube-root-ca.crt"},
+				{name: "service", result: "service", fetch: "http://" + addr + "/ping"},
+			}))
+			requireCondition(t, tr, corev1.ConditionTrue, "Succeeded")
+			got := map[string]string{}
+			for _, r := range tr.Status.Results {
+				got[r.Name] = r.Value.StringVal
+			}
+			assert.Regexp(t, `^200 \{ "major": "1", "minor": "37"`, got["version"], "GET /version with the pod's token")
+			assert.Regexp(t, `^403 `, got["forbidden"], "the pod's ServiceAccount is authenticated (not 401) and has no right to ConfigMaps")
+			assert.Equal(t, "200 pong", got["service"])
+			assert.Equal(t, "/ping", <-hits)
+		})
+
 		t.Run("termination message cap", func(t *testing.T) {
 			// Three steps and Tekton's "prepare" init container: the kubelet keeps
 			// 12288/4 = 3072 bytes of each termination message. The last step writes a result
@@ -134,6 +164,7 @@ func TestTaskRunOnNode(t *testing.T) {
 type step struct {
 	name, result, value string
 	size                int
+	fetch               string // a URL whose status and body start become the result
 }
 
 // writeResultTask is a TaskRun with an inline Task: each step runs write-result with an explicit
@@ -151,6 +182,7 @@ func writeResultTask(name, image string, steps []step) *pipelinev1.TaskRun {
 				{Name: "RESULT_PATH", Value: "$(results." + s.result + ".path)"},
 				{Name: "RESULT_VALUE", Value: s.value},
 				{Name: "RESULT_SIZE", Value: strconv.Itoa(s.size)},
+				{Name: "FETCH_URL", Value: s.fetch},
 			},
 			SecurityContext: &corev1.SecurityContext{
 				AllowPrivilegeEscalation: ptr.To(false),

@@ -25,15 +25,19 @@ type Registry struct {
 	transport *http.Transport
 }
 
-func (c *Cluster) startRegistry() (*Registry, error) {
+func (c *Cluster) startRegistry(wrap func(http.Handler) http.Handler) (*Registry, error) {
 	l, err := c.ns.listen(RegistryHost)
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
+	h := registry.New(registry.Logger(log.New(discard{}, "", 0)))
+	if wrap != nil {
+		h = wrap(h)
+	}
 	r := &Registry{
 		Host:      RegistryHost,
-		srv:       &http.Server{Handler: registry.New(registry.Logger(log.New(discard{}, "", 0)))},
-		transport: &http.Transport{DialContext: c.ns.dial, ForceAttemptHTTP2: false},
+		srv:       &http.Server{Handler: h},
+		transport: &http.Transport{DialContext: c.ns.dial},
 	}
 	go func() { _ = r.srv.Serve(l) }()
 	return r, nil
