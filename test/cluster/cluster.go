@@ -49,6 +49,11 @@ type Options struct {
 	Log io.Writer
 	// FeatureFlags override entries of Tekton's feature-flags ConfigMap, over TenantFeatureFlags.
 	FeatureFlags map[string]string
+	// Mirrors are registry hosts (quay.io) whose images the node pulls from the cluster's
+	// registry instead: an image pushed as <repo> is pulled as <mirror>/<repo>, so YAML naming
+	// the real registry runs unchanged. Nothing is ever fetched from the real host (the
+	// namespace has no route out anyway).
+	Mirrors []string
 	// WrapRegistry, when set, wraps the registry's handler: the Quay API stand-in is served
 	// beside the registry on the same host, as quay.io does.
 	WrapRegistry func(http.Handler) http.Handler
@@ -202,7 +207,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	c.phase("etcd + kube-apiserver ready", phaseStart)
 
 	phaseStart = time.Now()
-	if err := c.startNodeDaemons(bins, kubeconfig); err != nil {
+	if err := c.startNodeDaemons(bins, kubeconfig, opts.Mirrors); err != nil {
 		return nil, err
 	}
 	if err := c.installTekton(ctx, opts.FeatureFlags); err != nil {
@@ -311,7 +316,7 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins binaries, kubeconf
 	})
 }
 
-func (c *Cluster) startNodeDaemons(bins binaries, kubeconfig string) error {
+func (c *Cluster) startNodeDaemons(bins binaries, kubeconfig string, mirrors []string) error {
 	p := c.pki
 	if _, err := c.startDaemon("kube-controller-manager", nil, bins["kube-controller-manager"],
 		"--kubeconfig="+kubeconfig,
@@ -329,13 +334,20 @@ func (c *Cluster) startNodeDaemons(bins binaries, kubeconfig string) error {
 	}
 
 	sandboxImage := RegistryHost + "/pause:test"
-	for path, content := range map[string]string{
+	files := map[string]string{
 		filepath.Join(c.Dir, "containerd", "config.toml"):                         containerdConfig(c.Dir, sandboxImage),
 		filepath.Join(c.Dir, "containerd", "certs.d", RegistryHost, "hosts.toml"): hostsToml(),
 		filepath.Join(c.Dir, "cni", "net.d", "10-bridge.conflist"):                cniConfig(c.Dir),
 		filepath.Join(c.Dir, "kubelet.yaml"):                                      kubeletConfig(c.Dir, c.state.CgroupName, p.caFile),
 		filepath.Join(c.Dir, "resolv.conf"):                                       "# no DNS in the test cluster\n",
-	} {
+	}
+	for _, m := range mirrors {
+		if m == "" || strings.ContainsAny(m, "/ ") || m == RegistryHost {
+			return fmt.Errorf("cluster: mirror %q: want a registry host name", m)
+		}
+		files[filepath.Join(c.Dir, "containerd", "certs.d", m, "hosts.toml")] = hostsToml()
+	}
+	for path, content := range files {
 		if err := writeFile(path, content); err != nil {
 			return fmt.Errorf("cluster: %w", err)
 		}

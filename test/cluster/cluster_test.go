@@ -43,7 +43,7 @@ func TestTaskRunOnNode(t *testing.T) {
 	require.NoError(t, Sweep(testLog{t}))
 	before := snapshotHost(t)
 	start := time.Now()
-	c, err := Start(ctx, Options{Log: testLog{t}})
+	c, err := Start(ctx, Options{Log: testLog{t}, Mirrors: []string{"quay.io"}})
 	require.NoError(t, err, "cluster could not start (this is a failure, not a skip)")
 	t.Cleanup(func() { _ = c.Stop() }) // when an assertion below stops the test early
 	t.Logf("cluster start: %s", time.Since(start).Round(time.Millisecond))
@@ -64,7 +64,9 @@ func TestTaskRunOnNode(t *testing.T) {
 		require.NoError(t, err)
 
 		t.Run("result read back", func(t *testing.T) {
-			tr := runTaskRun(ctx, t, c, tekton, ns, writeResultTask("hello", image, []step{{name: "write", result: "greeting", value: "hello from the node"}}))
+			// Named as on quay.io, pulled from the cluster's registry (Options.Mirrors).
+			quayImage := "quay.io/" + strings.TrimPrefix(image, RegistryHost+"/")
+			tr := runTaskRun(ctx, t, c, tekton, ns, writeResultTask("hello", quayImage, []step{{name: "write", result: "greeting", value: "hello from the node"}}))
 			requireCondition(t, tr, corev1.ConditionTrue, "Succeeded")
 			require.Len(t, tr.Status.Results, 1)
 			assert.Equal(t, "greeting", tr.Status.Results[0].Name)

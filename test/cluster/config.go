@@ -80,7 +80,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 `)
 }
 
-// hostsToml lets containerd pull from the cluster's plain-HTTP registry.
+// hostsToml lets containerd pull from the cluster's plain-HTTP registry; written for another
+// host's name (quay.io), it makes the cluster's registry that host's only source.
 func hostsToml() string {
 	return fmt.Sprintf(`server = "http://%[1]s"
 
