@@ -291,6 +291,8 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins binaries, kubeconf
 		"--service-cluster-ip-range="+serviceCIDR,
 		"--authorization-mode=Node,RBAC",
 		"--kubelet-client-certificate="+p.adminCertF, "--kubelet-client-key="+p.adminKeyF,
+		// The node's name resolves nowhere (no DNS here): logs and exec go to its IP.
+		"--kubelet-preferred-address-types=InternalIP",
 		"--allow-privileged=false", "--profiling=false", "--v=1"); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}

@@ -41,11 +41,33 @@ var TenantFeatureFlags = map[string]string{
 	"set-security-context": "true",
 }
 
-// gvrs maps the kinds of Tekton's config/ files that the cluster installs.
+// gvrs maps the kinds the cluster installs from files: Tekton's config/ and the project's
+// config/rbac.
 var gvrs = map[string]schema.GroupVersionResource{
 	"Namespace":                {Version: "v1", Resource: "namespaces"},
 	"ConfigMap":                {Version: "v1", Resource: "configmaps"},
 	"CustomResourceDefinition": {Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"},
+	"ServiceAccount":           {Version: "v1", Resource: "serviceaccounts"},
+	"Role":                     {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"},
+	"RoleBinding":              {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"},
+}
+
+// ApplyFile creates the objects of a YAML file (ServiceAccounts, Roles, RoleBindings,
+// ConfigMaps) in namespace, as `kubectl create -n namespace -f path` does.
+func (c *Cluster) ApplyFile(ctx context.Context, namespace, path string) error {
+	objs, err := readObjects(path)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	for _, o := range objs {
+		if o.GetKind() != "Namespace" && o.GetKind() != "CustomResourceDefinition" {
+			o.SetNamespace(namespace)
+		}
+		if err := c.create(ctx, o); err != nil {
+			return fmt.Errorf("cluster: %s: %w", path, err)
+		}
+	}
+	return nil
 }
 
 // installTekton installs Tekton's namespace, CRDs and ConfigMaps from the module source the
