@@ -9,7 +9,18 @@
 // sockets it opens inside the cluster's namespace (Config's Dial, the registry pushes): tests
 // send no packet on the host's network. Stop gives the host back as it was — processes,
 // mounts, cgroups, sysctls, the kubelet's log links — and the next Start sweeps what a killed
-// run left behind.
+// run left behind. One cluster runs on a host at a time (a lock under BaseDir).
+//
+// In a test:
+//
+//	c := cluster.New(t, cluster.Options{Mirrors: []string{"quay.io"}})
+//	ref, _ := c.Registry.PushLayout(ctx, "out/images/check-image", "release-to-prod/check-image", "0.1.0")
+//	_ = c.RestrictedNamespace(ctx, "tenant")
+//	tenant, _ := c.Tenant(ctx, "tenant", "alice") // a rest.Config with a tenant's rights only
+//	sink, _ := c.Serve(slackSink)                 // "10.88.0.1:port", reachable from pods
+//
+// Needs root, Debian's containerd, runc and CNI plugins (test/tools/node-deps.sh), and a
+// cgroup v1 or v2 host.
 package cluster
 
 import (
@@ -76,6 +87,9 @@ type Cluster struct {
 	NodeName  string
 	Registry  *Registry
 	Phases    []Phase // how long each part of Start took
+	// TektonRef holds the references by digest of Tekton's images in the cluster's registry,
+	// by the names of the controller's flags (entrypoint, nop, workingdirinit,
+	// sidecarlogresults).
 	TektonRef map[string]string
 
 	log        io.Writer
