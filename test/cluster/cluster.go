@@ -80,13 +80,13 @@ type Phase struct {
 type Cluster struct {
 	// Config is the admin's: client certificate of group system:masters, sockets opened inside
 	// the cluster's network namespace.
-	Config    *rest.Config
-	Client    kubernetes.Interface
-	Dynamic   dynamic.Interface
-	Dir       string // the run's directory: configs, logs (logs/), state
-	NodeName  string
-	Registry  *Registry
-	Phases    []Phase // how long each part of Start took
+	Config   *rest.Config
+	Client   kubernetes.Interface
+	Dynamic  dynamic.Interface
+	Dir      string // the run's directory: configs, logs (logs/), state
+	NodeName string
+	Registry *Registry
+	Phases   []Phase // how long each part of Start took
 	// TektonRef holds the references by digest of Tekton's images in the cluster's registry,
 	// by the names of the controller's flags (entrypoint, nop, workingdirinit,
 	// sidecarlogresults).
