@@ -31,6 +31,9 @@ type pki struct {
 	adminKeyF  string
 	saKey      string // ServiceAccount token signing key (private)
 	saPub      string
+
+	ca    *x509.Certificate
+	caKey *ecdsa.PrivateKey
 }
 
 func newPKI(dir string, apiIPs []net.IP, apiNames []string) (*pki, error) {
@@ -59,33 +62,8 @@ func newPKI(dir string, apiIPs []net.IP, apiNames []string) (*pki, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: CA: %w", err)
 	}
-	p := &pki{dir: dir, caCert: pemBlock("CERTIFICATE", caDER)}
-
-	issue := func(serial int64, cn string, orgs []string, usage x509.ExtKeyUsage, ips []net.IP, names []string) (certPEM, keyPEM []byte, err error) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, nil, err
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: cn, Organization: orgs},
-			NotBefore:    now.Add(-time.Hour),
-			NotAfter:     now.Add(48 * time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-			IPAddresses:  ips,
-			DNSNames:     names,
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			return nil, nil, err
-		}
-		kder, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			return nil, nil, err
-		}
-		return pemBlock("CERTIFICATE", der), pemBlock("EC PRIVATE KEY", kder), nil
-	}
+	p := &pki{dir: dir, caCert: pemBlock("CERTIFICATE", caDER), ca: ca, caKey: caKey}
+	issue := p.issue
 	serveCert, serveKey, err := issue(2, "kube-apiserver", nil, x509.ExtKeyUsageServerAuth, apiIPs, apiNames)
 	if err != nil {
 		return nil, fmt.Errorf("pki: serving certificate: %w", err)
@@ -120,6 +98,34 @@ func newPKI(dir string, apiIPs []net.IP, apiNames []string) (*pki, error) {
 		}
 	}
 	return p, nil
+}
+
+// issue makes a certificate signed by the cluster's CA.
+func (p *pki) issue(serial int64, cn string, orgs []string, usage x509.ExtKeyUsage, ips []net.IP, names []string) (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
+		Subject:      pkix.Name{CommonName: cn, Organization: orgs},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(48 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		IPAddresses:  ips,
+		DNSNames:     names,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pemBlock("CERTIFICATE", der), pemBlock("EC PRIVATE KEY", kder), nil
 }
 
 func pemBlock(typ string, der []byte) []byte {
