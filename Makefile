@@ -34,8 +34,9 @@ $(BIN)/tkn-local: FORCE
 demo: tools build $(BIN)/tkn-local
 	$(GO) run ./test/demo
 
-## tools: build (once) the sandbox's kube-apiserver, etcd and Alertmanager from source
+## tools: build (once) the sandbox's and the test cluster's components from source; install the node's Debian packages
 tools:
+	test/tools/node-deps.sh
 	$(GO) run ./test/tools/cmd/build-tools
 
 ## test: unit tests, the Tekton wiring check and the sandbox end-to-end tests (builds the tools on first run)

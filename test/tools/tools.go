@@ -1,15 +1,20 @@
-// Package tools builds the real components the sandbox runs — kube-apiserver, etcd and
-// Alertmanager — from source through the Go module proxy, once, into a git-ignored cache.
+// Package tools builds the real components the tests run — the sandbox's kube-apiserver, etcd
+// and Alertmanager; the test cluster's kubelet, kube-scheduler, kube-controller-manager, Tekton
+// controller and the binaries of its images — from source through the Go module proxy, once,
+// into a git-ignored cache.
 //
-// Each tool lives in its own Go module below this folder (kube/, alertmanager/), pinned by its
-// go.mod and go.sum. The cache key is a hash of those files, so a binary is rebuilt only when
-// the pinned versions change. Concurrent test processes wait on a lock instead of building twice.
+// Each tool lives in its own Go module below this folder (kube/, tekton/, alertmanager/, pause/),
+// pinned by its go.mod and go.sum. The cache key is a hash of those files and of the flags the
+// module is built with, so a binary is rebuilt (often only relinked, from Go's build cache) when
+// the pinned versions or the flags change. Concurrent test processes wait on a lock instead of
+// building twice.
 package tools
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,10 +45,64 @@ var (
 
 	// Kubectl is what the benchmarks compare the Konflux lookups with.
 	Kubectl = Tool{Name: "kubectl", Module: "kube", Package: "k8s.io/kubernetes/cmd/kubectl", About: "Kubernetes v1.37.2 kubectl"}
+
+	// The node and control loops of the single-node cluster in test/cluster.
+	Kubelet       = Tool{Name: "kubelet", Module: "kube", Package: "k8s.io/kubernetes/cmd/kubelet", About: "Kubernetes v1.37.2 kubelet"}
+	KubeScheduler = Tool{Name: "kube-scheduler", Module: "kube", Package: "k8s.io/kubernetes/cmd/kube-scheduler",
+		About: "Kubernetes v1.37.2 kube-scheduler"}
+	KubeControllerManager = Tool{Name: "kube-controller-manager", Module: "kube", Package: "k8s.io/kubernetes/cmd/kube-controller-manager",
+		About: "Kubernetes v1.37.2 kube-controller-manager"}
+
+	// Tekton Pipelines at the version the project's go.mod pins: the controller, and the
+	// binaries test/cluster lays into the images the controller's pods run.
+	TektonController = Tool{Name: "tekton-controller", Module: "tekton", Package: "github.com/tektoncd/pipeline/cmd/controller",
+		About: "Tekton Pipelines v1.15.0 controller"}
+	TektonEntrypoint = Tool{Name: "tekton-entrypoint", Module: "tekton", Package: "github.com/tektoncd/pipeline/cmd/entrypoint",
+		About: "Tekton Pipelines v1.15.0 entrypoint"}
+	TektonNop = Tool{Name: "tekton-nop", Module: "tekton", Package: "github.com/tektoncd/pipeline/cmd/nop",
+		About: "Tekton Pipelines v1.15.0 nop"}
+	TektonWorkingDirInit = Tool{Name: "tekton-workingdirinit", Module: "tekton", Package: "github.com/tektoncd/pipeline/cmd/workingdirinit",
+		About: "Tekton Pipelines v1.15.0 workingdirinit"}
+	TektonSidecarLogResults = Tool{Name: "tekton-sidecarlogresults", Module: "tekton", Package: "github.com/tektoncd/pipeline/cmd/sidecarlogresults",
+		About: "Tekton Pipelines v1.15.0 sidecarlogresults"}
+
+	// Pause is the pod sandbox process of the test cluster (no pause image can be pulled here).
+	Pause = Tool{Name: "pause", Module: "pause", Package: ".", About: "the pod sandbox pause process"}
 )
 
-// All is every tool, in build order.
-var All = []Tool{KubeAPIServer, Etcd, Alertmanager, Kubectl}
+// All is every tool, in build order: the sandbox's first, then the test cluster's.
+var All = []Tool{KubeAPIServer, Etcd, Alertmanager, Kubectl,
+	Kubelet, KubeScheduler, KubeControllerManager,
+	TektonController, TektonEntrypoint, TektonNop, TektonWorkingDirInit, TektonSidecarLogResults, Pause}
+
+// ldflags returns the linker flags a module's binaries are built with. Built from the module
+// proxy, Kubernetes binaries report version v0.0.0-master+$Format:%H$, which Tekton's controller
+// refuses ("Version check failed … Invalid character(s) found in build meta data"); they are
+// stamped with the version go.mod pins instead.
+func ldflags(modDir, module string) (string, error) {
+	flags := "-s -w"
+	if module != "kube" {
+		return flags, nil
+	}
+	b, err := os.ReadFile(filepath.Join(modDir, "go.mod"))
+	if err != nil {
+		return "", fmt.Errorf("reading %s/go.mod: %w", module, err)
+	}
+	version := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "k8s.io/kubernetes" && strings.HasPrefix(f[1], "v") {
+			version = f[1]
+			break
+		}
+	}
+	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
+	if len(parts) != 3 {
+		return "", fmt.Errorf("%s/go.mod: no k8s.io/kubernetes vMAJOR.MINOR.PATCH requirement (found %q)", module, version)
+	}
+	const pkg = "k8s.io/component-base/version"
+	return fmt.Sprintf("%s -X %s.gitVersion=%s -X %s.gitMajor=%s -X %s.gitMinor=%s -X %s.gitTreeState=clean",
+		flags, pkg, version, pkg, parts[0], pkg, parts[1], pkg), nil
+}
 
 // Root finds the repository root (the folder holding this project's go.mod) from the working
 // directory upwards.
@@ -73,7 +132,11 @@ func Path(ctx context.Context, t Tool, log io.Writer) (string, error) {
 		return "", err
 	}
 	modDir := filepath.Join(root, "test", "tools", t.Module)
-	key, err := cacheKey(modDir)
+	flags, err := ldflags(modDir, t.Module)
+	if err != nil {
+		return "", err
+	}
+	key, err := cacheKey(modDir, flags)
 	if err != nil {
 		return "", err
 	}
@@ -93,9 +156,9 @@ func Path(ctx context.Context, t Tool, log io.Writer) (string, error) {
 	if _, err := os.Stat(bin); err == nil { // another process built it while we waited
 		return bin, nil
 	}
-	fmt.Fprintf(log, "building %s from source into %s\n  (first run only: it is compiled from the Go module proxy because no prebuilt binary can be downloaded here;\n   kube-apiserver takes 5-20 minutes on 2 cores, etcd and Alertmanager under a minute)\n", t.About, dir)
+	fmt.Fprintf(log, "building %s from source into %s\n  (first run only: it is compiled from the Go module proxy because no prebuilt binary can be downloaded here;\n   kube-apiserver takes 5-20 minutes on 2 cores, the kubelet and the Tekton controller 5-10 more,\n   the others under a minute each)\n", t.About, dir)
 	tmp := bin + ".tmp"
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, t.Package)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags="+flags, "-o", tmp, t.Package)
 	cmd.Dir = modDir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=readonly")
 	out, err := cmd.CombinedOutput()
@@ -110,11 +173,11 @@ func Path(ctx context.Context, t Tool, log io.Writer) (string, error) {
 	return bin, nil
 }
 
-// cacheKey hashes what pins a tool module: go.mod, go.sum, its own Go files, and the Go version
-// and platform that build it.
-func cacheKey(modDir string) (string, error) {
+// cacheKey hashes what pins a tool module: go.mod, go.sum, its own Go files, the linker flags,
+// and the Go version and platform that build it.
+func cacheKey(modDir, ldflags string) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(h, "%s %s/%s\nldflags %s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, ldflags)
 	err := filepath.WalkDir(modDir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -153,4 +216,49 @@ func lock(path string) (func(), error) {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// Select returns the tools named (by binary name), in the order given; no names selects All.
+func Select(names []string) ([]Tool, error) {
+	if len(names) == 0 {
+		return All, nil
+	}
+	byName := map[string]Tool{}
+	for _, t := range All {
+		byName[t.Name] = t
+	}
+	var out []Tool
+	for _, n := range names {
+		t, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("no tool named %q", n)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// ModuleDir returns the source directory of a module that a tools module requires, at the
+// version it pins (downloading it through the module proxy when needed): test/cluster installs
+// Tekton's CRDs and ConfigMaps from the same source its controller is built from.
+func ModuleDir(ctx context.Context, module, path string) (string, error) {
+	root, err := Root()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", path)
+	cmd.Dir = filepath.Join(root, "test", "tools", module)
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly")
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("locating %s in tools module %s: %w", path, module, err)
+	}
+	var m struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &m); err != nil {
+		return "", fmt.Errorf("locating %s in tools module %s: %w", path, module, err)
+	}
+	if m.Error != "" || m.Dir == "" {
+		return "", fmt.Errorf("locating %s in tools module %s: %s", path, module, m.Error)
+	}
+	return m.Dir, nil
 }

@@ -1,0 +1,330 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"knative.dev/pkg/apis"
+
+	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	tektonclient "github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
+
+	"github.com/release-to-prod/release-to-prod/test/tools"
+)
+
+// The node's kubelet caps the termination messages of a pod's containers together
+// (pkg/kubelet/status normalizeStatus): 12 KiB shared by every container, init containers
+// included, on top of the 4 KiB each container may write.
+const podTerminationMessageCap = 12 * 1024
+
+// TestTaskRunOnNode runs TaskRuns on the real node through the real Tekton controller, under
+// restricted pod security and a tenant's rights, then checks that Stop left the host as found.
+func TestTaskRunOnNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster: starts a Kubernetes node and the Tekton controller; not run with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+
+	// A run killed earlier is swept first, so that the snapshot is of the host as a run finds it.
+	require.NoError(t, Sweep(testLog{t}))
+	before := snapshotHost(t)
+	start := time.Now()
+	c, err := Start(ctx, Options{Log: testLog{t}, Mirrors: []string{"quay.io"}})
+	require.NoError(t, err, "cluster could not start (this is a failure, not a skip)")
+	t.Cleanup(func() { _ = c.Stop() }) // when an assertion below stops the test early
+	t.Logf("cluster start: %s", time.Since(start).Round(time.Millisecond))
+	runDir, cgroupName, inode := c.Dir, c.state.CgroupName, c.nsInode
+
+	ok := t.Run("taskruns", func(t *testing.T) {
+		defer func() {
+			if t.Failed() {
+				c.dumpLogs(t)
+			}
+		}()
+		image := pushWriteResultImage(ctx, t, c)
+		const ns = "tenant"
+		require.NoError(t, c.RestrictedNamespace(ctx, ns))
+		tenantCfg, err := c.Tenant(ctx, ns, "tenant-user")
+		require.NoError(t, err)
+		tekton, err := tektonclient.NewForConfig(tenantCfg)
+		require.NoError(t, err)
+
+		t.Run("result read back", func(t *testing.T) {
+			// Named as on quay.io, pulled from the cluster's registry (Options.Mirrors).
+			quayImage := "quay.io/" + strings.TrimPrefix(image, RegistryHost+"/")
+			tr := runTaskRun(ctx, t, c, tekton, ns, writeResultTask("hello", quayImage, []step{{name: "write", result: "greeting", value: "hello from the node"}}))
+			requireCondition(t, tr, corev1.ConditionTrue, "Succeeded")
+			require.Len(t, tr.Status.Results, 1)
+			assert.Equal(t, "greeting", tr.Status.Results[0].Name)
+			assert.Equal(t, "hello from the node", tr.Status.Results[0].Value.StringVal)
+		})
+
+		t.Run("pods reach the API and the test's services", func(t *testing.T) {
+			// No kube-proxy: the Service IP is on the namespace's lo and the API server
+			// listens there; the test's stand-ins are served on the pods' gateway.
+			hits := make(chan string, 1)
+			addr, err := c.Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case hits <- r.URL.Path:
+				default:
+				}
+				_, _ = w.Write([]byte("pong"))
+			}))
+			require.NoError(t, err)
+			api := "https://" + APIServiceIP + ":443"
+			tr := runTaskRun(ctx, t, c, tekton, ns, writeResultTask("reach", image, []step{
+				{name: "version", result: "version", fetch: api + "/version"},
+				{name: "forbidden", result: "forbidden", fetch: api + "/api/v1/namespaces/" + ns + "/configmaps/kube-root-ca.crt"},
+				{name: "service", result: "service", fetch: "http://" + addr + "/ping"},
+			}))
+			requireCondition(t, tr, corev1.ConditionTrue, "Succeeded")
+			got := map[string]string{}
+			for _, r := range tr.Status.Results {
+				got[r.Name] = r.Value.StringVal
+			}
+			assert.Regexp(t, `^200 \{ "major": "1", "minor": "37"`, got["version"], "GET /version with the pod's token")
+			assert.Regexp(t, `^403 `, got["forbidden"], "the pod's ServiceAccount is authenticated (not 401) and has no right to ConfigMaps")
+			assert.Equal(t, "200 pong", got["service"])
+			assert.Equal(t, "/ping", <-hits)
+		})
+
+		t.Run("termination message cap", func(t *testing.T) {
+			// Three steps and Tekton's "prepare" init container: the kubelet keeps
+			// 12288/4 = 3072 bytes of each termination message. The last step writes a result
+			// that Tekton's entrypoint accepts (its message stays under 4096 bytes) but that
+			// the kubelet cuts.
+			const size = 3500
+			tr := runTaskRun(ctx, t, c, tekton, ns, writeResultTask("big", image, []step{
+				{name: "first", result: "small1", value: "a"},
+				{name: "second", result: "small2", value: "b"},
+				{name: "third", result: "big", value: "big:", size: size},
+			}))
+			pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, tr.Status.PodName, metav1.GetOptions{})
+			require.NoError(t, err)
+			containers := len(pod.Spec.Containers) + len(pod.Spec.InitContainers)
+			require.GreaterOrEqual(t, containers, 4, "the pod needs at least 4 containers for the cap to bite below 4096")
+			limit := podTerminationMessageCap / containers
+			var msg string
+			for _, cs := range pod.Status.ContainerStatuses {
+				if cs.Name == "step-third" {
+					require.NotNil(t, cs.State.Terminated, "step-third has not terminated")
+					msg = cs.State.Terminated.Message
+				}
+			}
+			assert.Len(t, msg, limit, "the kubelet cuts each container's termination message to 12288/%d bytes", containers)
+			assert.Greater(t, size, limit)
+			assert.Less(t, size+200, 4096, "the entrypoint accepts the message: only the kubelet cuts it")
+			t.Logf("pod of %d containers: termination message of step-third cut to %d bytes; TaskRun %s: %s", containers, len(msg),
+				tr.Status.GetCondition(apis.ConditionSucceeded).Reason, tr.Status.GetCondition(apis.ConditionSucceeded).Message)
+			// What Tekton v1.15.0 makes of it: the cut message is no longer JSON, the step's
+			// results are dropped, and the TaskRun still reports success — the big result is
+			// silently missing. This is why the project keeps every result under the cap.
+			requireCondition(t, tr, corev1.ConditionTrue, "Succeeded")
+			got := map[string]string{}
+			for _, r := range tr.Status.Results {
+				got[r.Name] = r.Value.StringVal
+			}
+			assert.Equal(t, map[string]string{"small1": "a", "small2": "b"}, got)
+		})
+	})
+
+	stopStart := time.Now()
+	require.NoError(t, c.Stop())
+	t.Logf("cluster stop: %s", time.Since(stopStart).Round(time.Millisecond))
+	if !ok {
+		return
+	}
+	after := snapshotHost(t)
+	assert.Equal(t, before.sysctls, after.sysctls, "host sysctls changed")
+	assert.Equal(t, before.paths, after.paths, "host paths created or removed")
+	assert.Equal(t, before.logLinks, after.logLinks, "links left in /var/log/containers")
+	assert.Equal(t, before.cgroups, after.cgroups, "top-level cgroups created or removed")
+	assert.Empty(t, runProcesses(runDir, cgroupName, inode), "processes of the run left")
+	assert.Empty(t, mountsUnder(runDir), "mounts left under the run directory")
+	assert.NoDirExists(t, runDir)
+	hs, err := cgroupHierarchies()
+	require.NoError(t, err)
+	for _, h := range hs {
+		assert.NoDirExists(t, filepath.Join(h, cgroupName), "cgroup left")
+	}
+}
+
+type step struct {
+	name, result, value string
+	size                int
+	fetch               string // a URL whose status and body start become the result
+}
+
+// writeResultTask is a TaskRun with an inline Task: each step runs write-result with an explicit
+// command and a restricted securityContext without runAsUser (the image's numeric USER makes the
+// container non-root, as OpenShift's restricted-v2 SCC requires).
+func writeResultTask(name, image string, steps []step) *pipelinev1.TaskRun {
+	spec := &pipelinev1.TaskSpec{}
+	for _, s := range steps {
+		spec.Results = append(spec.Results, pipelinev1.TaskResult{Name: s.result, Type: pipelinev1.ResultsTypeString})
+		spec.Steps = append(spec.Steps, pipelinev1.Step{
+			Name:    s.name,
+			Image:   image,
+			Command: []string{"/usr/local/bin/write-result"},
+			Env: []corev1.EnvVar{
+				{Name: "RESULT_PATH", Value: "$(results." + s.result + ".path)"},
+				{Name: "RESULT_VALUE", Value: s.value},
+				{Name: "RESULT_SIZE", Value: strconv.Itoa(s.size)},
+				{Name: "FETCH_URL", Value: s.fetch},
+			},
+			SecurityContext: &corev1.SecurityContext{
+				AllowPrivilegeEscalation: ptr.To(false),
+				RunAsNonRoot:             ptr.To(true),
+				ReadOnlyRootFilesystem:   ptr.To(true),
+				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+		})
+	}
+	return &pipelinev1.TaskRun{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: name + "-"},
+		Spec:       pipelinev1.TaskRunSpec{TaskSpec: spec},
+	}
+}
+
+// runTaskRun creates the TaskRun as the tenant, waits until it is done and logs the figures:
+// creation to the pod's first step start, and creation to done.
+func runTaskRun(ctx context.Context, t *testing.T, c *Cluster, tekton tektonclient.Interface, ns string, tr *pipelinev1.TaskRun) *pipelinev1.TaskRun {
+	t.Helper()
+	created := time.Now()
+	tr, err := tekton.TektonV1().TaskRuns(ns).Create(ctx, tr, metav1.CreateOptions{})
+	require.NoError(t, err)
+	var podStarted time.Duration
+	err = c.waitFor(ctx, "TaskRun "+tr.Name+" done", 5*time.Minute, func(ctx context.Context) (bool, error) {
+		got, err := tekton.TektonV1().TaskRuns(ns).Get(ctx, tr.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		tr = got
+		if podStarted == 0 && tr.Status.PodName != "" {
+			if pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, tr.Status.PodName, metav1.GetOptions{}); err == nil {
+				for _, cs := range pod.Status.ContainerStatuses {
+					if cs.State.Running != nil || cs.State.Terminated != nil {
+						podStarted = time.Since(created)
+						break
+					}
+				}
+			}
+		}
+		return tr.IsDone(), nil
+	})
+	require.NoError(t, err, "TaskRun %s: %s", tr.Name, describe(tr))
+	t.Logf("TaskRun %s: first step container started after %s, done after %s (%s)", tr.Name,
+		podStarted.Round(time.Millisecond), time.Since(created).Round(time.Millisecond), describe(tr))
+	return tr
+}
+
+func describe(tr *pipelinev1.TaskRun) string {
+	cond := tr.Status.GetCondition(apis.ConditionSucceeded)
+	if cond == nil {
+		return "no Succeeded condition yet"
+	}
+	return fmt.Sprintf("%s %s: %s", cond.Status, cond.Reason, cond.Message)
+}
+
+func requireCondition(t *testing.T, tr *pipelinev1.TaskRun, status corev1.ConditionStatus, reason string) {
+	t.Helper()
+	cond := tr.Status.GetCondition(apis.ConditionSucceeded)
+	require.NotNil(t, cond)
+	require.Equal(t, status, cond.Status, describe(tr))
+	require.Equal(t, reason, cond.Reason, describe(tr))
+}
+
+// pushWriteResultImage builds ./internal/writeresult statically and pushes it as the step image.
+func pushWriteResultImage(ctx context.Context, t *testing.T, c *Cluster) string {
+	t.Helper()
+	root, err := tools.Root()
+	require.NoError(t, err)
+	bin := filepath.Join(t.TempDir(), "write-result")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./test/cluster/internal/writeresult")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	b, err := os.ReadFile(bin)
+	require.NoError(t, err)
+	img, err := BinaryImage("write-result", b)
+	require.NoError(t, err)
+	ref, err := c.Registry.PushImage(ctx, "test/write-result", "test", img)
+	require.NoError(t, err)
+	return ref
+}
+
+// hostSnapshot is the host state a run must give back.
+type hostSnapshot struct {
+	sysctls  map[string]string
+	paths    map[string]bool
+	logLinks []string
+	cgroups  []string // top-level cgroups of every hierarchy
+}
+
+// volatileSysctls change on their own (counters, entropy, the kernel's own tuning) and are not
+// compared.
+var volatileSysctls = []string{
+	"kernel/random/", "kernel/ns_last_pid", "kernel/pty/nr", "kernel/tainted",
+	"kernel/perf_event_max_sample_rate", "fs/file-nr", "fs/dentry-state", "fs/inode-nr",
+	"fs/inode-state", "fs/aio-nr", "fs/quota/", "fs/binfmt_misc/", "fs/dentry-negative",
+}
+
+func snapshotHost(t *testing.T) hostSnapshot {
+	t.Helper()
+	s := hostSnapshot{sysctls: map[string]string{}, paths: map[string]bool{}}
+	for _, top := range []string{"kernel", "vm", "fs", "user"} {
+		_ = filepath.WalkDir(filepath.Join("/proc/sys", top), func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			key := strings.TrimPrefix(p, "/proc/sys/")
+			for _, v := range volatileSysctls {
+				if strings.HasPrefix(key, v) {
+					return nil
+				}
+			}
+			if b, err := os.ReadFile(p); err == nil {
+				s.sysctls[key] = strings.TrimSpace(string(b))
+			}
+			return nil
+		})
+	}
+	require.NotEmpty(t, s.sysctls["kernel/panic"])
+	for _, p := range hostPaths {
+		_, err := os.Lstat(p)
+		s.paths[p] = err == nil
+	}
+	hs, err := cgroupHierarchies()
+	require.NoError(t, err)
+	for _, h := range hs {
+		entries, err := os.ReadDir(h)
+		require.NoError(t, err)
+		for _, e := range entries {
+			if e.IsDir() {
+				s.cgroups = append(s.cgroups, filepath.Join(h, e.Name()))
+			}
+		}
+	}
+	if entries, err := os.ReadDir(containerLogLinks); err == nil {
+		for _, e := range entries {
+			s.logLinks = append(s.logLinks, e.Name())
+		}
+	}
+	return s
+}

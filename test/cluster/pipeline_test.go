@@ -1,0 +1,214 @@
+package cluster
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"knative.dev/pkg/apis"
+	"sigs.k8s.io/yaml"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	tektonclient "github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
+
+	"github.com/release-to-prod/release-to-prod/pkg/imagebuild"
+	"github.com/release-to-prod/release-to-prod/test/tools"
+)
+
+// TestPipelineFailuresOnNode runs the generated release-to-prod Pipeline on the node: step
+// images built from this checkout and served as quay.io/release-to-prod/<step>:0.1.0, the
+// project's RBAC, a PipelineRun created by a tenant in a restricted namespace, Slack an HTTPS
+// sink in the test. Each scenario stops the run before a release; in each, the finally task report
+// must run and the history and Slack must say what happened.
+func TestPipelineFailuresOnNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster: starts a Kubernetes node and the Tekton controller; not run with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	c := New(t, Options{Mirrors: []string{"quay.io"}})
+	root, err := tools.Root()
+	require.NoError(t, err)
+
+	buildStart := time.Now()
+	pushStepImages(ctx, t, c, root)
+	t.Logf("step images built (linux/%s) and pushed: %s", runtime.GOARCH, time.Since(buildStart).Round(time.Millisecond))
+
+	b, err := os.ReadFile(filepath.Join(root, "pipelines", "release-to-prod", "0.1", "release-to-prod.yaml"))
+	require.NoError(t, err)
+	var p pipelinev1.Pipeline
+	require.NoError(t, yaml.UnmarshalStrict(b, &p))
+
+	for _, sc := range []struct {
+		name, ns, sha string
+		mutate        func(*pipelinev1.PipelineSpec)
+	}{
+		{name: "invalid input", ns: "tenant-invalid", sha: "not-a-sha"},
+		{name: "step image cannot be pulled", ns: "tenant-pull", sha: "0123456789abcdef0123456789abcdef01234567",
+			mutate: func(s *pipelinev1.PipelineSpec) {
+				for i := range s.Tasks {
+					for j := range s.Tasks[i].TaskSpec.Steps {
+						if st := &s.Tasks[i].TaskSpec.Steps[j]; st.Name == "check-alerts" {
+							st.Image = "quay.io/release-to-prod/check-alerts:never-pushed"
+						}
+					}
+				}
+			}},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			spec := p.Spec.DeepCopy()
+			if sc.mutate != nil {
+				sc.mutate(spec)
+			}
+			runFailingPipeline(ctx, t, c, root, sc.ns, sc.sha, spec)
+		})
+	}
+}
+
+func runFailingPipeline(ctx context.Context, t *testing.T, c *Cluster, root, ns, sha string, spec *pipelinev1.PipelineSpec) {
+	require.NoError(t, c.RestrictedNamespace(ctx, ns))
+	for _, f := range []string{"serviceaccount.yaml", "role.yaml", "rolebinding.yaml"} {
+		require.NoError(t, c.ApplyFile(ctx, ns, filepath.Join(root, "config", "rbac", f)))
+	}
+	var mu sync.Mutex
+	var posts []string
+	sink, err := c.ServeTLS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		posts = append(posts, string(b))
+		mu.Unlock()
+		_, _ = w.Write([]byte("ok"))
+	}))
+	require.NoError(t, err)
+	_, err = c.Client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "slack-webhook"},
+		StringData: map[string]string{"url": "https://" + sink + "/services/T000/B000/XXXX"},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	tenantCfg, err := c.Tenant(ctx, ns, "tenant-user")
+	require.NoError(t, err)
+	tekton, err := tektonclient.NewForConfig(tenantCfg)
+	require.NoError(t, err)
+	pr := &pipelinev1.PipelineRun{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "release-to-prod-"},
+		Spec: pipelinev1.PipelineRunSpec{
+			PipelineSpec: spec,
+			Params: pipelinev1.Params{
+				{Name: "commit_sha", Value: *pipelinev1.NewStructuredValues(sha)},
+				{Name: "namespace", Value: *pipelinev1.NewStructuredValues(ns)},
+			},
+			Workspaces: []pipelinev1.WorkspaceBinding{
+				{Name: "slack-webhook", Secret: &corev1.SecretVolumeSource{SecretName: "slack-webhook"}},
+			},
+			TaskRunTemplate: pipelinev1.PipelineTaskRunTemplate{ServiceAccountName: "release-to-prod"},
+		},
+	}
+	created := time.Now()
+	pr, err = tekton.TektonV1().PipelineRuns(ns).Create(ctx, pr, metav1.CreateOptions{})
+	require.NoError(t, err)
+	err = c.waitFor(ctx, "PipelineRun "+pr.Name+" done", 10*time.Minute, func(ctx context.Context) (bool, error) {
+		got, err := tekton.TektonV1().PipelineRuns(ns).Get(ctx, pr.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		pr = got
+		return pr.IsDone(), nil
+	})
+	wall := time.Since(created)
+	trs, lerr := tekton.TektonV1().TaskRuns(ns).List(ctx, metav1.ListOptions{})
+	require.NoError(t, lerr)
+	for _, tr := range trs.Items {
+		logTaskRun(ctx, t, c, ns, &tr)
+	}
+	require.NoError(t, err)
+	cond := pr.Status.GetCondition(apis.ConditionSucceeded)
+	require.NotNil(t, cond)
+	t.Logf("PipelineRun %s: %s %s: %s — wall time %s", pr.Name, cond.Status, cond.Reason, cond.Message, wall.Round(time.Millisecond))
+	assert.Equal(t, corev1.ConditionFalse, cond.Status, "the run must fail")
+
+	reported := false
+	for _, tr := range trs.Items {
+		if tr.Labels["tekton.dev/pipelineTask"] == "report" {
+			rc := tr.Status.GetCondition(apis.ConditionSucceeded)
+			reported = rc != nil && rc.Status == corev1.ConditionTrue
+		}
+	}
+	assert.True(t, reported, "the finally task report must run and succeed")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.NotEmpty(t, posts, "Slack was told")
+	for _, p := range posts {
+		t.Logf("Slack post: %s", truncate(p, 600))
+		// A result a step did not write stays in the text as Tekton's literal reference.
+		assert.NotContains(t, p, "$(", "Slack post with an unsubstituted Tekton reference")
+	}
+	cm, err := c.Client.CoreV1().ConfigMaps(ns).Get(ctx, "release-history", metav1.GetOptions{})
+	if assert.NoError(t, err, "the history records the run") {
+		for k, v := range cm.Data {
+			t.Logf("history %s: %s", k, truncate(v, 600))
+			assert.NotContains(t, v, "$(", "history entry with an unsubstituted Tekton reference")
+		}
+	}
+}
+
+// logTaskRun logs a TaskRun's outcome, its pod's termination-message budget, and the log of
+// every step that did not exit 0 and of every step of report.
+func logTaskRun(ctx context.Context, t *testing.T, c *Cluster, ns string, tr *pipelinev1.TaskRun) {
+	if cond := tr.Status.GetCondition(apis.ConditionSucceeded); cond != nil {
+		t.Logf("TaskRun %s: %s %s: %s", tr.Name, cond.Status, cond.Reason, truncate(cond.Message, 400))
+	}
+	if pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, tr.Status.PodName, metav1.GetOptions{}); err == nil {
+		n := len(pod.Spec.Containers) + len(pod.Spec.InitContainers)
+		t.Logf("  pod %s: %d containers: the kubelet keeps %d bytes of each termination message", pod.Name, n, podTerminationMessageCap/n)
+	}
+	for _, s := range tr.Status.Steps {
+		if s.Terminated == nil {
+			continue
+		}
+		t.Logf("  step %s: exit %d %s %q", s.Name, s.Terminated.ExitCode, s.Terminated.Reason, truncate(s.Terminated.Message, 300))
+		if s.Terminated.ExitCode != 0 || tr.Labels["tekton.dev/pipelineTask"] == "report" {
+			logs, err := c.Client.CoreV1().Pods(ns).GetLogs(tr.Status.PodName, &corev1.PodLogOptions{Container: s.Container}).DoRaw(ctx)
+			t.Logf("  step %s log (%v):\n%s", s.Name, err, truncate(string(logs), 1500))
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// pushStepImages builds every step's image for the node's platform from this checkout and
+// pushes it as release-to-prod/<step>:0.1.0, which the node pulls as quay.io/release-to-prod/….
+// The images trust the cluster's CA besides the host's, as an organisation's images trust its
+// private CA: the Slack stand-in is served over HTTPS with a certificate from it.
+func pushStepImages(ctx context.Context, t *testing.T, c *Cluster, root string) {
+	t.Helper()
+	steps, err := imagebuild.Steps(root)
+	require.NoError(t, err)
+	certs, err := imagebuild.ReadCACerts(hostCACerts)
+	require.NoError(t, err)
+	certs = append(append(certs, '\n'), c.CACert()...)
+	b := &imagebuild.Builder{RepoRoot: root, CACerts: certs, Platforms: []v1.Platform{{OS: "linux", Architecture: runtime.GOARCH}},
+		Meta: imagebuild.Metadata{Version: "0.1.0", Created: imageEpoch}}
+	for _, s := range steps {
+		built, err := b.Build(ctx, s)
+		require.NoError(t, err)
+		_, err = c.Registry.PushIndex(ctx, "release-to-prod/"+s, "0.1.0", built.Index)
+		require.NoError(t, err)
+	}
+}

@@ -1,0 +1,3 @@
+module github.com/release-to-prod/release-to-prod/test/tools/pause
+
+go 1.26.0
