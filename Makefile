@@ -13,7 +13,7 @@ GOFLAGS_BUILD := -trimpath -ldflags="-s -w"
 FUZZTIME ?= 100000x
 REGISTRY ?=
 
-.PHONY: all build tools test test-short lint lint-tekton fmt vet staticcheck demo bench fuzz images bundles clean
+.PHONY: all build generate tools test test-short lint lint-tekton fmt vet staticcheck demo bench fuzz images bundles clean
 
 all: build
 
@@ -43,7 +43,11 @@ tools:
 test: tools build lint-tekton
 	$(GO) test -count=1 ./...
 
-## lint-tekton: every Task, StepAction and Pipeline through Tekton's validation and wiring checks
+## generate: the Tasks, the Pipeline, their README tables and check-input's config, from the steps' Go config structs
+generate:
+	$(GO) run ./cmd/generate
+
+## lint-tekton: every Task and Pipeline through Tekton's validation and wiring checks, the tenant rules and the PaC run's timeouts
 lint-tekton:
 	$(GO) run ./cmd/lint-tekton
 
