@@ -187,8 +187,14 @@ func Explain(tr *TaskRun) Stop {
 		case s.Reason == "OOMKilled":
 			return Stop{Cause: fmt.Sprintf("step %s was killed for exceeding its memory limit (OOMKilled), so the preflight left no results", s.Name),
 				Fix: "re-run; if it happens again, report it with the step's log: its memory limit comes from make bench's measurement"}
-		case s.Waiting && strings.Contains(s.Reason, "Image") || s.Reason == "ErrImagePull":
-			return Stop{Cause: fmt.Sprintf("the image of step %s cannot be pulled (%s): %s", s.Name, s.Reason, oneLine(s.Message)),
+		case strings.Contains(s.Reason, "ImagePull") || s.Reason == "ErrImagePull" || s.Reason == "InvalidImageName":
+			// Waiting while the kubelet retries; Tekton then ends the pod and marks every step
+			// TaskRunImagePullFailed, its TaskRun message naming the image.
+			why := s.Message
+			if tr.Reason == "TaskRunImagePullFailed" || why == "" || strings.HasPrefix(why, "Step ") {
+				why = tr.Message
+			}
+			return Stop{Cause: fmt.Sprintf("a step image cannot be pulled (%s): %s", s.Reason, oneLine(why)),
 				Fix: "check that the step image exists and that the namespace can pull it (pull secret of the ServiceAccount, or the bundle's pinned digest)"}
 		}
 	}

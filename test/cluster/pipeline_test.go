@@ -53,9 +53,12 @@ func TestPipelineFailuresOnNode(t *testing.T) {
 	for _, sc := range []struct {
 		name, ns, sha string
 		mutate        func(*pipelinev1.PipelineSpec)
+		// What the history and the Slack post must say.
+		status, cause string
 	}{
-		{name: "invalid input", ns: "tenant-invalid", sha: "not-a-sha"},
+		{name: "invalid input", ns: "tenant-invalid", sha: "not-a-sha", status: "Rejected", cause: "commit_sha"},
 		{name: "step image cannot be pulled", ns: "tenant-pull", sha: "0123456789abcdef0123456789abcdef01234567",
+			status: "Blocked", cause: "cannot be pulled",
 			mutate: func(s *pipelinev1.PipelineSpec) {
 				for i := range s.Tasks {
 					for j := range s.Tasks[i].TaskSpec.Steps {
@@ -71,12 +74,12 @@ func TestPipelineFailuresOnNode(t *testing.T) {
 			if sc.mutate != nil {
 				sc.mutate(spec)
 			}
-			runFailingPipeline(ctx, t, c, root, sc.ns, sc.sha, spec)
+			runFailingPipeline(ctx, t, c, root, sc.ns, sc.sha, spec, sc.status, sc.cause)
 		})
 	}
 }
 
-func runFailingPipeline(ctx context.Context, t *testing.T, c *Cluster, root, ns, sha string, spec *pipelinev1.PipelineSpec) {
+func runFailingPipeline(ctx context.Context, t *testing.T, c *Cluster, root, ns, sha string, spec *pipelinev1.PipelineSpec, status, cause string) {
 	require.NoError(t, c.RestrictedNamespace(ctx, ns))
 	for _, f := range []string{"serviceaccount.yaml", "role.yaml", "rolebinding.yaml"} {
 		require.NoError(t, c.ApplyFile(ctx, ns, filepath.Join(root, "config", "rbac", f)))
@@ -159,7 +162,12 @@ func runFailingPipeline(ctx context.Context, t *testing.T, c *Cluster, root, ns,
 		for k, v := range cm.Data {
 			t.Logf("history %s: %s", k, truncate(v, 600))
 			assert.NotContains(t, v, "$(", "history entry with an unsubstituted Tekton reference")
+			assert.Contains(t, v, `"status":"`+status+`"`)
+			assert.Contains(t, v, cause, "the history says why")
 		}
+	}
+	if assert.Len(t, posts, 1) {
+		assert.Contains(t, posts[0], cause, "Slack says why")
 	}
 }
 

@@ -1,0 +1,66 @@
+package taskruns
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestExplain(t *testing.T) {
+	failed := func(steps ...Step) *TaskRun {
+		return &TaskRun{Name: "run-preflight", Status: "False", Reason: "Failed", Message: "step failed", Results: map[string]string{}, Steps: steps}
+	}
+	for _, tc := range []struct {
+		name     string
+		tr       *TaskRun
+		rejected bool
+		cause    string
+	}{
+		{"no TaskRun", nil, false, "never created"},
+		{"rejected input", failed(Step{Name: InputStep, ExitCode: 2, Reason: "Error", Results: map[string]string{InputResult: "commit_sha (COMMIT_SHA): \"x\" is not a hexadecimal commit SHA"}}),
+			true, "invalid input, nothing was attempted: commit_sha"},
+		{"OOM kill", failed(Step{Name: InputStep, Reason: "Completed"}, Step{Name: "konflux-preflight", ExitCode: 137, Reason: "OOMKilled"}),
+			false, "step konflux-preflight was killed for exceeding its memory limit"},
+		{"image pull", &TaskRun{Status: "False", Reason: "TaskRunImagePullFailed", Message: `the step "check-alerts" in TaskRun "x" failed to pull the image "quay.io/a:b"`,
+			Steps: []Step{{Name: "check-alerts", ExitCode: 1, Reason: "TaskRunImagePullFailed", Message: "Step check-alerts terminated as pod x is terminated"}}},
+			false, `a step image cannot be pulled (TaskRunImagePullFailed): the step "check-alerts"`},
+		{"timeout", &TaskRun{Status: "False", Reason: "TaskRunTimeout", Message: "TaskRun x failed to finish within 1h0m0s"}, false, "the preflight timed out"},
+		{"crash before the verdict", failed(Step{Name: InputStep, Reason: "Completed"}, Step{Name: "gate-verdict", ExitCode: 2, Reason: "Error"}),
+			false, "step gate-verdict stopped with exit code 2"},
+		{"the verdict ran", &TaskRun{Status: "False", Results: map[string]string{"GATE_SUMMARY": "image ✗"}}, false, ""},
+		{"succeeded", &TaskRun{Status: "True"}, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Explain(tc.tr)
+			assert.Equal(t, tc.rejected, got.Rejected)
+			if tc.cause == "" {
+				assert.Empty(t, got.Cause)
+				return
+			}
+			assert.Contains(t, got.Cause, tc.cause)
+			assert.NotEmpty(t, got.Fix)
+		})
+	}
+}
+
+func TestParse(t *testing.T) {
+	tr := Parse(map[string]any{
+		"metadata": map[string]any{"name": "r-preflight", "labels": map[string]any{PipelineTaskLabel: "preflight"}},
+		"status": map[string]any{
+			"conditions": []any{map[string]any{"type": "Succeeded", "status": "False", "reason": "Failed", "message": "m"}},
+			"results":    []any{map[string]any{"name": "GATE_SUMMARY", "value": "image ✓"}, map[string]any{"name": "A", "value": []any{"x"}}},
+			"steps": []any{
+				map[string]any{"name": "check-image", "terminated": map[string]any{"exitCode": float64(137), "reason": "OOMKilled"}},
+				map[string]any{"name": "notify", "waiting": map[string]any{"reason": "ImagePullBackOff", "message": "back-off"}},
+			},
+		},
+	})
+	assert.Equal(t, "preflight", tr.PipelineTask)
+	assert.Equal(t, "False", tr.Status)
+	assert.Equal(t, "image ✓", tr.Results["GATE_SUMMARY"])
+	assert.Equal(t, `["x"]`, tr.Results["A"])
+	assert.Equal(t, Step{Name: "check-image", ExitCode: 137, Reason: "OOMKilled", Results: map[string]string{}}, tr.Steps[0])
+	assert.True(t, tr.Steps[1].Waiting)
+	assert.Equal(t, Stop{}, Explain(&TaskRun{}), "a TaskRun with no condition yet says nothing")
+	assert.Empty(t, Parse(map[string]any{"status": "garbage"}).Steps, "no panic on odd input")
+}
