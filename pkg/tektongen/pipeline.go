@@ -207,19 +207,9 @@ func PipelineParams() ([]Param, error) {
 			if u.step.PipelineParams {
 				continue
 			}
-			params, err := u.step.Params()
+			params, fed, err := u.params()
 			if err != nil {
 				return nil, err
-			}
-			fields, err := u.step.fields()
-			if err != nil {
-				return nil, err
-			}
-			fed := map[string]bool{}
-			for env, f := range fields {
-				if _, ok := u.values[env]; ok {
-					fed[f.Param()] = true
-				}
 			}
 			for _, p := range params {
 				if _, bound := pt.bindings[p.Name]; bound || fed[p.Name] || seen[p.Name] {

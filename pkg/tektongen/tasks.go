@@ -22,6 +22,25 @@ type stepUse struct {
 	values map[string]string
 }
 
+// params returns the step's params and, of them, those its values feed (no param needed).
+func (u stepUse) params() ([]Param, map[string]bool, error) {
+	params, err := u.step.Params()
+	if err != nil {
+		return nil, nil, err
+	}
+	fields, err := u.step.fields()
+	if err != nil {
+		return nil, nil, err
+	}
+	fed := map[string]bool{}
+	for env, f := range fields {
+		if _, ok := u.values[env]; ok {
+			fed[f.Param()] = true
+		}
+	}
+	return params, fed, nil
+}
+
 // container builds the v1.Step of u in a pod of n steps.
 func (u stepUse) container(n int) (v1.Step, error) {
 	s := u.step
@@ -122,19 +141,9 @@ func taskSpec(description string, uses []stepUse) (*v1.TaskSpec, error) {
 			return nil, err
 		}
 		spec.Steps = append(spec.Steps, c)
-		params, err := u.step.Params()
+		params, fedParam, err := u.params()
 		if err != nil {
 			return nil, err
-		}
-		fields, err := u.step.fields()
-		if err != nil {
-			return nil, err
-		}
-		fedParam := map[string]bool{}
-		for env, f := range fields {
-			if _, ok := u.values[env]; ok {
-				fedParam[f.Param()] = true
-			}
 		}
 		for _, p := range params {
 			if fedParam[p.Name] || seenParam[p.Name] {
