@@ -199,6 +199,9 @@ func Explain(tr *TaskRun) Stop {
 		}
 	}
 	switch {
+	case tr.Reason == "TaskRunResultLargerThanAllowedLimit" || strings.HasPrefix(tr.Reason, "TaskRunResultLargerThanAllowedLimit"):
+		return Stop{Cause: "the preflight's results were over what the kubelet keeps of a step's termination message, so they were cut and could not be read: " + oneLine(tr.Message),
+			Fix: "a bug: report it with the preflight's log (each step is told its share in RESULTS_BUDGET and must stay within it)"}
 	case tr.Reason == "TaskRunTimeout":
 		return Stop{Cause: "the preflight timed out: " + oneLine(tr.Message),
 			Fix: "raise the PipelineRun's timeouts.tasks (it must cover scan_poll_timeout and build_wait_timeout), or find the gate that hangs in the log"}
@@ -209,7 +212,7 @@ func Explain(tr *TaskRun) Stop {
 	// skipped), else the TaskRun's own reason.
 	for i := len(tr.Steps) - 1; i >= 0; i-- {
 		if s := tr.Steps[i]; s.Reason != "Skipped" && s.ExitCode != 0 && !s.Waiting {
-			return Stop{Cause: fmt.Sprintf("step %s stopped with exit code %d (%s) before the gate verdict, so the preflight left no verdict", s.Name, s.ExitCode, s.Reason),
+			return Stop{Cause: fmt.Sprintf("step %s stopped with exit code %d (%s) and the preflight left no verdict", s.Name, s.ExitCode, s.Reason),
 				Fix: "read the step's log in the preflight TaskRun (tkn taskrun logs " + tr.Name + "); a crash is a bug: report it with the log"}
 		}
 	}

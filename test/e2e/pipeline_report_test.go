@@ -74,9 +74,13 @@ func TestPipelineReportsEveryEnd(t *testing.T) {
 	}{
 		{"a crash", `echo "panic: runtime error: index out of range" >&2; exit 2`, "step gate-verdict stopped with exit code 2"},
 		{"an OOM-like kill", `kill -KILL $$`, "step gate-verdict was killed for exceeding its memory limit (OOMKilled)"},
+		// Results over the kubelet's share of the pod's termination messages: truncated, Tekton
+		// cannot read them, and the TaskRun has no verdict.
+		{"results over budget", `head -c 3000 /dev/zero | tr '\0' x > "${RESULTS_DIR%/GATE_SUMMARY/..}/GATE_SUMMARY"; exit 1`,
+			"the preflight's results were over what the kubelet keeps"},
 	} {
 		t.Run("preflight ends with no verdict: "+tc.name, func(t *testing.T) {
-			tn := k.tenant(t, "pl-no-verdict-"+map[string]string{"a crash": "crash", "an OOM-like kill": "oom"}[tc.name], sandbox.TenantOptions{})
+			tn := k.tenant(t, "pl-no-verdict-"+map[string]string{"a crash": "crash", "an OOM-like kill": "oom", "results over budget": "budget"}[tc.name], sandbox.TenantOptions{})
 			r := k.run(t, k.params(tn), tn.Workspaces, standIn(t, tc.script))
 			require.NoError(t, r.Err)
 			assert.False(t, r.Succeeded())
