@@ -41,7 +41,7 @@ tools:
 
 ## test: unit tests, the Tekton wiring check and the sandbox end-to-end tests (builds the tools on first run)
 test: tools build lint-tekton
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 45m ./...
 
 ## generate: the Tasks, the Pipeline, their README tables and check-input's config, from the steps' Go config structs
 generate:

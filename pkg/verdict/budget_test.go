@@ -63,7 +63,10 @@ func worstCase(t *testing.T, dir string, gates []string, entries []failure.Entry
 		got[r] = string(b)
 	}
 	assert.Equal(t, "image,konflux,alerts,vulnerabilities,app-interface", got["FAILED_GATES"])
-	assert.Contains(t, got["FAILURE_CAUSE"], "image: ")
+	for _, g := range []string{"image", "konflux", "alerts", "vulnerabilities", "app-interface"} {
+		assert.Contains(t, got["FAILURE_CAUSE"], g+": ", "every failed gate keeps its name")
+		assert.Contains(t, got["FAILURE_FIX"], g+": ")
+	}
 	assert.Contains(t, got["FAILURE_CAUSE"], "(see the log)", "cut, and says where the rest is")
 	// The whole advice is in the log.
 	assert.Contains(t, out.String(), long(entries[0].Cause + " <&> «ü»")[:200])

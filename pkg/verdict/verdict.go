@@ -144,7 +144,8 @@ func adviceLines(gates []Gate, namespace string) (cause, fix []string) {
 // FitAdvice returns FAILURE_CAUSE and FAILURE_FIX cut so that, with the other results, they
 // fit budget bytes of termination message as Tekton encodes it. The kubelet truncates a
 // container's message past its share of the pod's 12288 bytes, which makes the whole TaskRun's
-// results unreadable: cut here, the log keeps every word.
+// results unreadable: cut here, line by line so that every failed gate keeps its name and the
+// start of its advice; the log keeps every word.
 func FitAdvice(others map[string]string, causes, fixes []string, budget int) (cause, fix string) {
 	cause, fix = strings.Join(causes, "\n"), strings.Join(fixes, "\n")
 	size := func() int {
@@ -154,21 +155,35 @@ func FitAdvice(others map[string]string, causes, fixes []string, budget int) (ca
 		}
 		return step.EncodedSize(all)
 	}
-	for n := max(len(cause), len(fix)); size() > budget && n > 0; n = n * 4 / 5 {
-		cause, fix = cut(strings.Join(causes, "\n"), n), cut(strings.Join(fixes, "\n"), n)
+	longest := 0
+	for _, l := range append(append([]string{}, causes...), fixes...) {
+		longest = max(longest, len(l))
+	}
+	for n := longest; size() > budget && n > 0; n = n * 4 / 5 {
+		cause, fix = cutLines(causes, n), cutLines(fixes, n)
 	}
 	return cause, fix
 }
 
-// cut shortens s to at most n bytes on a rune boundary, marking the cut.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
+// cutLines cuts each line to at most n bytes and joins them, marking a cut once.
+func cutLines(lines []string, n int) string {
+	out := make([]string, len(lines))
+	cut := false
+	for i, l := range lines {
+		if len(l) > n {
+			k := n
+			for k > 0 && !utf8.RuneStart(l[k]) {
+				k--
+			}
+			l, cut = l[:k]+"…", true
+		}
+		out[i] = l
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
+	s := strings.Join(out, "\n")
+	if cut {
+		s += " (see the log)"
 	}
-	return s[:n] + "… (see the log)"
+	return s
 }
 
 // teachHint is the command that teaches a failure's cause and fix.

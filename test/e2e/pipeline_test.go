@@ -41,7 +41,7 @@ func TestPipeline(t *testing.T) {
 		assertResult(t, r, "RELEASE_STATUS", "Succeeded")
 		assertResult(t, r, "FAILED_GATES", "")
 		assertResult(t, r, "IMAGE_DIGEST", tn.Digest)
-		assertResult(t, r, "GATE_SUMMARY", "image ✓, konflux ✓, alerts ✓, vulnerabilities ✓, app-interface ✓")
+		assertResult(t, r, "GATE_SUMMARY", "known-issues ✓, image ✓, konflux ✓, alerts ✓, vulnerabilities ✓, app-interface ✓")
 
 		rels := k.releasesIn(t, tn.Namespace)
 		require.Len(t, rels, 1)
@@ -67,7 +67,7 @@ func TestPipeline(t *testing.T) {
 		assert.Contains(t, slackTexts(t, posts), name)
 
 		assertLines(t, r.Output,
-			"✓ all 5 gates passed",
+			"✓ all 6 gates passed",
 			"✓ created Release "+name,
 			"✓ Release "+name+" succeeded",
 			"✓ recorded Succeeded of "+tn.Component,
