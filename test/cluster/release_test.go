@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
@@ -192,4 +195,70 @@ func TestPipelineReleasesOnNode(t *testing.T) {
 			assert.Contains(t, r.Posts[0], "Already released")
 		}
 	})
+	t.Run("a step exceeds its memory limit", func(t *testing.T) {
+		kt := seedKonflux(ctx, t, c, root, "tenant-oom", "True", true)
+		quay.SetSecurity(kt.QuayRepo, kt.Digest, cleanScan())
+		spec := p.Spec.DeepCopy()
+		withMemoryLimit("konflux-preflight", "8Mi")(spec)
+		r := kt.run(ctx, t, c, spec, kt.params(quayURL))
+		assert.Equal(t, corev1.ConditionFalse, r.Cond.Status, "the run must fail")
+		assert.True(t, r.reported(), "the finally task report must run and succeed")
+		assert.Zero(t, kt.releases(ctx, t, c), "no Release")
+		if h := kt.history(ctx, t, c); assert.Len(t, h, 1) {
+			assert.Equal(t, "Blocked", h[0].Status)
+			assert.Contains(t, h[0].Cause, "OOMKilled", "the history says why")
+		}
+		if assert.Len(t, r.Posts, 1) {
+			assert.Contains(t, r.Posts[0], "OOMKilled", "Slack says why")
+		}
+	})
+
+	t.Run("every gate fails", func(t *testing.T) {
+		// Tests failed, the ReleasePlan neither matched nor active, the image not where the
+		// run looks for it, a critical CVE, an Alertmanager nobody answers at, app-interface
+		// asked for and not bound: every gate writes its part of the summary, and the
+		// preflight's results must still fit in its termination messages.
+		kt := seedKonflux(ctx, t, c, root, "tenant-all-fail", "False", false)
+		quay.SetSecurity(kt.QuayRepo, kt.Digest, sandbox.QuayScanned(sandbox.QuayFeature{Name: "openssl", Version: "3.0.7-1.el9",
+			Vulnerabilities: []sandbox.QuayVulnerability{{Name: "CVE-2024-0001", Severity: "Critical", FixedBy: "3.0.7-2.el9"}}}))
+		r := kt.run(ctx, t, c, p.Spec.DeepCopy(), kt.params(quayURL,
+			"skip_alerts", "false", "alertmanager_url", "https://"+bridgeIP+":1",
+			"skip_app_interface", "false", "repository", c.Registry.Host+"/nowhere/"+kt.ns))
+		assert.Equal(t, corev1.ConditionFalse, r.Cond.Status, "the run must fail")
+		assert.True(t, r.reported(), "the finally task report must run and succeed")
+		assert.Zero(t, kt.releases(ctx, t, c), "no Release")
+		pre := r.taskRun("preflight")
+		require.NotNil(t, pre, "the preflight TaskRun")
+		results := map[string]string{}
+		for _, res := range pre.Status.Results {
+			results[res.Name] = res.Value.StringVal
+		}
+		t.Logf("preflight results: %d, GATE_SUMMARY %d bytes, FAILURE_CAUSE %d bytes", len(results), len(results["GATE_SUMMARY"]), len(results["FAILURE_CAUSE"]))
+		assert.NotEmpty(t, results["GATE_SUMMARY"], "GATE_SUMMARY kept")
+		assert.NotEmpty(t, results["FAILURE_CAUSE"], "FAILURE_CAUSE kept")
+		if h := kt.history(ctx, t, c); assert.Len(t, h, 1) {
+			assert.Equal(t, "Blocked", h[0].Status)
+			assert.NotEmpty(t, strings.TrimSpace(h[0].Cause), "the history says why")
+		}
+		assert.Len(t, r.Posts, 1)
+	})
+}
+
+// withMemoryLimit returns a mutation that gives step a memory limit of limit and drops its
+// GOMEMLIMIT, so that the Go runtime does not try to stay under it.
+func withMemoryLimit(step, limit string) func(*pipelinev1.PipelineSpec) {
+	return func(s *pipelinev1.PipelineSpec) {
+		for i := range s.Tasks {
+			for j := range s.Tasks[i].TaskSpec.Steps {
+				st := &s.Tasks[i].TaskSpec.Steps[j]
+				if st.Name != step {
+					continue
+				}
+				q := resource.MustParse(limit)
+				st.ComputeResources.Limits[corev1.ResourceMemory] = q
+				st.ComputeResources.Requests[corev1.ResourceMemory] = q
+				st.Env = slices.DeleteFunc(st.Env, func(e corev1.EnvVar) bool { return e.Name == "GOMEMLIMIT" })
+			}
+		}
+	}
 }
