@@ -236,6 +236,7 @@ func TestPipelineReleasesOnNode(t *testing.T) {
 		t.Logf("preflight results: %d, GATE_SUMMARY %d bytes, FAILURE_CAUSE %d bytes", len(results), len(results["GATE_SUMMARY"]), len(results["FAILURE_CAUSE"]))
 		assert.NotEmpty(t, results["GATE_SUMMARY"], "GATE_SUMMARY kept")
 		assert.NotEmpty(t, results["FAILURE_CAUSE"], "FAILURE_CAUSE kept")
+		assert.Equal(t, "image,konflux,alerts,vulnerabilities,app-interface", results["FAILED_GATES"], "every gate failed")
 		if h := kt.history(ctx, t, c); assert.Len(t, h, 1) {
 			assert.Equal(t, "Blocked", h[0].Status)
 			assert.NotEmpty(t, strings.TrimSpace(h[0].Cause), "the history says why")
