@@ -3,10 +3,12 @@ package cluster
 import (
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -80,17 +82,43 @@ func TestPipelineFailuresOnNode(t *testing.T) {
 }
 
 func runFailingPipeline(ctx context.Context, t *testing.T, c *Cluster, root, ns, sha string, spec *pipelinev1.PipelineSpec, status, cause string) {
+	tn := newNodeTenant(ctx, t, c, root, ns)
+	r := tn.run(ctx, t, c, spec, map[string]string{"commit_sha": sha, "namespace": ns})
+	assert.Equal(t, corev1.ConditionFalse, r.Cond.Status, "the run must fail")
+	assert.True(t, r.reported(), "the finally task report must run and succeed")
+	for k, v := range tn.historyData(ctx, t, c) {
+		t.Logf("history %s: %s", k, truncate(v, 600))
+		assert.NotContains(t, v, "$(", "history entry with an unsubstituted Tekton reference")
+		assert.Contains(t, v, `"status":"`+status+`"`)
+		assert.Contains(t, v, cause, "the history says why")
+	}
+	if assert.Len(t, r.Posts, 1) {
+		assert.Contains(t, r.Posts[0], cause, "Slack says why")
+	}
+}
+
+// nodeTenant is a restricted tenant namespace with the project's RBAC, a Slack sink over HTTPS
+// bound as the slack-webhook Secret, and a Tekton client acting with the tenant's rights only.
+type nodeTenant struct {
+	ns     string
+	tekton tektonclient.Interface
+
+	mu    sync.Mutex
+	posts []string
+}
+
+func newNodeTenant(ctx context.Context, t *testing.T, c *Cluster, root, ns string) *nodeTenant {
+	t.Helper()
 	require.NoError(t, c.RestrictedNamespace(ctx, ns))
 	for _, f := range []string{"serviceaccount.yaml", "role.yaml", "rolebinding.yaml"} {
 		require.NoError(t, c.ApplyFile(ctx, ns, filepath.Join(root, "config", "rbac", f)))
 	}
-	var mu sync.Mutex
-	var posts []string
+	tn := &nodeTenant{ns: ns}
 	sink, err := c.ServeTLS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		posts = append(posts, string(b))
-		mu.Unlock()
+		tn.mu.Lock()
+		tn.posts = append(tn.posts, string(b))
+		tn.mu.Unlock()
 		_, _ = w.Write([]byte("ok"))
 	}))
 	require.NoError(t, err)
@@ -99,19 +127,60 @@ func runFailingPipeline(ctx context.Context, t *testing.T, c *Cluster, root, ns,
 		StringData: map[string]string{"url": "https://" + sink + "/services/T000/B000/XXXX"},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
-
 	tenantCfg, err := c.Tenant(ctx, ns, "tenant-user")
 	require.NoError(t, err)
-	tekton, err := tektonclient.NewForConfig(tenantCfg)
+	tn.tekton, err = tektonclient.NewForConfig(tenantCfg)
 	require.NoError(t, err)
+	return tn
+}
+
+// nodeRun is one finished PipelineRun.
+type nodeRun struct {
+	PR       *pipelinev1.PipelineRun
+	Cond     *apis.Condition
+	TaskRuns []pipelinev1.TaskRun
+	Posts    []string // what Slack was sent during this run
+	Wall     time.Duration
+}
+
+// reported says whether the finally task report ran and succeeded.
+func (r *nodeRun) reported() bool {
+	for _, tr := range r.TaskRuns {
+		if tr.Labels["tekton.dev/pipelineTask"] == "report" {
+			rc := tr.Status.GetCondition(apis.ConditionSucceeded)
+			return rc != nil && rc.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// taskRun returns the TaskRun of the pipeline task named task, nil when there is none.
+func (r *nodeRun) taskRun(task string) *pipelinev1.TaskRun {
+	for i := range r.TaskRuns {
+		if r.TaskRuns[i].Labels["tekton.dev/pipelineTask"] == task {
+			return &r.TaskRuns[i]
+		}
+	}
+	return nil
+}
+
+// run creates a PipelineRun of spec with params as the tenant, waits for it to end, logs its
+// TaskRuns and wall time, and checks what every run must do: no unsubstituted Tekton reference
+// in a Slack post.
+func (tn *nodeTenant) run(ctx context.Context, t *testing.T, c *Cluster, spec *pipelinev1.PipelineSpec, params map[string]string) *nodeRun {
+	t.Helper()
+	tn.mu.Lock()
+	before := len(tn.posts)
+	tn.mu.Unlock()
+	var ps pipelinev1.Params
+	for _, n := range slices.Sorted(maps.Keys(params)) {
+		ps = append(ps, pipelinev1.Param{Name: n, Value: *pipelinev1.NewStructuredValues(params[n])})
+	}
 	pr := &pipelinev1.PipelineRun{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "release-to-prod-"},
 		Spec: pipelinev1.PipelineRunSpec{
 			PipelineSpec: spec,
-			Params: pipelinev1.Params{
-				{Name: "commit_sha", Value: *pipelinev1.NewStructuredValues(sha)},
-				{Name: "namespace", Value: *pipelinev1.NewStructuredValues(ns)},
-			},
+			Params:       ps,
 			Workspaces: []pipelinev1.WorkspaceBinding{
 				{Name: "slack-webhook", Secret: &corev1.SecretVolumeSource{SecretName: "slack-webhook"}},
 			},
@@ -119,56 +188,45 @@ func runFailingPipeline(ctx context.Context, t *testing.T, c *Cluster, root, ns,
 		},
 	}
 	created := time.Now()
-	pr, err = tekton.TektonV1().PipelineRuns(ns).Create(ctx, pr, metav1.CreateOptions{})
+	pr, err := tn.tekton.TektonV1().PipelineRuns(tn.ns).Create(ctx, pr, metav1.CreateOptions{})
 	require.NoError(t, err)
 	err = c.waitFor(ctx, "PipelineRun "+pr.Name+" done", 10*time.Minute, func(ctx context.Context) (bool, error) {
-		got, err := tekton.TektonV1().PipelineRuns(ns).Get(ctx, pr.Name, metav1.GetOptions{})
+		got, err := tn.tekton.TektonV1().PipelineRuns(tn.ns).Get(ctx, pr.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
 		}
 		pr = got
 		return pr.IsDone(), nil
 	})
-	wall := time.Since(created)
-	trs, lerr := tekton.TektonV1().TaskRuns(ns).List(ctx, metav1.ListOptions{})
+	r := &nodeRun{PR: pr, Wall: time.Since(created)}
+	trs, lerr := tn.tekton.TektonV1().TaskRuns(tn.ns).List(ctx, metav1.ListOptions{LabelSelector: "tekton.dev/pipelineRun=" + pr.Name})
 	require.NoError(t, lerr)
-	for _, tr := range trs.Items {
-		logTaskRun(ctx, t, c, ns, &tr)
+	r.TaskRuns = trs.Items
+	for _, tr := range r.TaskRuns {
+		logTaskRun(ctx, t, c, tn.ns, &tr)
 	}
 	require.NoError(t, err)
-	cond := pr.Status.GetCondition(apis.ConditionSucceeded)
-	require.NotNil(t, cond)
-	t.Logf("PipelineRun %s: %s %s: %s — wall time %s", pr.Name, cond.Status, cond.Reason, cond.Message, wall.Round(time.Millisecond))
-	assert.Equal(t, corev1.ConditionFalse, cond.Status, "the run must fail")
-
-	reported := false
-	for _, tr := range trs.Items {
-		if tr.Labels["tekton.dev/pipelineTask"] == "report" {
-			rc := tr.Status.GetCondition(apis.ConditionSucceeded)
-			reported = rc != nil && rc.Status == corev1.ConditionTrue
-		}
-	}
-	assert.True(t, reported, "the finally task report must run and succeed")
-	mu.Lock()
-	defer mu.Unlock()
-	assert.NotEmpty(t, posts, "Slack was told")
-	for _, p := range posts {
+	r.Cond = pr.Status.GetCondition(apis.ConditionSucceeded)
+	require.NotNil(t, r.Cond)
+	t.Logf("PipelineRun %s: %s %s: %s — wall time %s", pr.Name, r.Cond.Status, r.Cond.Reason, r.Cond.Message, r.Wall.Round(time.Millisecond))
+	tn.mu.Lock()
+	r.Posts = append([]string(nil), tn.posts[before:]...)
+	tn.mu.Unlock()
+	assert.NotEmpty(t, r.Posts, "Slack was told")
+	for _, p := range r.Posts {
 		t.Logf("Slack post: %s", truncate(p, 600))
 		// A result a step did not write stays in the text as Tekton's literal reference.
 		assert.NotContains(t, p, "$(", "Slack post with an unsubstituted Tekton reference")
 	}
-	cm, err := c.Client.CoreV1().ConfigMaps(ns).Get(ctx, "release-history", metav1.GetOptions{})
-	if assert.NoError(t, err, "the history records the run") {
-		for k, v := range cm.Data {
-			t.Logf("history %s: %s", k, truncate(v, 600))
-			assert.NotContains(t, v, "$(", "history entry with an unsubstituted Tekton reference")
-			assert.Contains(t, v, `"status":"`+status+`"`)
-			assert.Contains(t, v, cause, "the history says why")
-		}
-	}
-	if assert.Len(t, posts, 1) {
-		assert.Contains(t, posts[0], cause, "Slack says why")
-	}
+	return r
+}
+
+// historyData returns the data of the tenant's history ConfigMap.
+func (tn *nodeTenant) historyData(ctx context.Context, t *testing.T, c *Cluster) map[string]string {
+	t.Helper()
+	cm, err := c.Client.CoreV1().ConfigMaps(tn.ns).Get(ctx, "release-history", metav1.GetOptions{})
+	require.NoError(t, err, "the history records the run")
+	return cm.Data
 }
 
 // logTaskRun logs a TaskRun's outcome, its pod's termination-message budget, and the log of
