@@ -165,17 +165,22 @@ func FitAdvice(others map[string]string, causes, fixes []string, budget int) (ca
 	return cause, fix
 }
 
-// cutLines cuts each line to at most n bytes and joins them, marking a cut once.
+// cutLines cuts each line to about n bytes and joins them, marking a cut once. A line loses its
+// middle: its start names the gate, and its end usually says what to conclude ("… does not
+// exist: the build for this commit has not run").
 func cutLines(lines []string, n int) string {
 	out := make([]string, len(lines))
 	cut := false
 	for i, l := range lines {
 		if len(l) > n {
-			k := n
-			for k > 0 && !utf8.RuneStart(l[k]) {
-				k--
+			head, tail := n/3, l[len(l)-(n-n/3):]
+			for head > 0 && !utf8.RuneStart(l[head]) {
+				head--
 			}
-			l, cut = l[:k]+"…", true
+			for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
+				tail = tail[1:]
+			}
+			l, cut = l[:head]+"…"+tail, true
 		}
 		out[i] = l
 	}

@@ -83,6 +83,9 @@ func (p *kxProc) wait() (Run, error) {
 		return r, err
 	}
 	for _, e := range entries {
+		if sideFile(e.Name()) {
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join(p.results, e.Name()))
 		if err != nil {
 			return r, err
