@@ -17,8 +17,12 @@ REGISTRY ?=
 
 all: build
 
-## build: every step as a static, stripped binary in bin/
-build: $(addprefix $(BIN)/,$(STEPS))
+## build: every step as a static, stripped binary in bin/, and the local runner's peak-rss launcher
+build: $(addprefix $(BIN)/,$(STEPS)) $(BIN)/peak-rss
+
+$(BIN)/peak-rss: FORCE
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/peak-rss
 
 $(BIN)/%: FORCE
 	@mkdir -p $(BIN)
