@@ -27,6 +27,17 @@ func Build(t testing.TB, name string) string {
 	return filepath.Join(dir, name)
 }
 
+// BuildLauncher compiles the local runner's peak-rss launcher (cmd/peak-rss) into a temporary
+// folder of t and returns its path: a step started through it reports its own peak RSS.
+func BuildLauncher(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "peak-rss")
+	if err := build(p, "./cmd/peak-rss"); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // BuildAll compiles every step into dir, each binary named as its step: for tests that run
 // several steps, such as a whole pipeline; with them the local runner's peak-rss launcher, so
 // that a run measures each step's own peak RSS.
