@@ -18,7 +18,12 @@ import (
 )
 
 func init() {
-	extras = append(extras, pipelineRun, criticalPath, imageSizes, scale, memory)
+	type extra = struct {
+		name string
+		run  func(context.Context, *Report, *sandbox.Sandbox, *sandbox.Tenant, int) error
+	}
+	extras = append(extras, extra{"pipeline", pipelineRun}, extra{"critical-path", criticalPath},
+		extra{"images", imageSizes}, extra{"scale", scale}, extra{"memory", memory})
 }
 
 // pipelineRun times the whole Pipeline through the local runner against a running stage, as a
@@ -153,7 +158,7 @@ func memory(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *sandbox.Ten
 		limit, _ := strconv.ParseFloat(m[3], 64)
 		share := peak / limit
 		rep.add("memory (peak RSS, 10,000 Snapshots + Releases)", m[1],
-			fmt.Sprintf("%.1f MB of %.0f Mi (%.0f%%, headroom %.1f MB)", peak/1e6, limit/(1<<20), share*100, (limit-peak)/1e6),
+			fmt.Sprintf("%.1f MB of %.0fMi (%.0f%%, headroom %.1f MB)", peak/1e6, limit/(1<<20), share*100, (limit-peak)/1e6),
 			"≤ 80% of the limit", boolp(share <= 0.8))
 		found++
 	}
