@@ -17,8 +17,12 @@ REGISTRY ?=
 
 all: build
 
-## build: every step as a static, stripped binary in bin/
-build: $(addprefix $(BIN)/,$(STEPS))
+## build: every step as a static, stripped binary in bin/, and the local runner's peak-rss launcher
+build: $(addprefix $(BIN)/,$(STEPS)) $(BIN)/peak-rss
+
+$(BIN)/peak-rss: FORCE
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/peak-rss
 
 $(BIN)/%: FORCE
 	@mkdir -p $(BIN)
@@ -86,10 +90,10 @@ fuzz:
 	  done; \
 	done
 
-## bench: figures side by side (skopeo, kubectl + jq) in out/bench.md; installs skopeo and jq when missing
+## bench: figures side by side (skopeo, kubectl + jq) and each step's peak RSS vs its limit in out/bench.md; ONLY=memory,scale… picks sections; installs skopeo and jq when missing
 bench: tools build $(BIN)/tkn-local
 	@command -v skopeo >/dev/null && command -v jq >/dev/null || { echo "installing skopeo and jq (Debian packages)"; apt-get install -y -qq skopeo jq >/dev/null; }
-	$(GO) run ./test/bench
+	$(GO) run ./test/bench $(if $(ONLY),-only $(ONLY))
 
 clean:
 	rm -rf $(BIN) out

@@ -41,6 +41,12 @@ type StepOutcome struct {
 	Truncated bool
 	// Killed: ended by SIGKILL (the OOM killer, locally), exit code 137 as a container's.
 	Killed bool
+	// PeakRSS is the process's peak resident set size in bytes (getrusage's ru_maxrss), what
+	// the step's memory limit must hold with room to spare; 0 when the step did not run.
+	PeakRSS int64
+	// MemoryLimit is the step's limits.memory in bytes, as its container would get it; 0 when
+	// it has none.
+	MemoryLimit int64
 }
 
 // ContainerBudget is the termination message a step's container keeps in a pod of steps steps
@@ -148,6 +154,9 @@ func encodedSize(rs []result.RunResult) int {
 // with the entrypoint's own entries, which the kubelet holds to budget bytes.
 func (o *Options) runStep(ctx context.Context, dir taskRunDir, idx int, s v1.Step, stepResults map[string]string, budget int) (StepOutcome, error) {
 	so := StepOutcome{Name: s.Name}
+	if m := s.ComputeResources.Limits.Memory(); m != nil {
+		so.MemoryLimit = m.Value()
+	}
 	container := pod.StepName(s.Name, idx)
 	stepDir := dir.local(filepath.Join(pipeline.StepsDir, container))
 	if err := os.MkdirAll(filepath.Join(stepDir, "results"), 0o755); err != nil {
@@ -186,7 +195,16 @@ func (o *Options) runStep(ctx context.Context, dir taskRunDir, idx int, s v1.Ste
 		defer cancel()
 	}
 	fmt.Fprintf(o.Out, "  ▶ %s\n", s.Name)
+	// Through the peak-rss launcher when it sits beside the step binaries: only then is the
+	// figure the step's own (see cmd/peak-rss).
+	rssFile, launcher := filepath.Join(stepDir, "peak-rss"), filepath.Join(filepath.Dir(bin), PeakRSSLauncher)
+	if _, err := os.Stat(launcher); err != nil {
+		launcher = ""
+	}
 	cmd := exec.CommandContext(ctx, bin, args...)
+	if launcher != "" {
+		cmd = exec.CommandContext(ctx, launcher, append([]string{rssFile, bin}, args...)...)
+	}
 	cmd.Env = env
 	cmd.Dir = dir.local("/tekton/home")
 	var out io.Writer = io.Discard
@@ -200,6 +218,7 @@ func (o *Options) runStep(ctx context.Context, dir taskRunDir, idx int, s v1.Ste
 		pw.flush()
 	}
 	so.Duration = time.Since(start)
+	so.PeakRSS = peakRSS(cmd, launcher, rssFile)
 	var exitErr *exec.ExitError
 	switch {
 	case runErr == nil:
@@ -265,8 +284,44 @@ func (o *Options) runStep(ctx context.Context, dir taskRunDir, idx int, s v1.Ste
 	return so, nil
 }
 
+// PeakRSSLauncher is the program, beside the step binaries, that runs a step and writes its
+// peak RSS (cmd/peak-rss).
+const PeakRSSLauncher = "peak-rss"
+
+// peakRSS is the step's peak RSS in bytes: what the launcher wrote, else the process's own
+// ru_maxrss, which is the step's only when larger than the runner's own high water mark (the
+// kernel carries the larger across execve); 0 when unknown.
+func peakRSS(cmd *exec.Cmd, launcher, rssFile string) int64 {
+	if launcher != "" {
+		b, err := os.ReadFile(rssFile)
+		if err != nil {
+			return 0
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+	if cmd.ProcessState == nil {
+		return 0
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0
+	}
+	var self syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &self); err != nil || ru.Maxrss <= self.Maxrss {
+		return 0
+	}
+	return ru.Maxrss * 1024 // kibibytes on Linux
+}
+
 func (o *Options) stepLine(so StepOutcome, extra string) {
-	d := so.Duration.Round(time.Millisecond)
+	d := so.Duration.Round(time.Millisecond).String()
+	if so.PeakRSS > 0 {
+		d += ", " + megabytes(so.PeakRSS)
+	}
 	switch so.Status {
 	case "Succeeded":
 		fmt.Fprintf(o.Out, "  ✓ %s %s\n", so.Name, d)
@@ -276,6 +331,9 @@ func (o *Options) stepLine(so StepOutcome, extra string) {
 		fmt.Fprintf(o.Out, "  ✗ %s %s: exit %d%s\n", so.Name, d, so.ExitCode, extra)
 	}
 }
+
+// megabytes renders a byte count as the step lines show peak RSS: "23 MB".
+func megabytes(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/1e6) }
 
 // stepValue substitutes the results of earlier steps into s, as the entrypoint does at run
 // time (a reference to a missing result is left as is, with a warning, as the entrypoint

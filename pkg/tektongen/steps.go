@@ -33,6 +33,11 @@ func keyParam(name, secret, def string) *Param {
 }
 
 // Steps is every step of the project, in the order the preflight pod runs the gates.
+//
+// Each Memory is the step's peak RSS measured by test/e2e TestStepMemory (a release, and a dry
+// run among 10,000 Snapshots and 10,000 Releases with a 1.5 MB Quay report; make bench prints
+// the figures) × 1.5, rounded up to a multiple of 16Mi, at least 32Mi. That test fails when a
+// peak passes 80% of its limit.
 var Steps = []*Step{
 	{
 		Name: "check-input", DisplayName: "Check the run's params", NoTask: true, Memory: "32Mi",
@@ -41,13 +46,13 @@ var Steps = []*Step{
 		Results: []Result{{"INVALID_PARAMS", "The params that are not valid, each with why; empty when all are valid."}},
 	},
 	{
-		Name: "check-known-issues", DisplayName: "Check the team's known issues", Memory: "64Mi", Tags: "release, knowledge",
+		Name: "check-known-issues", DisplayName: "Check the team's known issues", Memory: "32Mi", Tags: "release, knowledge",
 		Description: "Reads the team knowledge store (a ConfigMap: known issues and learned fixes), prints the active known issues, hands the store to the later steps of the pod (KNOWLEDGE_FILE) so that a failure is matched against the team's learned fixes too, and blocks like a gate while a known issue marked blocks: true is active.",
 		Config:      &knownissues.Config{},
 		Results:     []Result{{"KNOWN_ISSUES", "The active known issues, one \"service: message\" line each, for the notification (bounded); empty when none."}},
 	},
 	{
-		Name: "check-image", DisplayName: "Check staging image", Memory: "64Mi", Tags: "konflux, release, image",
+		Name: "check-image", DisplayName: "Check staging image", Memory: "32Mi", Tags: "konflux, release, image",
 		Description: "Checks that the staging image tagged with the commit SHA exists (one HEAD request; with build_wait_timeout it first waits, with progress lines, for the commit's build and push Snapshot), pins its digest and lists the digest of each platform of a multi-arch index. The repository is read from the Konflux Component (or a Snapshot) unless given. Fails with advice when the image was not built yet, the credentials are rejected or the registry cannot be reached.",
 		Config:      &image.Config{},
 		Results: []Result{
@@ -58,7 +63,7 @@ var Steps = []*Step{
 		Workspaces: []WorkspaceUse{registryCredentials},
 	},
 	{
-		Name: "konflux-preflight", DisplayName: "Konflux preflight", Memory: "128Mi", Tags: "konflux, release",
+		Name: "konflux-preflight", DisplayName: "Konflux preflight", Memory: "32Mi", Tags: "konflux, release",
 		Description: "Checks that the Konflux objects a release needs exist and agree: the Application, the Component in it, the newest push-event Snapshot of the commit whose tests passed (its image digest equal to the one the image gate pinned), a matched and active ReleasePlan; and reports whether the commit was released already (Releases of any author, and the project's release history).",
 		Config:      &preflight.Config{},
 		Results: []Result{
@@ -70,7 +75,7 @@ var Steps = []*Step{
 		},
 	},
 	{
-		Name: "check-alerts", DisplayName: "Check production alerts", Memory: "64Mi", Tags: "release, monitoring",
+		Name: "check-alerts", DisplayName: "Check production alerts", Memory: "32Mi", Tags: "release, monitoring",
 		Description: "The alerts gate: blocks a production release while production alerts are firing. Reads Alertmanager's API v2 (silenced and inhibited alerts do not block) or a Prometheus/Thanos /api/v1/alerts, and fails closed when the source cannot be reached or read, unless skip_alerts is \"true\".",
 		Config:      &alerts.Config{},
 		Results: []Result{
@@ -85,7 +90,7 @@ var Steps = []*Step{
 		},
 	},
 	{
-		Name: "check-vulnerabilities", DisplayName: "Check vulnerabilities (Quay scan)", Memory: "64Mi", Tags: "release, security",
+		Name: "check-vulnerabilities", DisplayName: "Check vulnerabilities (Quay scan)", Memory: "48Mi", Tags: "release, security",
 		Description: "The vulnerability gate: reads Quay's security scan (Clair) of the pinned image digest and blocks while it reports critical vulnerabilities (optionally high ones too). A queued scan is polled until scan_poll_timeout; a multi-arch index, which Quay does not scan, is checked platform by platform. Fails closed when the scan is missing, failed, unsupported or unreadable, unless skip_vulnerabilities is \"true\".",
 		Config:      &quay.Config{},
 		Results: []Result{
@@ -101,7 +106,7 @@ var Steps = []*Step{
 		},
 	},
 	{
-		Name: "check-app-interface", DisplayName: "Check app-interface SaaS file", Memory: "64Mi", Tags: "release, app-interface",
+		Name: "check-app-interface", DisplayName: "Check app-interface SaaS file", Memory: "32Mi", Tags: "release, app-interface",
 		Description: "Validates the app-interface SaaS file that deploys the component: its production target's ref is the commit to release, the target is neither disabled nor deleted, the commit is not in the app's blockedVersions, every $ref resolves inside the checkout, parameters and promotion settings are well formed. Every problem is listed with its file and line before the step fails.",
 		Config:      &saasfile.Config{},
 		Results: []Result{
@@ -125,7 +130,7 @@ var Steps = []*Step{
 		},
 	},
 	{
-		Name: "create-release", DisplayName: "Create Konflux Release", Memory: "64Mi", Tags: "konflux, release",
+		Name: "create-release", DisplayName: "Create Konflux Release", Memory: "32Mi", Tags: "konflux, release",
 		Description: "Creates the Konflux Release of a Snapshot through a ReleasePlan under a name derived from (component, commit, ReleasePlan), so that runs racing for the same commit create exactly one, then waits for the release service's outcome, printing progress and explaining a failure from the Release's conditions. In a dry run it prints the Release and creates nothing.",
 		Config:      &release.Config{},
 		Results: []Result{
@@ -134,7 +139,7 @@ var Steps = []*Step{
 		},
 	},
 	{
-		Name: "record-history", DisplayName: "Record release history", Memory: "64Mi", Tags: "konflux, release",
+		Name: "record-history", DisplayName: "Record release history", Memory: "32Mi", Tags: "konflux, release",
 		Description: "Works out how a release run ended — from its params, and from the run's TaskRuns in the cluster when the preflight left no results (rejected input, a crash, an OOM kill, an image that cannot be pulled) — and appends one entry (commit, component, Snapshot, Release, outcome, cause, PipelineRun) to the release history ConfigMap, newest first, bounded and safe under concurrent runs.",
 		Config:      &history.RecordConfig{},
 		Results: []Result{

@@ -18,7 +18,12 @@ import (
 )
 
 func init() {
-	extras = append(extras, pipelineRun, criticalPath, imageSizes, scale)
+	type extra = struct {
+		name string
+		run  func(context.Context, *Report, *sandbox.Sandbox, *sandbox.Tenant, int) error
+	}
+	extras = append(extras, extra{"pipeline", pipelineRun}, extra{"critical-path", criticalPath},
+		extra{"images", imageSizes}, extra{"scale", scale}, extra{"memory", memory})
 }
 
 // pipelineRun times the whole Pipeline through the local runner against a running stage, as a
@@ -134,6 +139,34 @@ func scale(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *sandbox.Tena
 	rep.add("scale", "time ratio 10,000 / 100", fmt.Sprintf("%.1f×", ratio), "≤ 2×", boolp(ratio <= 2))
 	if a, b := small["maxrss-bytes"], large["maxrss-bytes"]; a > 0 && b > 0 {
 		rep.add("scale", "peak RSS 100 → 10,000", fmt.Sprintf("%.1f MB → %.1f MB (%.2f×)", a/1e6, b/1e6, b/a), "flat", boolp(b/a <= 1.25))
+	}
+	return nil
+}
+
+// memory runs the e2e test that measures every step's peak RSS in a dry run of the Pipeline in
+// a namespace of 10,000 Snapshots and 10,000 Releases, and reports each next to the memory
+// limit its container gets (pkg/tektongen/steps.go, through the generated YAML).
+func memory(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *sandbox.Tenant, _ int) error {
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-run", "^TestStepMemory$", "-v", "./test/e2e/")
+	cmd.Env = append(os.Environ(), "STEP_MEMORY_OBJECTS=10000")
+	out, err := cmd.CombinedOutput()
+	_ = os.WriteFile(filepath.Join("out", "bench-memory.txt"), out, 0o644)
+	re := regexp.MustCompile(`step-memory (\S+) peak=(\d+) limit=(\d+) objects=(\d+)`)
+	found := 0
+	for _, m := range re.FindAllStringSubmatch(string(out), -1) {
+		peak, _ := strconv.ParseFloat(m[2], 64)
+		limit, _ := strconv.ParseFloat(m[3], 64)
+		share := peak / limit
+		rep.add("memory (peak RSS, 10,000 Snapshots + Releases)", m[1],
+			fmt.Sprintf("%.1f MB of %.0fMi (%.0f%%, headroom %.1f MB)", peak/1e6, limit/(1<<20), share*100, (limit-peak)/1e6),
+			"≤ 80% of the limit", boolp(share <= 0.8))
+		found++
+	}
+	if err != nil && found == 0 {
+		return fmt.Errorf("step memory test: %w (out/bench-memory.txt)", err)
+	}
+	if found == 0 {
+		rep.add("memory", "every step", "not measured: test output not understood (out/bench-memory.txt)", "≤ 80% of the limit", nil)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -27,8 +28,9 @@ const sha = "b1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 func main() {
 	out := flag.String("out", "out/bench.md", "report file")
 	runs := flag.Int("runs", 15, "runs per measured command")
+	only := flag.String("only", "", "comma-separated sections to measure (image, konflux, sizes, pipeline, critical-path, images, scale, memory); empty: all")
 	flag.Parse()
-	if err := run(*out, *runs); err != nil {
+	if err := run(*out, *runs, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -53,7 +55,8 @@ func (r *Report) add(section, what, figure, target string, met *bool) {
 
 func boolp(b bool) *bool { return &b }
 
-func run(outPath string, runs int) error {
+func run(outPath string, runs int, only string) error {
+	want := func(section string) bool { return only == "" || slices.Contains(strings.Split(only, ","), section) }
 	ctx := context.Background()
 	root, err := tools.Root()
 	if err != nil {
@@ -74,25 +77,37 @@ func run(outPath string, runs int) error {
 		return err
 	}
 
-	if err := imageGate(rep, s, tenant, runs); err != nil {
-		return err
+	if want("image") {
+		if err := imageGate(rep, s, tenant, runs); err != nil {
+			return err
+		}
 	}
-	if err := konfluxLookups(rep, s, tenant, runs); err != nil {
-		return err
+	if want("konflux") {
+		if err := konfluxLookups(rep, s, tenant, runs); err != nil {
+			return err
+		}
 	}
-	if err := sizes(rep); err != nil {
-		return err
+	if want("sizes") {
+		if err := sizes(rep); err != nil {
+			return err
+		}
 	}
 	for _, extra := range extras {
-		if err := extra(ctx, rep, s, tenant, runs); err != nil {
+		if !want(extra.name) {
+			continue
+		}
+		if err := extra.run(ctx, rep, s, tenant, runs); err != nil {
 			return err
 		}
 	}
 	return write(rep, outPath)
 }
 
-// extras are the sections that other files add (pipeline, scale, images).
-var extras []func(context.Context, *Report, *sandbox.Sandbox, *sandbox.Tenant, int) error
+// extras are the sections that other files add (pipeline, scale, images, memory), by name.
+var extras []struct {
+	name string
+	run  func(context.Context, *Report, *sandbox.Sandbox, *sandbox.Tenant, int) error
+}
 
 // median runs cmd n times (after one warm-up) and returns the median wall time.
 func median(n int, mk func() *exec.Cmd) (time.Duration, error) {

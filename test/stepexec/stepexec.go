@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,22 +27,36 @@ func Build(t testing.TB, name string) string {
 	return filepath.Join(dir, name)
 }
 
+// BuildLauncher compiles the local runner's peak-rss launcher (cmd/peak-rss) into a temporary
+// folder of t and returns its path: a step started through it reports its own peak RSS.
+func BuildLauncher(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "peak-rss")
+	if err := build(p, "./cmd/peak-rss"); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // BuildAll compiles every step into dir, each binary named as its step: for tests that run
-// several steps, such as a whole pipeline.
-func BuildAll(dir string) error { return build(dir+string(filepath.Separator), "./steps/...") }
+// several steps, such as a whole pipeline; with them the local runner's peak-rss launcher, so
+// that a run measures each step's own peak RSS.
+func BuildAll(dir string) error {
+	return build(dir+string(filepath.Separator), "./steps/...", "./cmd/peak-rss")
+}
 
 // build is the one way the tests build steps: static and -trimpath, as the images do. out is a
 // file, or a folder when it ends in a separator.
-func build(out, pkg string) error {
+func build(out string, pkgs ...string) error {
 	root, err := tools.Root()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+	cmd := exec.Command("go", append([]string{"build", "-trimpath", "-o", out}, pkgs...)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+		return fmt.Errorf("go build %s: %w\n%s", strings.Join(pkgs, " "), err, b)
 	}
 	return nil
 }
