@@ -56,19 +56,12 @@ func failuresCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.BoolVar(&o.fix.Replace, "replace", false, "teach: show this cause and fix instead of the built-in catalog's (default: in addition)")
 	fs.StringVar(&o.fix.By, "by", os.Getenv("USER"), "teach: who taught it")
 	fs.StringVar(&o.fix.ID, "id", "", "teach: a name for the entry (letters, digits, . _ -)")
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
+	positional, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+		return 2
 	}
 	fail := func(code int, err error) int {
 		fmt.Fprintln(stderr, "✗", err)

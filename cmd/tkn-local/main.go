@@ -73,19 +73,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	// Flags may follow the pipeline name, as with tkn.
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
+	positional, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+		return 2
 	}
 	fail := func(err error) int {
 		fmt.Fprintln(stderr, "✗", err)
@@ -197,4 +190,20 @@ func runName(prefix, pipeline string, now time.Time) string {
 		prefix = pipeline + "-local-" + now.Format("150405")
 	}
 	return names.SimpleNameGenerator.RestrictLengthWithRandomSuffix(strings.TrimSuffix(prefix, "-"))
+}
+
+// parseInterleaved parses fs from args where flags may follow positional arguments, as with
+// tkn (`pipeline start <name> -p …`), and returns the positional ones in order.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
