@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/stretchr/testify/assert"
@@ -17,8 +17,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/yaml"
 
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 
@@ -30,41 +28,26 @@ import (
 // releaseSHA is the commit the release scenarios release.
 const releaseSHA = "3f786850e387550fdab836ed7e6dc881de23001b"
 
-var (
-	applicationsGVR = schema.GroupVersionResource{Group: "appstudio.redhat.com", Version: "v1alpha1", Resource: "applications"}
-	componentsGVR   = schema.GroupVersionResource{Group: "appstudio.redhat.com", Version: "v1alpha1", Resource: "components"}
-)
-
 // konfluxTenant is a tenant namespace seeded as test/sandbox's SeedTenant seeds one, with the
 // commit's image in the cluster's registry under the component's staging repository.
 type konfluxTenant struct {
 	*nodeTenant
-	Repository string // host/path as pods see it
-	QuayRepo   string // the repository path in the Quay API
-	Digest     string
+	*Konflux
 }
 
-// seedKonflux creates Application, Component, the commit's image, a push Snapshot whose tests
-// ended with tests ("True", "False") and a ReleasePlan (auto-release "false") matched and
-// active as matched says.
+// seedKonflux seeds a tenant whose push Snapshot's tests ended with tests ("True", "False") and
+// whose ReleasePlan is matched and active as matched says.
 func seedKonflux(ctx context.Context, t *testing.T, c *Cluster, root, ns, tests string, matched bool) *konfluxTenant {
 	t.Helper()
-	kt := &konfluxTenant{nodeTenant: newNodeTenant(ctx, t, c, root, ns)}
-	s := &sandbox.Sandbox{Dynamic: c.Dynamic}
-	const app, comp = "aap-aa-main", "automation-analytics-backend-main"
-	kt.QuayRepo = "redhat-user-workloads/" + ns + "/" + app + "/" + comp
-	kt.Repository = c.Registry.Host + "/" + kt.QuayRepo
-	require.NoError(t, s.Create(ctx, applicationsGVR, ns, map[string]any{
-		"metadata": map[string]any{"name": app},
-		"spec":     map[string]any{"displayName": app},
-	}))
-	require.NoError(t, s.Create(ctx, componentsGVR, ns, map[string]any{
-		"metadata": map[string]any{"name": comp},
-		"spec": map[string]any{
-			"componentName": comp, "application": app, "containerImage": kt.Repository,
-			"source": map[string]any{"git": map[string]any{"url": "https://github.com/example/" + comp}},
-		},
-	}))
+	tn := newNodeTenant(ctx, t, c, root, ns)
+	k, err := tn.SeedKonflux(ctx, KonfluxOptions{SHA: releaseSHA, Image: commitImage(t), Tests: tests, Matched: matched})
+	require.NoError(t, err)
+	return &konfluxTenant{tn, k}
+}
+
+// commitImage is a small linux/amd64 image standing for the commit's build.
+func commitImage(t *testing.T) v1.Image {
+	t.Helper()
 	img, err := random.Image(256, 1)
 	require.NoError(t, err)
 	cf, err := img.ConfigFile()
@@ -73,24 +56,14 @@ func seedKonflux(ctx context.Context, t *testing.T, c *Cluster, root, ns, tests 
 	cf.OS, cf.Architecture = "linux", "amd64"
 	img, err = mutate.ConfigFile(img, cf)
 	require.NoError(t, err)
-	ref, err := c.Registry.PushImage(ctx, kt.QuayRepo, releaseSHA, img)
-	require.NoError(t, err)
-	d, err := img.Digest()
-	require.NoError(t, err)
-	kt.Digest = d.String()
-	require.NoError(t, s.CreateSnapshot(ctx, sandbox.SnapshotOptions{
-		Namespace: ns, Name: app + "-" + releaseSHA[:8], Application: app, Component: comp,
-		SHA: releaseSHA, Image: ref, EventType: "push", Tests: tests,
-	}))
-	require.NoError(t, s.CreateReleasePlan(ctx, sandbox.ReleasePlanOptions{Namespace: ns, Name: app + "-prod", Application: app, Matched: matched, Active: matched}))
-	return kt
+	return img
 }
 
 // params are the run's params: the Quay stand-in at quayURL, alerts and app-interface skipped,
 // kv overriding ("name", "value", …).
 func (kt *konfluxTenant) params(quayURL string, kv ...string) map[string]string {
 	p := map[string]string{
-		"commit_sha": releaseSHA, "namespace": kt.ns, "quay_api_url": quayURL,
+		"commit_sha": releaseSHA, "namespace": kt.NS, "quay_api_url": quayURL,
 		"skip_alerts": "true", "skip_app_interface": "true",
 		"progress_interval": "1s", "release_timeout": "2m", "scan_poll_timeout": "30s",
 	}
@@ -102,17 +75,16 @@ func (kt *konfluxTenant) params(quayURL string, kv ...string) map[string]string 
 
 func (kt *konfluxTenant) history(ctx context.Context, t *testing.T, c *Cluster) []history.Entry {
 	t.Helper()
-	data := kt.historyData(ctx, t, c)
+	data, entries, err := kt.History(ctx)
+	require.NoError(t, err)
 	t.Logf("history: %s", truncate(data[history.Key], 1500))
 	assert.NotContains(t, data[history.Key], "$(", "history entry with an unsubstituted Tekton reference")
-	entries, err := history.Decode(data[history.Key])
-	require.NoError(t, err)
 	return entries
 }
 
 func (kt *konfluxTenant) releases(ctx context.Context, t *testing.T, c *Cluster) int {
 	t.Helper()
-	l, err := c.Dynamic.Resource(sandbox.Releases).Namespace(kt.ns).List(ctx, metav1.ListOptions{})
+	l, err := c.Dynamic.Resource(sandbox.Releases).Namespace(kt.NS).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	return len(l.Items)
 }
@@ -141,10 +113,8 @@ func TestPipelineReleasesOnNode(t *testing.T) {
 	pushStepImages(ctx, t, c, root)
 	t.Logf("step images built (linux/%s) and pushed: %s", runtime.GOARCH, time.Since(buildStart).Round(time.Millisecond))
 
-	b, err := os.ReadFile(filepath.Join(root, "pipelines", "release-to-prod", "0.1", "release-to-prod.yaml"))
+	p, err := ReadPipeline(root)
 	require.NoError(t, err)
-	var p pipelinev1.Pipeline
-	require.NoError(t, yaml.UnmarshalStrict(b, &p))
 
 	quay := sandbox.NewQuayStub()
 	quayAddr, err := c.ServeTLS(quay)
@@ -223,7 +193,7 @@ func TestPipelineReleasesOnNode(t *testing.T) {
 			Vulnerabilities: []sandbox.QuayVulnerability{{Name: "CVE-2024-0001", Severity: "Critical", FixedBy: "3.0.7-2.el9"}}}))
 		r := kt.run(ctx, t, c, p.Spec.DeepCopy(), kt.params(quayURL,
 			"skip_alerts", "false", "alertmanager_url", "https://"+bridgeIP+":1",
-			"skip_app_interface", "false", "repository", c.Registry.Host+"/nowhere/"+kt.ns))
+			"skip_app_interface", "false", "repository", c.Registry.Host+"/nowhere/"+kt.NS))
 		assert.Equal(t, corev1.ConditionFalse, r.Cond.Status, "the run must fail")
 		assert.True(t, r.reported(), "the finally task report must run and succeed")
 		assert.Zero(t, kt.releases(ctx, t, c), "no Release")

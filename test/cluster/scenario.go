@@ -1,0 +1,310 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	tektonclient "github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"knative.dev/pkg/apis"
+	"sigs.k8s.io/yaml"
+
+	"github.com/release-to-prod/release-to-prod/pkg/history"
+	"github.com/release-to-prod/release-to-prod/pkg/imagebuild"
+	"github.com/release-to-prod/release-to-prod/test/sandbox"
+)
+
+// The Konflux world of a tenant, as test/sandbox seeds one.
+const (
+	Application = "aap-aa-main"
+	Component   = "automation-analytics-backend-main"
+)
+
+var (
+	applicationsGVR = schema.GroupVersionResource{Group: "appstudio.redhat.com", Version: "v1alpha1", Resource: "applications"}
+	componentsGVR   = schema.GroupVersionResource{Group: "appstudio.redhat.com", Version: "v1alpha1", Resource: "components"}
+)
+
+// PushStepImages builds every step's image for the node's platform from the checkout at root
+// and pushes it as release-to-prod/<step>:0.1.0, which the node pulls as
+// quay.io/release-to-prod/<step>:0.1.0 (Options.Mirrors). The images trust the cluster's CA
+// besides the host's, as an organisation's images trust its private CA: the stand-ins the
+// steps call are served over HTTPS with certificates from it (ServeTLS).
+func (c *Cluster) PushStepImages(ctx context.Context, root string) error {
+	steps, err := imagebuild.Steps(root)
+	if err != nil {
+		return fmt.Errorf("step images: %w", err)
+	}
+	certs, err := imagebuild.ReadCACerts(hostCACerts)
+	if err != nil {
+		return fmt.Errorf("step images: %w", err)
+	}
+	certs = append(append(certs, '\n'), c.CACert()...)
+	b := &imagebuild.Builder{RepoRoot: root, CACerts: certs, Platforms: []v1.Platform{{OS: "linux", Architecture: runtime.GOARCH}},
+		Meta: imagebuild.Metadata{Version: "0.1.0", Created: imageEpoch}}
+	for _, s := range steps {
+		built, err := b.Build(ctx, s)
+		if err != nil {
+			return fmt.Errorf("step image %s: %w", s, err)
+		}
+		if _, err := c.Registry.PushIndex(ctx, "release-to-prod/"+s, "0.1.0", built.Index); err != nil {
+			return fmt.Errorf("step image %s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// ReadPipeline reads the generated release-to-prod Pipeline of the checkout at root.
+func ReadPipeline(root string) (*pipelinev1.Pipeline, error) {
+	path := filepath.Join(root, "pipelines", "release-to-prod", "0.1", "release-to-prod.yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var p pipelinev1.Pipeline
+	if err := yaml.UnmarshalStrict(b, &p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &p, nil
+}
+
+// Tenant is a restricted tenant namespace with the project's RBAC applied, a Slack sink over
+// HTTPS bound as the slack-webhook Secret, and a Tekton client acting with a tenant user's
+// rights only (TenantRules).
+type Tenant struct {
+	NS       string
+	SlackURL string // the webhook URL, as pods see it
+	Tekton   tektonclient.Interface
+
+	c     *Cluster
+	mu    sync.Mutex
+	posts []string
+}
+
+// NewTenant creates namespace ns under restricted pod security with the RBAC of the checkout at
+// root (config/rbac), the tenant user's Role, and the slack-webhook Secret.
+func (c *Cluster) NewTenant(ctx context.Context, root, ns string) (*Tenant, error) {
+	if err := c.RestrictedNamespace(ctx, ns); err != nil {
+		return nil, err
+	}
+	for _, f := range []string{"serviceaccount.yaml", "role.yaml", "rolebinding.yaml"} {
+		if err := c.ApplyFile(ctx, ns, filepath.Join(root, "config", "rbac", f)); err != nil {
+			return nil, err
+		}
+	}
+	tn := &Tenant{NS: ns, c: c}
+	sink, err := c.ServeTLS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		tn.mu.Lock()
+		tn.posts = append(tn.posts, string(b))
+		tn.mu.Unlock()
+		_, _ = w.Write([]byte("ok"))
+	}))
+	if err != nil {
+		return nil, err
+	}
+	tn.SlackURL = "https://" + sink + "/services/T000/B000/XXXX"
+	if _, err := c.Client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "slack-webhook"},
+		StringData: map[string]string{"url": tn.SlackURL},
+	}, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("tenant %s: slack-webhook Secret: %w", ns, err)
+	}
+	cfg, err := c.Tenant(ctx, ns, "tenant-user")
+	if err != nil {
+		return nil, err
+	}
+	if tn.Tekton, err = tektonclient.NewForConfig(cfg); err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", ns, err)
+	}
+	return tn, nil
+}
+
+// Posts returns what the tenant's Slack sink has been sent so far.
+func (tn *Tenant) Posts() []string {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	return slices.Clone(tn.posts)
+}
+
+// Konflux is what SeedKonflux put in a tenant's namespace and the registry.
+type Konflux struct {
+	SHA        string
+	Repository string // host/path as pods see it
+	QuayRepo   string // the repository path in the Quay API
+	Digest     string
+}
+
+// KonfluxOptions choose the seeded world.
+type KonfluxOptions struct {
+	SHA   string
+	Image v1.Image // pushed as the commit's image
+	Tests string   // how the push Snapshot's tests ended: "True" or "False"
+	// Matched: the ReleasePlan is matched to a ReleasePlanAdmission and active.
+	Matched bool
+}
+
+// SeedKonflux creates Application, Component, the commit's image in the cluster's registry
+// under the component's staging repository, a push Snapshot and a ReleasePlan (auto-release
+// "false").
+func (tn *Tenant) SeedKonflux(ctx context.Context, o KonfluxOptions) (*Konflux, error) {
+	c, ns := tn.c, tn.NS
+	s := &sandbox.Sandbox{Dynamic: c.Dynamic}
+	k := &Konflux{SHA: o.SHA, QuayRepo: "redhat-user-workloads/" + ns + "/" + Application + "/" + Component}
+	k.Repository = c.Registry.Host + "/" + k.QuayRepo
+	if err := s.Create(ctx, applicationsGVR, ns, map[string]any{
+		"metadata": map[string]any{"name": Application},
+		"spec":     map[string]any{"displayName": Application},
+	}); err != nil {
+		return nil, err
+	}
+	if err := s.Create(ctx, componentsGVR, ns, map[string]any{
+		"metadata": map[string]any{"name": Component},
+		"spec": map[string]any{
+			"componentName": Component, "application": Application, "containerImage": k.Repository,
+			"source": map[string]any{"git": map[string]any{"url": "https://github.com/example/" + Component}},
+		},
+	}); err != nil {
+		return nil, err
+	}
+	ref, err := c.Registry.PushImage(ctx, k.QuayRepo, o.SHA, o.Image)
+	if err != nil {
+		return nil, err
+	}
+	d, err := o.Image.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("seed: image digest: %w", err)
+	}
+	k.Digest = d.String()
+	if err := s.CreateSnapshot(ctx, sandbox.SnapshotOptions{
+		Namespace: ns, Name: Application + "-" + o.SHA[:8], Application: Application, Component: Component,
+		SHA: o.SHA, Image: ref, EventType: "push", Tests: o.Tests,
+	}); err != nil {
+		return nil, err
+	}
+	if err := s.CreateReleasePlan(ctx, sandbox.ReleasePlanOptions{Namespace: ns, Name: Application + "-prod", Application: Application,
+		Matched: o.Matched, Active: o.Matched}); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Run is one finished PipelineRun on the node.
+type Run struct {
+	PR       *pipelinev1.PipelineRun
+	Cond     *apis.Condition
+	TaskRuns []pipelinev1.TaskRun
+	Posts    []string // what Slack was sent during this run
+	// Wall is the time from the PipelineRun's creation to its end, after its finally task.
+	Wall time.Duration
+}
+
+// TaskRun returns the TaskRun of the pipeline task named task, nil when there is none.
+func (r *Run) TaskRun(task string) *pipelinev1.TaskRun {
+	for i := range r.TaskRuns {
+		if r.TaskRuns[i].Labels["tekton.dev/pipelineTask"] == task {
+			return &r.TaskRuns[i]
+		}
+	}
+	return nil
+}
+
+// Reported says whether the finally task report ran and succeeded.
+func (r *Run) Reported() bool {
+	tr := r.TaskRun("report")
+	if tr == nil {
+		return false
+	}
+	rc := tr.Status.GetCondition(apis.ConditionSucceeded)
+	return rc != nil && rc.Status == corev1.ConditionTrue
+}
+
+// Run creates a PipelineRun of spec with params as the tenant user (the slack-webhook Secret
+// bound, ServiceAccount release-to-prod), reports the TaskRuns as they end on progress, and
+// waits up to timeout for the run to end.
+func (tn *Tenant) Run(ctx context.Context, spec *pipelinev1.PipelineSpec, params map[string]string, timeout time.Duration, progress io.Writer) (*Run, error) {
+	before := len(tn.Posts())
+	var ps pipelinev1.Params
+	for _, n := range slices.Sorted(maps.Keys(params)) {
+		ps = append(ps, pipelinev1.Param{Name: n, Value: *pipelinev1.NewStructuredValues(params[n])})
+	}
+	pr := &pipelinev1.PipelineRun{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "release-to-prod-"},
+		Spec: pipelinev1.PipelineRunSpec{
+			PipelineSpec: spec,
+			Params:       ps,
+			Workspaces: []pipelinev1.WorkspaceBinding{
+				{Name: "slack-webhook", Secret: &corev1.SecretVolumeSource{SecretName: "slack-webhook"}},
+			},
+			TaskRunTemplate: pipelinev1.PipelineTaskRunTemplate{ServiceAccountName: "release-to-prod"},
+		},
+	}
+	created := time.Now()
+	pr, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Create(ctx, pr, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("PipelineRun: %w", err)
+	}
+	fmt.Fprintf(progress, "PipelineRun %s/%s created\n", tn.NS, pr.Name)
+	seen := map[string]bool{}
+	err = tn.c.waitFor(ctx, "PipelineRun "+pr.Name+" done", timeout, func(ctx context.Context) (bool, error) {
+		got, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Get(ctx, pr.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		pr = got
+		if trs, err := tn.Tekton.TektonV1().TaskRuns(tn.NS).List(ctx, metav1.ListOptions{LabelSelector: "tekton.dev/pipelineRun=" + pr.Name}); err == nil {
+			for _, tr := range trs.Items {
+				if cond := tr.Status.GetCondition(apis.ConditionSucceeded); cond != nil && !cond.IsUnknown() && !seen[tr.Name] {
+					seen[tr.Name] = true
+					fmt.Fprintf(progress, "  %s (%s): %s %s\n", tr.Labels["tekton.dev/pipelineTask"], tr.Name, cond.Status, cond.Reason)
+				}
+			}
+		}
+		return pr.IsDone(), nil
+	})
+	// The run is done once its finally task has ended: the wall time a user waits, measured to
+	// the poll (200 ms) rather than to the API's whole-second timestamps.
+	r := &Run{PR: pr, Wall: time.Since(created)}
+	trs, lerr := tn.Tekton.TektonV1().TaskRuns(tn.NS).List(ctx, metav1.ListOptions{LabelSelector: "tekton.dev/pipelineRun=" + pr.Name})
+	if lerr != nil {
+		return r, errors.Join(err, fmt.Errorf("TaskRuns of %s: %w", pr.Name, lerr))
+	}
+	r.TaskRuns = trs.Items
+	r.Posts = tn.Posts()[before:]
+	if err != nil {
+		return r, err
+	}
+	if r.Cond = pr.Status.GetCondition(apis.ConditionSucceeded); r.Cond == nil {
+		return r, fmt.Errorf("PipelineRun %s ended without a Succeeded condition", pr.Name)
+	}
+	fmt.Fprintf(progress, "PipelineRun %s: %s %s (%s)\n", pr.Name, r.Cond.Status, r.Cond.Reason, r.Wall.Round(time.Millisecond))
+	return r, nil
+}
+
+// History returns the tenant's release history: the ConfigMap's data and its entries, newest
+// first.
+func (tn *Tenant) History(ctx context.Context) (map[string]string, []history.Entry, error) {
+	cm, err := tn.c.Client.CoreV1().ConfigMaps(tn.NS).Get(ctx, "release-history", metav1.GetOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("release history of %s: %w", tn.NS, err)
+	}
+	entries, err := history.Decode(cm.Data[history.Key])
+	if err != nil {
+		return cm.Data, nil, fmt.Errorf("release history of %s: %w", tn.NS, err)
+	}
+	return cm.Data, entries, nil
+}
