@@ -1,6 +1,6 @@
 // Command peak-rss runs a command and writes its peak resident set size, in bytes, to a file:
 //
-//	peak-rss OUTFILE COMMAND [ARG…]
+//	peak-rss [-limit BYTES] OUTFILE COMMAND [ARG…]
 //
 // The local runner starts each step through it because a process's ru_maxrss on Linux starts
 // from the size of the process that exec'd it (the kernel keeps the old address space's high
@@ -9,6 +9,12 @@
 // is a few MB, so what it writes is the step's own peak. The exit code is the command's; a
 // command killed by a signal kills this process with the same signal, so the runner still sees
 // an OOM-like SIGKILL as one.
+//
+// With -limit it also stands in for the memory cgroup of the step's container: it samples the
+// command's resident set every few milliseconds and kills it with SIGKILL once it is over
+// BYTES, as the kernel kills a container over its limits.memory, so that a step whose limit is
+// too small fails here as it would on a node. Sampling can miss a spike shorter than its
+// period, and the kernel also counts the page cache: the local check is the more lenient one.
 package main
 
 import (
@@ -19,16 +25,30 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
+// samplePeriod is how often the resident set is compared to -limit.
+const samplePeriod = 5 * time.Millisecond
+
 func run(args []string) int {
+	var limit int64
+	if len(args) >= 2 && args[0] == "-limit" {
+		n, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "peak-rss: -limit %q: want a positive number of bytes\n", args[1])
+			return 2
+		}
+		limit, args = n, args[2:]
+	}
 	if len(args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: peak-rss OUTFILE COMMAND [ARG…]")
+		fmt.Fprintln(os.Stderr, "usage: peak-rss [-limit BYTES] OUTFILE COMMAND [ARG…]")
 		return 2
 	}
 	// Pdeathsig is tied to the thread that started the child: keep it alive until the end.
@@ -48,7 +68,12 @@ func run(args []string) int {
 			_ = cmd.Process.Signal(s)
 		}
 	}()
+	done := make(chan struct{})
+	if limit > 0 {
+		go enforce(cmd.Process, limit, done)
+	}
 	err := cmd.Wait()
+	close(done)
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		if werr := os.WriteFile(args[0], []byte(strconv.FormatInt(ru.Maxrss*1024, 10)), 0o644); werr != nil { // KiB on Linux
 			fmt.Fprintf(os.Stderr, "peak-rss: %v\n", werr)
@@ -65,4 +90,37 @@ func run(args []string) int {
 		return 128 + int(ws.Signal())
 	}
 	return cmd.ProcessState.ExitCode()
+}
+
+// enforce kills p with SIGKILL once its resident set is over limit bytes, until done is closed.
+func enforce(p *os.Process, limit int64, done <-chan struct{}) {
+	statm := fmt.Sprintf("/proc/%d/statm", p.Pid)
+	page := int64(os.Getpagesize())
+	tick := time.NewTicker(samplePeriod)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		b, err := os.ReadFile(statm)
+		if err != nil {
+			return // the process is gone
+		}
+		// statm: size resident shared text lib data dt, in pages.
+		fields := strings.Fields(string(b))
+		if len(fields) < 2 {
+			continue
+		}
+		resident, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		if resident*page > limit {
+			fmt.Fprintf(os.Stderr, "peak-rss: resident set %d bytes over the memory limit of %d bytes: killed, as the kernel kills a container over its limits.memory\n", resident*page, limit)
+			_ = p.Signal(syscall.SIGKILL)
+			return
+		}
+	}
 }

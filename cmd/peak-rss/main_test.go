@@ -70,6 +70,46 @@ func TestPeakRSS(t *testing.T) {
 	_ = ballast[len(ballast)-1]
 }
 
+// TestLimit runs a command that grows past -limit and one that stays under it: the first is
+// killed with SIGKILL, as the kernel kills a container over its memory limit, the second
+// ends on its own.
+func TestLimit(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	bin := filepath.Join(t.TempDir(), "peak-rss")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// A shell variable doubled until it holds 64 MiB, then held while the shell sleeps: its
+	// resident set passes 32 MiB and stays there.
+	const grow = `x=x; i=0; while [ $i -lt 26 ]; do x="$x$x"; i=$((i+1)); done; sleep 2`
+	tests := []struct {
+		name   string
+		limit  string
+		killed bool
+	}{
+		{"over the limit", "33554432", true},
+		{"under the limit", "1073741824", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := exec.Command(bin, "-limit", tc.limit, filepath.Join(t.TempDir(), "rss"), "sh", "-c", grow).Run()
+			ws, signaled := exitErrStatus(err)
+			killed := signaled && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+			if killed != tc.killed {
+				t.Fatalf("limit %s: got %v, want killed=%v", tc.limit, err, tc.killed)
+			}
+			if !tc.killed && err != nil {
+				t.Fatalf("limit %s: got %v, want success", tc.limit, err)
+			}
+		})
+	}
+	if err := exec.Command(bin, "-limit", "lots", "out", "true").Run(); err == nil {
+		t.Error("-limit lots was accepted")
+	}
+}
+
 func exitErrStatus(err error) (syscall.WaitStatus, bool) {
 	var exitErr *exec.ExitError
 	if !errors.As(err, &exitErr) {

@@ -14,7 +14,9 @@
 // Differences from a cluster, on purpose: TaskRuns that could run in parallel run one after
 // the other (logs stay readable; the order is one the DAG allows); a step's environment is
 // its env plus PATH, HOME, KUBECONFIG, proxy and CA settings of the caller; securityContext,
-// computeResources and timeouts other than a step's own are not enforced.
+// CPU and timeouts other than a step's own are not enforced. A step's limits.memory is, when
+// the peak-rss launcher sits beside the step binaries (make build puts it there): over it, the
+// step is killed and reported OOMKilled, as on a node.
 package runner
 
 import (
@@ -31,6 +33,7 @@ import (
 	"time"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"knative.dev/pkg/apis"
 
 	"github.com/release-to-prod/release-to-prod/pkg/taskruns"
@@ -39,7 +42,7 @@ import (
 
 // ImagePrefix is the repository of the project's step images; an image
 // ImagePrefix+"<name>:<version>" (or @digest) runs the local binary <BinDir>/<name>.
-const ImagePrefix = "quay.io/release-to-prod/"
+const ImagePrefix = tekton.StepImageRepository
 
 // Workspace is a local folder bound to a Pipeline workspace.
 type Workspace struct {
@@ -70,7 +73,8 @@ type TaskOutcome struct {
 	Name     string
 	TaskRun  string
 	Status   string // Succeeded, Failed, Skipped
-	Reason   string
+	Reason   string // Tekton's: Succeeded, StepFailed, StepOOM, TaskRunImagePullFailed, …
+	Message  string
 	Duration time.Duration
 	Results  []v1.TaskRunResult
 	Steps    []StepOutcome
@@ -207,7 +211,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 				}
 			}
 			t := o.runTaskRun(ctx, rpt.PipelineTask.Name, tr.Name, spec)
-			pr.Finish(rpt, tr, t.Status == "Succeeded", t.Reason, t.Reason, t.Results)
+			pr.Finish(rpt, tr, t.Status == "Succeeded", t.Reason, t.Message, t.Results)
 			out.Tasks = append(out.Tasks, t)
 			if err := o.writeTaskRun(t); err != nil {
 				return out, err
@@ -219,6 +223,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	o.summary(out)
 	if err != nil {
 		fmt.Fprintf(o.Out, "! %v\n", err)
+	}
+	if err := o.writePipelineRun(out); err != nil {
+		return out, err
 	}
 	return out, nil
 }
@@ -269,7 +276,11 @@ func (o *Options) summary(out *Outcome) {
 		if t.Status != "Skipped" {
 			d = t.Duration.Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Name, orDash(t.TaskRun), t.Status, d, t.Reason)
+		reason := t.Reason
+		if t.Status == "Failed" && t.Message != "" {
+			reason += ": " + short(t.Message)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Name, orDash(t.TaskRun), t.Status, d, reason)
 	}
 	_ = w.Flush()
 	status, reason, msg := "Unknown", "", ""
@@ -311,6 +322,61 @@ var ErrFailed = errors.New("PipelineRun failed")
 // TaskRunsDir is the folder of the run's TaskRun objects, below the work folder.
 const TaskRunsDir = "taskruns"
 
+// PipelineRunFile is the run's PipelineRun object, below the work folder.
+const PipelineRunFile = "pipelinerun.json"
+
+// writePipelineRun writes the PipelineRun as the API server would show it once done: its
+// Succeeded condition, skipped tasks and results, so that a run here and one on a cluster can
+// be compared field by field.
+func (o *Options) writePipelineRun(out *Outcome) error {
+	pr := v1.PipelineRun{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "tekton.dev/v1", Kind: "PipelineRun"},
+		ObjectMeta: metav1.ObjectMeta{Name: out.Name},
+	}
+	if out.Condition != nil {
+		pr.Status.SetCondition(out.Condition)
+	}
+	pr.Status.Results = out.Results
+	for _, t := range out.Tasks {
+		if t.Status == "Skipped" {
+			pr.Status.SkippedTasks = append(pr.Status.SkippedTasks, v1.SkippedTask{Name: t.Name, Reason: v1.SkippingReason(t.Reason)})
+		}
+	}
+	b, err := json.MarshalIndent(pr, "", "  ")
+	if err != nil {
+		return fmt.Errorf("PipelineRun %s: %w", out.Name, err)
+	}
+	if err := os.WriteFile(filepath.Join(o.WorkDir, PipelineRunFile), b, 0o644); err != nil {
+		return fmt.Errorf("PipelineRun %s: %w", out.Name, err)
+	}
+	return nil
+}
+
+// stepReasons are the container's terminated reason, as the kubelet gives it, and the step's
+// terminationReason, as Tekton gives it.
+func stepReasons(s StepOutcome) (reason, termination string) {
+	switch s.Status {
+	case "Succeeded":
+		return "Completed", "Completed"
+	case "Continued":
+		// The entrypoint records the exit code and exits 0 itself.
+		return "Completed", "Continued"
+	case "Skipped":
+		// The entrypoint of a step after a failed one exits 1 without running it.
+		return "Error", "Skipped"
+	case "ImagePullFailed":
+		return string(v1.TaskRunReasonImagePullFailed), string(v1.TaskRunReasonImagePullFailed)
+	}
+	if s.Killed {
+		// As the kubelet reports a container the kernel's OOM killer ended: a SIGKILL comes
+		// from the launcher's limit (or a person), never from the step itself. Tekton gives no
+		// terminationReason: it reads it from the termination message the killed entrypoint
+		// never wrote.
+		return "OOMKilled", ""
+	}
+	return "Error", "Error"
+}
+
 // writeTaskRun writes t as the API server would show the TaskRun (the fields the report
 // reads): labels naming the PipelineRun and the pipeline task, the Succeeded condition, the
 // results and each step's terminated state.
@@ -325,29 +391,30 @@ func (o *Options) writeTaskRun(t TaskOutcome) error {
 	}
 	steps := []map[string]any{}
 	for _, s := range t.Steps {
-		reason := map[string]string{"Succeeded": "Completed", "Failed": "Error", "Continued": "Error", "Skipped": "Skipped"}[s.Status]
-		code := s.ExitCode
-		switch {
-		case s.Status == "Skipped":
-			code = 1 // the entrypoint of a step after a failed one exits 1 without running it
-		case s.Killed:
-			// As the kubelet reports a container the kernel's OOM killer ended: locally a
-			// SIGKILL comes from the OOM killer (or a person), never from the step itself.
-			reason, code = "OOMKilled", 137
-		}
 		var stepResults []map[string]any
 		for _, name := range tekton.Names(s.Results) {
 			stepResults = append(stepResults, map[string]any{"name": name, "type": "string", "value": s.Results[name]})
 		}
-		steps = append(steps, map[string]any{"name": s.Name, "container": "step-" + s.Name,
-			"terminated": map[string]any{"exitCode": code, "reason": reason}, "results": stepResults})
+		st := map[string]any{"name": s.Name, "container": "step-" + s.Name, "results": stepResults}
+		if s.Status == "Running" {
+			st["running"] = map[string]any{}
+		} else {
+			// reason is the kubelet's for the container, terminationReason Tekton's for the
+			// step (pkg/pod: Skipped and Continued come from the entrypoint).
+			reason, termination := stepReasons(s)
+			st["terminated"] = map[string]any{"exitCode": s.ExitCode, "reason": reason, "message": s.Message}
+			if termination != "" {
+				st["terminationReason"] = termination
+			}
+		}
+		steps = append(steps, st)
 	}
 	obj := map[string]any{
 		"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
 		"metadata": map[string]any{"name": t.TaskRun, "labels": map[string]any{
 			"tekton.dev/pipelineRun": o.Name, "tekton.dev/pipelineTask": t.Name}},
 		"status": map[string]any{
-			"conditions": []map[string]any{{"type": "Succeeded", "status": status, "reason": t.Reason, "message": t.Reason}},
+			"conditions": []map[string]any{{"type": "Succeeded", "status": status, "reason": t.Reason, "message": t.Message}},
 			"results":    results,
 			"steps":      steps,
 		},
@@ -361,4 +428,26 @@ func (o *Options) writeTaskRun(t TaskOutcome) error {
 		return fmt.Errorf("TaskRun %s: %w", t.TaskRun, err)
 	}
 	return os.WriteFile(filepath.Join(dir, t.TaskRun+".json"), b, 0o644)
+}
+
+// pullable says whether image could be pulled where the run pretends to be: a project step
+// image at the tag of this checkout (whose binaries BinDir holds) or pinned by digest (a
+// bundle's pin, which the local binaries stand for), or an image Images maps. Another tag of a
+// step image is not the binary here; on a node it would be another image, or none.
+func (o *Options) pullable(image string) error {
+	if _, ok := o.Images[image]; ok {
+		return nil
+	}
+	rest, ok := strings.CutPrefix(image, ImagePrefix)
+	if !ok || strings.Contains(rest, "@") {
+		return nil
+	}
+	tag := "latest"
+	if _, t, ok := strings.Cut(rest, ":"); ok {
+		tag = t
+	}
+	if tag != tekton.StepImageTag {
+		return fmt.Errorf("manifest unknown: the step binaries in %s are those of tag %s, not %s", o.BinDir, tekton.StepImageTag, tag)
+	}
+	return nil
 }

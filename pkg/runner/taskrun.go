@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,13 +31,18 @@ import (
 
 // StepOutcome is what happened to one step.
 type StepOutcome struct {
-	Name     string
-	Status   string // Succeeded, Failed, Continued (failed with onError: continue), Skipped
+	Name string
+	// Succeeded, Failed, Continued (failed with onError: continue), Skipped (a step before it
+	// failed), Running (an OOM kill ended the TaskRun while the step waited for its turn), or
+	// ImagePullFailed (a step image of the TaskRun cannot be pulled: no step ran).
+	Status   string
 	ExitCode int
 	Duration time.Duration
 	Results  map[string]string
-	// Truncated: its termination message was over the kubelet's share, so its results are lost.
+	// Truncated: its termination message was over the kubelet's share, so the kubelet cut it,
+	// Tekton could not parse it and the step's results are lost; Message holds what is left.
 	Truncated bool
+	Message   string
 	// Killed: ended by SIGKILL (the OOM killer, locally), exit code 137 as a container's.
 	Killed bool
 	// PeakRSS is the process's peak resident set size in bytes (getrusage's ru_maxrss), what
@@ -61,41 +65,77 @@ func (d taskRunDir) local(s string) string {
 	return strings.ReplaceAll(s, "/tekton/", filepath.Join(string(d), "tekton")+"/")
 }
 
+// failedIndex is the index of the step that failed the TaskRun.
+func failedIndex(steps []StepOutcome) int {
+	for i, s := range steps {
+		if s.Status == "Failed" {
+			return i
+		}
+	}
+	return 0
+}
+
 // runTaskRun runs the steps of a substituted TaskSpec as a pod with Tekton's entrypoint would.
 func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.TaskSpec) TaskOutcome {
 	start := time.Now()
 	dir := taskRunDir(filepath.Join(o.WorkDir, name))
 	t := TaskOutcome{Name: task, TaskRun: name}
 	fmt.Fprintf(o.Out, "▶ %s (TaskRun %s)\n", task, name)
-	fail := func(reason string) TaskOutcome {
-		t.Status, t.Reason, t.Duration = "Failed", reason, time.Since(start)
-		fmt.Fprintf(o.Out, "✗ %s failed after %s: %s\n", task, t.Duration.Round(time.Millisecond), reason)
+	// fail ends the TaskRun with Tekton's reason and message.
+	fail := func(reason v1.TaskRunReason, message string) TaskOutcome {
+		t.Status, t.Reason, t.Message, t.Duration = "Failed", string(reason), message, time.Since(start)
+		fmt.Fprintf(o.Out, "✗ %s failed after %s: %s: %s\n", task, t.Duration.Round(time.Millisecond), reason, message)
 		return t
 	}
 	for _, sub := range []string{"results", "home", "termination"} {
 		if err := os.MkdirAll(dir.local(filepath.Join("/tekton", sub)), 0o755); err != nil {
-			return fail(err.Error())
+			return fail(v1.TaskRunReasonFailed, err.Error())
+		}
+	}
+	// A step image that cannot be pulled keeps the pod from ever starting its steps: Tekton
+	// fails the TaskRun with every step terminated for that reason.
+	for _, s := range spec.Steps {
+		if err := o.pullable(s.Image); err != nil {
+			for _, s := range spec.Steps {
+				t.Steps = append(t.Steps, StepOutcome{Name: s.Name, Status: "ImagePullFailed", ExitCode: 1})
+			}
+			return fail(v1.TaskRunReasonImagePullFailed, fmt.Sprintf(`the step %q in TaskRun %q failed to pull the image %q. The pod errored with the message: "Back-off pulling image %q: ErrImagePull: %v."`,
+				s.Name, name, "", s.Image, err))
 		}
 	}
 	stepResults := map[string]string{} // "steps.<name>.results.<result>" → value
-	failed, truncated := "", ""
+	var failed *StepOutcome
+	truncated := ""
 	budget := ContainerBudget(len(spec.Steps))
 	for i, s := range spec.Steps {
-		if failed != "" {
-			t.Steps = append(t.Steps, StepOutcome{Name: s.Name, Status: "Skipped"})
-			fmt.Fprintf(o.Out, "  - %s skipped: step %s failed\n", s.Name, failed)
+		if failed != nil {
+			so := StepOutcome{Name: s.Name, Status: "Skipped", ExitCode: 1}
+			if failed.Killed {
+				// The kernel killed the step's container; its entrypoint never wrote the file
+				// the next step waits for: the rest of the pod waits until Tekton gives up on it.
+				so = StepOutcome{Name: s.Name, Status: "Running"}
+			}
+			t.Steps = append(t.Steps, so)
+			fmt.Fprintf(o.Out, "  - %s not run: step %s failed\n", s.Name, failed.Name)
 			continue
 		}
 		so, err := o.runStep(ctx, dir, i, s, stepResults, budget)
-		t.Steps = append(t.Steps, so)
 		if err != nil {
-			return fail(fmt.Sprintf("step %s: %v", s.Name, err))
+			t.Steps = append(t.Steps, so)
+			return fail(v1.TaskRunReasonFailed, fmt.Sprintf("step %s: %v", s.Name, err))
 		}
+		if so.Killed {
+			// An OOM kill fails the TaskRun whatever the step's onError (Tekton's
+			// DidTaskRunFail): the kernel, not the step, ended it.
+			so.Status = "Failed"
+		}
+		t.Steps = append(t.Steps, so)
 		if so.Truncated && truncated == "" {
-			truncated = s.Name
+			truncated = fmt.Sprintf("⚠ %s: the termination message of step %s was over the %d bytes the kubelet keeps for each of the pod's %d containers: on a node it is cut, Tekton cannot parse it, and the step's results are lost without the TaskRun failing; here too",
+				task, s.Name, budget, len(spec.Steps)+tekton.InitContainers)
 		}
 		if so.Status == "Failed" {
-			failed = s.Name
+			failed = &t.Steps[len(t.Steps)-1]
 		}
 	}
 	// Task results: mapped from step results ($(steps.x.results.y)), or written by a step to
@@ -120,32 +160,29 @@ func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.Ta
 		if r.Type == v1.ResultsTypeString || r.Type == "" {
 			pv = *v1.NewStructuredValues(v)
 		} else if err := pv.UnmarshalJSON([]byte(v)); err != nil {
-			return fail(fmt.Sprintf("result %s: %v", r.Name, err))
+			return fail(v1.TaskRunReasonFailed, fmt.Sprintf("result %s: %v", r.Name, err))
 		}
 		t.Results = append(t.Results, v1.TaskRunResult{Name: r.Name, Type: r.Type, Value: pv})
 	}
 	if truncated != "" {
-		return fail(fmt.Sprintf("%s: the termination message of step %s is over the %d bytes the kubelet keeps for each of the pod's %d containers: truncated, Tekton cannot read it and the step's results are lost",
-			v1.TaskRunReasonResultLargerThanAllowedLimit, truncated, budget, len(spec.Steps)+tekton.InitContainers))
+		fmt.Fprintln(o.Out, truncated)
 	}
 	t.Duration = time.Since(start)
-	if failed != "" {
-		return fail(fmt.Sprintf("%s: step %s failed", v1.TaskRunReasonFailed, failed))
+	if failed != nil {
+		// As Tekton words it (pkg/pod getFailureInfo, extractContainerFailureMessage).
+		reason, why := v1.TaskRunReasonStepFailed, "Error"
+		if failed.Killed {
+			reason, why = v1.TaskRunReasonStepOOM, "OOMKilled"
+		}
+		return fail(reason, fmt.Sprintf("%q exited with code %d: %s", pod.StepName(failed.Name, failedIndex(t.Steps)), failed.ExitCode, why))
 	}
 	t.Status, t.Reason = "Succeeded", string(v1.TaskRunReasonSuccessful)
+	t.Message = "All Steps have completed executing"
 	fmt.Fprintf(o.Out, "✓ %s succeeded in %s\n", task, t.Duration.Round(time.Millisecond))
 	for _, r := range t.Results {
 		fmt.Fprintf(o.Out, "    %s = %s\n", r.Name, short(r.Value.StringVal))
 	}
 	return t
-}
-
-func encodedSize(rs []result.RunResult) int {
-	b, err := json.Marshal(rs)
-	if err != nil {
-		return math.MaxInt
-	}
-	return len(b)
 }
 
 // runStep runs one step as Tekton's entrypoint does: step results of earlier steps substituted
@@ -203,7 +240,12 @@ func (o *Options) runStep(ctx context.Context, dir taskRunDir, idx int, s v1.Ste
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	if launcher != "" {
-		cmd = exec.CommandContext(ctx, launcher, append([]string{rssFile, bin}, args...)...)
+		largs := []string{rssFile, bin}
+		if so.MemoryLimit > 0 {
+			// The launcher holds the step to its limits.memory as the container's cgroup would.
+			largs = append([]string{"-limit", strconv.FormatInt(so.MemoryLimit, 10)}, largs...)
+		}
+		cmd = exec.CommandContext(ctx, launcher, append(largs, args...)...)
 	}
 	cmd.Env = env
 	cmd.Dir = dir.local("/tekton/home")
@@ -265,10 +307,21 @@ func (o *Options) runStep(ctx context.Context, dir taskRunDir, idx int, s v1.Ste
 			stepValues[r.Name] = v.StringVal
 		}
 	}
-	if n := encodedSize(rr); n > budget {
-		// The kubelet cuts the message; Tekton cannot parse it: no result of this step exists.
-		so.Truncated = true
-		o.stepLine(so, fmt.Sprintf(", termination message %d bytes, over the %d the kubelet keeps: its results are lost", n, budget))
+	msg, err := json.Marshal(rr)
+	if err != nil {
+		return so, fmt.Errorf("termination message: %w", err)
+	}
+	switch {
+	case len(msg) > termination.MaxContainerTerminationMessageLength:
+		// Tekton's entrypoint refuses to write it and fails the step.
+		so.Status, so.ExitCode = "Failed", 1
+		o.stepLine(so, fmt.Sprintf(", termination message %d bytes, over the %d Tekton's entrypoint writes: the step fails", len(msg), termination.MaxContainerTerminationMessageLength))
+		return so, nil
+	case len(msg) > budget:
+		// The kubelet cuts the message; Tekton cannot parse it: no result of this step exists,
+		// and the step's state keeps the cut text.
+		so.Truncated, so.Message = true, string(msg[:budget])
+		o.stepLine(so, fmt.Sprintf(", termination message %d bytes, over the %d the kubelet keeps: its results are lost", len(msg), budget))
 		return so, nil
 	}
 	if err := termination.WriteMessage(dir.local(filepath.Join("/tekton/termination", container)), rr); err != nil {

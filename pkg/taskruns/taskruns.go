@@ -41,9 +41,12 @@ type Step struct {
 	Name     string // step name (without Tekton's "step-" prefix)
 	ExitCode int
 	Reason   string // terminated: Completed, Error, OOMKilled; waiting: ImagePullBackOff, …
-	Message  string
-	Waiting  bool // the container never started
-	Results  map[string]string
+	// TerminationReason is Tekton's for the step: Skipped (a step before it failed), Continued
+	// (failed under onError: continue), TimeoutExceeded, or the container's reason.
+	TerminationReason string
+	Message           string
+	Waiting           bool // the container never started
+	Results           map[string]string
 }
 
 // Parse reads a TaskRun object (as the API server returns it).
@@ -74,6 +77,7 @@ func Parse(obj map[string]any) TaskRun {
 			st.ExitCode = number(t["exitCode"])
 			st.Reason, _ = t["reason"].(string)
 			st.Message, _ = t["message"].(string)
+			st.TerminationReason, _ = s["terminationReason"].(string)
 		} else if w, ok := s["waiting"].(map[string]any); ok {
 			st.Waiting = true
 			st.Reason, _ = w["reason"].(string)
@@ -198,20 +202,30 @@ func Explain(tr *TaskRun) Stop {
 				Fix: "check that the step image exists and that the namespace can pull it (pull secret of the ServiceAccount, or the bundle's pinned digest)"}
 		}
 	}
+	// A termination message the kubelet cut is no longer JSON: Tekton (v1.15) drops the step's
+	// results, keeps the cut text as the step's message and does not fail the TaskRun for it.
+	for _, s := range tr.Steps {
+		if m := strings.TrimSpace(s.Message); !s.Waiting && m != "" && !json.Valid([]byte(m)) {
+			return Stop{Cause: fmt.Sprintf("the preflight's results were over what the kubelet keeps of a step's termination message (step %s, %d bytes kept), so they were cut and could not be read", s.Name, len(s.Message)),
+				Fix: truncatedFix}
+		}
+	}
 	switch {
 	case tr.Reason == "TaskRunResultLargerThanAllowedLimit" || strings.HasPrefix(tr.Reason, "TaskRunResultLargerThanAllowedLimit"):
 		return Stop{Cause: "the preflight's results were over what the kubelet keeps of a step's termination message, so they were cut and could not be read: " + oneLine(tr.Message),
-			Fix: "a bug: report it with the preflight's log (each step is told its share in RESULTS_BUDGET and must stay within it)"}
+			Fix: truncatedFix}
 	case tr.Reason == "TaskRunTimeout":
 		return Stop{Cause: "the preflight timed out: " + oneLine(tr.Message),
 			Fix: "raise the PipelineRun's timeouts.tasks (it must cover scan_poll_timeout and build_wait_timeout), or find the gate that hangs in the log"}
 	case tr.Status != "False" || tr.Results["GATE_SUMMARY"] != "":
 		return Stop{} // the verdict ran: its results say why
 	}
-	// Failed without a verdict: name the step that stopped the pod (the steps after it are
-	// skipped), else the TaskRun's own reason.
-	for i := len(tr.Steps) - 1; i >= 0; i-- {
-		if s := tr.Steps[i]; s.Reason != "Skipped" && s.ExitCode != 0 && !s.Waiting {
+	// Failed without a verdict: name the step that stopped the pod, the first to fail that
+	// was neither skipped nor continued past (the entrypoints of the steps after it exit 1
+	// without running: the kubelet calls them Error, Tekton Skipped), else the TaskRun's own
+	// reason.
+	for _, s := range tr.Steps {
+		if s.ExitCode != 0 && !s.Waiting && s.Reason != "Skipped" && s.TerminationReason != "Skipped" && s.TerminationReason != "Continued" {
 			return Stop{Cause: fmt.Sprintf("step %s stopped with exit code %d (%s) and the preflight left no verdict", s.Name, s.ExitCode, s.Reason),
 				Fix: "read the step's log in the preflight TaskRun (tkn taskrun logs " + tr.Name + "); a crash is a bug: report it with the log"}
 		}
@@ -219,6 +233,8 @@ func Explain(tr *TaskRun) Stop {
 	return Stop{Cause: fmt.Sprintf("the preflight stopped without a verdict (%s): %s", tr.Reason, oneLine(tr.Message)),
 		Fix: "read the preflight TaskRun's status and log (tkn taskrun describe " + tr.Name + ")"}
 }
+
+const truncatedFix = "a bug: report it with the preflight's log (each step is told its share in RESULTS_BUDGET and must stay within it)"
 
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")

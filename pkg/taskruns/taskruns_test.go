@@ -27,6 +27,23 @@ func TestExplain(t *testing.T) {
 		{"timeout", &TaskRun{Status: "False", Reason: "TaskRunTimeout", Message: "TaskRun x failed to finish within 1h0m0s"}, false, "the preflight timed out"},
 		{"crash before the verdict", failed(Step{Name: InputStep, Reason: "Completed"}, Step{Name: "gate-verdict", ExitCode: 2, Reason: "Error"}),
 			false, "step gate-verdict stopped with exit code 2"},
+		// As a node reports it: the kubelet calls the steps the entrypoint skipped Error (exit
+		// 1), Tekton calls them Skipped; gates that failed under onError: continue exited 0
+		// for the kubelet and are Continued for Tekton. The step that stopped the pod is the
+		// crashed one, not the last.
+		{"crash, as a node reports the steps after it", failed(
+			Step{Name: InputStep, Reason: "Completed", TerminationReason: "Completed"},
+			Step{Name: "check-image", ExitCode: 1, Reason: "Completed", TerminationReason: "Continued"},
+			Step{Name: "check-alerts", ExitCode: 2, Reason: "Error", TerminationReason: "Error"},
+			Step{Name: "check-vulnerabilities", ExitCode: 1, Reason: "Error", TerminationReason: "Skipped"},
+			Step{Name: "gate-verdict", ExitCode: 1, Reason: "Error", TerminationReason: "Skipped"}),
+			false, "step check-alerts stopped with exit code 2"},
+		// As a node reports it: the kubelet cut the verdict's termination message, Tekton
+		// dropped its results and kept the cut text, and the TaskRun succeeded.
+		{"results cut by the kubelet", &TaskRun{Status: "True", Reason: "Succeeded", Results: map[string]string{}, Steps: []Step{
+			{Name: InputStep, Reason: "Completed", Message: `[{"key":"INVALID_PARAMS","value":"","type":1}]`},
+			{Name: "gate-verdict", Reason: "Completed", Message: `[{"key":"GATE_SUMMARY","value":"image ✗, konfl`}}},
+			false, "the preflight's results were over what the kubelet keeps of a step's termination message (step gate-verdict"},
 		{"the verdict ran", &TaskRun{Status: "False", Results: map[string]string{"GATE_SUMMARY": "image ✗"}}, false, ""},
 		{"succeeded", &TaskRun{Status: "True"}, false, ""},
 	} {
@@ -50,7 +67,7 @@ func TestParse(t *testing.T) {
 			"conditions": []any{map[string]any{"type": "Succeeded", "status": "False", "reason": "Failed", "message": "m"}},
 			"results":    []any{map[string]any{"name": "GATE_SUMMARY", "value": "image ✓"}, map[string]any{"name": "A", "value": []any{"x"}}},
 			"steps": []any{
-				map[string]any{"name": "check-image", "terminated": map[string]any{"exitCode": float64(137), "reason": "OOMKilled"}},
+				map[string]any{"name": "check-image", "terminated": map[string]any{"exitCode": float64(137), "reason": "OOMKilled"}, "terminationReason": "OOMKilled"},
 				map[string]any{"name": "notify", "waiting": map[string]any{"reason": "ImagePullBackOff", "message": "back-off"}},
 			},
 		},
@@ -59,7 +76,7 @@ func TestParse(t *testing.T) {
 	assert.Equal(t, "False", tr.Status)
 	assert.Equal(t, "image ✓", tr.Results["GATE_SUMMARY"])
 	assert.Equal(t, `["x"]`, tr.Results["A"])
-	assert.Equal(t, Step{Name: "check-image", ExitCode: 137, Reason: "OOMKilled", Results: map[string]string{}}, tr.Steps[0])
+	assert.Equal(t, Step{Name: "check-image", ExitCode: 137, Reason: "OOMKilled", TerminationReason: "OOMKilled", Results: map[string]string{}}, tr.Steps[0])
 	assert.True(t, tr.Steps[1].Waiting)
 	assert.Equal(t, Stop{}, Explain(&TaskRun{}), "a TaskRun with no condition yet says nothing")
 	assert.Empty(t, Parse(map[string]any{"status": "garbage"}).Steps, "no panic on odd input")

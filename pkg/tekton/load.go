@@ -27,6 +27,12 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// StepImageRepository is where the step images live: <StepImageRepository><step>:<StepImageTag>.
+const StepImageRepository = "quay.io/release-to-prod/"
+
+// StepImageTag is the tag of the step images this checkout builds and its YAML names.
+const StepImageTag = "0.1.0"
+
 // Folders of the repository that hold Tekton YAML, in the Tekton catalog layout
 // (<folder>/<name>/<version>/<name>.yaml).
 var Folders = []string{"stepactions", "tasks", "pipelines"}

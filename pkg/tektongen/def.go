@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/release-to-prod/release-to-prod/pkg/step"
+	"github.com/release-to-prod/release-to-prod/pkg/tekton"
 )
 
 // Version is the catalog version of every Task and the Pipeline (their folder and the
@@ -25,10 +26,10 @@ import (
 const Version = "0.1"
 
 // ImageTag is the tag of the step images the generated YAML names (bundles pin them by digest).
-const ImageTag = "0.1.0"
+const ImageTag = tekton.StepImageTag
 
 // ImageRepository is where the step images live: <ImageRepository><step>:<ImageTag>.
-const ImageRepository = "quay.io/release-to-prod/"
+const ImageRepository = tekton.StepImageRepository
 
 // BinDir is where a step image holds its binary (pkg/imagebuild, images/Containerfile).
 const BinDir = "/usr/local/bin"

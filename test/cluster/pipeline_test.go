@@ -2,97 +2,428 @@ package cluster
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"knative.dev/pkg/apis"
 
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 
+	"github.com/release-to-prod/release-to-prod/pkg/history"
+	"github.com/release-to-prod/release-to-prod/test/sandbox"
+	"github.com/release-to-prod/release-to-prod/test/stepexec"
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
-// TestPipelineFailuresOnNode runs the generated release-to-prod Pipeline on the node: step
-// images built from this checkout and served as quay.io/release-to-prod/<step>:0.1.0, the
-// project's RBAC, a PipelineRun created by a tenant in a restricted namespace, Slack an HTTPS
-// sink in the test. Each scenario stops the run before a release; in each, the finally task report
-// must run and the history and Slack must say what happened.
-func TestPipelineFailuresOnNode(t *testing.T) {
+// releaseSHA is the commit the release scenarios release.
+const releaseSHA = "3f786850e387550fdab836ed7e6dc881de23001b"
+
+// pipelineWorld is what every scenario shares: the cluster with the project's CRDs and the step
+// images, the generated Pipeline, a Quay stand-in over HTTPS, a release-service stand-in that
+// marks Releases released through the cluster's API, and tkn-local with the step binaries.
+type pipelineWorld struct {
+	c        *Cluster
+	root     string
+	pipeline *pipelinev1.Pipeline
+	quay     *sandbox.QuayStub
+	quayURL  string
+	local    LocalRunner
+}
+
+// scenario is one way a run can go. It runs on the node as a tenant in namespace node-<ns> and
+// through tkn-local in local-<ns>, seeded alike: what the two report must be the same.
+type scenario struct {
+	name, ns string
+	sha      string
+	// konflux seeds the Konflux world (tests "True"/"False", the ReleasePlan matched or not);
+	// nil seeds nothing.
+	konflux *KonfluxOptions
+	scan    sandbox.Reply // what Quay says of the commit's image
+	mutate  func(*pipelinev1.PipelineSpec)
+	params  []string // name, value, … over the defaults
+	runs    int      // runs of the same params, one after the other (default 1)
+	// check holds the node's run i to what it must be; the local run is then held to the node's.
+	check func(t *testing.T, w *pipelineWorld, i int, r *nodeRun, h []history.Entry, releases int)
+}
+
+// TestPipelineOnNode runs the generated release-to-prod Pipeline on the node, as a tenant
+// user with only a tenant's Tekton rights, in restricted namespaces with the project's RBAC,
+// step images built from this checkout and pulled as quay.io/release-to-prod/<step>:0.1.0, Slack
+// an HTTPS sink. In every scenario the finally task report must run and the history and Slack
+// must say what happened. Then each scenario runs through tkn-local, against the same API
+// server, registry and stand-ins, and must end the same: outcome, skipped tasks, each task's
+// status, results and steps, the history entry and the Slack post.
+func TestPipelineOnNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster: starts a Kubernetes node and the Tekton controller; not run with -short")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
-	c := New(t, Options{Mirrors: []string{"quay.io"}})
-	root, err := tools.Root()
+	w := &pipelineWorld{c: New(t, Options{Mirrors: []string{"quay.io"}})}
+	var err error
+	w.root, err = tools.Root()
 	require.NoError(t, err)
+	require.NoError(t, w.c.InstallCRDs(filepath.Join(w.root, "test", "crds")))
 
 	buildStart := time.Now()
-	pushStepImages(ctx, t, c, root)
+	pushStepImages(ctx, t, w.c, w.root)
 	t.Logf("step images built (linux/%s) and pushed: %s", runtime.GOARCH, time.Since(buildStart).Round(time.Millisecond))
+	w.local = buildLocalRunner(t, w.root)
 
-	p, err := ReadPipeline(root)
+	w.pipeline, err = ReadPipeline(w.root)
 	require.NoError(t, err)
+	w.quay = sandbox.NewQuayStub()
+	quayAddr, err := w.c.ServeTLS(w.quay)
+	require.NoError(t, err)
+	w.quayURL = "https://" + quayAddr
+	rs := (&sandbox.Sandbox{Dynamic: w.c.Dynamic}).StartReleaseService(time.Second)
+	t.Cleanup(rs.Stop)
 
-	for _, sc := range []struct {
-		name, ns, sha string
-		mutate        func(*pipelinev1.PipelineSpec)
-		// What the history and the Slack post must say.
-		status, cause string
-	}{
-		{name: "invalid input", ns: "tenant-invalid", sha: "not-a-sha", status: "Rejected", cause: "commit_sha"},
-		{name: "step image cannot be pulled", ns: "tenant-pull", sha: "0123456789abcdef0123456789abcdef01234567",
-			status: "Blocked", cause: "cannot be pulled",
-			mutate: func(s *pipelinev1.PipelineSpec) {
-				for i := range s.Tasks {
-					for j := range s.Tasks[i].TaskSpec.Steps {
-						if st := &s.Tasks[i].TaskSpec.Steps[j]; st.Name == "check-alerts" {
-							st.Image = "quay.io/release-to-prod/check-alerts:never-pushed"
-						}
-					}
+	passing := &KonfluxOptions{Tests: "True", Matched: true}
+	for _, sc := range []scenario{
+		{name: "invalid input", ns: "invalid", sha: "not-a-sha",
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, _ int) {
+				checkStopped(t, r, h, "Rejected", "commit_sha")
+			}},
+		{name: "step image cannot be pulled", ns: "pull", sha: "0123456789abcdef0123456789abcdef01234567",
+			mutate: withImage("check-alerts", "quay.io/release-to-prod/check-alerts:never-pushed"),
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, _ int) {
+				checkStopped(t, r, h, "Blocked", "cannot be pulled")
+			}},
+		{name: "dry run", ns: "dry-run", konflux: passing, scan: cleanScan(), params: []string{"dry_run", "true"},
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, releases int) {
+				assert.Equal(t, corev1.ConditionTrue, r.Cond.Status, "the run must succeed")
+				assert.Zero(t, releases, "a dry run creates no Release")
+				if assert.Len(t, h, 1) {
+					assert.Equal(t, "DryRun", h[0].Status)
+				}
+				if assert.Len(t, r.Posts, 1) {
+					assert.Contains(t, r.Posts[0], "Dry run passed")
 				}
 			}},
+		{name: "success then already released", ns: "release", konflux: passing, scan: cleanScan(), runs: 2,
+			check: func(t *testing.T, _ *pipelineWorld, i int, r *nodeRun, h []history.Entry, releases int) {
+				assert.Equal(t, corev1.ConditionTrue, r.Cond.Status, "the run must succeed")
+				assert.Equal(t, 1, releases, "one Release, however many runs")
+				if !assert.Len(t, h, i+1) || !assert.Len(t, r.Posts, 1) {
+					return
+				}
+				if i == 0 {
+					assert.Equal(t, "Succeeded", h[0].Status)
+					assert.Contains(t, r.Posts[0], "Released")
+					return
+				}
+				if cr := r.taskRun("create-release"); cr != nil {
+					t.Errorf("the second run ran create-release (TaskRun %s)", cr.Name)
+				}
+				assert.Equal(t, "AlreadyReleased", h[0].Status)
+				assert.Contains(t, r.Posts[0], "Already released")
+			}},
+		{name: "a step exceeds its memory limit", ns: "oom", konflux: passing, scan: cleanScan(),
+			mutate: withMemoryLimit("konflux-preflight", "8Mi"),
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, releases int) {
+				checkStopped(t, r, h, "Blocked", "OOMKilled")
+				assert.Zero(t, releases, "no Release")
+			}},
+		{name: "every gate fails", ns: "all-fail", konflux: &KonfluxOptions{Tests: "False", Matched: false},
+			// Tests failed, the ReleasePlan neither matched nor active, the image not where the
+			// run looks for it, a critical CVE, an Alertmanager nobody answers at, app-interface
+			// asked for and not bound: every gate writes its part of the summary, and the
+			// preflight's results must still fit in its termination messages.
+			scan: sandbox.QuayScanned(sandbox.QuayFeature{Name: "openssl", Version: "3.0.7-1.el9",
+				Vulnerabilities: []sandbox.QuayVulnerability{{Name: "CVE-2024-0001", Severity: "Critical", FixedBy: "3.0.7-2.el9"}}}),
+			params: []string{"skip_alerts", "false", "alertmanager_url", "https://" + bridgeIP + ":1",
+				"skip_app_interface", "false", "repository", RegistryHost + "/nowhere/$NS"},
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, releases int) {
+				assert.Equal(t, corev1.ConditionFalse, r.Cond.Status, "the run must fail")
+				assert.Zero(t, releases, "no Release")
+				pre := r.taskRun("preflight")
+				require.NotNil(t, pre, "the preflight TaskRun")
+				results := taskResults(pre)
+				t.Logf("preflight results: %d, GATE_SUMMARY %d bytes, FAILURE_CAUSE %d bytes", len(results), len(results["GATE_SUMMARY"]), len(results["FAILURE_CAUSE"]))
+				assert.NotEmpty(t, results["GATE_SUMMARY"], "GATE_SUMMARY kept")
+				assert.NotEmpty(t, results["FAILURE_CAUSE"], "FAILURE_CAUSE kept")
+				assert.Equal(t, "image,konflux,alerts,vulnerabilities,app-interface", results["FAILED_GATES"], "every gate failed")
+				if assert.Len(t, h, 1) {
+					assert.Equal(t, "Blocked", h[0].Status)
+					assert.NotEmpty(t, strings.TrimSpace(h[0].Cause), "the history says why")
+				}
+				assert.Len(t, r.Posts, 1)
+			}},
 	} {
-		t.Run(sc.name, func(t *testing.T) {
-			spec := p.Spec.DeepCopy()
-			if sc.mutate != nil {
-				sc.mutate(spec)
-			}
-			runFailingPipeline(ctx, t, c, root, sc.ns, sc.sha, spec, sc.status, sc.cause)
-		})
+		t.Run(sc.name, func(t *testing.T) { w.runScenario(ctx, t, sc) })
 	}
 }
 
-func runFailingPipeline(ctx context.Context, t *testing.T, c *Cluster, root, ns, sha string, spec *pipelinev1.PipelineSpec, status, cause string) {
-	tn := newNodeTenant(ctx, t, c, root, ns)
-	r := tn.run(ctx, t, c, spec, map[string]string{"commit_sha": sha, "namespace": ns})
+// runScenario runs sc on the node, then through tkn-local, and compares the two.
+func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenario) {
+	img := commitImage(t)
+	sha := sc.sha
+	if sha == "" {
+		sha = releaseSHA
+	}
+	seed := func(ns string) *Tenant {
+		tn, err := w.c.NewTenant(ctx, w.root, ns)
+		require.NoError(t, err)
+		if sc.konflux != nil {
+			o := *sc.konflux
+			o.SHA, o.Image = sha, img
+			k, err := tn.SeedKonflux(ctx, o)
+			require.NoError(t, err)
+			if sc.scan.Status != 0 {
+				w.quay.SetSecurity(k.QuayRepo, k.Digest, sc.scan)
+			}
+		}
+		return tn
+	}
+	params := func(ns string) map[string]string {
+		p := map[string]string{
+			"commit_sha": sha, "namespace": ns, "quay_api_url": w.quayURL,
+			"skip_alerts": "true", "skip_app_interface": "true",
+			"progress_interval": "1s", "release_timeout": "2m", "scan_poll_timeout": "30s",
+		}
+		for i := 0; i+1 < len(sc.params); i += 2 {
+			p[sc.params[i]] = strings.ReplaceAll(sc.params[i+1], "$NS", ns)
+		}
+		return p
+	}
+	spec := w.pipeline.Spec.DeepCopy()
+	if sc.mutate != nil {
+		sc.mutate(spec)
+	}
+	runs := max(sc.runs, 1)
+
+	nodeNS, localNS := "node-"+sc.ns, "local-"+sc.ns
+	node := &nodeTenant{seed(nodeNS)}
+	var nodeViews []runView
+	var nodeWalls []time.Duration
+	for i := range runs {
+		r := node.run(ctx, t, w.c, spec.DeepCopy(), params(nodeNS))
+		assert.True(t, r.reported(), "the finally task report must run and succeed")
+		_, h := historyOf(ctx, t, node.Tenant)
+		sc.check(t, w, i, r, h, releasesIn(ctx, t, w.c, nodeNS))
+		nodeWalls = append(nodeWalls, r.Wall)
+		nodeViews = append(nodeViews, viewOf(nodeNS, r.PR.Name, r.Cond, r.PR.Status.SkippedTasks, r.PR.Status.Results, r.TaskRuns, h, r.Posts))
+	}
+
+	local := seed(localNS)
+	p := w.pipeline.DeepCopy()
+	p.Spec = *spec
+	for i := range runs {
+		lr, err := local.RunLocal(ctx, w.local, p, params(localNS), filepath.Join(t.TempDir(), fmt.Sprintf("run-%d", i)))
+		if lr != nil {
+			t.Logf("tkn-local (exit %d, wall time %s):\n%s", lr.ExitCode, lr.Wall.Round(time.Millisecond), truncate(lr.Output, 20000))
+		}
+		require.NoError(t, err)
+		_, h := historyOf(ctx, t, local)
+		cond := lr.Cond()
+		require.NotNil(t, cond, "tkn-local wrote the PipelineRun's condition")
+		got := viewOf(localNS, lr.PipelineRun.Name, cond, lr.PipelineRun.Status.SkippedTasks, lr.PipelineRun.Status.Results, lr.TaskRuns, h, lr.Posts)
+		assert.Equal(t, nodeViews[i], got, "run %d: tkn-local must end as the node did (expected: node, actual: tkn-local)", i+1)
+		assert.Equal(t, releasesIn(ctx, t, w.c, nodeNS), releasesIn(ctx, t, w.c, localNS), "as many Releases through tkn-local as on the node")
+		t.Logf("%s, run %d: wall time on the node %s, through tkn-local %s", sc.name, i+1, nodeWalls[i].Round(time.Millisecond), lr.Wall.Round(time.Millisecond))
+	}
+}
+
+// runView is what a run reports, with what differs by nature between two runs (names,
+// namespaces, times) normalised away.
+type runView struct {
+	Outcome string // status reason: message
+	Skipped []string
+	Results map[string]string
+	Tasks   map[string]taskView
+	History history.Entry // the run's entry
+	Slack   []string
+}
+
+type taskView struct {
+	Outcome string // status reason
+	Results map[string]string
+	Steps   []string // name: exit code (reason)
+}
+
+var (
+	// In a JSON document (a Slack post): to the end of the string value.
+	pullDetailJSON = regexp.MustCompile(`ErrImagePull: (?:[^"\\]|\\.)*`)
+	// In plain text (a result, the history's cause): to the end.
+	pullDetail = regexp.MustCompile(`ErrImagePull: .*`)
+	rfc3339    = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
+	duration   = regexp.MustCompile(`\b\d+(\.\d+)?(ms|s|m\d+(\.\d+)?s)\b`)
+)
+
+func viewOf(ns, run string, cond *apis.Condition, skipped []pipelinev1.SkippedTask, results []pipelinev1.PipelineRunResult,
+	trs []pipelinev1.TaskRun, h []history.Entry, posts []string) runView {
+	// What follows "ErrImagePull: " is the container runtime's own account of a failed pull,
+	// which tkn-local, having no runtime, words its own way.
+	names := strings.NewReplacer(run, "<run>", ns, "<ns>")
+	normDetail := func(s string, detail *regexp.Regexp) string {
+		s = duration.ReplaceAllString(rfc3339.ReplaceAllString(names.Replace(s), "<time>"), "<duration>")
+		return detail.ReplaceAllString(s, "ErrImagePull: <detail>")
+	}
+	norm := func(s string) string { return normDetail(s, pullDetail) }
+	v := runView{Outcome: fmt.Sprintf("%s %s: %s", cond.Status, cond.Reason, norm(cond.Message)), Results: map[string]string{}, Tasks: map[string]taskView{}}
+	for _, s := range skipped {
+		v.Skipped = append(v.Skipped, s.Name+": "+string(s.Reason))
+	}
+	slices.Sort(v.Skipped)
+	for _, r := range results {
+		v.Results[r.Name] = norm(r.Value.StringVal)
+	}
+	for _, tr := range trs {
+		tv := taskView{Results: map[string]string{}}
+		if c := tr.Status.GetCondition(apis.ConditionSucceeded); c != nil {
+			tv.Outcome = fmt.Sprintf("%s %s", c.Status, c.Reason)
+		}
+		for _, r := range tr.Status.Results {
+			tv.Results[r.Name] = norm(r.Value.StringVal)
+		}
+		for _, s := range tr.Status.Steps {
+			switch {
+			case s.Terminated != nil:
+				tv.Steps = append(tv.Steps, fmt.Sprintf("%s: exit %d (container %s, step %s)", s.Name, s.Terminated.ExitCode, s.Terminated.Reason, s.TerminationReason))
+			case s.Waiting != nil:
+				tv.Steps = append(tv.Steps, fmt.Sprintf("%s: waiting (%s)", s.Name, s.Waiting.Reason))
+			case s.Running != nil:
+				tv.Steps = append(tv.Steps, s.Name+": running")
+			default:
+				tv.Steps = append(tv.Steps, s.Name+": no state")
+			}
+		}
+		v.Tasks[tr.Labels["tekton.dev/pipelineTask"]] = tv
+	}
+	if len(h) > 0 {
+		e := h[0]
+		e.Started, e.Finished = "", ""
+		if e.Built != "" {
+			e.Built = "<time>" // when the seeded Snapshot was created
+		}
+		if e.Release != "" {
+			e.Release = "<release>"
+		}
+		e.PipelineRun, e.Cause, e.Snapshot = norm(e.PipelineRun), norm(e.Cause), norm(e.Snapshot)
+		v.History = e
+	}
+	for _, p := range posts {
+		v.Slack = append(v.Slack, normDetail(p, pullDetailJSON))
+	}
+	return v
+}
+
+// buildLocalRunner builds tkn-local, the step binaries and the peak-rss launcher from this
+// checkout.
+func buildLocalRunner(t *testing.T, root string) LocalRunner {
+	t.Helper()
+	bin := t.TempDir()
+	require.NoError(t, stepexec.BuildAll(bin+string(filepath.Separator)))
+	tkn := filepath.Join(t.TempDir(), "tkn-local")
+	require.NoError(t, stepexec.BuildCommand(tkn, "./cmd/tkn-local"))
+	return LocalRunner{TknLocal: tkn, BinDir: bin, Root: root}
+}
+
+// checkStopped holds a run that stopped before releasing to what the history and Slack must say.
+func checkStopped(t *testing.T, r *nodeRun, h []history.Entry, status, cause string) {
+	t.Helper()
 	assert.Equal(t, corev1.ConditionFalse, r.Cond.Status, "the run must fail")
-	assert.True(t, r.reported(), "the finally task report must run and succeed")
-	for k, v := range tn.historyData(ctx, t, c) {
-		t.Logf("history %s: %s", k, truncate(v, 600))
-		assert.NotContains(t, v, "$(", "history entry with an unsubstituted Tekton reference")
-		assert.Contains(t, v, `"status":"`+status+`"`)
-		assert.Contains(t, v, cause, "the history says why")
+	if assert.Len(t, h, 1) {
+		assert.Equal(t, status, h[0].Status)
+		assert.Contains(t, h[0].Cause, cause, "the history says why")
 	}
 	if assert.Len(t, r.Posts, 1) {
 		assert.Contains(t, r.Posts[0], cause, "Slack says why")
 	}
 }
 
+func historyOf(ctx context.Context, t *testing.T, tn *Tenant) (map[string]string, []history.Entry) {
+	t.Helper()
+	data, entries, err := tn.History(ctx)
+	require.NoError(t, err, "the history records the run")
+	t.Logf("history of %s: %s", tn.NS, truncate(data[history.Key], 1500))
+	assert.NotContains(t, data[history.Key], "$(", "history entry with an unsubstituted Tekton reference")
+	return data, entries
+}
+
+func releasesIn(ctx context.Context, t *testing.T, c *Cluster, ns string) int {
+	t.Helper()
+	l, err := c.Dynamic.Resource(sandbox.Releases).Namespace(ns).List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	return len(l.Items)
+}
+
+func taskResults(tr *pipelinev1.TaskRun) map[string]string {
+	out := map[string]string{}
+	for _, res := range tr.Status.Results {
+		out[res.Name] = res.Value.StringVal
+	}
+	return out
+}
+
+func cleanScan() sandbox.Reply {
+	return sandbox.QuayScanned(sandbox.QuayFeature{Name: "zlib", Version: "1.2.11-40.el9",
+		Vulnerabilities: []sandbox.QuayVulnerability{{Name: "CVE-2023-45853", Severity: "Low"}}})
+}
+
+// commitImage is a small linux/amd64 image standing for the commit's build.
+func commitImage(t *testing.T) v1.Image {
+	t.Helper()
+	img, err := random.Image(256, 1)
+	require.NoError(t, err)
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	img, err = mutate.ConfigFile(img, cf)
+	require.NoError(t, err)
+	return img
+}
+
+// withImage returns a mutation that gives step the image image.
+func withImage(step, image string) func(*pipelinev1.PipelineSpec) {
+	return func(s *pipelinev1.PipelineSpec) {
+		for i := range s.Tasks {
+			for j := range s.Tasks[i].TaskSpec.Steps {
+				if st := &s.Tasks[i].TaskSpec.Steps[j]; st.Name == step {
+					st.Image = image
+				}
+			}
+		}
+	}
+}
+
+// withMemoryLimit returns a mutation that gives step a memory limit of limit and drops its
+// GOMEMLIMIT, so that the Go runtime does not try to stay under it.
+func withMemoryLimit(step, limit string) func(*pipelinev1.PipelineSpec) {
+	return func(s *pipelinev1.PipelineSpec) {
+		for i := range s.Tasks {
+			for j := range s.Tasks[i].TaskSpec.Steps {
+				st := &s.Tasks[i].TaskSpec.Steps[j]
+				if st.Name != step {
+					continue
+				}
+				q := resource.MustParse(limit)
+				st.ComputeResources.Limits[corev1.ResourceMemory] = q
+				st.ComputeResources.Requests[corev1.ResourceMemory] = q
+				st.Env = slices.DeleteFunc(st.Env, func(e corev1.EnvVar) bool { return e.Name == "GOMEMLIMIT" })
+			}
+		}
+	}
+}
+
 // nodeTenant is a Tenant for a test.
 type nodeTenant struct{ *Tenant }
-
-func newNodeTenant(ctx context.Context, t *testing.T, c *Cluster, root, ns string) *nodeTenant {
-	t.Helper()
-	tn, err := c.NewTenant(ctx, root, ns)
-	require.NoError(t, err)
-	return &nodeTenant{tn}
-}
 
 // nodeRun is one finished PipelineRun.
 type nodeRun struct{ *Run }
@@ -120,14 +451,6 @@ func (tn *nodeTenant) run(ctx context.Context, t *testing.T, c *Cluster, spec *p
 		assert.NotContains(t, p, "$(", "Slack post with an unsubstituted Tekton reference")
 	}
 	return &nodeRun{r}
-}
-
-// historyData returns the data of the tenant's history ConfigMap.
-func (tn *nodeTenant) historyData(ctx context.Context, t *testing.T, c *Cluster) map[string]string {
-	t.Helper()
-	data, _, err := tn.History(ctx)
-	require.NoError(t, err, "the history records the run")
-	return data
 }
 
 // logTaskRun logs a TaskRun's outcome, its pod's termination-message budget, and the log of

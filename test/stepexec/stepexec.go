@@ -45,6 +45,11 @@ func BuildAll(dir string) error {
 	return build(dir+string(filepath.Separator), "./steps/...", "./cmd/peak-rss")
 }
 
+// BuildCommand compiles the command package pkg (./cmd/…) to out, as the steps are built.
+func BuildCommand(out, pkg string) error {
+	return build(out, pkg)
+}
+
 // build is the one way the tests build steps: static and -trimpath, as the images do. out is a
 // file, or a folder when it ends in a separator.
 func build(out string, pkgs ...string) error {

@@ -1,0 +1,162 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"time"
+
+	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"knative.dev/pkg/apis"
+	"sigs.k8s.io/yaml"
+
+	"github.com/release-to-prod/release-to-prod/pkg/imagebuild"
+	"github.com/release-to-prod/release-to-prod/pkg/runner"
+)
+
+// LocalRunner says how to run the Pipeline through tkn-local.
+type LocalRunner struct {
+	TknLocal string // the tkn-local binary
+	BinDir   string // the step binaries and the peak-rss launcher
+	Root     string // the checkout (tkn-local --repo)
+}
+
+// LocalRun is one finished run of the Pipeline through tkn-local.
+type LocalRun struct {
+	ExitCode    int
+	Output      string
+	WorkDir     string
+	PipelineRun *pipelinev1.PipelineRun // as tkn-local wrote it: name, condition, skipped tasks, results
+	TaskRuns    []pipelinev1.TaskRun    // as tkn-local wrote them for the report
+	Posts       []string                // what Slack was sent during this run
+	Wall        time.Duration
+}
+
+// Cond is the PipelineRun's Succeeded condition, nil when tkn-local wrote none.
+func (r *LocalRun) Cond() *apis.Condition {
+	if r.PipelineRun == nil {
+		return nil
+	}
+	return r.PipelineRun.Status.GetCondition(apis.ConditionSucceeded)
+}
+
+// RunLocal runs the Pipeline p with params through tkn-local, inside the cluster's network
+// namespace, against what the node's run uses: the API server at the kubernetes Service IP
+// with a token of the tenant's release-to-prod ServiceAccount (the rights its pods get), the
+// cluster's registry, the stand-ins served on the pods' gateway, trusted as the step images
+// trust them (the host's CA bundle and the cluster's CA), and the tenant's Slack webhook as a
+// secret folder. Its files stay in workDir.
+func (tn *Tenant) RunLocal(ctx context.Context, lr LocalRunner, p *pipelinev1.Pipeline, params map[string]string, workDir string) (*LocalRun, error) {
+	c := tn.c
+	if err := os.MkdirAll(workDir, 0o700); err != nil {
+		return nil, fmt.Errorf("tkn-local: %w", err)
+	}
+	pipelineFile := filepath.Join(workDir, "pipeline.yaml")
+	b, err := yaml.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("tkn-local: pipeline: %w", err)
+	}
+	if err := os.WriteFile(pipelineFile, b, 0o600); err != nil {
+		return nil, fmt.Errorf("tkn-local: %w", err)
+	}
+	tok, err := c.Client.CoreV1().ServiceAccounts(tn.NS).CreateToken(ctx, "release-to-prod", &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("tkn-local: token of ServiceAccount release-to-prod: %w", err)
+	}
+	caFile := filepath.Join(workDir, "ca.crt")
+	hostCAs, err := imagebuild.ReadCACerts(hostCACerts)
+	if err != nil {
+		return nil, fmt.Errorf("tkn-local: %w", err)
+	}
+	if err := os.WriteFile(caFile, append(append(hostCAs, '\n'), c.CACert()...), 0o600); err != nil {
+		return nil, fmt.Errorf("tkn-local: %w", err)
+	}
+	kubeconfig := filepath.Join(workDir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: node
+  cluster: {server: "https://%s:443", certificate-authority: %q}
+users:
+- name: release-to-prod
+  user: {token: %q}
+contexts:
+- name: node
+  context: {cluster: node, user: release-to-prod, namespace: %q}
+current-context: node
+`, APIServiceIP, caFile, tok.Status.Token, tn.NS)), 0o600); err != nil {
+		return nil, fmt.Errorf("tkn-local: %w", err)
+	}
+	slack := filepath.Join(workDir, "secrets", "slack-webhook")
+	if err := os.MkdirAll(slack, 0o700); err != nil {
+		return nil, fmt.Errorf("tkn-local: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(slack, "url"), []byte(tn.SlackURL), 0o600); err != nil {
+		return nil, fmt.Errorf("tkn-local: %w", err)
+	}
+	runDir := filepath.Join(workDir, "run")
+	args := []string{"--net=" + c.ns.path, "--", lr.TknLocal, "pipeline", "start", "-f", pipelineFile,
+		"--repo", lr.Root, "--bin", lr.BinDir, "--kubeconfig", kubeconfig, "--workdir", runDir,
+		// The name the node's runs get (generateName release-to-prod-): texts that quote it
+		// are cut at the same places.
+		"--prefix-name", "release-to-prod", "-w", "name=slack-webhook,secret=" + slack}
+	for _, n := range slices.Sorted(maps.Keys(params)) {
+		args = append(args, "-p", n+"="+params[n])
+	}
+	before := len(tn.Posts())
+	cmd := exec.CommandContext(ctx, "nsenter", args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + workDir, "SSL_CERT_FILE=" + caFile}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	runErr := cmd.Run()
+	r := &LocalRun{Wall: time.Since(start), Output: out.String(), WorkDir: runDir}
+	r.Posts = tn.Posts()[before:]
+	var exitErr *exec.ExitError
+	switch {
+	case runErr == nil:
+	case errors.As(runErr, &exitErr):
+		r.ExitCode = exitErr.ExitCode()
+	default:
+		return r, fmt.Errorf("tkn-local: %w", runErr)
+	}
+	if r.PipelineRun, err = readObject[pipelinev1.PipelineRun](filepath.Join(runDir, runner.PipelineRunFile)); err != nil {
+		return r, fmt.Errorf("tkn-local (exit %d): %w", r.ExitCode, err)
+	}
+	files, err := filepath.Glob(filepath.Join(runDir, runner.TaskRunsDir, "*.json"))
+	if err != nil {
+		return r, fmt.Errorf("tkn-local: %w", err)
+	}
+	for _, f := range files {
+		tr, err := readObject[pipelinev1.TaskRun](f)
+		if err != nil {
+			return r, fmt.Errorf("tkn-local: %w", err)
+		}
+		r.TaskRuns = append(r.TaskRuns, *tr)
+	}
+	return r, nil
+}
+
+func readObject[T any](path string) (*T, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &v, nil
+}
