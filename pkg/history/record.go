@@ -30,7 +30,7 @@ type RecordConfig struct {
 	PipelineStatus   string        `env:"PIPELINE_STATUS" desc:"the pipeline's $(tasks.status): Succeeded, Failed, Completed or None"`
 	CreateStatus     string        `env:"CREATE_STATUS" desc:"the create-release task's $(tasks.create-release.status) (None when skipped), when STATUS is empty"`
 	DryRun           string        `env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
-	Started          string        `env:"STARTED" desc:"when the run started (RFC 3339); empty: unknown"`
+	Started          string        `env:"STARTED" desc:"when the run started (RFC 3339); empty: when its first TaskRun started"`
 	TaskRunsDir      string        `param:"-" env:"TASKRUNS_DIR" desc:"folder of the run's TaskRuns as JSON (the local runner writes it); empty: read them from the cluster by PIPELINE_RUN"`
 	PipelineRun      string        `env:"PIPELINE_RUN" desc:"name of the PipelineRun, for the record"`
 	HistoryConfigMap string        `env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the release history (the project's Role grants access to release-history)"`
@@ -127,6 +127,9 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 			return err
 		}
 	}
+	if cfg.Started == "" && !run.started.IsZero() {
+		cfg.Started = run.started.UTC().Format(time.RFC3339)
+	}
 	e := Entry{SHA: sha, Component: cfg.Component, Application: cfg.Application, Snapshot: cfg.Snapshot,
 		Release: cfg.ReleaseName, Status: cfg.Status, Started: cfg.Started,
 		Finished: time.Now().UTC().Format(time.RFC3339), PipelineRun: cfg.PipelineRun, Cause: run.cause,
@@ -164,6 +167,7 @@ type runFacts struct {
 	cause, fix    string
 	// unknown and knownIssues are the preflight's UNKNOWN_FAILURES and KNOWN_ISSUES results.
 	unknown, knownIssues string
+	started              time.Time // when the first TaskRun started; zero when unknown
 }
 
 // readRun reads the run's TaskRuns (from the cluster, or the local runner's files) and tells
@@ -193,6 +197,7 @@ func readRun(ctx context.Context, s *step.Step, kc *konflux.Client, cfg *RecordC
 	}
 	pre := taskruns.Find(trs, "preflight")
 	var f runFacts
+	f.started = taskruns.Started(trs)
 	if pre != nil {
 		f.gates, f.digest = pre.Results["GATE_SUMMARY"], pre.Results["IMAGE_DIGEST"]
 		f.cause, f.fix = pre.Results["FAILURE_CAUSE"], pre.Results["FAILURE_FIX"]

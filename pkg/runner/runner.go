@@ -75,6 +75,7 @@ type TaskOutcome struct {
 	Status   string // Succeeded, Failed, Skipped
 	Reason   string // Tekton's: Succeeded, StepFailed, StepOOM, TaskRunImagePullFailed, …
 	Message  string
+	Started  time.Time
 	Duration time.Duration
 	Results  []v1.TaskRunResult
 	Steps    []StepOutcome
@@ -414,9 +415,11 @@ func (o *Options) writeTaskRun(t TaskOutcome) error {
 		"metadata": map[string]any{"name": t.TaskRun, "labels": map[string]any{
 			"tekton.dev/pipelineRun": o.Name, "tekton.dev/pipelineTask": t.Name}},
 		"status": map[string]any{
-			"conditions": []map[string]any{{"type": "Succeeded", "status": status, "reason": t.Reason, "message": t.Message}},
-			"results":    results,
-			"steps":      steps,
+			"startTime":      t.Started.UTC().Format(time.RFC3339),
+			"completionTime": t.Started.Add(t.Duration).UTC().Format(time.RFC3339),
+			"conditions":     []map[string]any{{"type": "Succeeded", "status": status, "reason": t.Reason, "message": t.Message}},
+			"results":        results,
+			"steps":          steps,
 		},
 	}
 	b, err := json.MarshalIndent(obj, "", "  ")

@@ -79,7 +79,7 @@ func failedIndex(steps []StepOutcome) int {
 func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.TaskSpec) TaskOutcome {
 	start := time.Now()
 	dir := taskRunDir(filepath.Join(o.WorkDir, name))
-	t := TaskOutcome{Name: task, TaskRun: name}
+	t := TaskOutcome{Name: task, TaskRun: name, Started: start}
 	fmt.Fprintf(o.Out, "▶ %s (TaskRun %s)\n", task, name)
 	// fail ends the TaskRun with Tekton's reason and message.
 	fail := func(reason v1.TaskRunReason, message string) TaskOutcome {

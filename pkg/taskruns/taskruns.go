@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // PipelineRunLabel is the label Tekton puts on a PipelineRun's TaskRuns; PipelineTaskLabel
@@ -34,6 +35,8 @@ type TaskRun struct {
 	Message      string
 	Results      map[string]string
 	Steps        []Step
+	// StartTime is when the TaskRun started (status.startTime, RFC 3339); zero when unknown.
+	StartTime time.Time
 }
 
 // Step is one step's container state.
@@ -58,6 +61,11 @@ func Parse(obj map[string]any) TaskRun {
 		tr.PipelineTask, _ = labels[PipelineTaskLabel].(string)
 	}
 	status, _ := obj["status"].(map[string]any)
+	if v, ok := status["startTime"].(string); ok {
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			tr.StartTime = t
+		}
+	}
 	for _, c := range list(status["conditions"]) {
 		if c["type"] == "Succeeded" {
 			tr.Status, _ = c["status"].(string)
@@ -148,6 +156,18 @@ func ReadDir(dir string) ([]TaskRun, error) {
 		out = append(out, Parse(obj))
 	}
 	return out, nil
+}
+
+// Started is when the first of trs started: when the run started, to the second, as far as its
+// TaskRuns tell; zero when none says.
+func Started(trs []TaskRun) time.Time {
+	var first time.Time
+	for _, tr := range trs {
+		if !tr.StartTime.IsZero() && (first.IsZero() || tr.StartTime.Before(first)) {
+			first = tr.StartTime
+		}
+	}
+	return first
 }
 
 // Find returns the TaskRun of pipeline task name, or nil.

@@ -81,3 +81,28 @@ func TestParse(t *testing.T) {
 	assert.Equal(t, Stop{}, Explain(&TaskRun{}), "a TaskRun with no condition yet says nothing")
 	assert.Empty(t, Parse(map[string]any{"status": "garbage"}).Steps, "no panic on odd input")
 }
+
+func TestStarted(t *testing.T) {
+	at := func(s string) TaskRun {
+		return Parse(map[string]any{"status": map[string]any{"startTime": s}})
+	}
+	for _, tc := range []struct {
+		name string
+		trs  []TaskRun
+		want string
+	}{
+		{"no TaskRun", nil, ""},
+		{"the earliest, whatever the order", []TaskRun{at("2026-11-28T06:10:05Z"), at("2026-11-28T06:10:01Z"), at("2026-11-28T06:11:00Z")}, "2026-11-28T06:10:01Z"},
+		{"one not started yet", []TaskRun{at(""), at("2026-11-28T06:10:05Z")}, "2026-11-28T06:10:05Z"},
+		{"garbage is ignored", []TaskRun{at("yesterday"), at("2026-11-28T06:10:05Z")}, "2026-11-28T06:10:05Z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Started(tc.trs)
+			if tc.want == "" {
+				assert.True(t, got.IsZero(), "got %v", got)
+				return
+			}
+			assert.Equal(t, tc.want, got.UTC().Format("2006-01-02T15:04:05Z07:00"))
+		})
+	}
+}

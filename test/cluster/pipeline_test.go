@@ -122,6 +122,7 @@ func TestPipelineOnNode(t *testing.T) {
 				if !assert.Len(t, h, i+1) || !assert.Len(t, r.Posts, 1) {
 					return
 				}
+				assert.NotEmpty(t, h[0].Started, "the history says when the run started")
 				if i == 0 {
 					assert.Equal(t, "Succeeded", h[0].Status)
 					assert.Contains(t, r.Posts[0], "Released")
@@ -307,7 +308,11 @@ func viewOf(ns, run string, cond *apis.Condition, skipped []pipelinev1.SkippedTa
 	}
 	if len(h) > 0 {
 		e := h[0]
-		e.Started, e.Finished = "", ""
+		for _, tm := range []*string{&e.Started, &e.Finished} {
+			if *tm != "" {
+				*tm = "<time>"
+			}
+		}
 		if e.Built != "" {
 			e.Built = "<time>" // when the seeded Snapshot was created
 		}
@@ -341,6 +346,7 @@ func checkStopped(t *testing.T, r *nodeRun, h []history.Entry, status, cause str
 	if assert.Len(t, h, 1) {
 		assert.Equal(t, status, h[0].Status)
 		assert.Contains(t, h[0].Cause, cause, "the history says why")
+		assert.NotEmpty(t, h[0].Started, "the history says when the run started")
 	}
 	if assert.Len(t, r.Posts, 1) {
 		assert.Contains(t, r.Posts[0], cause, "Slack says why")
