@@ -94,7 +94,7 @@ fuzz:
 	  done; \
 	done
 
-## bench: figures side by side (skopeo, kubectl + jq) and each step's peak RSS vs its limit in out/bench.md; ONLY=memory,scale… picks sections; installs skopeo and jq when missing
+## bench: figures side by side (skopeo, kubectl + jq), each step's peak RSS vs its limit, and the real node's (section cluster, needs root) in out/bench.md; ONLY=memory,cluster… picks sections; installs skopeo and jq when missing
 bench: tools build $(BIN)/tkn-local
 	@command -v skopeo >/dev/null && command -v jq >/dev/null || { echo "installing skopeo and jq (Debian packages)"; apt-get install -y -qq skopeo jq >/dev/null; }
 	$(GO) run ./test/bench $(if $(ONLY),-only $(ONLY))

@@ -43,8 +43,9 @@ type ContainerMemory struct {
 	// memory.max_usage_in_bytes, v2 memory.peak), as last read: it counts the page cache the
 	// container touched as well as its processes' memory, as the limit does.
 	Peak int64
-	// Resident is the highest sampled anonymous plus file-mapped memory (memory.stat): the
-	// figure closest to the processes' RSS, but sampled, so a peak between two reads is missed.
+	// Resident is the highest anonymous plus file-mapped memory read (memory.stat, every fifth
+	// sample): the figure closest to the processes' RSS, but sampled, so a peak between two
+	// reads is missed.
 	Resident int64
 	Limit    int64 // memory.limit_in_bytes (v2 memory.max); 0 when unlimited
 	Samples  int
@@ -176,20 +177,30 @@ func (s *MemorySampler) read(dir, id, podUID string, now time.Time) {
 	if s.v2 {
 		peakFile, limitFile, residentKeys = "memory.peak", "memory.max", []string{"anon", "file_mapped"}
 	}
-	peak, perr := readInt(filepath.Join(dir, peakFile))
-	limit, _ := readInt(filepath.Join(dir, limitFile))
-	resident, rerr := statSum(filepath.Join(dir, "memory.stat"), residentKeys...)
-	procs, cerr := countProcs(filepath.Join(dir, "cgroup.procs"))
-	if perr != nil || rerr != nil || cerr != nil {
-		return // gone, or not readable yet
-	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	cm := s.containers[id]
 	if cm == nil {
 		cm = &ContainerMemory{ID: id, PodUID: podUID, FirstSeen: now}
 		s.containers[id] = cm
 	}
+	known, n := cm.Limit != 0, cm.Samples
+	s.mu.Unlock()
+	// The high-water mark and the process count each time; memory.stat, the costliest file,
+	// every fifth time: the sampler shares the node's CPUs with what it measures.
+	peak, perr := readInt(filepath.Join(dir, peakFile))
+	procs, cerr := countProcs(filepath.Join(dir, "cgroup.procs"))
+	if perr != nil || cerr != nil {
+		return // gone, or not readable yet
+	}
+	var resident, limit int64
+	if n%5 == 0 {
+		resident, _ = statSum(filepath.Join(dir, "memory.stat"), residentKeys...)
+	}
+	if !known {
+		limit, _ = readInt(filepath.Join(dir, limitFile))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	cm.Samples++
 	cm.Peak = max(cm.Peak, peak)
 	cm.Resident = max(cm.Resident, resident)

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
+	"knative.dev/pkg/apis"
 )
 
 // PodWatch follows the TaskRuns of a namespace and their pods as the API reports them: it
@@ -38,6 +39,7 @@ type TaskRunTimes struct {
 	Scheduled                               time.Time // the pod first seen bound to the node
 	Initialized                             time.Time // the pod's Initialized condition first seen True
 	StepRunning                             time.Time // the first step container first seen running (or already ended)
+	Done                                    time.Time // the TaskRun first seen ended
 	// FirstStep is the name of the pod's first container: Tekton puts the steps first, in order.
 	FirstStep string
 }
@@ -124,6 +126,9 @@ func (w *PodWatch) taskRun(o any) {
 		t.Created = now
 		fmt.Fprintf(w.out, "  %s: TaskRun %s created\n", t.PipelineTask, tr.Name)
 	}
+	if cond := tr.Status.GetCondition(apis.ConditionSucceeded); cond != nil && !cond.IsUnknown() && t.Done.IsZero() {
+		t.Done = now
+	}
 }
 
 func (w *PodWatch) pod(o any) {
@@ -155,18 +160,28 @@ func (w *PodWatch) pod(o any) {
 			t.Initialized = now
 		}
 	}
-	states := map[string]string{}
-	var changed []string
+	statuses := map[string]corev1.ContainerStatus{}
 	for _, group := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
 		for _, st := range group {
-			s := containerState(st)
-			states[st.Name] = s
-			if w.pods[p.Name][st.Name] != s {
-				changed = append(changed, st.Name+" "+s)
-			}
-			if st.Name == t.FirstStep && t.StepRunning.IsZero() && (st.State.Running != nil || st.State.Terminated != nil) {
-				t.StepRunning = now
-			}
+			statuses[st.Name] = st
+		}
+	}
+	// In the pod's order, which is the order the steps run in (the kubelet sorts its statuses
+	// by name).
+	states := map[string]string{}
+	var changed []string
+	for _, ctr := range append(slices.Clone(p.Spec.InitContainers), p.Spec.Containers...) {
+		st, ok := statuses[ctr.Name]
+		if !ok {
+			continue
+		}
+		s := containerState(st)
+		states[st.Name] = s
+		if w.pods[p.Name][st.Name] != s {
+			changed = append(changed, st.Name+" "+s)
+		}
+		if st.Name == t.FirstStep && t.StepRunning.IsZero() && (st.State.Running != nil || st.State.Terminated != nil) {
+			t.StepRunning = now
 		}
 	}
 	phaseChanged := w.phases[p.Name] != p.Status.Phase
