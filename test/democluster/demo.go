@@ -43,6 +43,10 @@ func run(ctx context.Context, keep bool) (err error) {
 			err = errors.Join(err, serr)
 			return
 		}
+		if ctx.Err() != nil {
+			fmt.Println("   stopped (interrupted)")
+			return
+		}
 		fmt.Printf("   stopped; the demo took %s from the cluster's start\n", time.Since(begin).Round(time.Second))
 	}()
 
@@ -90,6 +94,7 @@ func run(ctx context.Context, keep bool) (err error) {
 		startTime(c).Round(100*time.Millisecond), w.ImagesPushed.Round(100*time.Millisecond),
 		r1.Wall.Round(100*time.Millisecond), r2.Wall.Round(100*time.Millisecond))
 	if keep {
+		watch.Stop()
 		return hold(ctx, c)
 	}
 	return nil
