@@ -13,7 +13,7 @@ GOFLAGS_BUILD := -trimpath -ldflags="-s -w"
 FUZZTIME ?= 100000x
 REGISTRY ?=
 
-.PHONY: all build generate tools test test-short lint lint-tekton fmt vet staticcheck demo bench fuzz images bundles clean
+.PHONY: all build generate tools test test-short lint lint-tekton fmt vet staticcheck demo demo-cluster bench fuzz images bundles clean
 
 all: build
 
@@ -37,6 +37,10 @@ $(BIN)/tkn-local: FORCE
 ## demo: the release-to-prod pipeline end to end against the sandbox, twice (the second run must not release again)
 demo: tools build $(BIN)/tkn-local
 	$(GO) run ./test/demo
+
+## demo-cluster: the same two runs on a real node (kubelet, containerd, Tekton controller) as a tenant, pods shown as they run; needs root; KEEP=1 keeps the cluster up until Ctrl-C
+demo-cluster: tools build
+	$(GO) run ./test/democluster
 
 ## tools: build (once) the sandbox's and the test cluster's components from source; install the node's Debian packages
 tools:
@@ -90,7 +94,7 @@ fuzz:
 	  done; \
 	done
 
-## bench: figures side by side (skopeo, kubectl + jq) and each step's peak RSS vs its limit in out/bench.md; ONLY=memory,scale… picks sections; installs skopeo and jq when missing
+## bench: figures side by side (skopeo, kubectl + jq), each step's peak RSS vs its limit, and the real node's (section cluster, needs root) in out/bench.md; ONLY=memory,cluster… picks sections; installs skopeo and jq when missing
 bench: tools build $(BIN)/tkn-local
 	@command -v skopeo >/dev/null && command -v jq >/dev/null || { echo "installing skopeo and jq (Debian packages)"; apt-get install -y -qq skopeo jq >/dev/null; }
 	$(GO) run ./test/bench $(if $(ONLY),-only $(ONLY))

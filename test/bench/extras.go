@@ -23,7 +23,8 @@ func init() {
 		run  func(context.Context, *Report, *sandbox.Sandbox, *sandbox.Tenant, int) error
 	}
 	extras = append(extras, extra{"pipeline", pipelineRun}, extra{"critical-path", criticalPath},
-		extra{"images", imageSizes}, extra{"scale", scale}, extra{"memory", memory})
+		extra{"images", imageSizes}, extra{"scale", scale}, extra{"memory", memory},
+		extra{"cluster", clusterSection})
 }
 
 // pipelineRun times the whole Pipeline through the local runner against a running stage, as a

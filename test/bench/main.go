@@ -28,7 +28,7 @@ const sha = "b1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 func main() {
 	out := flag.String("out", "out/bench.md", "report file")
 	runs := flag.Int("runs", 15, "runs per measured command")
-	only := flag.String("only", "", "comma-separated sections to measure (image, konflux, sizes, pipeline, critical-path, images, scale, memory); empty: all")
+	only := flag.String("only", "", "comma-separated sections to measure (image, konflux, sizes, pipeline, critical-path, images, scale, memory, cluster); empty: all")
 	flag.Parse()
 	if err := run(*out, *runs, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	crlog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/test/cluster"
+	"github.com/release-to-prod/release-to-prod/test/sandbox"
+)
+
+// nodeRun is one PipelineRun the cluster section measures.
+type nodeRun struct {
+	label, ns, status string
+	kv                []string // params over the release defaults
+	scale             bool     // the tenant holds noise objects and Quay's report is big, as in TestStepMemory
+}
+
+// noiseObjects is how many Snapshots and Releases of other commits the dry run's tenant holds:
+// TestStepMemory's figure, so that the node's figures compare with the local runner's.
+const noiseObjects = 10_000
+
+// clusterSection measures what only a real node shows, on a cluster started fresh for it (a
+// cold node: no image pulled yet): each PipelineRun's wall time, each TaskRun's pod start, each
+// step's peak memory as the kernel counts it against the step's limit, and the bytes the node
+// pulls. Three runs: a release, the same commit again (already released), and a dry run in a
+// second tenant among 10,000 Snapshots and 10,000 Releases with a 1.5 MB Quay report, as
+// TestStepMemory's (make bench ONLY=memory) through the local runner.
+func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *sandbox.Tenant, _ int) error {
+	const section = "cluster"
+	if os.Geteuid() != 0 {
+		rep.add(section, "real node", "not measured: starting a node needs root (network namespace, mounts, cgroups)", "", nil)
+		return nil
+	}
+	root, err := os.Getwd() // run chdirs to the checkout
+	if err != nil {
+		return err
+	}
+	// controller-runtime (whose envtest installs the CRDs) prints a stack trace when nothing
+	// took its log; it has nothing to say here.
+	crlog.SetLogger(logr.Discard())
+	if err := cluster.WaitForHost(ctx, os.Stdout); err != nil {
+		return err
+	}
+	fmt.Println("bench: cluster: starting a fresh single-node cluster")
+	pulls := cluster.NewPullCounter()
+	c, err := cluster.Start(ctx, cluster.Options{Mirrors: []string{"quay.io"}, WrapRegistry: pulls.Wrap})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := c.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: cluster:", err)
+		}
+	}()
+	for _, p := range c.Phases {
+		if p.Name == "total" {
+			rep.add(section, "cluster start (tools cached; etcd → node Ready → Tekton controller up)", secs(p.Duration), "", nil)
+		}
+	}
+	w, err := c.NewReleaseWorld(ctx, root)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	rep.add(section, "step images built (node's platform) and pushed", secs(w.ImagesPushed), "", nil)
+
+	// Started before the first pod so that no container's cgroup comes and goes unseen; often
+	// enough to read most steps' cgroups once more between the step's end and the cgroup's
+	// removal (ContainerMemory.Ended).
+	mem, err := c.SampleMemory(20 * time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer mem.Stop()
+	pulls.Take() // the pushes: none is the node's
+
+	tenants := map[string]*cluster.Tenant{}
+	for _, run := range []nodeRun{
+		{label: "release run", ns: "bench-release", status: "Succeeded"},
+		{label: "already-released run", ns: "bench-release", status: "AlreadyReleased"},
+		{label: "dry run among 10,000 Snapshots + Releases", ns: "bench-scale", status: "DryRun", kv: []string{"dry_run", "true"}, scale: true},
+	} {
+		tn := tenants[run.ns]
+		if tn == nil {
+			var k *cluster.Konflux
+			if tn, k, err = w.SeedTenant(ctx, run.ns, sha); err != nil {
+				return err
+			}
+			tenants[run.ns] = tn
+			if run.scale {
+				if err := scaleTenant(ctx, c, w, tn, k); err != nil {
+					return err
+				}
+			}
+		}
+		if err := measureRun(ctx, rep, c, w, tn, pulls, mem, run); err != nil {
+			return err
+		}
+	}
+	return stepMemory(ctx, rep, c, w, mem.Stop(), slices.Sorted(maps.Keys(tenants)))
+}
+
+// scaleTenant fills tenant tn as TestStepMemory fills its scale tenant: Snapshots and Releases
+// of other commits, and a Quay report of 1,000 packages with 4 vulnerabilities each (none
+// critical, about 1.5 MB of JSON). The release-service stand-in stops first: it would take up
+// every noise Release, and a dry run needs none.
+func scaleTenant(ctx context.Context, c *cluster.Cluster, w *cluster.ReleaseWorld, tn *cluster.Tenant, k *cluster.Konflux) error {
+	w.Stop()
+	big := make([]sandbox.QuayFeature, 1000)
+	for i := range big {
+		big[i] = sandbox.QuayFeature{Name: fmt.Sprintf("package-%d", i), Version: "1.2.3-4.el9"}
+		for j := range 4 {
+			big[i].Vulnerabilities = append(big[i].Vulnerabilities, sandbox.QuayVulnerability{
+				Name: fmt.Sprintf("CVE-2025-%05d", i*4+j), Severity: []string{"Low", "Medium", "Negligible", "Unknown"}[j],
+				Link: "https://access.redhat.com/security/cve/" + strings.Repeat("x", 160)})
+		}
+	}
+	w.Quay.SetSecurity(k.QuayRepo, k.Digest, sandbox.QuayScanned(big...))
+	start := time.Now()
+	s := &sandbox.Sandbox{Dynamic: c.Dynamic, Config: c.Config}
+	other := func(i int) string { return fmt.Sprintf("%040x", i+1) }
+	releasePlan := cluster.Application + "-prod"
+	if err := s.CreateMany(ctx, sandbox.Snapshots, tn.NS, noiseObjects, 16, func(i int) map[string]any {
+		return map[string]any{
+			"metadata": map[string]any{"name": fmt.Sprintf("noise-snap-%d", i), "labels": map[string]any{
+				konflux.LabelComponent: cluster.Component, konflux.LabelSHA: other(i), konflux.LabelEventType: "push", konflux.LabelApplication: cluster.Application}},
+			"spec": map[string]any{"application": cluster.Application, "components": []any{map[string]any{"name": cluster.Component, "containerImage": k.Repository + "@" + k.Digest}}},
+		}
+	}); err != nil {
+		return fmt.Errorf("noise Snapshots: %w", err)
+	}
+	if err := s.CreateMany(ctx, sandbox.Releases, tn.NS, noiseObjects, 16, func(i int) map[string]any {
+		return map[string]any{
+			"metadata": map[string]any{"name": fmt.Sprintf("noise-release-%d", i), "labels": map[string]any{
+				konflux.LabelComponent: cluster.Component, konflux.LabelSHA: other(i), konflux.LabelReleasePlan: releasePlan}},
+			"spec": map[string]any{"snapshot": fmt.Sprintf("noise-snap-%d", i), "releasePlan": releasePlan},
+		}
+	}); err != nil {
+		return fmt.Errorf("noise Releases: %w", err)
+	}
+	fmt.Printf("bench: cluster: %d Snapshots and %d Releases created in %s in %s\n", noiseObjects, noiseObjects, tn.NS, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func measureRun(ctx context.Context, rep *Report, c *cluster.Cluster, w *cluster.ReleaseWorld, tn *cluster.Tenant,
+	pulls *cluster.PullCounter, mem *cluster.MemorySampler, run nodeRun) error {
+	const section = "cluster"
+	watch, err := c.WatchTaskRuns(tn.NS, io.Discard)
+	if err != nil {
+		return err
+	}
+	defer watch.Stop()
+	fmt.Printf("bench: cluster: %s\n", run.label)
+	r, err := tn.Run(ctx, w.Pipeline.Spec.DeepCopy(), w.Params(tn, sha, run.kv...), 10*time.Minute, os.Stdout)
+	if err != nil {
+		return fmt.Errorf("cluster, %s: %w", run.label, err)
+	}
+	_, entries, err := tn.History(ctx)
+	if err != nil {
+		return fmt.Errorf("cluster, %s: %w", run.label, err)
+	}
+	// A figure of a run that did not do what it should would mislead: fail the section.
+	if r.Cond.Status != corev1.ConditionTrue || !r.Reported() || len(entries) == 0 || entries[0].Status != run.status {
+		got := ""
+		if len(entries) > 0 {
+			got = entries[0].Status
+		}
+		return fmt.Errorf("cluster, %s: PipelineRun %s %s (%s), reported %t, history %q, want Succeeded with history %q",
+			run.label, r.PR.Name, r.Cond.Status, r.Cond.Reason, r.Reported(), got, run.status)
+	}
+	rep.add(section, fmt.Sprintf("PipelineRun wall time, %s (%d TaskRuns; creation → end of report)", run.label, len(r.TaskRuns)), secs(r.Wall), "", nil)
+
+	p := pulls.Take()
+	var step, tekton, other int64
+	for repo, n := range p.NodeByRepo {
+		switch {
+		case strings.HasPrefix(repo, "release-to-prod/"):
+			step += n.Bytes
+		case strings.HasPrefix(repo, "tekton/") || repo == "pause":
+			tekton += n.Bytes
+		default:
+			other += n.Bytes
+		}
+	}
+	rep.add(section, "bytes the node pulled, "+run.label, fmt.Sprintf("%s in %d GETs: step images %s, Tekton's images and pause %s, other %s",
+		mb(p.Node.Bytes), p.Node.Requests, mb(step), mb(tekton), mb(other)), "", nil)
+
+	names, err := c.ContainerNames(ctx, tn.NS)
+	if err != nil {
+		return err
+	}
+	started := map[[2]string]time.Time{} // (pod, container) → its cgroup first seen
+	for id, cm := range mem.Containers() {
+		if n, ok := names[id]; ok {
+			started[[2]string{n.Pod, n.Container}] = cm.FirstSeen
+		}
+	}
+	for _, t := range watch.TaskRuns(r.PR.Name) {
+		step := started[[2]string{t.Pod, t.FirstStep}]
+		how := "its cgroup appeared"
+		if step.IsZero() {
+			step, how = t.StepRunning, "its status said running"
+		}
+		if step.IsZero() || t.Created.IsZero() {
+			rep.add(section, "pod start, "+run.label+": "+t.PipelineTask, "not measured: the watch missed the pod", "", nil)
+			continue
+		}
+		rep.add(section, "pod start, "+run.label+": "+t.PipelineTask+" (TaskRun created → first step container started)",
+			fmt.Sprintf("%s (scheduled +%s, initialized +%s, first step +%s: %s; TaskRun ended +%s)", secs(step.Sub(t.Created)),
+				secs(t.Scheduled.Sub(t.Created)), secs(t.Initialized.Sub(t.Created)), secs(step.Sub(t.Created)), how,
+				secs(t.Done.Sub(t.Created))), "", nil)
+	}
+	return nil
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+func mb(n int64) string { return fmt.Sprintf("%.2f MB", float64(n)/1e6) }
+
+// stepMemory reports each step's highest peak over the runs against the memory limit the
+// Pipeline gives it, in the Pipeline's order.
+func stepMemory(ctx context.Context, rep *Report, c *cluster.Cluster, w *cluster.ReleaseWorld, containers map[string]cluster.ContainerMemory, namespaces []string) error {
+	const section = "cluster: step memory (peak of its container's cgroup, 3 runs)"
+	names := map[string]cluster.PodContainer{}
+	for _, ns := range namespaces {
+		n, err := c.ContainerNames(ctx, ns)
+		if err != nil {
+			return err
+		}
+		maps.Copy(names, n)
+	}
+	type peak struct {
+		peak, resident, limit int64
+		containers, ended     int
+	}
+	peaks := map[string]*peak{} // by task/step-<name>
+	for id, cm := range containers {
+		n, ok := names[id]
+		if !ok || n.Init {
+			continue
+		}
+		key := n.PipelineTask + "/" + n.Container
+		p := peaks[key]
+		if p == nil {
+			p = &peak{}
+			peaks[key] = p
+		}
+		p.peak, p.resident, p.limit = max(p.peak, cm.Peak), max(p.resident, cm.Resident), cm.Limit
+		p.containers++
+		if cm.Ended {
+			p.ended++
+		}
+	}
+	spec := w.Pipeline.Spec
+	for _, task := range append(slices.Clone(spec.Tasks), spec.Finally...) {
+		if task.TaskSpec == nil {
+			continue
+		}
+		for _, st := range task.TaskSpec.Steps {
+			limit := st.ComputeResources.Limits.Memory().Value()
+			p := peaks[task.Name+"/step-"+st.Name]
+			if p == nil || p.peak == 0 {
+				rep.add(section, st.Name, "not measured: no sample of its container", "≤ 80% of the limit", nil)
+				continue
+			}
+			share := float64(p.peak) / float64(limit)
+			fig := fmt.Sprintf("%.1f MB of %.0fMi (%.0f%%, headroom %.1f MB); resident (anon + file-mapped, sampled) ≤ %.1f MB; read after the step ended in %d of %d runs",
+				float64(p.peak)/1e6, float64(limit)/(1<<20), share*100, float64(limit-p.peak)/1e6, float64(p.resident)/1e6, p.ended, p.containers)
+			if p.limit != 0 && p.limit != limit {
+				fig += fmt.Sprintf("; the cgroup's limit is %d bytes", p.limit)
+			}
+			rep.add(section, st.Name, fig, "≤ 80% of the limit", boolp(share <= 0.8))
+		}
+	}
+	return nil
+}
