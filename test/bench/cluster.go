@@ -117,16 +117,7 @@ func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *san
 // every noise Release, and a dry run needs none.
 func scaleTenant(ctx context.Context, c *cluster.Cluster, w *cluster.ReleaseWorld, tn *cluster.Tenant, k *cluster.Konflux) error {
 	w.Stop()
-	big := make([]sandbox.QuayFeature, 1000)
-	for i := range big {
-		big[i] = sandbox.QuayFeature{Name: fmt.Sprintf("package-%d", i), Version: "1.2.3-4.el9"}
-		for j := range 4 {
-			big[i].Vulnerabilities = append(big[i].Vulnerabilities, sandbox.QuayVulnerability{
-				Name: fmt.Sprintf("CVE-2025-%05d", i*4+j), Severity: []string{"Low", "Medium", "Negligible", "Unknown"}[j],
-				Link: "https://access.redhat.com/security/cve/" + strings.Repeat("x", 160)})
-		}
-	}
-	w.Quay.SetSecurity(k.QuayRepo, k.Digest, sandbox.QuayScanned(big...))
+	w.Quay.SetSecurity(k.QuayRepo, k.Digest, sandbox.LargeQuayReport())
 	start := time.Now()
 	s := &sandbox.Sandbox{Dynamic: c.Dynamic, Config: c.Config}
 	other := func(i int) string { return fmt.Sprintf("%040x", i+1) }

@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -32,16 +29,18 @@ import (
 // releaseSHA is the commit the release scenarios release.
 const releaseSHA = "3f786850e387550fdab836ed7e6dc881de23001b"
 
-// pipelineWorld is what every scenario shares: the cluster with the project's CRDs and the step
-// images, the generated Pipeline, a Quay stand-in over HTTPS, a release-service stand-in that
-// marks Releases released through the cluster's API, and tkn-local with the step binaries.
+// alertmanagerURL is where pods reach the cluster's Alertmanager (StartAlertmanager).
+const alertmanagerURL = "http://" + bridgeIP + ":" + alertmanagerPort
+
+// pipelineWorld is what every scenario shares: the cluster and its ReleaseWorld (CRDs, step
+// images, the generated Pipeline, the Quay and release-service stand-ins), and tkn-local with
+// the step binaries.
 type pipelineWorld struct {
-	c        *Cluster
-	root     string
-	pipeline *pipelinev1.Pipeline
-	quay     *sandbox.QuayStub
-	quayURL  string
-	local    LocalRunner
+	*ReleaseWorld
+	am    *Alertmanager
+	c     *Cluster
+	root  string
+	local LocalRunner
 }
 
 // scenario is one way a run can go. It runs on the node as a tenant in namespace node-<ns> and
@@ -77,21 +76,19 @@ func TestPipelineOnNode(t *testing.T) {
 	var err error
 	w.root, err = tools.Root()
 	require.NoError(t, err)
-	require.NoError(t, w.c.InstallCRDs(filepath.Join(w.root, "test", "crds")))
-
-	buildStart := time.Now()
-	pushStepImages(ctx, t, w.c, w.root)
-	t.Logf("step images built (linux/%s) and pushed: %s", runtime.GOARCH, time.Since(buildStart).Round(time.Millisecond))
+	w.ReleaseWorld, err = w.c.NewReleaseWorld(ctx, w.root)
+	require.NoError(t, err)
+	t.Cleanup(w.Stop)
+	t.Logf("step images built (linux/%s) and pushed: %s", runtime.GOARCH, w.ImagesPushed.Round(time.Millisecond))
 	w.local = buildLocalRunner(t, w.root)
-
-	w.pipeline, err = ReadPipeline(w.root)
+	w.am, err = w.c.StartAlertmanager(ctx)
 	require.NoError(t, err)
-	w.quay = sandbox.NewQuayStub()
-	quayAddr, err := w.c.ServeTLS(w.quay)
-	require.NoError(t, err)
-	w.quayURL = "https://" + quayAddr
-	rs := (&sandbox.Sandbox{Dynamic: w.c.Dynamic}).StartReleaseService(time.Second)
-	t.Cleanup(rs.Stop)
+	// A production alert, selected by the scenario that expects it (case="alert").
+	require.NoError(t, w.am.PostAlerts(ctx, sandbox.AlertmanagerAlert{
+		Labels:      map[string]string{"alertname": "AutomationAnalyticsAPIErrorBudgetBurn", "environment": "production", "severity": "critical", "case": "alert"},
+		Annotations: map[string]string{"summary": "the API burns its error budget 14x too fast"},
+		StartsAt:    time.Now().Add(-time.Minute), EndsAt: time.Now().Add(time.Hour),
+	}))
 
 	passing := &KonfluxOptions{Tests: "True", Matched: true}
 	for _, sc := range []scenario{
@@ -104,7 +101,7 @@ func TestPipelineOnNode(t *testing.T) {
 			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, _ int) {
 				checkStopped(t, r, h, "Blocked", "cannot be pulled")
 			}},
-		{name: "dry run", ns: "dry-run", konflux: passing, scan: cleanScan(), params: []string{"dry_run", "true"},
+		{name: "dry run", ns: "dry-run", konflux: passing, scan: CleanScan(), params: []string{"dry_run", "true"},
 			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, releases int) {
 				assert.Equal(t, corev1.ConditionTrue, r.Cond.Status, "the run must succeed")
 				assert.Zero(t, releases, "a dry run creates no Release")
@@ -115,7 +112,7 @@ func TestPipelineOnNode(t *testing.T) {
 					assert.Contains(t, r.Posts[0], "Dry run passed")
 				}
 			}},
-		{name: "success then already released", ns: "release", konflux: passing, scan: cleanScan(), runs: 2,
+		{name: "success then already released", ns: "release", konflux: passing, scan: CleanScan(), runs: 2,
 			check: func(t *testing.T, _ *pipelineWorld, i int, r *nodeRun, h []history.Entry, releases int) {
 				assert.Equal(t, corev1.ConditionTrue, r.Cond.Status, "the run must succeed")
 				assert.Equal(t, 1, releases, "one Release, however many runs")
@@ -134,7 +131,17 @@ func TestPipelineOnNode(t *testing.T) {
 				assert.Equal(t, "AlreadyReleased", h[0].Status)
 				assert.Contains(t, r.Posts[0], "Already released")
 			}},
-		{name: "a step exceeds its memory limit", ns: "oom", konflux: passing, scan: cleanScan(),
+		{name: "a production alert fires", ns: "alert", konflux: passing, scan: CleanScan(),
+			// A real Alertmanager in the cluster's namespace, asked over plain HTTP (no token).
+			params: []string{"skip_alerts", "false", "alertmanager_url", alertmanagerURL, "alert_matchers", `environment="production",case="alert"`},
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, releases int) {
+				checkStopped(t, r, h, "Blocked", "AutomationAnalyticsAPIErrorBudgetBurn")
+				assert.Zero(t, releases, "no Release")
+				if pre := r.taskRun("preflight"); assert.NotNil(t, pre) {
+					assert.Equal(t, "alerts", taskResults(pre)["FAILED_GATES"])
+				}
+			}},
+		{name: "a step exceeds its memory limit", ns: "oom", konflux: passing, scan: CleanScan(),
 			mutate: withMemoryLimit("konflux-preflight", "8Mi"),
 			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, releases int) {
 				checkStopped(t, r, h, "Blocked", "OOMKilled")
@@ -172,7 +179,8 @@ func TestPipelineOnNode(t *testing.T) {
 
 // runScenario runs sc on the node, then through tkn-local, and compares the two.
 func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenario) {
-	img := commitImage(t)
+	img, err := CommitImage()
+	require.NoError(t, err)
 	sha := sc.sha
 	if sha == "" {
 		sha = releaseSHA
@@ -186,23 +194,19 @@ func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenar
 			k, err := tn.SeedKonflux(ctx, o)
 			require.NoError(t, err)
 			if sc.scan.Status != 0 {
-				w.quay.SetSecurity(k.QuayRepo, k.Digest, sc.scan)
+				w.Quay.SetSecurity(k.QuayRepo, k.Digest, sc.scan)
 			}
 		}
 		return tn
 	}
-	params := func(ns string) map[string]string {
-		p := map[string]string{
-			"commit_sha": sha, "namespace": ns, "quay_api_url": w.quayURL,
-			"skip_alerts": "true", "skip_app_interface": "true",
-			"progress_interval": "1s", "release_timeout": "2m", "scan_poll_timeout": "30s",
+	params := func(tn *Tenant) map[string]string {
+		kv := slices.Clone(sc.params)
+		for i := 1; i < len(kv); i += 2 {
+			kv[i] = strings.ReplaceAll(kv[i], "$NS", tn.NS)
 		}
-		for i := 0; i+1 < len(sc.params); i += 2 {
-			p[sc.params[i]] = strings.ReplaceAll(sc.params[i+1], "$NS", ns)
-		}
-		return p
+		return w.Params(tn, sha, kv...)
 	}
-	spec := w.pipeline.Spec.DeepCopy()
+	spec := w.Pipeline.Spec.DeepCopy()
 	if sc.mutate != nil {
 		sc.mutate(spec)
 	}
@@ -213,19 +217,19 @@ func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenar
 	var nodeViews []runView
 	var nodeWalls []time.Duration
 	for i := range runs {
-		r := node.run(ctx, t, w.c, spec.DeepCopy(), params(nodeNS))
+		r := node.run(ctx, t, w.c, spec.DeepCopy(), params(node.Tenant))
 		assert.True(t, r.reported(), "the finally task report must run and succeed")
 		_, h := historyOf(ctx, t, node.Tenant)
-		sc.check(t, w, i, r, h, releasesIn(ctx, t, w.c, nodeNS))
+		sc.check(t, w, i, r, h, releasesIn(ctx, t, w, node.Tenant))
 		nodeWalls = append(nodeWalls, r.Wall)
 		nodeViews = append(nodeViews, viewOf(nodeNS, r.PR.Name, r.Cond, r.PR.Status.SkippedTasks, r.PR.Status.Results, r.TaskRuns, h, r.Posts))
 	}
 
 	local := seed(localNS)
-	p := w.pipeline.DeepCopy()
+	p := w.Pipeline.DeepCopy()
 	p.Spec = *spec
 	for i := range runs {
-		lr, err := local.RunLocal(ctx, w.local, p, params(localNS), filepath.Join(t.TempDir(), fmt.Sprintf("run-%d", i)))
+		lr, err := local.RunLocal(ctx, w.local, p, params(local), filepath.Join(t.TempDir(), fmt.Sprintf("run-%d", i)))
 		if lr != nil {
 			t.Logf("tkn-local (exit %d, wall time %s):\n%s", lr.ExitCode, lr.Wall.Round(time.Millisecond), truncate(lr.Output, 20000))
 		}
@@ -235,7 +239,7 @@ func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenar
 		require.NotNil(t, cond, "tkn-local wrote the PipelineRun's condition")
 		got := viewOf(localNS, lr.PipelineRun.Name, cond, lr.PipelineRun.Status.SkippedTasks, lr.PipelineRun.Status.Results, lr.TaskRuns, h, lr.Posts)
 		assert.Equal(t, nodeViews[i], got, "run %d: tkn-local must end as the node did (expected: node, actual: tkn-local)", i+1)
-		assert.Equal(t, releasesIn(ctx, t, w.c, nodeNS), releasesIn(ctx, t, w.c, localNS), "as many Releases through tkn-local as on the node")
+		assert.Equal(t, releasesIn(ctx, t, w, node.Tenant), releasesIn(ctx, t, w, local), "as many Releases through tkn-local as on the node")
 		t.Logf("%s, run %d: wall time on the node %s, through tkn-local %s", sc.name, i+1, nodeWalls[i].Round(time.Millisecond), lr.Wall.Round(time.Millisecond))
 	}
 }
@@ -362,11 +366,11 @@ func historyOf(ctx context.Context, t *testing.T, tn *Tenant) (map[string]string
 	return data, entries
 }
 
-func releasesIn(ctx context.Context, t *testing.T, c *Cluster, ns string) int {
+func releasesIn(ctx context.Context, t *testing.T, w *pipelineWorld, tn *Tenant) int {
 	t.Helper()
-	l, err := c.Dynamic.Resource(sandbox.Releases).Namespace(ns).List(ctx, metav1.ListOptions{})
+	n, err := w.Releases(ctx, tn)
 	require.NoError(t, err)
-	return len(l.Items)
+	return n
 }
 
 func taskResults(tr *pipelinev1.TaskRun) map[string]string {
@@ -375,25 +379,6 @@ func taskResults(tr *pipelinev1.TaskRun) map[string]string {
 		out[res.Name] = res.Value.StringVal
 	}
 	return out
-}
-
-func cleanScan() sandbox.Reply {
-	return sandbox.QuayScanned(sandbox.QuayFeature{Name: "zlib", Version: "1.2.11-40.el9",
-		Vulnerabilities: []sandbox.QuayVulnerability{{Name: "CVE-2023-45853", Severity: "Low"}}})
-}
-
-// commitImage is a small linux/amd64 image standing for the commit's build.
-func commitImage(t *testing.T) v1.Image {
-	t.Helper()
-	img, err := random.Image(256, 1)
-	require.NoError(t, err)
-	cf, err := img.ConfigFile()
-	require.NoError(t, err)
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	img, err = mutate.ConfigFile(img, cf)
-	require.NoError(t, err)
-	return img
 }
 
 // withImage returns a mutation that gives step the image image.
@@ -486,9 +471,4 @@ func truncate(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
-}
-
-func pushStepImages(ctx context.Context, t *testing.T, c *Cluster, root string) {
-	t.Helper()
-	require.NoError(t, c.PushStepImages(ctx, root))
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -35,6 +36,15 @@ type ReleaseWorld struct {
 func (c *Cluster) NewReleaseWorld(ctx context.Context, root string) (*ReleaseWorld, error) {
 	if err := c.InstallCRDs(filepath.Join(root, "test", "crds")); err != nil {
 		return nil, err
+	}
+	// The upstream Konflux CRDs over the project's, as the sandbox does (CI points
+	// $SANDBOX_UPSTREAM_CRDS at ../shared/konflux-crds): the node's runs then meet what a real
+	// Konflux cluster accepts.
+	if dir := os.Getenv(sandbox.UpstreamCRDsEnv); dir != "" {
+		if err := c.InstallCRDs(dir); err != nil {
+			return nil, fmt.Errorf("upstream CRDs (%s): %w", sandbox.UpstreamCRDsEnv, err)
+		}
+		fmt.Fprintf(c.log, "cluster: upstream Konflux CRDs installed from %s\n", dir)
 	}
 	start := time.Now()
 	if err := c.PushStepImages(ctx, root); err != nil {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -67,17 +66,9 @@ func TestStepMemory(t *testing.T) {
 	// packages with 4 vulnerabilities each (none critical), about 1.5 MB of JSON.
 	k.rs.Stop()
 	tn := k.tenant(t, "memory-scale", sandbox.TenantOptions{})
-	big := make([]sandbox.QuayFeature, 1000)
-	for i := range big {
-		big[i] = sandbox.QuayFeature{Name: fmt.Sprintf("package-%d", i), Version: "1.2.3-4.el9"}
-		for j := range 4 {
-			big[i].Vulnerabilities = append(big[i].Vulnerabilities, sandbox.QuayVulnerability{
-				Name: fmt.Sprintf("CVE-2025-%05d", i*4+j), Severity: []string{"Low", "Medium", "Negligible", "Unknown"}[j],
-				Link: "https://access.redhat.com/security/cve/" + strings.Repeat("x", 160)})
-		}
-	}
+	big := sandbox.LargeQuayReport()
 	for _, d := range sortedValues(tn.Platforms) {
-		k.s.Registry.Quay.SetSecurity(tn.QuayRepo, d, sandbox.QuayScanned(big...))
+		k.s.Registry.Quay.SetSecurity(tn.QuayRepo, d, big)
 	}
 	seedNoise(t, k.s, tn.Tenant, n)
 	measure(k.run(t, k.params(tn, "dry_run", "true"), tn.Workspaces))

@@ -122,3 +122,18 @@ func QuayScanned(features ...QuayFeature) Reply {
 func QuayStatus(status string) Reply {
 	return Reply{Status: http.StatusOK, Body: fmt.Sprintf(`{"status": %q, "data": null}`, status)}
 }
+
+// LargeQuayReport is a Quay security report as large as a big image's: 1,000 packages with 4
+// vulnerabilities each, none critical, about 1.5 MB of JSON. The memory measurements decode it.
+func LargeQuayReport() Reply {
+	big := make([]QuayFeature, 1000)
+	for i := range big {
+		big[i] = QuayFeature{Name: fmt.Sprintf("package-%d", i), Version: "1.2.3-4.el9"}
+		for j := range 4 {
+			big[i].Vulnerabilities = append(big[i].Vulnerabilities, QuayVulnerability{
+				Name: fmt.Sprintf("CVE-2025-%05d", i*4+j), Severity: []string{"Low", "Medium", "Negligible", "Unknown"}[j],
+				Link: "https://access.redhat.com/security/cve/" + strings.Repeat("x", 160)})
+		}
+	}
+	return QuayScanned(big...)
+}

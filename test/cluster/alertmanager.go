@@ -1,0 +1,87 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/release-to-prod/release-to-prod/test/sandbox"
+	"github.com/release-to-prod/release-to-prod/test/tools"
+)
+
+// alertmanagerPort is where Alertmanager listens on the pods' gateway address.
+const alertmanagerPort = "9093"
+
+// Alertmanager is a real Alertmanager (built by make tools) running inside the cluster's network
+// namespace, where pods reach it at URL; Stop ends it with the cluster.
+type Alertmanager struct {
+	URL string // as pods see it
+	c   *Cluster
+}
+
+// StartAlertmanager starts Alertmanager on the pods' gateway address, routing every alert to a
+// receiver that notifies nobody, and waits until it is ready.
+func (c *Cluster) StartAlertmanager(ctx context.Context) (*Alertmanager, error) {
+	bin, err := tools.Path(ctx, tools.Alertmanager, c.log)
+	if err != nil {
+		return nil, fmt.Errorf("alertmanager binary: %w", err)
+	}
+	dir := filepath.Join(c.Dir, "alertmanager")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("alertmanager: %w", err)
+	}
+	cfg := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(cfg, []byte("route:\n  receiver: blackhole\n  group_wait: 1h\nreceivers:\n  - name: blackhole\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("alertmanager config: %w", err)
+	}
+	addr := bridgeIP + ":" + alertmanagerPort
+	if err := c.StartProcess("alertmanager", nil, bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn"); err != nil {
+		return nil, fmt.Errorf("alertmanager: %w", err)
+	}
+	am := &Alertmanager{URL: "http://" + addr, c: c}
+	client := c.HTTPClient()
+	err = c.waitFor(ctx, "Alertmanager ready", time.Minute, func(ctx context.Context) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, am.URL+"/-/ready", nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return am, nil
+}
+
+// PostAlerts fires alerts, as Prometheus would.
+func (a *Alertmanager) PostAlerts(ctx context.Context, alerts ...sandbox.AlertmanagerAlert) error {
+	b, err := json.Marshal(alerts)
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.URL+"/api/v2/alerts", bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.c.HTTPClient().Do(req)
+	if err != nil {
+		return fmt.Errorf("posting alerts: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("posting alerts: %s", resp.Status)
+	}
+	return nil
+}
