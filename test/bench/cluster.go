@@ -58,10 +58,12 @@ func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *san
 	if err != nil {
 		return err
 	}
+	clusterUp.Store(true)
 	defer func() {
 		if err := c.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: cluster:", err)
 		}
+		clusterUp.Store(false)
 	}()
 	for _, p := range c.Phases {
 		if p.Name == "total" {

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
@@ -71,7 +72,10 @@ func run(outPath string, runs int, only string) error {
 	if err != nil {
 		return err
 	}
-	defer s.Stop()
+	// Once: the interrupt handler and the deferred call may both stop it.
+	stopSandbox := sync.OnceValue(s.Stop)
+	defer func() { _ = stopSandbox() }()
+	defer stopOnInterrupt(stopSandbox)()
 	tenant, err := s.SeedTenant(ctx, sandbox.TenantOptions{SHA: sha})
 	if err != nil {
 		return err
