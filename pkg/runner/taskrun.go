@@ -131,8 +131,7 @@ func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.Ta
 		}
 		t.Steps = append(t.Steps, so)
 		if so.Truncated && truncated == "" {
-			truncated = fmt.Sprintf("⚠ %s: the termination message of step %s was over the %d bytes the kubelet keeps for each of the pod's %d containers: on a node it is cut, Tekton cannot parse it, and the step's results are lost without the TaskRun failing; here too",
-				task, s.Name, budget, len(spec.Steps)+tekton.InitContainers)
+			truncated = s.Name
 		}
 		if so.Status == "Failed" {
 			failed = &t.Steps[len(t.Steps)-1]
@@ -165,7 +164,12 @@ func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.Ta
 		t.Results = append(t.Results, v1.TaskRunResult{Name: r.Name, Type: r.Type, Value: pv})
 	}
 	if truncated != "" {
-		fmt.Fprintln(o.Out, truncated)
+		// On a node the kubelet cuts the message and Tekton (v1.15) drops the step's results
+		// without failing the TaskRun: the loss surfaces later, or never. Here it fails the
+		// TaskRun, so that it is fixed before a cluster hides it; the step's state keeps the
+		// cut text, as the node's does.
+		return fail(v1.TaskRunReasonResultLargerThanAllowedLimit, fmt.Sprintf("the termination message of step %s is over the %d bytes the kubelet keeps for each of the pod's %d containers: on a node it is cut, Tekton cannot read it and the step's results are lost",
+			truncated, budget, len(spec.Steps)+tekton.InitContainers))
 	}
 	t.Duration = time.Since(start)
 	if failed != nil {
@@ -313,8 +317,8 @@ func (o *Options) runStep(ctx context.Context, dir taskRunDir, idx int, s v1.Ste
 	}
 	switch {
 	case len(msg) > termination.MaxContainerTerminationMessageLength:
-		// Tekton's entrypoint refuses to write it and fails the step.
-		so.Status, so.ExitCode = "Failed", 1
+		// Tekton's entrypoint refuses to write it and fails the step: no result of it exists.
+		so.Status, so.ExitCode, so.Truncated = "Failed", 1, true
 		o.stepLine(so, fmt.Sprintf(", termination message %d bytes, over the %d Tekton's entrypoint writes: the step fails", len(msg), termination.MaxContainerTerminationMessageLength))
 		return so, nil
 	case len(msg) > budget:
