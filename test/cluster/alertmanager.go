@@ -1,9 +1,7 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -36,7 +34,7 @@ func (c *Cluster) StartAlertmanager(ctx context.Context) (*Alertmanager, error) 
 		return nil, fmt.Errorf("alertmanager: %w", err)
 	}
 	cfg := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfg, []byte("route:\n  receiver: blackhole\n  group_wait: 1h\nreceivers:\n  - name: blackhole\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(sandbox.AlertmanagerConfig), 0o644); err != nil {
 		return nil, fmt.Errorf("alertmanager config: %w", err)
 	}
 	addr := bridgeIP + ":" + alertmanagerPort
@@ -66,22 +64,5 @@ func (c *Cluster) StartAlertmanager(ctx context.Context) (*Alertmanager, error) 
 
 // PostAlerts fires alerts, as Prometheus would.
 func (a *Alertmanager) PostAlerts(ctx context.Context, alerts ...sandbox.AlertmanagerAlert) error {
-	b, err := json.Marshal(alerts)
-	if err != nil {
-		return fmt.Errorf("alerts: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.URL+"/api/v2/alerts", bytes.NewReader(b))
-	if err != nil {
-		return fmt.Errorf("alerts: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.c.HTTPClient().Do(req)
-	if err != nil {
-		return fmt.Errorf("posting alerts: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("posting alerts: %s", resp.Status)
-	}
-	return nil
+	return sandbox.SendAlerts(ctx, a.c.HTTPClient(), a.URL, alerts...)
 }

@@ -38,8 +38,9 @@ type AlertmanagerAlert struct {
 	GeneratorURL string            `json:"generatorURL,omitempty"`
 }
 
-// alertmanagerConfig routes everything to a receiver that notifies nobody.
-const alertmanagerConfig = `route:
+// AlertmanagerConfig routes everything to a receiver that notifies nobody (the sandbox's
+// Alertmanager, and the test cluster's).
+const AlertmanagerConfig = `route:
   receiver: blackhole
   group_wait: 1h
 receivers:
@@ -73,7 +74,7 @@ func RunAlertmanager(ctx context.Context, dir string, log io.Writer) (*Alertmana
 		return nil, fmt.Errorf("alertmanager binary: %w", err)
 	}
 	cfg := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfg, []byte(alertmanagerConfig), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(AlertmanagerConfig), 0o644); err != nil {
 		return nil, fmt.Errorf("alertmanager config: %w", err)
 	}
 	// The port is found free and then handed over, so another process can take it in between:
@@ -155,7 +156,33 @@ func (a *Alertmanager) Stop() {
 // after Alertmanager's resolve_timeout (5m).
 func (a *Alertmanager) PostAlerts(t testing.TB, alerts ...AlertmanagerAlert) {
 	t.Helper()
-	a.post(t, "/api/v2/alerts", alerts, nil)
+	if err := SendAlerts(context.Background(), &http.Client{Timeout: 10 * time.Second}, a.URL, alerts...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SendAlerts posts firing alerts to the Alertmanager at baseURL through client, as Prometheus
+// does.
+func SendAlerts(ctx context.Context, client *http.Client, baseURL string, alerts ...AlertmanagerAlert) error {
+	b, err := json.Marshal(alerts)
+	if err != nil {
+		return fmt.Errorf("alertmanager: alerts: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/api/v2/alerts", bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("alertmanager: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("alertmanager: posting alerts: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		rb, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("alertmanager: posting alerts: %s: %s", resp.Status, rb)
+	}
+	return nil
 }
 
 // Silence silences alerts whose labels equal every one of matchers, for an hour from now, and
