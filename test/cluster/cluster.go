@@ -106,12 +106,24 @@ type Cluster struct {
 	servers    []*http.Server
 }
 
-// lockHost takes the host-wide lock of test clusters, waiting for another run to stop.
-func lockHost(log io.Writer) (func(), error) {
+// openHostLock opens the file of the host-wide lock of test clusters.
+func openHostLock() (*os.File, string, error) {
+	if err := os.MkdirAll(BaseDir, 0o755); err != nil {
+		return nil, "", fmt.Errorf("cluster: %w", err)
+	}
 	path := filepath.Join(BaseDir, ".lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: lock: %w", err)
+		return nil, "", fmt.Errorf("cluster: lock: %w", err)
+	}
+	return f, path, nil
+}
+
+// lockHost takes the host-wide lock of test clusters, waiting for another run to stop.
+func lockHost(log io.Writer) (func(), error) {
+	f, path, err := openHostLock()
+	if err != nil {
+		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		fmt.Fprintf(log, "cluster: another test cluster runs on this host; waiting for it to stop (%s)\n", path)
@@ -143,9 +155,6 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	c := &Cluster{log: opts.Log, NodeName: nodeName, TektonRef: map[string]string{}}
 	c.phase("tools (cached builds)", begin)
 
-	if err := os.MkdirAll(BaseDir, 0o755); err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
-	}
 	// One cluster at a time on a host: the kubelet's sysctls are host-wide, and two runs
 	// restoring them in turn would leave the second run's view of "before".
 	if c.unlock, err = lockHost(opts.Log); err != nil {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -16,13 +14,9 @@ import (
 // cluster, which Start would otherwise wait for inside its first phase, unable to be
 // interrupted. It does not keep the lock: Start takes it.
 func WaitForHost(ctx context.Context, log io.Writer) error {
-	if err := os.MkdirAll(BaseDir, 0o755); err != nil {
-		return fmt.Errorf("cluster: %w", err)
-	}
-	path := filepath.Join(BaseDir, ".lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, path, err := openHostLock()
 	if err != nil {
-		return fmt.Errorf("cluster: lock: %w", err)
+		return err
 	}
 	defer f.Close()
 	waiting := false
