@@ -246,17 +246,30 @@ func describeWhen(w v1.WhenExpressions) string {
 	return " (when " + strings.Join(parts, " and ") + ")"
 }
 
+// stepImage splits a project step image reference, ImagePrefix<name>[:<tag>][@<digest>]; ok is
+// false for any other image.
+func stepImage(image string) (name, tag string, pinned, ok bool) {
+	rest, ok := strings.CutPrefix(image, ImagePrefix)
+	if !ok {
+		return "", "", false, false
+	}
+	rest, _, pinned = strings.Cut(rest, "@")
+	name, tag, tagged := strings.Cut(rest, ":")
+	if !tagged {
+		tag = "latest"
+	}
+	return name, tag, pinned, true
+}
+
 // binary returns the local binary an image runs.
 func (o *Options) binary(image string) (string, error) {
 	if p, ok := o.Images[image]; ok {
 		return p, nil
 	}
-	rest, ok := strings.CutPrefix(image, ImagePrefix)
+	name, _, _, ok := stepImage(image)
 	if !ok {
 		return "", fmt.Errorf("image %s is not a step image of this project (%s<step>:<version>): nothing to run it with", image, ImagePrefix)
 	}
-	name, _, _ := strings.Cut(rest, "@")
-	name, _, _ = strings.Cut(name, ":")
 	if name == "" || strings.Contains(name, "/") {
 		return "", fmt.Errorf("image %s: cannot tell the step name", image)
 	}
@@ -443,13 +456,9 @@ func (o *Options) pullable(image string) error {
 	if _, ok := o.Images[image]; ok {
 		return nil
 	}
-	rest, ok := strings.CutPrefix(image, ImagePrefix)
-	if !ok || strings.Contains(rest, "@") {
+	_, tag, pinned, ok := stepImage(image)
+	if !ok || pinned {
 		return nil
-	}
-	tag := "latest"
-	if _, t, ok := strings.Cut(rest, ":"); ok {
-		tag = t
 	}
 	if tag != tekton.StepImageTag {
 		return fmt.Errorf("manifest unknown: the step binaries in %s are those of tag %s, not %s", o.BinDir, tekton.StepImageTag, tag)

@@ -65,16 +65,6 @@ func (d taskRunDir) local(s string) string {
 	return strings.ReplaceAll(s, "/tekton/", filepath.Join(string(d), "tekton")+"/")
 }
 
-// failedIndex is the index of the step that failed the TaskRun.
-func failedIndex(steps []StepOutcome) int {
-	for i, s := range steps {
-		if s.Status == "Failed" {
-			return i
-		}
-	}
-	return 0
-}
-
 // runTaskRun runs the steps of a substituted TaskSpec as a pod with Tekton's entrypoint would.
 func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.TaskSpec) TaskOutcome {
 	start := time.Now()
@@ -104,11 +94,12 @@ func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.Ta
 		}
 	}
 	stepResults := map[string]string{} // "steps.<name>.results.<result>" → value
-	var failed *StepOutcome
+	failedAt := -1                     // the step that failed the TaskRun
 	truncated := ""
 	budget := ContainerBudget(len(spec.Steps))
 	for i, s := range spec.Steps {
-		if failed != nil {
+		if failedAt >= 0 {
+			failed := t.Steps[failedAt]
 			so := StepOutcome{Name: s.Name, Status: "Skipped", ExitCode: 1}
 			if failed.Killed {
 				// The kernel killed the step's container; its entrypoint never wrote the file
@@ -134,7 +125,7 @@ func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.Ta
 			truncated = s.Name
 		}
 		if so.Status == "Failed" {
-			failed = &t.Steps[len(t.Steps)-1]
+			failedAt = len(t.Steps) - 1
 		}
 	}
 	// Task results: mapped from step results ($(steps.x.results.y)), or written by a step to
@@ -172,13 +163,14 @@ func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.Ta
 			truncated, budget, len(spec.Steps)+tekton.InitContainers))
 	}
 	t.Duration = time.Since(start)
-	if failed != nil {
+	if failedAt >= 0 {
+		failed := t.Steps[failedAt]
 		// As Tekton words it (pkg/pod getFailureInfo, extractContainerFailureMessage).
 		reason, why := v1.TaskRunReasonStepFailed, "Error"
 		if failed.Killed {
 			reason, why = v1.TaskRunReasonStepOOM, "OOMKilled"
 		}
-		return fail(reason, fmt.Sprintf("%q exited with code %d: %s", pod.StepName(failed.Name, failedIndex(t.Steps)), failed.ExitCode, why))
+		return fail(reason, fmt.Sprintf("%q exited with code %d: %s", pod.StepName(failed.Name, failedAt), failed.ExitCode, why))
 	}
 	t.Status, t.Reason = "Succeeded", string(v1.TaskRunReasonSuccessful)
 	t.Message = "All Steps have completed executing"
