@@ -56,7 +56,7 @@ type scenario struct {
 	params  []string // name, value, … over the defaults
 	runs    int      // runs of the same params, one after the other (default 1)
 	// check holds the node's run i to what it must be; the local run is then held to the node's.
-	check func(t *testing.T, w *pipelineWorld, i int, r *nodeRun, h []history.Entry, releases int)
+	check func(t *testing.T, w *pipelineWorld, i int, r *Run, h []history.Entry, releases int)
 }
 
 // TestPipelineOnNode runs the generated release-to-prod Pipeline on the node, as a tenant
@@ -67,12 +67,10 @@ type scenario struct {
 // server, registry and stand-ins, and must end the same: outcome, skipped tasks, each task's
 // status, results and steps, the history entry and the Slack post.
 func TestPipelineOnNode(t *testing.T) {
-	if testing.Short() {
-		t.Skip("cluster: starts a Kubernetes node and the Tekton controller; not run with -short")
-	}
+	// New skips under -short, and fails (never skips) when the cluster cannot start.
+	w := &pipelineWorld{c: New(t, Options{Mirrors: []string{"quay.io"}})}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
-	w := &pipelineWorld{c: New(t, Options{Mirrors: []string{"quay.io"}})}
 	var err error
 	w.root, err = tools.Root()
 	require.NoError(t, err)
@@ -93,16 +91,16 @@ func TestPipelineOnNode(t *testing.T) {
 	passing := &KonfluxOptions{Tests: "True", Matched: true}
 	for _, sc := range []scenario{
 		{name: "invalid input", ns: "invalid", sha: "not-a-sha",
-			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, _ int) {
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, _ int) {
 				checkStopped(t, r, h, "Rejected", "commit_sha")
 			}},
 		{name: "step image cannot be pulled", ns: "pull", sha: "0123456789abcdef0123456789abcdef01234567",
 			mutate: withImage("check-alerts", "quay.io/release-to-prod/check-alerts:never-pushed"),
-			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, _ int) {
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, _ int) {
 				checkStopped(t, r, h, "Blocked", "cannot be pulled")
 			}},
 		{name: "dry run", ns: "dry-run", konflux: passing, scan: CleanScan(), params: []string{"dry_run", "true"},
-			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, releases int) {
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, releases int) {
 				assert.Equal(t, corev1.ConditionTrue, r.Cond.Status, "the run must succeed")
 				assert.Zero(t, releases, "a dry run creates no Release")
 				if assert.Len(t, h, 1) {
@@ -113,7 +111,7 @@ func TestPipelineOnNode(t *testing.T) {
 				}
 			}},
 		{name: "success then already released", ns: "release", konflux: passing, scan: CleanScan(), runs: 2,
-			check: func(t *testing.T, _ *pipelineWorld, i int, r *nodeRun, h []history.Entry, releases int) {
+			check: func(t *testing.T, _ *pipelineWorld, i int, r *Run, h []history.Entry, releases int) {
 				assert.Equal(t, corev1.ConditionTrue, r.Cond.Status, "the run must succeed")
 				assert.Equal(t, 1, releases, "one Release, however many runs")
 				if !assert.Len(t, h, i+1) || !assert.Len(t, r.Posts, 1) {
@@ -125,7 +123,7 @@ func TestPipelineOnNode(t *testing.T) {
 					assert.Contains(t, r.Posts[0], "Released")
 					return
 				}
-				if cr := r.taskRun("create-release"); cr != nil {
+				if cr := r.TaskRun("create-release"); cr != nil {
 					t.Errorf("the second run ran create-release (TaskRun %s)", cr.Name)
 				}
 				assert.Equal(t, "AlreadyReleased", h[0].Status)
@@ -134,16 +132,16 @@ func TestPipelineOnNode(t *testing.T) {
 		{name: "a production alert fires", ns: "alert", konflux: passing, scan: CleanScan(),
 			// A real Alertmanager in the cluster's namespace, asked over plain HTTP (no token).
 			params: []string{"skip_alerts", "false", "alertmanager_url", alertmanagerURL, "alert_matchers", `environment="production",case="alert"`},
-			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, releases int) {
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, releases int) {
 				checkStopped(t, r, h, "Blocked", "AutomationAnalyticsAPIErrorBudgetBurn")
 				assert.Zero(t, releases, "no Release")
-				if pre := r.taskRun("preflight"); assert.NotNil(t, pre) {
+				if pre := r.TaskRun("preflight"); assert.NotNil(t, pre) {
 					assert.Equal(t, "alerts", taskResults(pre)["FAILED_GATES"])
 				}
 			}},
 		{name: "a step exceeds its memory limit", ns: "oom", konflux: passing, scan: CleanScan(),
 			mutate: withMemoryLimit("konflux-preflight", "8Mi"),
-			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, releases int) {
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, releases int) {
 				checkStopped(t, r, h, "Blocked", "OOMKilled")
 				assert.Zero(t, releases, "no Release")
 			}},
@@ -156,10 +154,10 @@ func TestPipelineOnNode(t *testing.T) {
 				Vulnerabilities: []sandbox.QuayVulnerability{{Name: "CVE-2024-0001", Severity: "Critical", FixedBy: "3.0.7-2.el9"}}}),
 			params: []string{"skip_alerts", "false", "alertmanager_url", "https://" + bridgeIP + ":1",
 				"skip_app_interface", "false", "repository", RegistryHost + "/nowhere/$NS"},
-			check: func(t *testing.T, _ *pipelineWorld, _ int, r *nodeRun, h []history.Entry, releases int) {
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, releases int) {
 				assert.Equal(t, corev1.ConditionFalse, r.Cond.Status, "the run must fail")
 				assert.Zero(t, releases, "no Release")
-				pre := r.taskRun("preflight")
+				pre := r.TaskRun("preflight")
 				require.NotNil(t, pre, "the preflight TaskRun")
 				results := taskResults(pre)
 				t.Logf("preflight results: %d, GATE_SUMMARY %d bytes, FAILURE_CAUSE %d bytes", len(results), len(results["GATE_SUMMARY"]), len(results["FAILURE_CAUSE"]))
@@ -218,8 +216,8 @@ func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenar
 	var nodeWalls []time.Duration
 	for i := range runs {
 		r := node.run(ctx, t, w.c, spec.DeepCopy(), params(node.Tenant))
-		assert.True(t, r.reported(), "the finally task report must run and succeed")
-		_, h := historyOf(ctx, t, node.Tenant)
+		assert.True(t, r.Reported(), "the finally task report must run and succeed")
+		h := historyOf(ctx, t, node.Tenant)
 		sc.check(t, w, i, r, h, releasesIn(ctx, t, w, node.Tenant))
 		nodeWalls = append(nodeWalls, r.Wall)
 		nodeViews = append(nodeViews, viewOf(nodeNS, r.PR.Name, r.Cond, r.PR.Status.SkippedTasks, r.PR.Status.Results, r.TaskRuns, h, r.Posts))
@@ -234,7 +232,7 @@ func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenar
 			t.Logf("tkn-local (exit %d, wall time %s):\n%s", lr.ExitCode, lr.Wall.Round(time.Millisecond), truncate(lr.Output, 20000))
 		}
 		require.NoError(t, err)
-		_, h := historyOf(ctx, t, local)
+		h := historyOf(ctx, t, local)
 		cond := lr.Cond()
 		require.NotNil(t, cond, "tkn-local wrote the PipelineRun's condition")
 		got := viewOf(localNS, lr.PipelineRun.Name, cond, lr.PipelineRun.Status.SkippedTasks, lr.PipelineRun.Status.Results, lr.TaskRuns, h, lr.Posts)
@@ -344,7 +342,7 @@ func buildLocalRunner(t *testing.T, root string) LocalRunner {
 }
 
 // checkStopped holds a run that stopped before releasing to what the history and Slack must say.
-func checkStopped(t *testing.T, r *nodeRun, h []history.Entry, status, cause string) {
+func checkStopped(t *testing.T, r *Run, h []history.Entry, status, cause string) {
 	t.Helper()
 	assert.Equal(t, corev1.ConditionFalse, r.Cond.Status, "the run must fail")
 	if assert.Len(t, h, 1) {
@@ -357,13 +355,13 @@ func checkStopped(t *testing.T, r *nodeRun, h []history.Entry, status, cause str
 	}
 }
 
-func historyOf(ctx context.Context, t *testing.T, tn *Tenant) (map[string]string, []history.Entry) {
+func historyOf(ctx context.Context, t *testing.T, tn *Tenant) []history.Entry {
 	t.Helper()
 	data, entries, err := tn.History(ctx)
 	require.NoError(t, err, "the history records the run")
 	t.Logf("history of %s: %s", tn.NS, truncate(data[history.Key], 1500))
 	assert.NotContains(t, data[history.Key], "$(", "history entry with an unsubstituted Tekton reference")
-	return data, entries
+	return entries
 }
 
 func releasesIn(ctx context.Context, t *testing.T, w *pipelineWorld, tn *Tenant) int {
@@ -416,16 +414,10 @@ func withMemoryLimit(step, limit string) func(*pipelinev1.PipelineSpec) {
 // nodeTenant is a Tenant for a test.
 type nodeTenant struct{ *Tenant }
 
-// nodeRun is one finished PipelineRun.
-type nodeRun struct{ *Run }
-
-func (r *nodeRun) reported() bool                          { return r.Reported() }
-func (r *nodeRun) taskRun(task string) *pipelinev1.TaskRun { return r.TaskRun(task) }
-
 // run creates a PipelineRun of spec with params as the tenant, waits for it to end, logs its
 // TaskRuns and wall time, and checks what every run must do: no unsubstituted Tekton reference
 // in a Slack post.
-func (tn *nodeTenant) run(ctx context.Context, t *testing.T, c *Cluster, spec *pipelinev1.PipelineSpec, params map[string]string) *nodeRun {
+func (tn *nodeTenant) run(ctx context.Context, t *testing.T, c *Cluster, spec *pipelinev1.PipelineSpec, params map[string]string) *Run {
 	t.Helper()
 	r, err := tn.Run(ctx, spec, params, 10*time.Minute, testLog{t})
 	if r != nil {
@@ -441,7 +433,7 @@ func (tn *nodeTenant) run(ctx context.Context, t *testing.T, c *Cluster, spec *p
 		// A result a step did not write stays in the text as Tekton's literal reference.
 		assert.NotContains(t, p, "$(", "Slack post with an unsubstituted Tekton reference")
 	}
-	return &nodeRun{r}
+	return r
 }
 
 // logTaskRun logs a TaskRun's outcome, its pod's termination-message budget, and the log of
