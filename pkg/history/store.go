@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/util/retry"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
@@ -137,30 +137,36 @@ func Read(ctx context.Context, c *konflux.Client, name string) ([]Entry, error) 
 	return entries, nil
 }
 
-// historyBackoff spreads concurrent writers out: each conflict costs one round trip, and twenty
-// pipelines finishing at once must all get their entry in.
-var historyBackoff = wait.Backoff{Steps: 100, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 1, Cap: 500 * time.Millisecond}
+// historyBackoff spreads concurrent writers out: each conflict costs one round trip, and any
+// number of pipelines finishing at once must all get their entry in. Only the context bounds the
+// retries (the step's TIMEOUT, or SIGTERM from the run's timeout): wait.Backoff's Steps cannot,
+// because reaching Cap sets Steps to zero, which ended retry.OnError after ten conflicts.
+var historyBackoff = wait.Backoff{Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 1, Cap: 500 * time.Millisecond, Steps: math.MaxInt32}
 
 // Append adds e to the history ConfigMap name with optimistic concurrency: read, prepend,
-// update with the resourceVersion read, and on a conflict (or a racing creator) read again. It
-// returns the number of entries kept.
+// update with the resourceVersion read, and on a conflict (or a racing creator) read again until
+// ctx ends. It returns the number of entries kept.
 func Append(ctx context.Context, c *konflux.Client, name string, e Entry, limit int) (int, error) {
 	res := c.Dynamic.Resource(ConfigMapsResource).Namespace(c.Namespace)
 	kept := 0
-	// retry.OnError returns its last retriable error, nil when there was none, for any error
-	// wait.Interrupted matches, context.Canceled and DeadlineExceeded included: a write cut
-	// short by SIGTERM or the timeout would look like success. The last error is kept here.
-	var last error
-	err := retry.OnError(historyBackoff, func(err error) bool {
+	backoff := historyBackoff
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = appendOnce(ctx, c.Namespace, res, name, e, limit, &kept)
 		// A write whose answer was lost is retried too: the retry reads the history again and
 		// finds the entry if the write was applied.
-		return ctx.Err() == nil && (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || konflux.Transient(err))
-	}, func() error {
-		last = appendOnce(ctx, c.Namespace, res, name, e, limit, &kept)
-		return last
-	})
-	if err == nil {
-		err = last
+		if err == nil || !(apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || konflux.Transient(err)) {
+			break
+		}
+		timer := time.NewTimer(backoff.Step())
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			err = fmt.Errorf("gave up after %d attempts (%w): %w", attempt, context.Cause(ctx), err)
+		case <-timer.C:
+			continue
+		}
+		break
 	}
 	if err != nil {
 		var fe *failure.Error

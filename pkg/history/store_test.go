@@ -1,12 +1,26 @@
 package history
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/release-to-prod/release-to-prod/pkg/konflux"
 )
 
 func TestPrepend(t *testing.T) {
@@ -86,4 +100,55 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("history not bounded: %d entries, %d bytes", len(out), len(b))
 		}
 	})
+}
+
+// TestAppendOutlastsContention: a writer that meets many more conflicts than a backoff's Steps
+// would allow still lands its entry; only the context ends the retries, and then the loss is an
+// error naming the attempts.
+func TestAppendOutlastsContention(t *testing.T) {
+	saved := historyBackoff
+	historyBackoff = wait.Backoff{Duration: time.Microsecond, Factor: 1.5, Jitter: 1, Cap: 50 * time.Microsecond, Steps: saved.Steps}
+	t.Cleanup(func() { historyBackoff = saved })
+
+	for _, tc := range []struct {
+		name      string
+		conflicts int
+		timeout   time.Duration
+		wantErr   string
+	}{
+		{name: "a few conflicts", conflicts: 3, timeout: time.Minute},
+		{name: "more conflicts than steps to the cap", conflicts: 200, timeout: time.Minute},
+		{name: "conflicts until the deadline", conflicts: math.MaxInt, timeout: 50 * time.Millisecond, wantErr: "gave up after"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+				"metadata": map[string]any{"name": "release-history", "namespace": "ns"}, "data": map[string]any{Key: "[]"}}}
+			dyn := dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), cm)
+			left := tc.conflicts
+			dyn.PrependReactor("update", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+				if left > 0 {
+					left--
+					return true, nil, apierrors.NewConflict(schema.GroupResource{Resource: "configmaps"}, "release-history", errors.New("the object has been modified"))
+				}
+				return false, nil, nil
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), tc.timeout)
+			defer cancel()
+			n, err := Append(ctx, &konflux.Client{Dynamic: dyn, Namespace: "ns"}, "release-history", Entry{SHA: testSHA, Status: "Succeeded"}, 0)
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				assert.True(t, apierrors.IsConflict(err), "the last conflict is kept: %v", err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, 1, n)
+			got, err := dyn.Resource(ConfigMapsResource).Namespace("ns").Get(ctx, "release-history", metav1.GetOptions{})
+			require.NoError(t, err)
+			data, _, _ := unstructured.NestedString(got.Object, "data", Key)
+			entries, err := Decode(data)
+			require.NoError(t, err)
+			require.Len(t, entries, 1)
+		})
+	}
 }

@@ -24,41 +24,44 @@ func kxReadHistory(t *testing.T, s *sandbox.Sandbox, ns, name string) []history.
 	return entries
 }
 
-// TestRecordHistoryConcurrent: 20 record-history processes started at once, the ConfigMap
-// not existing yet (so they also race to create it): 20 entries, none lost.
+// TestRecordHistoryConcurrent: 20, then 50 record-history processes started at once, the
+// ConfigMap not existing yet (so they also race to create it): every entry lands, none lost.
 func TestRecordHistoryConcurrent(t *testing.T) {
 	s := sandbox.New(t)
-	tn := kxSeed(t, s, "history-race-tenant", sandbox.TenantOptions{})
-	const n = 20
-	procs := make([]*kxProc, n)
-	for i := range procs {
-		procs[i] = kxCommand(t, "record-history", kxEnv(s, tn,
-			"SNAPSHOT", tn.Snapshot, "RELEASE_NAME", fmt.Sprintf("release-%02d", i), "STATUS", "Succeeded",
-			"STARTED", "2026-03-01T10:00:00Z", "PIPELINE_RUN", fmt.Sprintf("release-to-prod-run-%02d", i)))
-	}
-	for _, p := range procs {
-		require.NoError(t, p.cmd.Start())
-	}
-	for i, p := range procs {
-		r, err := p.wait()
-		require.NoError(t, err)
-		assert.Equal(t, 0, r.Code, "process %d:\n%s", i, r.Output)
-	}
-	entries := kxReadHistory(t, s, tn.Namespace, "release-history")
-	require.Len(t, entries, n, "no entry lost")
-	seen := map[string]bool{}
-	for _, e := range entries {
-		seen[e.PipelineRun] = true
-		assert.Equal(t, tn.SHA, e.SHA)
-		assert.Equal(t, tn.Component, e.Component)
-		assert.Equal(t, tn.Application, e.Application)
-		assert.Equal(t, tn.Snapshot, e.Snapshot)
-		assert.Equal(t, "Succeeded", e.Status)
-		assert.Equal(t, "2026-03-01T10:00:00Z", e.Started)
-		assert.NotEmpty(t, e.Finished)
-	}
-	for i := range n {
-		assert.True(t, seen[fmt.Sprintf("release-to-prod-run-%02d", i)], "entry of run %d", i)
+	for _, n := range []int{20, 50} {
+		t.Run(fmt.Sprintf("%d writers", n), func(t *testing.T) {
+			tn := kxSeed(t, s, fmt.Sprintf("history-race-%d", n), sandbox.TenantOptions{})
+			procs := make([]*kxProc, n)
+			for i := range procs {
+				procs[i] = kxCommand(t, "record-history", kxEnv(s, tn,
+					"SNAPSHOT", tn.Snapshot, "RELEASE_NAME", fmt.Sprintf("release-%02d", i), "STATUS", "Succeeded",
+					"STARTED", "2026-03-01T10:00:00Z", "PIPELINE_RUN", fmt.Sprintf("release-to-prod-run-%02d", i)))
+			}
+			for _, p := range procs {
+				require.NoError(t, p.cmd.Start())
+			}
+			for i, p := range procs {
+				r, err := p.wait()
+				require.NoError(t, err)
+				assert.Equal(t, 0, r.Code, "process %d:\n%s", i, r.Output)
+			}
+			entries := kxReadHistory(t, s, tn.Namespace, "release-history")
+			require.Len(t, entries, n, "no entry lost")
+			seen := map[string]bool{}
+			for _, e := range entries {
+				seen[e.PipelineRun] = true
+				assert.Equal(t, tn.SHA, e.SHA)
+				assert.Equal(t, tn.Component, e.Component)
+				assert.Equal(t, tn.Application, e.Application)
+				assert.Equal(t, tn.Snapshot, e.Snapshot)
+				assert.Equal(t, "Succeeded", e.Status)
+				assert.Equal(t, "2026-03-01T10:00:00Z", e.Started)
+				assert.NotEmpty(t, e.Finished)
+			}
+			for i := range n {
+				assert.True(t, seen[fmt.Sprintf("release-to-prod-run-%02d", i)], "entry of run %d", i)
+			}
+		})
 	}
 }
 
