@@ -13,7 +13,7 @@ GOFLAGS_BUILD := -trimpath -ldflags="-s -w"
 FUZZTIME ?= 100000x
 REGISTRY ?=
 
-.PHONY: all build generate tools test test-short lint lint-tekton fmt vet staticcheck demo demo-cluster bench fuzz images bundles clean
+.PHONY: all build generate tools test test-short lint lint-tekton fmt vet staticcheck check-tree demo demo-cluster bench fuzz images bundles clean
 
 all: build
 
@@ -63,8 +63,12 @@ lint-tekton:
 test-short:
 	$(GO) test -short ./...
 
-## lint: gofmt, go vet, staticcheck
-lint: fmt vet staticcheck
+## lint: gofmt, go vet, staticcheck, and no binary or file over 1 MiB tracked by git
+lint: fmt vet staticcheck check-tree
+
+## check-tree: fail when git tracks an executable binary or a file over 1 MiB (generated YAML and go.sum excepted)
+check-tree:
+	$(GO) run ./cmd/check-tree
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*')); \
