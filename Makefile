@@ -13,7 +13,7 @@ GOFLAGS_BUILD := -trimpath -ldflags="-s -w"
 FUZZTIME ?= 100000x
 REGISTRY ?=
 
-.PHONY: all build generate tools test test-short lint lint-tekton fmt vet staticcheck check-tree demo demo-cluster bench fuzz images bundles clean
+.PHONY: all build generate tools test test-short lint lint-tekton fmt vet staticcheck check-tree tools-sandbox demo demo-cluster bench fuzz images bundles clean
 
 all: build
 
@@ -34,8 +34,8 @@ $(BIN)/tkn-local: FORCE
 	@mkdir -p $(BIN)
 	$(GO) build -o $@ ./cmd/tkn-local
 
-## demo: the release-to-prod pipeline end to end against the sandbox, twice (the second run must not release again)
-demo: tools build $(BIN)/tkn-local
+## demo: the release-to-prod pipeline end to end against the sandbox, twice (the second run must not release again); builds only the sandbox's tools, not the node's
+demo: tools-sandbox build $(BIN)/tkn-local
 	$(GO) run ./test/demo
 
 ## demo-cluster: the same two runs on a real node (kubelet, containerd, Tekton controller) as a tenant, pods shown as they run; needs root; KEEP=1 keeps the cluster up until Ctrl-C
@@ -46,6 +46,10 @@ demo-cluster: tools build
 tools:
 	test/tools/node-deps.sh
 	$(GO) run ./test/tools/cmd/build-tools
+
+## tools-sandbox: build (once) only what the sandbox runs (kube-apiserver, etcd, Alertmanager, kubectl): what make demo needs
+tools-sandbox:
+	$(GO) run ./test/tools/cmd/build-tools -sandbox
 
 ## test: unit tests, the Tekton wiring check and the sandbox end-to-end tests (builds the tools on first run)
 test: tools build lint-tekton

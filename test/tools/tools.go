@@ -70,6 +70,9 @@ var (
 	Pause = Tool{Name: "pause", Module: "pause", Package: ".", About: "the pod sandbox pause process"}
 )
 
+// Sandbox is what the sandbox and so `make demo` run: the local demo needs no node.
+var Sandbox = []Tool{KubeAPIServer, Etcd, Alertmanager, Kubectl}
+
 // All is every tool, in build order: the sandbox's first, then the test cluster's.
 var All = []Tool{KubeAPIServer, Etcd, Alertmanager, Kubectl,
 	Kubelet, KubeScheduler, KubeControllerManager,
