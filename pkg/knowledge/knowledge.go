@@ -37,8 +37,10 @@
 //	      by: alice
 //	      added: 2026-03-01
 //
-// Bad entries never break a release: each one is reported as a Warning naming it and skipped,
-// and the rest is used. The first learned fix that matches wins (keep specific entries first;
+// Bad entries never break a release, unless they may hide a blocking known issue: each one is
+// reported as a Warning naming it and skipped, and the rest is used; a known-issues key that
+// cannot be read, or a skipped known issue that does not say blocks: false, is a Warning with
+// MayBlock, on which the known-issues gate fails closed. The first learned fix that matches wins (keep specific entries first;
 // the teach command puts new entries first). Every text is made plain (Text) when read, so that
 // an entry cannot format Slack messages or send terminal escapes.
 package knowledge
@@ -148,6 +150,10 @@ type Warning struct {
 	Key   string // the data key
 	Entry string // the entry's id, or #n (1-based) when it has none; "" for the whole key
 	Err   string
+	// MayBlock says that what was skipped could have been a blocking known issue: a key of
+	// known issues that cannot be read, or an entry that does not say blocks: false. The
+	// known-issues gate fails closed on it; a wrong learned fix never blocks.
+	MayBlock bool
 }
 
 func (w Warning) String() string {

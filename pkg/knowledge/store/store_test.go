@@ -130,3 +130,46 @@ func TestWithFix(t *testing.T) {
 	}
 	assert.ErrorContains(t, validate(knowledge.LearnedFix{Match: knowledge.Match{Step: "x"}, Cause: "c"}), "fix is missing")
 }
+
+// TestParseFailsClosedOnKnownIssues: what hides a known issue is a MayBlock warning (the gate
+// fails closed); an archive key neither uses up the byte budget nor is parsed.
+func TestParseFailsClosedOnKnownIssues(t *testing.T) {
+	freeze := "version: 1\nissues:\n  - id: freeze\n    message: release freeze\n    blocks: true\n"
+	tests := []struct {
+		name     string
+		data     map[string]string
+		warn     string
+		mayBlock bool
+		blocking int // active blocking issues read
+	}{
+		{"unquoted colon", map[string]string{knowledge.KnownIssuesKey: "version: 1\nissues:\n  - id: freeze\n    message: freeze: no releases\n    blocks: true\n"},
+			`known-issues.yaml: not valid YAML`, true, 0},
+		{"blocks: yes", map[string]string{knowledge.KnownIssuesKey: "version: 1\nissues:\n  - id: freeze\n    message: m\n    blocks: yes\n"},
+			`entry "freeze" skipped: blocks is not true or false`, true, 0},
+		{"misspelt blocks", map[string]string{knowledge.KnownIssuesKey: "version: 1\nissues:\n  - id: freeze\n    message: m\n    blokcs: true\n"},
+			`entry "freeze" skipped: unknown field "blokcs"`, true, 0},
+		{"known issues over the budget", map[string]string{knowledge.KnownIssuesKey: freeze + "# " + strings.Repeat("x", knowledge.MaxStoreBytes)},
+			`known-issues.yaml: the store is over 262144 bytes`, true, 0},
+		{"an archive key does not use the budget up", map[string]string{"archive.yaml": "[" + strings.Repeat("x", knowledge.MaxStoreBytes-10), knowledge.KnownIssuesKey: freeze},
+			`archive.yaml: unknown key: ignored`, false, 1},
+		{"learned fixes over the budget do not block", map[string]string{knowledge.KnownIssuesKey: freeze, knowledge.LearnedFixesKey: "version: 1\n# " + strings.Repeat("x", knowledge.MaxStoreBytes)},
+			`learned-fixes.yaml: the store is over 262144 bytes`, false, 1},
+		{"learned fixes not YAML do not block", map[string]string{knowledge.KnownIssuesKey: freeze, knowledge.LearnedFixesKey: "fixes: ["},
+			`learned-fixes.yaml: not valid YAML`, false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, warns := Parse(tt.data)
+			require.Len(t, warns, 1, "%v", warns)
+			assert.Contains(t, warns[0].String(), tt.warn)
+			assert.Equal(t, tt.mayBlock, warns[0].MayBlock)
+			blocking := 0
+			for _, k := range s.KnownIssues {
+				if k.Blocks {
+					blocking++
+				}
+			}
+			assert.Equal(t, tt.blocking, blocking)
+		})
+	}
+}
