@@ -42,7 +42,7 @@ func DecodeAt(docs map[string]any, now time.Time) (*Store, []Warning) {
 			warns = append(warns, Warning{Key: key, Err: fmt.Sprintf("unknown key: ignored (the store reads %s and %s)", KnownIssuesKey, LearnedFixesKey)})
 		}
 	}
-	s.compile()
+	s.LearnedFixes, warns = boundPatterns(s.LearnedFixes, warns)
 	return s, warns
 }
 
@@ -320,9 +320,11 @@ func decodeFix(m map[string]any) (LearnedFix, string, error) {
 		return l, "", fmt.Errorf("match: status %d is not an HTTP status", l.Match.Status)
 	}
 	if l.Match.Pattern != "" {
-		if _, err := regexp.Compile(l.Match.Pattern); err != nil {
-			return l, "", fmt.Errorf("match: pattern is not a valid regexp: %w", err)
+		n, err := PatternCost(l.Match.Pattern)
+		if err != nil {
+			return l, "", fmt.Errorf("match: pattern is %w", err)
 		}
+		l.program = n
 	}
 	if l.Added != "" {
 		if _, err := ParseTime(l.Added, false); err != nil {

@@ -29,7 +29,7 @@
 //	        step: check-image             # the step name
 //	        failure: network              # the catalog's failure id ("unknown" for none)
 //	        status: 503                   # the HTTP status of the error
-//	        pattern: 'dial tcp .*: i/o timeout'   # RE2 regexp on the error text
+//	        pattern: 'dial tcp .*: i/o timeout'   # RE2 regexp on the error text (see PatternCost)
 //	        fingerprint: 3f2a9c1b7d4e     # the failure's fingerprint (see Fingerprint)
 //	      cause: the VPN to the lab is down
 //	      fix: reconnect the VPN (ask #lab-infra), then re-run
@@ -47,6 +47,7 @@ package knowledge
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -118,6 +119,8 @@ type LearnedFix struct {
 	Added   string `json:"added,omitempty" yaml:"added,omitempty"`
 	// Example is the message of the failure it was taught from, for people reading the store.
 	Example string `json:"example,omitempty" yaml:"example,omitempty"`
+
+	program int // the size of the pattern's compiled program, when Decode read it
 }
 
 // KnownIssuesDoc and LearnedFixesDoc are the documents of the two keys.
@@ -142,7 +145,10 @@ type Store struct {
 	KnownIssues  []KnownIssue
 	LearnedFixes []LearnedFix
 
-	compiled []compiledFix
+	// The patterns, compiled when a failure first matches the rest of their fix (see Lookup).
+	mu       sync.Mutex
+	compiled []*compiledFix
+	programs int // the compiled patterns' programs together
 }
 
 // Warning is an entry (or a whole key) that was skipped, and why.

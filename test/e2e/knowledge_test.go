@@ -195,6 +195,13 @@ func TestTeamKnowledgeLoop(t *testing.T) {
 		code, out = tkn("failures", "teach", "not-a-fingerprint", "--cause", "c", "--fix", "f")
 		assert.Equal(t, 2, code)
 		assert.Contains(t, out, "is not a fingerprint")
+
+		// A pattern over the complexity budget is refused before anything is written.
+		code, out = tkn("failures", "teach", fp, "-n", tn.Namespace, "--kubeconfig", s.Kubeconfig, "--cause", "c", "--fix", "f",
+			"--pattern", strings.Repeat("[^!]{0,999}", 22)+"!")
+		assert.Equal(t, 2, code)
+		assert.Contains(t, out, "pattern")
+		assert.Contains(t, out, "too complex: a repeat count of 999 is over the limit of 100")
 	})
 
 	// The team adds known issues by hand (kubectl edit), with mistakes.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -172,4 +173,27 @@ func TestParseFailsClosedOnKnownIssues(t *testing.T) {
 			assert.Equal(t, tt.blocking, blocking)
 		})
 	}
+}
+
+// TestTeachBoundsPatterns: teaching refuses a pattern over the complexity budget, and one that
+// would bring the store's patterns over their budget together (pushing earlier entries out).
+func TestTeachBoundsPatterns(t *testing.T) {
+	hostile := strings.Repeat("[^!]{0,999}", 22) + "!"
+	assert.ErrorContains(t, validate(knowledge.LearnedFix{Match: knowledge.Match{Pattern: hostile}, Cause: "c", Fix: "f"}), "pattern is too complex: a repeat count of 999")
+	big := strings.Repeat("[^!]{0,24}", 3) + "!" // about 160 instructions
+	n, err := knowledge.PatternCost(big)
+	require.NoError(t, err)
+	var doc strings.Builder
+	doc.WriteString("version: 1\nfixes:\n")
+	for i := range knowledge.MaxStorePrograms / n {
+		fmt.Fprintf(&doc, "  - id: f%d\n    match: {pattern: '(?:%d)?%s'}\n    cause: c\n    fix: f\n", i, i, big)
+	}
+	_, warns := Parse(map[string]string{knowledge.LearnedFixesKey: doc.String()})
+	require.Empty(t, warns, "the store is within its budget")
+	after, _, err := withFix(doc.String(), knowledge.LearnedFix{Match: knowledge.Match{Pattern: big}, Cause: "c", Fix: "f"})
+	require.NoError(t, err)
+	assert.ErrorContains(t, withinPatternBudget(doc.String(), after), "over their limit of 1000 regexp instructions together")
+	after, _, err = withFix(doc.String(), knowledge.LearnedFix{Match: knowledge.Match{Pattern: "i/o timeout"}, Cause: "c", Fix: "f"})
+	require.NoError(t, err)
+	assert.NoError(t, withinPatternBudget(doc.String(), after), "a small pattern still fits")
 }
