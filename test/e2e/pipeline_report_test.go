@@ -60,6 +60,22 @@ func TestPipelineReportsEveryEnd(t *testing.T) {
 		require.Len(t, tn.Hook.Posts(), 1)
 	})
 
+	// The report pod checks slack_webhook_key too: the preflight rejected it, and the report
+	// must neither read a file outside the Secret nor skip the notification in silence.
+	t.Run("an invalid slack_webhook_key is said by the report too", func(t *testing.T) {
+		tn := k.tenant(t, "pl-rejected-key", sandbox.TenantOptions{})
+		r := k.run(t, k.params(tn, "slack_webhook_key", "../url"), tn.Workspaces)
+		require.NoError(t, r.Err)
+		assert.True(t, r.Rejected())
+		assertLines(t, r.Output, `slack_webhook_key (SLACK_WEBHOOK_KEY): "../url" is not a valid Secret key`)
+		assert.Contains(t, r.Output, "! notification not sent: slack_webhook_key")
+		assert.Contains(t, r.Output, "likely cause: slack_webhook_key is not a valid Secret key")
+		assert.Empty(t, tn.Hook.Posts(), "the URL cannot be read")
+		h := k.historyOf(t, tn.Namespace)
+		require.Len(t, h, 1)
+		assert.Equal(t, "Rejected", h[0].Status)
+	})
+
 	// A stand-in binary for the verdict step: the pod's last step ends without results.
 	standIn := func(t *testing.T, script string) func(*runner.Options) {
 		dir := t.TempDir()
