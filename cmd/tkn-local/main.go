@@ -31,6 +31,7 @@ import (
 	"github.com/tektoncd/pipeline/pkg/names"
 
 	"github.com/release-to-prod/release-to-prod/pkg/runner"
+	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/tekton"
 )
 
@@ -47,6 +48,9 @@ func (m *multi) String() string     { return strings.Join(*m, " ") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// What tkn-local prints holds outside text (the steps' output, the history, the store,
+	// the API server's errors): escaped, as the steps' own output is.
+	stdout, stderr = step.NewSafeWriter(stdout), step.NewSafeWriter(stderr)
 	if len(args) >= 1 && args[0] == "failures" {
 		return failuresCmd(ctx, args[1:], stdout, stderr)
 	}

@@ -1,11 +1,11 @@
 package slack
 
 import (
-	"path/filepath"
-	"fmt"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
