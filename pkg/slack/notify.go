@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -146,10 +146,11 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 // with the rule check-input applies to the param: a key that is empty, "." or "..", climbs out
 // of the workspace or holds other characters than letters, digits, '-', '_' and '.' is refused.
 func checkKeyFile(file string) error {
-	if filepath.Clean(file) != file {
-		return fmt.Errorf("slack_webhook_key: WEBHOOK_URL_FILE %.200q does not end with a Secret key (empty, \".\", \"..\" or a path)", file)
+	parts := strings.Split(file, "/")
+	if slices.Contains(parts, "..") {
+		return fmt.Errorf("slack_webhook_key: WEBHOOK_URL_FILE %.200q climbs out of its folder (\"..\")", file)
 	}
-	if err := step.CheckValue("key", filepath.Base(file)); err != nil {
+	if err := step.CheckValue("key", parts[len(parts)-1]); err != nil {
 		return fmt.Errorf("slack_webhook_key: %w", err)
 	}
 	return nil

@@ -165,6 +165,14 @@ func TestRunChecksTheWebhookKey(t *testing.T) {
 	}
 }
 
+// TestRunTakesARelativeWebhookFile: from a laptop, a relative path is a path, not a bad key.
+func TestRunTakesARelativeWebhookFile(t *testing.T) {
+	t.Chdir(t.TempDir())
+	code, out, results := runStep(t, "--webhook-url-file=./nope/url", "--status=Succeeded")
+	assert.Equal(t, 0, code, out)
+	assert.Equal(t, "skipped", results["NOTIFIED"])
+}
+
 func TestRunUnusableSecret(t *testing.T) {
 	tests := []struct{ name, content, outHas string }{
 		{"empty file", "\n", "is empty"},
