@@ -22,13 +22,15 @@ import (
 // failuresUsage is the help of `tkn-local failures`.
 const failuresUsage = `Usage:
   tkn-local failures list  [-n namespace] [--kubeconfig file] [--history-configmap name] [--configmap name]
-  tkn-local failures teach <fingerprint> --cause "…" --fix "…" [--replace] [--by who] [--id name]
+  tkn-local failures teach <fingerprint> --cause "…" --fix "…" [--pattern regexp] [--replace] [--by who] [--id name]
                            [-n namespace] [--kubeconfig file] [--history-configmap name] [--configmap name]
 
 list shows the failures the runs recorded in the release history without a known cause, counted
 by fingerprint. teach writes a learned fix for one of them into the team knowledge ConfigMap
 (created when missing), with your own credentials; the next run that meets the failure shows
-its cause and fix.
+its cause and fix. With --pattern the entry matches the failure's step and an RE2 regexp on its
+message instead of the fingerprint (for a failure whose message varies more than the
+fingerprint allows); a pattern over the complexity budget is refused.
 `
 
 // failuresCmd runs `tkn-local failures …`. It exits 0 on success, 1 when the cluster refused or
@@ -56,6 +58,7 @@ func failuresCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.BoolVar(&o.fix.Replace, "replace", false, "teach: show this cause and fix instead of the built-in catalog's (default: in addition)")
 	fs.StringVar(&o.fix.By, "by", os.Getenv("USER"), "teach: who taught it")
 	fs.StringVar(&o.fix.ID, "id", "", "teach: a name for the entry (letters, digits, . _ -)")
+	fs.StringVar(&o.fix.Match.Pattern, "pattern", "", "teach: match the step's failures whose message matches this RE2 regexp, instead of the fingerprint")
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -75,6 +78,14 @@ func failuresCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		if strings.TrimSpace(o.fix.Cause) == "" || strings.TrimSpace(o.fix.Fix) == "" {
 			return fail(2, errors.New("teach needs --cause and --fix"))
+		}
+		if p := o.fix.Match.Pattern; p != "" {
+			if len(p) > knowledge.MaxPattern {
+				return fail(2, fmt.Errorf("--pattern is %d bytes long, over the limit of %d", len(p), knowledge.MaxPattern))
+			}
+			if _, err := knowledge.PatternCost(p); err != nil {
+				return fail(2, fmt.Errorf("--pattern %q: %w", knowledge.Text(p, knowledge.MaxPattern), err))
+			}
 		}
 	default:
 		fs.Usage()
@@ -169,6 +180,11 @@ func teach(ctx context.Context, kc *konflux.Client, o failuresOptions, fp string
 	fix := o.fix
 	fix.Cause, fix.Fix = strings.TrimSpace(fix.Cause), strings.TrimSpace(fix.Fix)
 	fix.Match = knowledge.Match{Fingerprint: fp}
+	if o.fix.Match.Pattern != "" {
+		// The step (from the history) and the pattern: the fingerprint would narrow it to one
+		// message again.
+		fix.Match = knowledge.Match{Pattern: o.fix.Match.Pattern}
+	}
 	fix.Added = time.Now().UTC().Format(time.RFC3339)
 	entries, err := history.Read(ctx, kc, o.history)
 	if err != nil {

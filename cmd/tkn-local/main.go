@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"github.com/tektoncd/pipeline/pkg/names"
 
 	"github.com/release-to-prod/release-to-prod/pkg/runner"
+	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/tekton"
 )
 
@@ -46,6 +48,9 @@ func (m *multi) String() string     { return strings.Join(*m, " ") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// What tkn-local prints holds outside text (the steps' output, the history, the store,
+	// the API server's errors): escaped, as the steps' own output is.
+	stdout, stderr = step.NewSafeWriter(stdout), step.NewSafeWriter(stderr)
 	if len(args) >= 1 && args[0] == "failures" {
 		return failuresCmd(ctx, args[1:], stdout, stderr)
 	}
@@ -108,7 +113,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	opts := runner.Options{Repo: repo, Pipeline: p, Kubeconfig: *kubeconfig, BinDir: *bin, WorkDir: *workdir, Name: runName(*name, p.Name, time.Now()), Out: stdout, ShowLog: *showlog, Workspaces: map[string]runner.Workspace{}}
+	prName, err := runName(*name, p.Name, time.Now())
+	if err != nil {
+		return fail(err)
+	}
+	opts := runner.Options{Repo: repo, Pipeline: p, Kubeconfig: *kubeconfig, BinDir: *bin, WorkDir: *workdir, Name: prName, Out: stdout, ShowLog: *showlog, Workspaces: map[string]runner.Workspace{}}
 	if opts.BinDir == "" {
 		opts.BinDir = filepath.Join(*root, "bin")
 	}
@@ -185,12 +194,21 @@ func parseWorkspace(s string) (string, runner.Workspace, error) {
 // runName is the PipelineRun's name: the prefix (default <pipeline>-local-<time>) with the random
 // suffix tkn and Tekton add to a generateName (names.SimpleNameGenerator), so that two runs
 // started in the same second get distinct names in the release history.
-func runName(prefix, pipeline string, now time.Time) string {
+//
+// A prefix given must make a valid name: the PipelineRun's name is a label value on its TaskRuns,
+// a name in the release history and part of file names, and Kubernetes would refuse it.
+func runName(prefix, pipeline string, now time.Time) (string, error) {
 	if prefix == "" {
 		prefix = pipeline + "-local-" + now.Format("150405")
+	} else if !namePrefix.MatchString(prefix) {
+		return "", fmt.Errorf("--prefix-name %q is not a valid name prefix: use lower-case letters, digits and '-', starting with a letter or digit (as Kubernetes names: my-release-)", prefix)
 	}
-	return names.SimpleNameGenerator.RestrictLengthWithRandomSuffix(strings.TrimSuffix(prefix, "-"))
+	return names.SimpleNameGenerator.RestrictLengthWithRandomSuffix(strings.TrimSuffix(prefix, "-")), nil
 }
+
+// namePrefix is the start of a DNS-1123 label, which may end with '-' (tkn's --prefix-name
+// is given as "my-run-"); RestrictLengthWithRandomSuffix cuts it to length.
+var namePrefix = regexp.MustCompile(`^[a-z0-9][-a-z0-9]*$`)
 
 // parseInterleaved parses fs from args where flags may follow positional arguments, as with
 // tkn (`pipeline start <name> -p …`), and returns the positional ones in order.

@@ -177,7 +177,7 @@ func readRun(ctx context.Context, s *step.Step, kc *konflux.Client, cfg *RecordC
 	var trs []taskruns.TaskRun
 	switch {
 	case cfg.TaskRunsDir != "":
-		list, err := taskruns.ReadDir(cfg.TaskRunsDir)
+		list, err := taskruns.ReadDir(cfg.TaskRunsDir, cfg.PipelineRun)
 		if err != nil {
 			s.Warn("reading the run's TaskRuns: %v", err)
 			return runFacts{}

@@ -14,8 +14,15 @@ import (
 // entries that passed. Each document is already decoded into generic values (maps with string
 // keys, lists, strings, booleans, numbers, nil) by the caller: YAML for the ConfigMap (package
 // knowledge/store), JSON for the file (ReadFile). Unknown keys are warned about and ignored;
-// every problem is a Warning, never an error: bad knowledge must not stop a release.
+// every problem is a Warning, never an error. A warning about something that could have been a
+// blocking known issue has MayBlock set: the known-issues gate fails closed on it. Known issues
+// that have expired by now do not count toward MaxKnownIssues.
 func Decode(docs map[string]any) (*Store, []Warning) {
+	return DecodeAt(docs, time.Now())
+}
+
+// DecodeAt is Decode with the time that says which known issues have expired.
+func DecodeAt(docs map[string]any, now time.Time) (*Store, []Warning) {
 	s := &Store{}
 	var warns []Warning
 	keys := make([]string, 0, len(docs))
@@ -27,70 +34,126 @@ func Decode(docs map[string]any) (*Store, []Warning) {
 		doc := docs[key]
 		switch key {
 		case KnownIssuesKey:
-			s.KnownIssues, warns = decodeDoc(key, doc, "issues", MaxKnownIssues, decodeIssue, warns)
+			s.KnownIssues, warns = decodeDoc(listSpec[KnownIssue]{key: key, list: "issues", limit: MaxKnownIssues, decode: decodeIssue,
+				counts: func(k KnownIssue) bool { return k.Active(now) }, blocks: func(k KnownIssue) bool { return k.Blocks }, mayBlock: mayBlock}, doc, warns)
 		case LearnedFixesKey:
-			s.LearnedFixes, warns = decodeDoc(key, doc, "fixes", MaxLearnedFixes, decodeFix, warns)
+			s.LearnedFixes, warns = decodeDoc(listSpec[LearnedFix]{key: key, list: "fixes", limit: MaxLearnedFixes, decode: decodeFix}, doc, warns)
 		default:
 			warns = append(warns, Warning{Key: key, Err: fmt.Sprintf("unknown key: ignored (the store reads %s and %s)", KnownIssuesKey, LearnedFixesKey)})
 		}
 	}
-	s.compile()
+	s.LearnedFixes, warns = boundPatterns(s.LearnedFixes, warns)
 	return s, warns
 }
 
+// mayBlock reports whether a known-issues entry that was skipped could have been blocking:
+// unless it says blocks: false (the boolean, nothing else), nobody knows. "blocks: yes" (text
+// in YAML 1.2), "blocks: 'true'", a misspelt "block: true" or an entry that is not a mapping
+// all may be a release freeze.
+func mayBlock(entry any) bool {
+	m, ok := entry.(map[string]any)
+	if !ok {
+		return true
+	}
+	v, ok := m["blocks"]
+	return !ok || v != false
+}
+
+// listSpec says how decodeDoc reads one key's list.
+type listSpec[T any] struct {
+	key, list string
+	limit     int
+	decode    func(map[string]any) (T, string, error)
+	// counts says whether an entry counts toward the limit (nil: every entry does); blocks
+	// whether a valid entry blocks releases; mayBlock whether a raw entry that was skipped
+	// could have. nil blocks and mayBlock: nothing in the key can block.
+	counts   func(T) bool
+	blocks   func(T) bool
+	mayBlock func(any) bool
+}
+
 // decodeDoc checks a key's version and decodes its list, entry by entry.
-func decodeDoc[T any](key string, doc any, list string, limit int, decode func(map[string]any) (T, string, error), warns []Warning) ([]T, []Warning) {
+func decodeDoc[T any](spec listSpec[T], doc any, warns []Warning) ([]T, []Warning) {
+	key, list, limit := spec.key, spec.list, spec.limit
+	// A problem with the whole key hides every entry in it, blocking ones too.
+	keyBlocks := spec.mayBlock != nil
 	if doc == nil {
 		return nil, warns
 	}
 	m, ok := doc.(map[string]any)
 	if !ok {
-		return nil, append(warns, Warning{Key: key, Err: fmt.Sprintf("not a mapping with version and %s: ignored", list)})
+		return nil, append(warns, Warning{Key: key, Err: fmt.Sprintf("not a mapping with version and %s: ignored", list), MayBlock: keyBlocks})
 	}
+	unknown := make([]string, 0, len(m))
 	for k := range m {
 		if k != "version" && k != list {
-			warns = append(warns, Warning{Key: key, Err: fmt.Sprintf("unknown field %q: ignored", k)})
+			unknown = append(unknown, k)
 		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		warns = append(warns, Warning{Key: key, Err: fmt.Sprintf("unknown field %q: ignored (the fields are version and %s)", Text(k, maxName), list), MayBlock: keyBlocks})
 	}
 	switch v, err := intOf(m["version"]); {
 	case m["version"] == nil:
 		warns = append(warns, Warning{Key: key, Err: fmt.Sprintf("no version: read as version %d", Version)})
 	case err != nil || v != Version:
-		return nil, append(warns, Warning{Key: key, Err: fmt.Sprintf("version %v is not %d (written by a newer release-to-prod?): the key is ignored", m["version"], Version)})
+		return nil, append(warns, Warning{Key: key, Err: fmt.Sprintf("version %v is not %d (written by a newer release-to-prod?): the key is ignored", m["version"], Version), MayBlock: keyBlocks})
 	}
 	if m[list] == nil {
 		return nil, warns
 	}
 	items, ok := m[list].([]any)
 	if !ok {
-		return nil, append(warns, Warning{Key: key, Err: list + " is not a list: ignored"})
+		return nil, append(warns, Warning{Key: key, Err: list + " is not a list: ignored", MayBlock: keyBlocks})
 	}
 	var out []T
 	seen := map[string]bool{}
+	counted, over, firstOver := 0, 0, ""
 	for i, item := range items {
 		name := fmt.Sprintf("#%d", i+1)
+		skipped := func(err string) {
+			warns = append(warns, Warning{Key: key, Entry: name, Err: err, MayBlock: spec.mayBlock != nil && spec.mayBlock(item)})
+		}
 		em, ok := item.(map[string]any)
 		if !ok {
-			warns = append(warns, Warning{Key: key, Entry: name, Err: "not a mapping"})
+			skipped("not a mapping")
 			continue
 		}
 		if id, ok := em["id"].(string); ok && id != "" {
 			name = fmt.Sprintf("%q", Text(id, maxName))
 		}
-		if len(out) == limit {
+		if counted == limit && spec.counts == nil {
+			// Every entry counts: the rest is over the limit, whatever it holds.
 			warns = append(warns, Warning{Key: key, Entry: name, Err: fmt.Sprintf("over the limit of %d entries (and %d more after it)", limit, len(items)-i-1)})
 			break
 		}
-		e, id, err := decode(em)
+		e, id, err := spec.decode(em)
 		if err == nil && id != "" && seen[id] {
 			err = fmt.Errorf("id %q is used by an earlier entry", id)
 		}
 		if err != nil {
-			warns = append(warns, Warning{Key: key, Entry: name, Err: err.Error()})
+			skipped(err.Error())
 			continue
+		}
+		counts := spec.counts == nil || spec.counts(e)
+		if counts && counted == limit {
+			if spec.blocks != nil && spec.blocks(e) {
+				warns = append(warns, Warning{Key: key, Entry: name, MayBlock: true,
+					Err: fmt.Sprintf("over the limit of %d entries that have not expired, and it blocks releases", limit)})
+			} else if over++; over == 1 {
+				firstOver = name
+			}
+			continue
+		}
+		if counts {
+			counted++
 		}
 		seen[id] = true
 		out = append(out, e)
+	}
+	if over > 0 {
+		warns = append(warns, Warning{Key: key, Entry: firstOver, Err: fmt.Sprintf("over the limit of %d entries that have not expired (and %d more after it)", limit, over-1)})
 	}
 	return out, warns
 }
@@ -257,9 +320,11 @@ func decodeFix(m map[string]any) (LearnedFix, string, error) {
 		return l, "", fmt.Errorf("match: status %d is not an HTTP status", l.Match.Status)
 	}
 	if l.Match.Pattern != "" {
-		if _, err := regexp.Compile(l.Match.Pattern); err != nil {
-			return l, "", fmt.Errorf("match: pattern is not a valid regexp: %w", err)
+		n, err := PatternCost(l.Match.Pattern)
+		if err != nil {
+			return l, "", fmt.Errorf("match: pattern is %w", err)
 		}
+		l.program = n
 	}
 	if l.Added != "" {
 		if _, err := ParseTime(l.Added, false); err != nil {

@@ -29,7 +29,7 @@
 //	        step: check-image             # the step name
 //	        failure: network              # the catalog's failure id ("unknown" for none)
 //	        status: 503                   # the HTTP status of the error
-//	        pattern: 'dial tcp .*: i/o timeout'   # RE2 regexp on the error text
+//	        pattern: 'dial tcp .*: i/o timeout'   # RE2 regexp on the error text (see PatternCost)
 //	        fingerprint: 3f2a9c1b7d4e     # the failure's fingerprint (see Fingerprint)
 //	      cause: the VPN to the lab is down
 //	      fix: reconnect the VPN (ask #lab-infra), then re-run
@@ -37,14 +37,17 @@
 //	      by: alice
 //	      added: 2026-03-01
 //
-// Bad entries never break a release: each one is reported as a Warning naming it and skipped,
-// and the rest is used. The first learned fix that matches wins (keep specific entries first;
+// Bad entries never break a release, unless they may hide a blocking known issue: each one is
+// reported as a Warning naming it and skipped, and the rest is used; a known-issues key that
+// cannot be read, or a skipped known issue that does not say blocks: false, is a Warning with
+// MayBlock, on which the known-issues gate fails closed. The first learned fix that matches wins (keep specific entries first;
 // the teach command puts new entries first). Every text is made plain (Text) when read, so that
 // an entry cannot format Slack messages or send terminal escapes.
 package knowledge
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -116,6 +119,8 @@ type LearnedFix struct {
 	Added   string `json:"added,omitempty" yaml:"added,omitempty"`
 	// Example is the message of the failure it was taught from, for people reading the store.
 	Example string `json:"example,omitempty" yaml:"example,omitempty"`
+
+	program int // the size of the pattern's compiled program, when Decode read it
 }
 
 // KnownIssuesDoc and LearnedFixesDoc are the documents of the two keys.
@@ -140,7 +145,10 @@ type Store struct {
 	KnownIssues  []KnownIssue
 	LearnedFixes []LearnedFix
 
-	compiled []compiledFix
+	// The patterns, compiled when a failure first matches the rest of their fix (see Lookup).
+	mu       sync.Mutex
+	compiled []*compiledFix
+	programs int // the compiled patterns' programs together
 }
 
 // Warning is an entry (or a whole key) that was skipped, and why.
@@ -148,6 +156,10 @@ type Warning struct {
 	Key   string // the data key
 	Entry string // the entry's id, or #n (1-based) when it has none; "" for the whole key
 	Err   string
+	// MayBlock says that what was skipped could have been a blocking known issue: a key of
+	// known issues that cannot be read, or an entry that does not say blocks: false. The
+	// known-issues gate fails closed on it; a wrong learned fix never blocks.
+	MayBlock bool
 }
 
 func (w Warning) String() string {

@@ -124,7 +124,8 @@ func TestDecodeBoundsTheEntries(t *testing.T) {
 	s, warns := Decode(issues(list...))
 	assert.Len(t, s.KnownIssues, MaxKnownIssues)
 	require.Len(t, warns, 1)
-	assert.Equal(t, `known-issues.yaml: entry "i50" skipped: over the limit of 50 entries (and 4 more after it)`, warns[0].String())
+	assert.Equal(t, `known-issues.yaml: entry "i50" skipped: over the limit of 50 entries that have not expired (and 4 more after it)`, warns[0].String())
+	assert.False(t, warns[0].MayBlock, "none of them blocks")
 }
 
 func TestLookup(t *testing.T) {
@@ -269,4 +270,69 @@ func TestUnmatchedResult(t *testing.T) {
 	assert.Empty(t, got)
 	_, err = DecodeUnmatched("nope")
 	assert.Error(t, err)
+}
+
+// TestDecodeMayBlock: a known-issues entry or key that is skipped is marked MayBlock unless it
+// says blocks: false, so that the gate fails closed; a skipped learned fix never is.
+func TestDecodeMayBlock(t *testing.T) {
+	tests := []struct {
+		name     string
+		docs     map[string]any
+		warn     string
+		mayBlock bool
+	}{
+		{"blocks: yes (text)", issues(map[string]any{"id": "freeze", "message": "m", "blocks": "yes"}), `entry "freeze" skipped: blocks is not true or false`, true},
+		{"blocks: 'true' (text)", issues(map[string]any{"id": "freeze", "message": "m", "blocks": "true"}), `blocks is not true or false`, true},
+		{"blocks: 1", issues(map[string]any{"id": "freeze", "message": "m", "blocks": int64(1)}), `blocks is not true or false`, true},
+		{"misspelt key", issues(map[string]any{"id": "freeze", "message": "m", "block": true}), `unknown field "block"`, true},
+		{"bad entry without blocks", issues(map[string]any{"id": "x", "message": "m", "expires": "soon"}), `expires: "soon"`, true},
+		{"not a mapping", issues("freeze"), `entry #1 skipped: not a mapping`, true},
+		{"bad entry with blocks: false", issues(map[string]any{"id": "x", "message": "m", "expires": "soon", "blocks": false}), `expires: "soon"`, false},
+		{"misspelt list", map[string]any{KnownIssuesKey: map[string]any{"version": 1, "isues": []any{}}}, `unknown field "isues"`, true},
+		{"other version", map[string]any{KnownIssuesKey: map[string]any{"version": 2, "issues": []any{}}}, `version 2 is not 1`, true},
+		{"not a list", map[string]any{KnownIssuesKey: map[string]any{"version": 1, "issues": "freeze"}}, `issues is not a list`, true},
+		{"not a document", map[string]any{KnownIssuesKey: "freeze"}, `not a mapping`, true},
+		{"a learned fix never blocks", fixes(map[string]any{"id": "x", "match": map[string]any{}, "cause": "c", "fix": "f"}), `match is empty`, false},
+		{"nor a key of them", map[string]any{LearnedFixesKey: map[string]any{"version": 2}}, `version 2 is not 1`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, warns := Decode(tt.docs)
+			require.Len(t, warns, 1, "%v", warns)
+			assert.Contains(t, warns[0].String(), tt.warn)
+			assert.Equal(t, tt.mayBlock, warns[0].MayBlock)
+		})
+	}
+}
+
+// TestExpiredIssuesDoNotCountTowardTheLimit: 50 expired entries before a blocking one do not
+// hide it; an active blocking entry over the limit is a MayBlock warning, not silence.
+func TestExpiredIssuesDoNotCountTowardTheLimit(t *testing.T) {
+	now := time.Date(2026, 3, 5, 12, 0, 0, 0, time.UTC)
+	var list []any
+	for i := range 2 * MaxKnownIssues {
+		list = append(list, map[string]any{"id": fmt.Sprintf("old-%d", i), "message": "m", "expires": "2026-01-01"})
+	}
+	list = append(list, map[string]any{"id": "freeze", "message": "release freeze", "blocks": true})
+	s, warns := DecodeAt(issues(list...), now)
+	assert.Empty(t, warns)
+	active := s.Active(now)
+	require.Len(t, active, 1)
+	assert.True(t, active[0].Blocks)
+
+	list = list[:0]
+	for i := range MaxKnownIssues + 3 {
+		list = append(list, map[string]any{"id": fmt.Sprintf("i%d", i), "message": "m"})
+	}
+	list = append(list, map[string]any{"id": "late-freeze", "message": "release freeze", "blocks": true})
+	s, warns = DecodeAt(issues(list...), now)
+	assert.Len(t, s.KnownIssues, MaxKnownIssues)
+	var got []string
+	for _, w := range warns {
+		got = append(got, fmt.Sprintf("%v %s", w.MayBlock, w))
+	}
+	assert.Equal(t, []string{
+		`true known-issues.yaml: entry "late-freeze" skipped: over the limit of 50 entries that have not expired, and it blocks releases`,
+		`false known-issues.yaml: entry "i50" skipped: over the limit of 50 entries that have not expired (and 2 more after it)`,
+	}, got)
 }

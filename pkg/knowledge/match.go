@@ -12,9 +12,11 @@ import (
 // fingerprints.
 const UnknownID = "unknown"
 
-// maxMatchedText bounds the error text a pattern is matched against (RE2 is linear, but an
-// error that carries a megabyte of body need not be scanned whole).
-const maxMatchedText = 4096
+// maxMatchedText bounds the error text a pattern is matched against: RE2 is linear in the text
+// times the program, and what a pattern is about is at the start of an error message (the
+// history keeps 500 bytes of it). With MaxPatternProgram it keeps a pattern on RE2's bounded
+// backtracker, a few milliseconds at worst.
+const maxMatchedText = 1024
 
 // Failure is what a learned fix is matched against.
 type Failure struct {
@@ -41,32 +43,47 @@ func FailureOf(step string, err error) Failure {
 	return f
 }
 
+// compiledFix is a learned fix with its pattern, compiled once, the first time a failure
+// matches the rest of its fix: a store's patterns cost nothing in the steps that do not fail,
+// and only those of fixes about the failing step, failure and status are ever compiled.
 type compiledFix struct {
 	fix     *LearnedFix
-	pattern *regexp.Regexp
+	tried   bool
+	pattern *regexp.Regexp // nil: not compiled yet, or refused (tried)
 }
 
+// compile prepares the fixes for Lookup; it compiles nothing. Callers hold s.mu.
 func (s *Store) compile() {
-	s.compiled = s.compiled[:0]
+	s.compiled, s.programs = make([]*compiledFix, len(s.LearnedFixes)), 0
 	for i := range s.LearnedFixes {
-		c := compiledFix{fix: &s.LearnedFixes[i]}
-		if p := s.LearnedFixes[i].Match.Pattern; p != "" {
-			re, err := regexp.Compile(p)
-			if err != nil { // Decode refused it already; a hand-made Store is matched without it
-				continue
-			}
-			c.pattern = re
-		}
-		s.compiled = append(s.compiled, c)
+		s.compiled[i] = &compiledFix{fix: &s.LearnedFixes[i]}
 	}
 }
 
-// Lookup returns the first learned fix that matches f.
+// patternOf compiles c's pattern the first time it is needed. A pattern over the budget, or
+// one that would bring the compiled patterns over MaxStorePrograms together, is never
+// compiled: Decode refused it already, so only a Store made by hand can hold one. Callers
+// hold s.mu.
+func (s *Store) patternOf(c *compiledFix) *regexp.Regexp {
+	if !c.tried {
+		c.tried = true
+		if re, n, err := CompilePattern(c.fix.Match.Pattern); err == nil && s.programs+n <= MaxStorePrograms {
+			c.pattern, s.programs = re, s.programs+n
+		}
+	}
+	return c.pattern
+}
+
+// Lookup returns the first learned fix that matches f. The cheap fields are compared first
+// (step, failure id, status, fingerprint); a pattern is compiled and matched only for a fix
+// whose other fields match.
 func (s *Store) Lookup(f Failure) (LearnedFix, bool) {
 	if s == nil || len(s.LearnedFixes) == 0 {
 		return LearnedFix{}, false
 	}
-	if len(s.compiled) != len(s.LearnedFixes) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.compiled) != len(s.LearnedFixes) || (len(s.compiled) > 0 && s.compiled[0].fix != &s.LearnedFixes[0]) {
 		s.compile()
 	}
 	fp := ""
@@ -79,8 +96,7 @@ func (s *Store) Lookup(f Failure) (LearnedFix, bool) {
 		switch {
 		case m.Step != "" && m.Step != f.Step,
 			m.Failure != "" && m.Failure != f.ID,
-			m.Status != 0 && m.Status != f.Status,
-			c.pattern != nil && !c.pattern.MatchString(msg):
+			m.Status != 0 && m.Status != f.Status:
 			continue
 		}
 		if m.Fingerprint != "" {
@@ -88,6 +104,11 @@ func (s *Store) Lookup(f Failure) (LearnedFix, bool) {
 				fp = Fingerprint(f)
 			}
 			if !strings.EqualFold(m.Fingerprint, fp) {
+				continue
+			}
+		}
+		if m.Pattern != "" {
+			if re := s.patternOf(c); re == nil || !re.MatchString(msg) {
 				continue
 			}
 		}

@@ -35,6 +35,13 @@ const MaxResult = 600
 // maxLine bounds one issue in the result.
 const maxLine = 200
 
+// maxExpiredLines bounds the expired issues named one per line; maxEntries the text naming the
+// unreadable entries in the failure's cause (the log names each whole).
+const (
+	maxExpiredLines = 10
+	maxEntries      = 600
+)
+
 // Run is the check-known-issues step.
 func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	return run(ctx, s, cfg, time.Now())
@@ -68,27 +75,40 @@ func run(ctx context.Context, s *step.Step, cfg *Config, now time.Time) error {
 		}
 		return fmt.Errorf("%w (known issues cannot be checked; set knowledge_configmap to \"\" to run without the store)", err)
 	}
-	for _, w := range warns {
-		s.Warn("team knowledge: %s", w)
-	}
 	if !k.Found {
 		s.Info("no team knowledge store yet (ConfigMap %s does not exist in %s): no known issues, no learned fixes", name, cfg.Namespace)
 	} else {
 		s.OK("read the %s: %d known issue(s), %d learned fix(es)", k.Source(), len(k.KnownIssues), len(k.LearnedFixes))
 	}
-	return finish(s, cfg, k, now)
+	return finish(s, cfg, k, now, warns...)
 }
 
-// finish prints the issues, writes the file and the result, and blocks on a blocking issue.
-func finish(s *step.Step, cfg *Config, k *knowledge.Store, now time.Time) error {
+// finish prints the warnings and the issues, writes the file and the result, and blocks on a
+// blocking issue, or on a warning that could hide one (fail closed: an entry that cannot be
+// read may be a release freeze).
+func finish(s *step.Step, cfg *Config, k *knowledge.Store, now time.Time, warns ...knowledge.Warning) error {
+	var unreadable []string
+	for _, w := range warns {
+		if w.MayBlock {
+			s.Fail("team knowledge: %s; it may be a blocking known issue", w)
+			unreadable = append(unreadable, w.String())
+		} else {
+			s.Warn("team knowledge: %s", w)
+		}
+	}
 	s.SetKnowledge(k)
 	if err := writeFile(s, cfg, k); err != nil {
 		s.Warn("%v: the later steps explain failures with the built-in catalog only", err)
 	}
 	var blocking, lines []string
+	expired := 0
 	for _, i := range k.KnownIssues {
 		if !i.Active(now) {
-			s.Skip("known issue %s expired %s: ignored", label(i), i.ExpiresAt().UTC().Format(time.RFC3339))
+			// Expired entries are not bounded in number (only the store's bytes bound them):
+			// the first few are named, the rest counted.
+			if expired++; expired <= maxExpiredLines {
+				s.Skip("known issue %s expired %s: ignored", label(i), i.ExpiresAt().UTC().Format(time.RFC3339))
+			}
 			continue
 		}
 		line := describe(i)
@@ -100,8 +120,16 @@ func finish(s *step.Step, cfg *Config, k *knowledge.Store, now time.Time) error 
 			s.Warn("known issue: %s", line)
 		}
 	}
+	if expired > maxExpiredLines {
+		s.Skip("%d more expired known issues ignored: remove them from the store", expired-maxExpiredLines)
+	}
 	if err := s.Result("KNOWN_ISSUES", result(lines)); err != nil {
 		return err
+	}
+	if len(unreadable) > 0 {
+		return failure.New(failure.KnownIssuesUnreadable, map[string]string{
+			"entries": clipText(strings.Join(unreadable, "; "), maxEntries), "configmap": k.ConfigMap, "namespace": k.Namespace,
+		}, "%d known issue(s) or key(s) of the %s cannot be read and may block releases", len(unreadable), k.Source())
 	}
 	if len(blocking) > 0 {
 		return failure.New(failure.KnownIssueBlocks, map[string]string{

@@ -102,3 +102,55 @@ func TestNoStoreConfigured(t *testing.T) {
 	_, err := os.Stat(cfg.KnowledgeFile)
 	assert.NoError(t, err, "an empty store is still handed on, so that later steps do not warn")
 }
+
+// TestFailsClosedOnUnreadableIssues: a warning that may hide a blocking issue stops the
+// release, naming the entry and the fix; the readable issues are still printed and handed on.
+func TestFailsClosedOnUnreadableIssues(t *testing.T) {
+	now := time.Date(2026, 3, 5, 12, 0, 0, 0, time.UTC)
+	k, warns := knowledge.DecodeAt(map[string]any{knowledge.KnownIssuesKey: map[string]any{"version": 1, "issues": []any{
+		map[string]any{"id": "freeze", "message": "release freeze", "blocks": "yes"},
+		map[string]any{"id": "slow", "service": "quay", "message": "scans slow"},
+		map[string]any{"id": "typo", "message": "m", "expires": "soon", "blocks": false},
+	}}}, now)
+	k.Namespace, k.ConfigMap, k.Found = "tenant", "release-knowledge", true
+	require.Len(t, warns, 2)
+	var out bytes.Buffer
+	dir := t.TempDir()
+	s := step.NewStep("check-known-issues", &out, "text", dir)
+	cfg := &Config{Common: step.Common{KnowledgeFile: filepath.Join(dir, "k.json")}}
+	err := finish(s, cfg, k, now, warns...)
+	require.Error(t, err)
+	a, ok := failure.Explain(err)
+	require.True(t, ok)
+	assert.Equal(t, failure.KnownIssuesUnreadable, a.ID)
+	assert.Contains(t, a.Cause, `entry "freeze" skipped: blocks is not true or false`)
+	assert.NotContains(t, a.Cause, `"typo"`, "an entry that says blocks: false is only a warning")
+	assert.Contains(t, a.Fix, "kubectl edit configmap release-knowledge -n tenant")
+	assert.Contains(t, a.Fix, "write blocks: true or blocks: false")
+	assert.Contains(t, out.String(), `✗ team knowledge: known-issues.yaml: entry "freeze" skipped: blocks is not true or false; it may be a blocking known issue`)
+	assert.Contains(t, out.String(), `! team knowledge: known-issues.yaml: entry "typo" skipped`)
+	assert.Contains(t, out.String(), "! known issue: quay: scans slow")
+	b, err := os.ReadFile(filepath.Join(dir, "KNOWN_ISSUES"))
+	require.NoError(t, err)
+	assert.Equal(t, "quay: scans slow", string(b))
+}
+
+// TestExpiredIssuesAreCounted: many expired issues are named up to a bound, then counted.
+func TestExpiredIssuesAreCounted(t *testing.T) {
+	now := time.Date(2026, 3, 5, 12, 0, 0, 0, time.UTC)
+	var list []any
+	for i := range 60 {
+		list = append(list, map[string]any{"id": fmt.Sprintf("old-%d", i), "message": "m", "expires": "2026-01-01"})
+	}
+	list = append(list, map[string]any{"id": "freeze", "message": "release freeze", "blocks": true})
+	k, warns := knowledge.DecodeAt(map[string]any{knowledge.KnownIssuesKey: map[string]any{"version": 1, "issues": list}}, now)
+	require.Empty(t, warns)
+	var out bytes.Buffer
+	s := step.NewStep("check-known-issues", &out, "text", t.TempDir())
+	err := finish(s, &Config{}, k, now)
+	a, ok := failure.Explain(err)
+	require.True(t, ok, "%v", err)
+	assert.Equal(t, failure.KnownIssueBlocks, a.ID, "60 expired entries before it do not hide the blocking one")
+	assert.Equal(t, maxExpiredLines, strings.Count(out.String(), "expired 2026-01-02T00:00:00Z"))
+	assert.Contains(t, out.String(), "50 more expired known issues ignored")
+}

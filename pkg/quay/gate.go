@@ -147,6 +147,15 @@ func (cfg *Config) auth(s *step.Step, img Image, base string) ([]httpclient.Opti
 	}
 	tokenOn = tokenOn && cfg.TokenFile != ""
 	dockerOn = dockerOn && cfg.DockerConfigFile != ""
+	// Credentials go only to the host they are for. The token and the image's registry entry
+	// are for the image's host: sent to a quay_api_url on another host (a typo, a param set by
+	// someone else) they would be handed to whoever runs it.
+	apiHost := hostOf(base)
+	sameHost := SameHost(apiHost, img.Host)
+	if tokenOn && !sameHost {
+		s.Warn("the Quay OAuth token is not sent: quay_api_url's host %s is not the image's host %s", apiHost, img.Host)
+		tokenOn = false
+	}
 	switch {
 	case tokenOn:
 		if dockerOn {
@@ -163,21 +172,36 @@ func (cfg *Config) auth(s *step.Step, img Image, base string) ([]httpclient.Opti
 		if _, err := os.Stat(cfg.DockerConfigFile); errors.Is(err, fs.ErrNotExist) {
 			return nil, "", failure.New(failure.InvalidInput, nil, "docker_config_file %s does not exist", cfg.DockerConfigFile)
 		}
-		creds, ok, err := dockerconfig.Lookup(cfg.DockerConfigFile, img.Ref())
-		if err == nil && !ok && hostOf(base) != img.Host {
-			creds, ok, err = dockerconfig.Lookup(cfg.DockerConfigFile, hostOf(base))
+		// The image's entry when the API is on the image's host; else only the API host's own.
+		ref := img.Ref()
+		if !sameHost {
+			ref = apiHost
 		}
+		creds, ok, err := dockerconfig.Lookup(cfg.DockerConfigFile, ref)
 		if err != nil {
 			return nil, "", failure.AsInvalid(fmt.Errorf("docker_config_file: %w", err))
 		}
 		where := secretOf(cfg.DockerConfigFile, "the docker config.json")
 		if !ok {
-			s.Warn("no entry for %s in %s: asking Quay without credentials", img.Ref(), cfg.DockerConfigFile)
-			return nil, where + ", which has no entry for " + img.Host, nil
+			s.Warn("no entry for %s in %s: asking Quay without credentials", ref, cfg.DockerConfigFile)
+			return nil, where + ", which has no entry for " + hostOnly(ref), nil
 		}
 		return []httpclient.Option{httpclient.WithBasicAuth(creds.Username, creds.Password)}, where, nil
 	}
 	return nil, "(none was given: bind the quay-token or registry-credentials workspace for a private repository)", nil
+}
+
+// SameHost reports whether two host[:port]s name the same server: case aside, and with
+// https' default port or without.
+func SameHost(a, b string) bool {
+	norm := func(h string) string { return strings.TrimSuffix(strings.ToLower(h), ":443") }
+	return norm(a) == norm(b)
+}
+
+// hostOnly is the host of a docker config key (host or host/path).
+func hostOnly(ref string) string {
+	h, _, _ := strings.Cut(ref, "/")
+	return h
 }
 
 // secretOf says where a secret file came from: Tekton mounts workspace w at /workspace/w.

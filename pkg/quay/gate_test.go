@@ -360,6 +360,14 @@ func TestAuth(t *testing.T) {
 			c.ImageURL = "quay.io/" + repo
 			c.DockerConfigFile = dockerConfig(q.Host)
 		}, reply: sandbox.QuayScanned(zlib), wantAuth: robot},
+		{name: "the image's entry never goes to another host", cfg: func(c *Config, q *quayServer) {
+			c.ImageURL = "quay.io/" + repo
+			c.DockerConfigFile = dockerConfig("quay.io")
+		}, reply: sandbox.QuayScanned(zlib), wantAuth: "", outHas: []string{"! no entry for 127.0.0.1:"}},
+		{name: "the token never goes to another host than the image's", cfg: func(c *Config, q *quayServer) {
+			c.ImageURL = "quay.io/" + repo
+			c.TokenFile = tokenFile
+		}, reply: sandbox.QuayScanned(zlib), wantAuth: "", outHas: []string{"! the Quay OAuth token is not sent: quay_api_url's host 127.0.0.1:"}},
 		{name: "docker config without an entry: anonymous, said", cfg: func(c *Config, _ *quayServer) { c.DockerConfigFile = dockerConfig("registry.example.com") },
 			reply: sandbox.QuayScanned(zlib), wantAuth: "", outHas: []string{"! no entry for 127.0.0.1:"}},
 		{name: "none: anonymous; 403 says none was given", cfg: func(*Config, *quayServer) {},
@@ -451,4 +459,19 @@ func TestCancelledWhilePolling(t *testing.T) {
 	}()
 	err = g.Check(ctx, s)
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestSameHost(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		same bool
+	}{
+		{"quay.io", "quay.io", true},
+		{"Quay.IO", "quay.io:443", true},
+		{"quay.io", "quay.io.evil.example", false},
+		{"127.0.0.1:5000", "127.0.0.1:5001", false},
+		{"quay.io", "", false},
+	} {
+		assert.Equal(t, tt.same, SameHost(tt.a, tt.b), "%s %s", tt.a, tt.b)
+	}
 }

@@ -38,6 +38,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"knative.dev/pkg/apis"
 
+	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/taskruns"
 	"github.com/release-to-prod/release-to-prod/pkg/tekton"
 )
@@ -121,6 +122,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
+	// The steps' output, their results and messages hold outside text (alerts, Quay, the
+	// history, the store) and reach the terminal through here: escaped, as a step's own are.
+	o.Out = step.NewSafeWriter(o.Out)
 	if o.BinDir == "" {
 		o.BinDir = "bin"
 	}

@@ -3,7 +3,9 @@ package slack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,11 +65,6 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	if strings.TrimSpace(cfg.WebhookURLFile) == "" {
 		return skip(s)
 	}
-	rawURL, err := httpclient.ReadSecret(cfg.WebhookURLFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		// An optional workspace that is not bound leaves the path pointing at nothing.
-		return skip(s)
-	}
 	notSent := func(err error, cause, fix string) error {
 		s.Warn("notification not sent: %s", err)
 		var de *DeliveryError
@@ -83,6 +80,18 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 			return errors.New("notification not sent and FAIL_ON_ERROR is true: " + err.Error())
 		}
 		return nil
+	}
+	// The report pod gets slack_webhook_key only as the end of WEBHOOK_URL_FILE; check-input
+	// checks it in the preflight, but the report runs when the preflight rejected the run, and
+	// must not read another file than a key of the Secret (or skip in silence).
+	if err := checkKeyFile(cfg.WebhookURLFile); err != nil {
+		return notSent(err, "slack_webhook_key is not a valid Secret key, so the webhook URL cannot be read",
+			"set slack_webhook_key to the key of the slack-webhook Secret that holds the URL (default url), then re-run")
+	}
+	rawURL, err := httpclient.ReadSecret(cfg.WebhookURLFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		// An optional workspace that is not bound leaves the path pointing at nothing.
+		return skip(s)
 	}
 	const badSecretCause = "the secret bound to the slack-webhook workspace does not hold a usable incoming-webhook URL"
 	const badSecretFix = "put the webhook URL (https://hooks.slack.com/services/…) alone in the secret's key; see the Task's README"
@@ -131,6 +140,20 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	}
 	s.OK("notification sent to Slack (%s): %s", hook.Host(), result)
 	return s.Result("NOTIFIED", NotifiedTrue)
+}
+
+// checkKeyFile checks the Secret key at the end of file (<workspace path>/<slack_webhook_key>)
+// with the rule check-input applies to the param: a key that is empty, "." or "..", climbs out
+// of the workspace or holds other characters than letters, digits, '-', '_' and '.' is refused.
+func checkKeyFile(file string) error {
+	parts := strings.Split(file, "/")
+	if slices.Contains(parts, "..") {
+		return fmt.Errorf("slack_webhook_key: WEBHOOK_URL_FILE %.200q climbs out of its folder (\"..\")", file)
+	}
+	if err := step.CheckValue("key", parts[len(parts)-1]); err != nil {
+		return fmt.Errorf("slack_webhook_key: %w", err)
+	}
+	return nil
 }
 
 func skip(s *step.Step) error {

@@ -140,6 +140,39 @@ func TestRunSkipsWithoutWebhook(t *testing.T) {
 	}
 }
 
+// TestRunChecksTheWebhookKey: the report pod checks slack_webhook_key (the end of
+// WEBHOOK_URL_FILE) as check-input does: an invalid key is said, never read nor skipped.
+func TestRunChecksTheWebhookKey(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "url"), []byte("XXXXSECRET"), 0o600))
+	for name, key := range map[string]string{
+		"empty":          "",
+		"dot dot":        "..",
+		"climbs out":     "../url",
+		"a control char": "u\x1brl",
+		"a space":        "my url",
+		"a trailing dot": ".",
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, out, results := runStep(t, "--webhook-url-file="+dir+"/ws/"+key, "--status=Succeeded")
+			assert.Equal(t, 0, code, out)
+			assert.Contains(t, out, "! notification not sent: slack_webhook_key")
+			assert.Contains(t, out, "likely cause: slack_webhook_key is not a valid Secret key")
+			assert.NotContains(t, out, "\x1b", "escaped")
+			assert.Equal(t, "false", results["NOTIFIED"])
+			assertNoSecret(t, out)
+		})
+	}
+}
+
+// TestRunTakesARelativeWebhookFile: from a laptop, a relative path is a path, not a bad key.
+func TestRunTakesARelativeWebhookFile(t *testing.T) {
+	t.Chdir(t.TempDir())
+	code, out, results := runStep(t, "--webhook-url-file=./nope/url", "--status=Succeeded")
+	assert.Equal(t, 0, code, out)
+	assert.Equal(t, "skipped", results["NOTIFIED"])
+}
+
 func TestRunUnusableSecret(t *testing.T) {
 	tests := []struct{ name, content, outHas string }{
 		{"empty file", "\n", "is empty"},

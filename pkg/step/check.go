@@ -107,6 +107,16 @@ func CheckRules() []string {
 	return out
 }
 
+// CheckValue applies the rule named rule to one value, for a step that must check a setting
+// it receives in another form than a param (notify gets the Secret key as the end of a path).
+func CheckValue(rule, v string) error {
+	check, ok := checks[rule]
+	if !ok {
+		return fmt.Errorf("unknown check %q", rule)
+	}
+	return check(v)
+}
+
 // Check applies the `check` rules of cfg (a pointer to a loaded config struct) and returns one
 // invalid-input failure naming every setting that breaks its rule, by its param name.
 func Check(cfg any) error {

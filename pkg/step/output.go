@@ -25,8 +25,9 @@ type Step struct {
 }
 
 // NewStep returns a Step writing to out; tests of step bodies use it.
+// Its output is escaped (see Escape), as Main's is.
 func NewStep(name string, out io.Writer, format, resultsDir string) *Step {
-	return &Step{Name: name, out: out, format: format, results: NewResults(resultsDir)}
+	return &Step{Name: name, out: NewSafeWriter(out), format: format, results: NewResults(resultsDir)}
 }
 
 // OK reports an action that succeeded: "✓ …".

@@ -56,7 +56,7 @@ func Main[C Configurable](name string, cfg C, fn Func[C]) {
 
 // Run is Main without the process: it returns the exit code. Tests call it.
 func Run[C Configurable](ctx context.Context, name string, args []string, out io.Writer, cfg C, fn Func[C]) int {
-	s := &Step{Name: name, out: out}
+	s := &Step{Name: name, out: NewSafeWriter(out)}
 	if err := Load(ctx, name, args, cfg); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			Usage(out, name, cfg)

@@ -29,6 +29,7 @@ const (
 // TaskRun is what the report needs of one TaskRun.
 type TaskRun struct {
 	Name         string
+	PipelineRun  string // the PipelineRun it belongs to (its PipelineRunLabel)
 	PipelineTask string
 	Status       string // the Succeeded condition: True, False, Unknown, or "" when none yet
 	Reason       string
@@ -59,6 +60,7 @@ func Parse(obj map[string]any) TaskRun {
 	tr.Name, _ = meta["name"].(string)
 	if labels, ok := meta["labels"].(map[string]any); ok {
 		tr.PipelineTask, _ = labels[PipelineTaskLabel].(string)
+		tr.PipelineRun, _ = labels[PipelineRunLabel].(string)
 	}
 	status, _ := obj["status"].(map[string]any)
 	if v, ok := status["startTime"].(string); ok {
@@ -136,8 +138,11 @@ func number(v any) int {
 	return 0
 }
 
-// ReadDir reads the TaskRuns the local runner wrote for a run: one JSON object per file.
-func ReadDir(dir string) ([]TaskRun, error) {
+// ReadDir reads the TaskRuns the local runner wrote for the PipelineRun pipelineRun: one JSON
+// object per file. Two runs may share a work folder (--workdir), so the folder can hold the
+// TaskRuns of both: only those labelled with pipelineRun are read, as the cluster's label
+// selector would. An empty pipelineRun reads them all.
+func ReadDir(dir, pipelineRun string) ([]TaskRun, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return nil, fmt.Errorf("listing TaskRuns in %s: %w", dir, err)
@@ -153,7 +158,9 @@ func ReadDir(dir string) ([]TaskRun, error) {
 		if err := json.Unmarshal(b, &obj); err != nil {
 			return nil, fmt.Errorf("TaskRun %s: %w", f, err)
 		}
-		out = append(out, Parse(obj))
+		if tr := Parse(obj); pipelineRun == "" || tr.PipelineRun == pipelineRun {
+			out = append(out, tr)
+		}
 	}
 	return out, nil
 }

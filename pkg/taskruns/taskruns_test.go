@@ -1,9 +1,13 @@
 package taskruns
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestExplain(t *testing.T) {
@@ -105,4 +109,30 @@ func TestStarted(t *testing.T) {
 			assert.Equal(t, tc.want, got.UTC().Format("2006-01-02T15:04:05Z07:00"))
 		})
 	}
+}
+
+// TestReadDirKeepsRunsApart: two runs that share a work folder leave their TaskRuns side by
+// side; each run's report reads its own only.
+func TestReadDirKeepsRunsApart(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, pipelineRun, status string) {
+		b, err := json.Marshal(map[string]any{
+			"metadata": map[string]any{"name": name, "labels": map[string]any{PipelineRunLabel: pipelineRun, PipelineTaskLabel: "preflight"}},
+			"status":   map[string]any{"conditions": []any{map[string]any{"type": "Succeeded", "status": status}}},
+		})
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644))
+	}
+	write("run-a-preflight", "run-a", "False")
+	write("run-b-preflight", "run-b", "True")
+	for run, want := range map[string]string{"run-a": "False", "run-b": "True"} {
+		trs, err := ReadDir(dir, run)
+		require.NoError(t, err)
+		require.Len(t, trs, 1, run)
+		assert.Equal(t, run, trs[0].PipelineRun)
+		assert.Equal(t, want, Find(trs, "preflight").Status, "the preflight of %s, not the other run's", run)
+	}
+	all, err := ReadDir(dir, "")
+	require.NoError(t, err)
+	assert.Len(t, all, 2)
 }

@@ -195,6 +195,13 @@ func TestTeamKnowledgeLoop(t *testing.T) {
 		code, out = tkn("failures", "teach", "not-a-fingerprint", "--cause", "c", "--fix", "f")
 		assert.Equal(t, 2, code)
 		assert.Contains(t, out, "is not a fingerprint")
+
+		// A pattern over the complexity budget is refused before anything is written.
+		code, out = tkn("failures", "teach", fp, "-n", tn.Namespace, "--kubeconfig", s.Kubeconfig, "--cause", "c", "--fix", "f",
+			"--pattern", strings.Repeat("[^!]{0,999}", 22)+"!")
+		assert.Equal(t, 2, code)
+		assert.Contains(t, out, "pattern")
+		assert.Contains(t, out, "too complex: a repeat count of 999 is over the limit of 100")
 	})
 
 	// The team adds known issues by hand (kubectl edit), with mistakes.
@@ -225,9 +232,11 @@ issues:
   - id: typo
     service: slack
     mesage: misspelt field
+    blocks: false
   - id: bad-date
     message: expiry is not a date
     expires: next tuesday
+    blocks: false
 `
 
 	// 3. The same failure in a new run: the taught cause and fix.
@@ -279,6 +288,61 @@ issues:
 		assert.Contains(t, verdict.Results["FAILURE_CAUSE"], "known-issues: the team marked a known issue as blocking releases: any: release freeze until the 2.5 GA")
 		body := notify(t, known, verdict)
 		assert.Contains(t, body, "release freeze until the 2.5 GA")
+	})
+
+	// 4b. A store that cannot be read whole blocks (fail closed): what cannot be read may be a
+	// release freeze. Expired entries and an archive key hide nothing.
+	t.Run("a known issue that cannot be read blocks", func(t *testing.T) {
+		t.Cleanup(func() { setKey(t, knowledge.KnownIssuesKey, issues) })
+		var expired strings.Builder
+		for i := range 50 {
+			fmt.Fprintf(&expired, "  - {id: old-%d, message: an old outage, expires: 2020-01-01}\n", i)
+		}
+		tests := []struct {
+			name, issues, archive string
+			cause                 string // the failure's cause; "" when the known issue blocks by itself
+		}{
+			{name: "blocks: yes", issues: issues + "  - id: freeze\n    message: release freeze\n    blocks: yes\n",
+				cause: `known-issues.yaml: entry "freeze" skipped: blocks is not true or false`},
+			{name: "unquoted colon", issues: issues + "  - id: freeze\n    message: freeze: no releases\n    blocks: true\n",
+				cause: `known-issues.yaml: not valid YAML`},
+			{name: "misspelt blocks", issues: issues + "  - id: freeze\n    message: release freeze\n    block: true\n",
+				cause: `known-issues.yaml: entry "freeze" skipped: unknown field "block"`},
+			{name: "50 expired entries before it", issues: "version: 1\nissues:\n" + expired.String() + "  - id: freeze\n    message: release freeze after 50 expired\n    blocks: true\n"},
+			{name: "an archive key beside it", issues: "version: 1\nissues:\n  - id: freeze\n    message: release freeze beside an archive\n    blocks: true\n",
+				archive: "[" + strings.Repeat("x", knowledge.MaxStoreBytes-1000)},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				setKey(t, knowledge.KnownIssuesKey, tt.issues)
+				if tt.archive != "" {
+					setKey(t, "archive.yaml", tt.archive)
+					t.Cleanup(func() {
+						u, err := cms.Get(ctx, "release-knowledge", metav1.GetOptions{})
+						require.NoError(t, err)
+						unstructured.RemoveNestedField(u.Object, "data", "archive.yaml")
+						_, err = cms.Update(ctx, u, metav1.UpdateOptions{})
+						require.NoError(t, err)
+					})
+				}
+				p := newPod(t)
+				known := p.run(t, "check-known-issues", kube)
+				verdict := p.run(t, "gate-verdict", map[string]string{"GATES": "known-issues=" + p.exitCode("check-known-issues")})
+				require.Equal(t, 1, known.Code, "fails closed")
+				require.Equal(t, 1, verdict.Code)
+				assert.Contains(t, verdict.Results["FAILED_GATES"], "known-issues")
+				if tt.cause == "" {
+					assert.Contains(t, known.Output, "✗ known issue (blocks releases): any: release freeze")
+					assert.Contains(t, verdict.Results["FAILURE_CAUSE"], "known-issues: the team marked a known issue as blocking releases: any: release freeze")
+					return
+				}
+				assert.Contains(t, known.Output, "✗ team knowledge: "+tt.cause)
+				assert.Contains(t, known.Output, "it may be a blocking known issue")
+				assert.Contains(t, known.Output, "kubectl edit configmap release-knowledge -n knowledge-tenant")
+				assert.Contains(t, verdict.Results["FAILURE_CAUSE"], "known-issues: the team knowledge store holds known issues that cannot be read")
+				assert.Contains(t, verdict.Results["FAILURE_CAUSE"], tt.cause)
+			})
+		}
 	})
 
 	// 5. Teaching concurrently (two people at once) loses no entry: optimistic concurrency.

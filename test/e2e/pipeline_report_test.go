@@ -60,6 +60,46 @@ func TestPipelineReportsEveryEnd(t *testing.T) {
 		require.Len(t, tn.Hook.Posts(), 1)
 	})
 
+	// The report pod checks slack_webhook_key too: the preflight rejected it, and the report
+	// must neither read a file outside the Secret nor skip the notification in silence.
+	t.Run("an invalid slack_webhook_key is said by the report too", func(t *testing.T) {
+		tn := k.tenant(t, "pl-rejected-key", sandbox.TenantOptions{})
+		r := k.run(t, k.params(tn, "slack_webhook_key", "../url"), tn.Workspaces)
+		require.NoError(t, r.Err)
+		assert.True(t, r.Rejected())
+		assertLines(t, r.Output, `slack_webhook_key (SLACK_WEBHOOK_KEY): "../url" is not a valid Secret key`)
+		assert.Contains(t, r.Output, "! notification not sent: slack_webhook_key")
+		assert.Contains(t, r.Output, "likely cause: slack_webhook_key is not a valid Secret key")
+		assert.Empty(t, tn.Hook.Posts(), "the URL cannot be read")
+		h := k.historyOf(t, tn.Namespace)
+		require.Len(t, h, 1)
+		assert.Equal(t, "Rejected", h[0].Status)
+	})
+
+	// Two runs started with the same --workdir leave their TaskRuns side by side: each run's
+	// report reads its own. The rejected run's files sort first, so a report that read the
+	// folder whole would take its preflight for the dry run's.
+	t.Run("two runs sharing a work folder are reported apart", func(t *testing.T) {
+		tn := k.tenant(t, "pl-shared-workdir", sandbox.TenantOptions{})
+		shared := t.TempDir()
+		in := func(name string) func(*runner.Options) {
+			return func(o *runner.Options) { o.WorkDir, o.Name = shared, name }
+		}
+		first := k.run(t, k.params(tn, "skip_alerts", "perhaps"), tn.Workspaces, in("a-shared-rejected"))
+		require.NoError(t, first.Err)
+		require.True(t, first.Rejected())
+		second := k.run(t, k.params(tn, "dry_run", "true"), tn.Workspaces, in("b-shared-dry-run"))
+		require.NoError(t, second.Err)
+		require.True(t, second.Succeeded(), second.statuses())
+		h := k.historyOf(t, tn.Namespace)
+		require.Len(t, h, 2)
+		byRun := map[string]string{}
+		for _, e := range h {
+			byRun[e.PipelineRun] = e.Status
+		}
+		assert.Equal(t, map[string]string{"a-shared-rejected": "Rejected", "b-shared-dry-run": "DryRun"}, byRun)
+	})
+
 	// A stand-in binary for the verdict step: the pod's last step ends without results.
 	standIn := func(t *testing.T, script string) func(*runner.Options) {
 		dir := t.TempDir()

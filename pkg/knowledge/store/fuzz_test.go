@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
@@ -12,6 +13,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(exampleKnownIssues, exampleLearnedFixes)
 	f.Add("version: 1\nissues:\n  - message: &m x\n    by: *m\n", "version: 1\nfixes:\n  - match: {status: 0x1F5}\n    cause: c\n    fix: f\n")
 	f.Add("", "fixes: [{match: {pattern: '\\\\'}, cause: c, fix: f}]")
+	f.Add("", "version: 1\nfixes:\n  - match: {pattern: '"+strings.Repeat("[^!]{0,999}", 22)+"!'}\n    cause: c\n    fix: f\n  - match: {pattern: '[^!]{0,24}[^!]{0,24}!'}\n    cause: c\n    fix: f\n")
 	f.Fuzz(func(t *testing.T, issues, fixes string) {
 		s, _ := Parse(map[string]string{knowledge.KnownIssuesKey: issues, knowledge.LearnedFixesKey: fixes})
 		path := t.TempDir() + "/k.json"

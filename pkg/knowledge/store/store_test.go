@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -129,4 +130,70 @@ func TestWithFix(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 	assert.ErrorContains(t, validate(knowledge.LearnedFix{Match: knowledge.Match{Step: "x"}, Cause: "c"}), "fix is missing")
+}
+
+// TestParseFailsClosedOnKnownIssues: what hides a known issue is a MayBlock warning (the gate
+// fails closed); an archive key neither uses up the byte budget nor is parsed.
+func TestParseFailsClosedOnKnownIssues(t *testing.T) {
+	freeze := "version: 1\nissues:\n  - id: freeze\n    message: release freeze\n    blocks: true\n"
+	tests := []struct {
+		name     string
+		data     map[string]string
+		warn     string
+		mayBlock bool
+		blocking int // active blocking issues read
+	}{
+		{"unquoted colon", map[string]string{knowledge.KnownIssuesKey: "version: 1\nissues:\n  - id: freeze\n    message: freeze: no releases\n    blocks: true\n"},
+			`known-issues.yaml: not valid YAML`, true, 0},
+		{"blocks: yes", map[string]string{knowledge.KnownIssuesKey: "version: 1\nissues:\n  - id: freeze\n    message: m\n    blocks: yes\n"},
+			`entry "freeze" skipped: blocks is not true or false`, true, 0},
+		{"misspelt blocks", map[string]string{knowledge.KnownIssuesKey: "version: 1\nissues:\n  - id: freeze\n    message: m\n    blokcs: true\n"},
+			`entry "freeze" skipped: unknown field "blokcs"`, true, 0},
+		{"known issues over the budget", map[string]string{knowledge.KnownIssuesKey: freeze + "# " + strings.Repeat("x", knowledge.MaxStoreBytes)},
+			`known-issues.yaml: the store is over 262144 bytes`, true, 0},
+		{"an archive key does not use the budget up", map[string]string{"archive.yaml": "[" + strings.Repeat("x", knowledge.MaxStoreBytes-10), knowledge.KnownIssuesKey: freeze},
+			`archive.yaml: unknown key: ignored`, false, 1},
+		{"learned fixes over the budget do not block", map[string]string{knowledge.KnownIssuesKey: freeze, knowledge.LearnedFixesKey: "version: 1\n# " + strings.Repeat("x", knowledge.MaxStoreBytes)},
+			`learned-fixes.yaml: the store is over 262144 bytes`, false, 1},
+		{"learned fixes not YAML do not block", map[string]string{knowledge.KnownIssuesKey: freeze, knowledge.LearnedFixesKey: "fixes: ["},
+			`learned-fixes.yaml: not valid YAML`, false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, warns := Parse(tt.data)
+			require.Len(t, warns, 1, "%v", warns)
+			assert.Contains(t, warns[0].String(), tt.warn)
+			assert.Equal(t, tt.mayBlock, warns[0].MayBlock)
+			blocking := 0
+			for _, k := range s.KnownIssues {
+				if k.Blocks {
+					blocking++
+				}
+			}
+			assert.Equal(t, tt.blocking, blocking)
+		})
+	}
+}
+
+// TestTeachBoundsPatterns: teaching refuses a pattern over the complexity budget, and one that
+// would bring the store's patterns over their budget together (pushing earlier entries out).
+func TestTeachBoundsPatterns(t *testing.T) {
+	hostile := strings.Repeat("[^!]{0,999}", 22) + "!"
+	assert.ErrorContains(t, validate(knowledge.LearnedFix{Match: knowledge.Match{Pattern: hostile}, Cause: "c", Fix: "f"}), "pattern is too complex: a repeat count of 999")
+	big := strings.Repeat("[^!]{0,24}", 3) + "!" // about 160 instructions
+	n, err := knowledge.PatternCost(big)
+	require.NoError(t, err)
+	var doc strings.Builder
+	doc.WriteString("version: 1\nfixes:\n")
+	for i := range knowledge.MaxStorePrograms / n {
+		fmt.Fprintf(&doc, "  - id: f%d\n    match: {pattern: '(?:%d)?%s'}\n    cause: c\n    fix: f\n", i, i, big)
+	}
+	_, warns := Parse(map[string]string{knowledge.LearnedFixesKey: doc.String()})
+	require.Empty(t, warns, "the store is within its budget")
+	after, _, err := withFix(doc.String(), knowledge.LearnedFix{Match: knowledge.Match{Pattern: big}, Cause: "c", Fix: "f"})
+	require.NoError(t, err)
+	assert.ErrorContains(t, withinPatternBudget(doc.String(), after), "over their limit of 1000 regexp instructions together")
+	after, _, err = withFix(doc.String(), knowledge.LearnedFix{Match: knowledge.Match{Pattern: "i/o timeout"}, Cause: "c", Fix: "f"})
+	require.NoError(t, err)
+	assert.NoError(t, withinPatternBudget(doc.String(), after), "a small pattern still fits")
 }

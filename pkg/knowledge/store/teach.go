@@ -58,6 +58,9 @@ func Teach(ctx context.Context, dyn dynamic.Interface, namespace, name string, f
 		if err != nil {
 			return fmt.Errorf("ConfigMap %s/%s, key %s: %w", namespace, name, knowledge.LearnedFixesKey, err)
 		}
+		if err := withinPatternBudget(data[knowledge.LearnedFixesKey], doc); err != nil {
+			return fmt.Errorf("ConfigMap %s/%s: %w", namespace, name, err)
+		}
 		size := len(doc)
 		for k, v := range data {
 			if k != knowledge.LearnedFixesKey {
@@ -87,6 +90,18 @@ func Teach(ctx context.Context, dyn dynamic.Interface, namespace, name string, f
 func isAPIStatus(err error) bool {
 	var s apierrors.APIStatus
 	return errors.As(err, &s)
+}
+
+// withinPatternBudget refuses a document whose patterns together are over the store's budget
+// (knowledge.MaxStorePrograms) where the document before was not: the new entry comes first,
+// so it would push entries taught earlier out.
+func withinPatternBudget(before, after string) error {
+	_, was := Parse(map[string]string{knowledge.LearnedFixesKey: before})
+	_, is := Parse(map[string]string{knowledge.LearnedFixesKey: after})
+	if knowledge.OverPatternBudget(is) > knowledge.OverPatternBudget(was) {
+		return fmt.Errorf("with this pattern the store's patterns would be over their limit of %d regexp instructions together, and entries taught earlier would be skipped: use a simpler pattern, or remove old entries first", knowledge.MaxStorePrograms)
+	}
+	return nil
 }
 
 // validate refuses an entry the steps would skip.

@@ -3,7 +3,6 @@ package store
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
@@ -16,30 +15,43 @@ const maxDepth = 16
 
 // Parse validates the ConfigMap's data: each key a YAML document of the format (see package
 // knowledge). A key that is not YAML, too large or of another version is warned about and
-// ignored; so is each bad entry. The rest is used.
+// ignored; so is each bad entry. The rest is used. A warning about known-issues.yaml that could
+// hide a blocking issue has MayBlock set (the known-issues gate fails closed on it).
+//
+// The byte budget (knowledge.MaxStoreBytes) counts the two keys the store reads, known issues
+// first: another key (an archive, notes) is neither parsed nor counted, so that it cannot use
+// the budget up and push the known issues out.
 func Parse(data map[string]string) (*knowledge.Store, []knowledge.Warning) {
 	var warns []knowledge.Warning
 	docs := map[string]any{}
-	keys := make([]string, 0, len(data))
-	for k := range data {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	total := 0
-	for _, key := range keys {
-		raw := data[key]
-		total += len(raw)
-		if total > knowledge.MaxStoreBytes {
-			warns = append(warns, knowledge.Warning{Key: key, Err: fmt.Sprintf("the store is over %d bytes with this key (%d bytes): the key is ignored; move old entries out", knowledge.MaxStoreBytes, len(raw))})
-			total -= len(raw)
+	for _, key := range []string{knowledge.KnownIssuesKey, knowledge.LearnedFixesKey} {
+		raw, ok := data[key]
+		if !ok {
 			continue
 		}
+		mayBlock := key == knowledge.KnownIssuesKey
+		if total+len(raw) > knowledge.MaxStoreBytes {
+			warns = append(warns, knowledge.Warning{Key: key, MayBlock: mayBlock,
+				Err: fmt.Sprintf("the store is over %d bytes with this key (%d bytes): the key is ignored; move old entries out", knowledge.MaxStoreBytes, len(raw))})
+			continue
+		}
+		total += len(raw)
 		doc, err := decodeYAML(raw)
 		if err != nil {
-			warns = append(warns, knowledge.Warning{Key: key, Err: fmt.Sprintf("not valid YAML: %v: the key is ignored", err)})
+			msg := fmt.Sprintf("not valid YAML: %v: the key is ignored", err)
+			if mayBlock {
+				msg += ` (a text that holds ": " must be quoted: message: "x: y")`
+			}
+			warns = append(warns, knowledge.Warning{Key: key, Err: msg, MayBlock: mayBlock})
 			continue
 		}
 		docs[key] = doc
+	}
+	for key := range data {
+		if key != knowledge.KnownIssuesKey && key != knowledge.LearnedFixesKey {
+			docs[key] = nil // not parsed: Decode warns that it is unknown
+		}
 	}
 	s, more := knowledge.Decode(docs)
 	return s, append(warns, more...)
