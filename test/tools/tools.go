@@ -3,10 +3,10 @@
 // controller and the binaries of its images — from source through the Go module proxy, once,
 // into a git-ignored cache.
 //
-// Each tool lives in its own Go module below this folder (kube/, tekton/, alertmanager/, pause/),
-// pinned by its go.mod and go.sum. The cache key is a hash of those files and of the flags the
-// module is built with, so a binary is rebuilt (often only relinked, from Go's build cache) when
-// the pinned versions or the flags change. Concurrent test processes wait on a lock instead of
+// Each tool lives in its own Go module below this folder (kube/, tekton/, resolvers/, tkn/,
+// alertmanager/, pause/), pinned by its go.mod and go.sum. The cache key is a hash of those
+// files and of the flags the module is built with, so a binary is rebuilt (often only relinked,
+// from Go's build cache) when the pinned versions or the flags change. Concurrent test processes wait on a lock instead of
 // building twice.
 package tools
 
@@ -66,6 +66,13 @@ var (
 	TektonSidecarLogResults = Tool{Name: "tekton-sidecarlogresults", Module: "tekton", Package: "github.com/tektoncd/pipeline/cmd/sidecarlogresults",
 		About: "Tekton Pipelines v1.15.0 sidecarlogresults"}
 
+	// TektonResolvers are Tekton's remote resolvers (git, bundles, …), at the same version as the
+	// controller, from a module of their own (resolvers/; see its tools.go).
+	TektonResolvers = Tool{Name: "tekton-resolvers", Module: "resolvers", Package: "github.com/tektoncd/pipeline/cmd/resolvers",
+		About: "Tekton Pipelines v1.15.0 resolvers"}
+	// Tkn is the Tekton CLI a user starts the Pipeline with (the README's `tkn pipeline start`).
+	Tkn = Tool{Name: "tkn", Module: "tkn", Package: "github.com/tektoncd/cli/cmd/tkn", About: "Tekton CLI v0.45.0 tkn"}
+
 	// Pause is the pod sandbox process of the test cluster (no pause image can be pulled here).
 	Pause = Tool{Name: "pause", Module: "pause", Package: ".", About: "the pod sandbox pause process"}
 )
@@ -73,7 +80,8 @@ var (
 // All is every tool, in build order: the sandbox's first, then the test cluster's.
 var All = []Tool{KubeAPIServer, Etcd, Alertmanager, Kubectl,
 	Kubelet, KubeScheduler, KubeControllerManager,
-	TektonController, TektonEntrypoint, TektonNop, TektonWorkingDirInit, TektonSidecarLogResults, Pause}
+	TektonController, TektonEntrypoint, TektonNop, TektonWorkingDirInit, TektonSidecarLogResults, Pause,
+	TektonResolvers, Tkn}
 
 // ldflags returns the linker flags a module's binaries are built with. Built from the module
 // proxy, Kubernetes binaries report version v0.0.0-master+$Format:%H$, which Tekton's controller

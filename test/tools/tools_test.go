@@ -99,3 +99,28 @@ func names(ts []Tool) []string {
 	}
 	return out
 }
+
+// The resolvers are built from a module of their own (so that adding them left the cached
+// controller untouched): they must stay at the Tekton version the controller and the project
+// pin, or the node would run a controller and resolvers of two releases.
+func TestResolversPinTheControllersTekton(t *testing.T) {
+	version := func(path string) string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+			if len(f) >= 2 && f[0] == "github.com/tektoncd/pipeline" {
+				return f[1]
+			}
+		}
+		t.Fatalf("%s: no github.com/tektoncd/pipeline requirement", path)
+		return ""
+	}
+	project, controller, resolvers := version("../../go.mod"), version("tekton/go.mod"), version("resolvers/go.mod")
+	if controller != project || resolvers != project {
+		t.Errorf("github.com/tektoncd/pipeline: project %s, controller (tekton/) %s, resolvers (resolvers/) %s: pin one version", project, controller, resolvers)
+	}
+}
