@@ -48,9 +48,9 @@ func TestCheck(t *testing.T) {
 		{"absolute", func(c *rulesConfig) { c.Path = "/etc/passwd" }, `without ".."`},
 		// A relative path by its rule, but a template's placeholder left as shipped.
 		{"placeholder path", func(c *rulesConfig) { c.Path = "<the SaaS file, e.g. data/services/<app>/cicd/saas.yml>" },
-			`saas_file (SAAS_FILE): "<the SaaS file, e.g. data/services/<app>/cicd/saas.yml>" is a placeholder of the PipelineRun template: set it`},
-		{"placeholder name", func(c *rulesConfig) { c.Name = "<your Konflux Component>" }, "component (COMPONENT): \"<your Konflux Component>\" is a placeholder"},
-		{"placeholder bool", func(c *rulesConfig) { c.Skip = " <true or false> " }, "skip_alerts (SKIP_ALERTS): \" <true or false> \" is a placeholder"},
+			`saas_file (SAAS_FILE) is a placeholder left as shipped: set it`},
+		{"placeholder name", func(c *rulesConfig) { c.Name = "<your Konflux Component>" }, "component (COMPONENT) is a placeholder"},
+		{"placeholder bool", func(c *rulesConfig) { c.Skip = " <true or false> " }, "skip_alerts (SKIP_ALERTS) is a placeholder"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid

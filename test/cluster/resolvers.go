@@ -108,9 +108,11 @@ func (c *Cluster) StartResolvers(ctx context.Context, o ResolverOptions) error {
 		"METRICS_DOMAIN=tekton.dev/resolution",
 		"TEKTON_HUB_API=",
 		"ARTIFACT_HUB_API=https://artifacthub.io/",
-		// The controller in the same namespace serves its profiling port (8008). Both try
-		// knative's fixed health-probe port 8080; whichever loses only logs it.
+		// The controller in the same namespace holds knative's default profiling and metrics
+		// ports (8008, 9090). Both try knative's fixed health-probe port 8080: whichever loses
+		// only logs it, its controllers run on.
 		"PROFILING_PORT=8009",
+		"METRICS_PROMETHEUS_PORT=9091",
 		"TMPDIR=" + tmp,
 		"GIT_CONFIG_GLOBAL=" + gitconfigPath,
 		"GIT_CONFIG_NOSYSTEM=1",

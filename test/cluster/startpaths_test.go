@@ -32,6 +32,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
 
 	"github.com/release-to-prod/release-to-prod/pkg/tekton"
@@ -175,10 +176,27 @@ func TestStartPathsOnNode(t *testing.T) {
 	t.Run("on merge: without PaC's token the Pipeline cannot be fetched", func(t *testing.T) {
 		tn, err := c.NewTenant(ctx, root, "start-pac-token")
 		require.NoError(t, err)
-		r := asPaC(t, tn, pacRun(t, tn, "not-the-token", nodeParams(tn)))
-		assert.Equal(t, corev1.ConditionFalse, r.Cond.Status, "the run fails")
-		assert.Equal(t, pipelinev1.PipelineRunReasonCouldntGetPipeline.String(), r.Cond.Reason, r.Cond.Message)
-		assert.Empty(t, r.TaskRuns, "nothing ran")
+		got, err := admin.TektonV1().PipelineRuns(tn.NS).Create(ctx, pacRun(t, tn, "not-the-token", nodeParams(tn)), metav1.CreateOptions{})
+		require.NoError(t, err)
+		// The git server refuses the clone and the resolver says so. Tekton v1.15.0 then cannot
+		// mark the ResolutionRequest failed (its CRD requires status.data, refSource and source,
+		// which a failure has not: "error marking resolutionrequest … as failed"), so the run
+		// waits in ResolvingPipelineRef, with no TaskRun, until its own timeout.
+		resolverLog := filepath.Join(c.Dir, "logs", "tekton-resolvers.log")
+		require.NoError(t, c.waitFor(ctx, "the git resolver to refuse the clone", 2*time.Minute, func(ctx context.Context) (bool, error) {
+			b, err := os.ReadFile(resolverLog)
+			return err == nil && bytes.Contains(b, []byte(tn.NS+"/")) && bytes.Contains(b, []byte("clone error: authentication required")), nil
+		}))
+		pr, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Get(ctx, got.Name, metav1.GetOptions{})
+		require.NoError(t, err)
+		cond := pr.Status.GetCondition(apis.ConditionSucceeded)
+		require.NotNil(t, cond)
+		t.Logf("PipelineRun %s: %s %s: %s", pr.Name, cond.Status, cond.Reason, cond.Message)
+		assert.NotEqual(t, corev1.ConditionTrue, cond.Status, "the run did not succeed")
+		assert.Contains(t, []string{"ResolvingPipelineRef", pipelinev1.PipelineRunReasonCouldntGetPipeline.String()}, cond.Reason)
+		trs, err := tn.Tekton.TektonV1().TaskRuns(tn.NS).List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		assert.Empty(t, trs.Items, "nothing ran")
 	})
 
 	t.Run("on merge: placeholders left as shipped stop the run at check-input", func(t *testing.T) {
@@ -193,14 +211,16 @@ func TestStartPathsOnNode(t *testing.T) {
 		r := asPaC(t, tn, pacRun(t, tn, token, fill))
 		h := historyOf(ctx, t, tn)
 		checkStopped(t, r, h, "Rejected", "is a placeholder")
+		// check-input's message, its result and the history name every placeholder.
 		if pre := r.TaskRun("preflight"); assert.NotNil(t, pre) {
+			logs, err := c.Client.CoreV1().Pods(tn.NS).GetLogs(pre.Status.PodName, &corev1.PodLogOptions{Container: "step-check-input"}).DoRaw(ctx)
+			require.NoError(t, err)
 			for _, p := range placeholders {
-				assert.Contains(t, taskResults(pre)["INVALID_PARAMS"], p+" (", "check-input names placeholder %s", p)
-			}
-		}
-		for _, p := range placeholders {
-			if assert.Len(t, h, 1) {
-				assert.Contains(t, h[0].Cause, p+" (", "the history names placeholder %s", p)
+				assert.Contains(t, string(logs), p+" (", "check-input's message names placeholder %s", p)
+				assert.Contains(t, taskResults(pre)["INVALID_PARAMS"], p+" (", "INVALID_PARAMS names placeholder %s", p)
+				if assert.Len(t, h, 1) {
+					assert.Contains(t, h[0].Cause, p+" (", "the history names placeholder %s", p)
+				}
 			}
 		}
 		assert.Zero(t, releasesIn(ctx, t, &pipelineWorld{ReleaseWorld: w}, tn))
