@@ -39,6 +39,18 @@ func PaCVariables(s string) []string {
 	return names
 }
 
+// RenderPaC substitutes the PaC variables of a .tekton/ template as Pipelines-as-Code does
+// before it decodes the file: every {{ name }} that vars names is replaced by its value in the
+// text; the others are left as they are.
+func RenderPaC(template string, vars map[string]string) string {
+	return pacVariable.ReplaceAllStringFunc(template, func(m string) string {
+		if v, ok := vars[pacVariable.FindStringSubmatch(m)[1]]; ok {
+			return v
+		}
+		return m
+	})
+}
+
 // CheckPaCRun checks where a Pipelines-as-Code run, meant to live in a component's repository,
 // fetches its Pipeline, and that its placeholders are documented:
 //

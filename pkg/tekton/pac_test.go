@@ -84,3 +84,14 @@ func TestPaCVariables(t *testing.T) {
 	assert.Equal(t, []string{"repo_url", "revision"}, PaCVariables("{{ repo_url }}/commit/{{revision}}"))
 	assert.Empty(t, PaCVariables("$(params.x) {not} {{ }}"))
 }
+
+func TestRenderPaC(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"{{ revision }}", "3f78"},
+		{"{{revision}}/{{  repo_url  }}", "3f78/https://github.com/o/r"},
+		{"{{ unknown }} stays", "{{ unknown }} stays"},
+		{"$(params.revision) {not}", "$(params.revision) {not}"},
+	} {
+		assert.Equal(t, tc.want, RenderPaC(tc.in, map[string]string{"revision": "3f78", "repo_url": "https://github.com/o/r"}), tc.in)
+	}
+}

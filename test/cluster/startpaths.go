@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -15,21 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"knative.dev/pkg/apis"
 )
-
-// pacVariable is a Pipelines-as-Code template variable, as PaC matches them.
-var pacVariable = regexp.MustCompile(`{{\s*([A-Za-z0-9_.]+)\s*}}`)
-
-// RenderPaC substitutes the Pipelines-as-Code variables of a .tekton/ template as PaC does
-// before it decodes the file: every {{ name }} that vars names is replaced by its value in the
-// text; the others are left as they are.
-func RenderPaC(template string, vars map[string]string) string {
-	return pacVariable.ReplaceAllStringFunc(template, func(m string) string {
-		if v, ok := vars[pacVariable.FindStringSubmatch(m)[1]]; ok {
-			return v
-		}
-		return m
-	})
-}
 
 // PaCGitAuthSecret is the Secret Pipelines-as-Code creates in the target namespace before each
 // run (its pkg/secrets MakeBasicAuthSecret): pac-gitauth-<random>, holding the git provider's

@@ -103,7 +103,7 @@ func TestStartPathsOnNode(t *testing.T) {
 		require.NoError(t, err)
 		_, err = c.Client.CoreV1().Secrets(tn.NS).Create(ctx, secret, metav1.CreateOptions{})
 		require.NoError(t, err)
-		rendered := RenderPaC(string(tmpl), map[string]string{
+		rendered := tekton.RenderPaC(string(tmpl), map[string]string{
 			"revision": releaseSHA, "repo_url": componentRepo, "target_namespace": tn.NS, "git_auth_secret": secret.Name,
 			"event_type": "push", "target_branch": "main", "source_branch": "main", "repo_owner": "example", "repo_name": Component,
 			"sender": "someone", "pull_request_number": "",
