@@ -17,6 +17,9 @@ func TestLdflags(t *testing.T) {
 			gomod: "module x\n\nrequire (\n\tgo.etcd.io/etcd/server/v3 v3.7.0\n\tk8s.io/kubernetes v1.37.2\n)\n",
 			want:  []string{"-s -w", "version.gitVersion=v1.37.2", "version.gitMajor=1", "version.gitMinor=37"}},
 		{name: "other modules are only stripped", module: "tekton", gomod: "module x\n", want: []string{"-s -w"}},
+		{name: "tkn is stamped with the pinned version", module: "tkn", gomod: "module x\n\nrequire github.com/tektoncd/cli v0.45.0\n",
+			want: []string{"-s -w", "version.clientVersion=v0.45.0"}},
+		{name: "tkn without a cli requirement", module: "tkn", gomod: "module x\n", wantErr: "no github.com/tektoncd/cli"},
 		{name: "kube without a kubernetes requirement", module: "kube", gomod: "module x\n", wantErr: "no k8s.io/kubernetes"},
 		{name: "kube with a malformed version", module: "kube", gomod: "module x\nrequire k8s.io/kubernetes v1\n", wantErr: "no k8s.io/kubernetes"},
 	} {
@@ -40,8 +43,8 @@ func TestLdflags(t *testing.T) {
 					t.Errorf("ldflags = %q, want it to contain %q", got, w)
 				}
 			}
-			if tc.module != "kube" && strings.Contains(got, "-X") {
-				t.Errorf("ldflags = %q: only the kube module is stamped", got)
+			if tc.module != "kube" && tc.module != "tkn" && strings.Contains(got, "-X") {
+				t.Errorf("ldflags = %q: only the kube and tkn modules are stamped", got)
 			}
 		})
 	}
