@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
@@ -80,12 +79,21 @@ func report(err error) {
 // the build (check-image), a queued scan (check-vulnerabilities), the Release (create-release).
 var Waits = []string{"build_wait_timeout", "scan_poll_timeout", "release_timeout"}
 
-// checkRuns checks the PipelineRuns in .tekton/: they decode strictly and their timeouts fit the
+// checkRuns checks the Pipelines-as-Code runs a team copies into its component repository
+// (tekton.PaCDir): they decode strictly, fetch the Pipeline from a pinned release of this
+// repository and list their placeholders (tekton.CheckPaCRun), and their timeouts fit the
 // Pipeline's waits (tekton.CheckTimeouts).
 func checkRuns(root string, repo *tekton.Repo) error {
-	files, err := filepath.Glob(filepath.Join(root, ".tekton", "*.yaml"))
+	files, err := tekton.PaCRunFiles(root)
 	if err != nil {
-		return fmt.Errorf("listing .tekton: %w", err)
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no PipelineRun in %s/", tekton.PaCDir)
+	}
+	p := repo.Pipelines["release-to-prod"]
+	if p == nil {
+		return errors.New("no Pipeline release-to-prod")
 	}
 	var errs []error
 	for _, f := range files {
@@ -98,14 +106,15 @@ func checkRuns(root string, repo *tekton.Repo) error {
 			errs = append(errs, &tekton.FileError{Path: f, Err: err})
 			continue
 		}
-		p := repo.Pipelines["release-to-prod"]
-		if p == nil {
-			return errors.New("no Pipeline release-to-prod")
+		if err := tekton.CheckPaCRun(&pr, b); err != nil {
+			errs = append(errs, &tekton.FileError{Path: f, Err: err})
+			continue
 		}
 		if err := tekton.CheckTimeouts(&pr, p, Waits); err != nil {
 			errs = append(errs, &tekton.FileError{Path: f, Err: err})
 			continue
 		}
+		fmt.Printf("✓ %s: Pipeline by the %s resolver from a pinned release; placeholders to set: %s\n", f, pr.Spec.PipelineRef.Resolver, strings.Join(tekton.PaCPlaceholders(&pr), ", "))
 		fmt.Printf("✓ %s: timeouts tasks %s, finally %s fit the waits (%s)\n", f, pr.Spec.Timeouts.Tasks.Duration, pr.Spec.Timeouts.Finally.Duration, strings.Join(Waits, " + "))
 	}
 	return errors.Join(errs...)

@@ -135,6 +135,13 @@ func Check(cfg any) error {
 		if !ok {
 			return fmt.Errorf("setting %s: unknown check %q", f.Env, f.Check)
 		}
+		if IsPlaceholder(values[f.Env]) {
+			// A template's value left as shipped (pac/release-to-prod-push.yaml): some would
+			// pass their rule (a relative path), none is what the user means.
+			// Short: every placeholder of a template is named at once, within the result's budget.
+			problems = append(problems, fmt.Sprintf("%s (%s) is a placeholder left as shipped: set it", f.Param(), f.Env))
+			continue
+		}
 		if err := rule(values[f.Env]); err != nil {
 			problems = append(problems, fmt.Sprintf("%s (%s): %s", f.Param(), f.Env, strings.TrimPrefix(err.Error(), commit.ErrInvalidSHA.Error()+": ")))
 		}
@@ -143,6 +150,13 @@ func Check(cfg any) error {
 		return nil
 	}
 	return failure.New(failure.InvalidInput, nil, "%s", strings.Join(problems, "; "))
+}
+
+// IsPlaceholder says whether a param value is a template's placeholder, written between angle
+// brackets (`<your Konflux Component>`): no valid value of any rule looks like that.
+func IsPlaceholder(v string) bool {
+	v = strings.TrimSpace(v)
+	return len(v) > 2 && strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">")
 }
 
 // collectValues reads the string form of every env-tagged field of v (a struct).

@@ -46,6 +46,11 @@ func TestCheck(t *testing.T) {
 		{"dot dot key", func(c *rulesConfig) { c.Key = ".." }, "is not a valid Secret key"},
 		{"escape", func(c *rulesConfig) { c.Path = "data/../../etc/passwd" }, `without ".."`},
 		{"absolute", func(c *rulesConfig) { c.Path = "/etc/passwd" }, `without ".."`},
+		// A relative path by its rule, but a template's placeholder left as shipped.
+		{"placeholder path", func(c *rulesConfig) { c.Path = "<the SaaS file, e.g. data/services/<app>/cicd/saas.yml>" },
+			`saas_file (SAAS_FILE) is a placeholder left as shipped: set it`},
+		{"placeholder name", func(c *rulesConfig) { c.Name = "<your Konflux Component>" }, "component (COMPONENT) is a placeholder"},
+		{"placeholder bool", func(c *rulesConfig) { c.Skip = " <true or false> " }, "skip_alerts (SKIP_ALERTS) is a placeholder"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid

@@ -315,11 +315,11 @@ func (p *problems) taskSpec(t *testing.T, ts *v1.TaskSpec) {
 	}
 }
 
-// TestPipelinesAsCodeRun: the .tekton PipelineRun decodes strictly, validates with Tekton's
+// TestPipelinesAsCodeRun: the PaC PipelineRun a team copies (pac/) decodes strictly, validates with Tekton's
 // code and binds only workspaces and params the Pipeline declares.
 func TestPipelinesAsCodeRun(t *testing.T) {
 	repo := load(t)
-	files, err := filepath.Glob(filepath.Join(root, ".tekton", "*.yaml"))
+	files, err := tekton.PaCRunFiles(root)
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	p := repo.Pipelines["release-to-prod"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test cluster's node runs (test/cluster): containerd, runc and
 # the CNI plugins, iptables (the kubelet writes its chains inside the cluster's network
-# namespace), iproute2 and util-linux (ip, nsenter). Kubernetes, Tekton and everything else are
+# namespace), iproute2 and util-linux (ip, nsenter), git (Tekton's git resolver clones with it, and
+# the test git server is its git-http-backend). Kubernetes, Tekton and everything else are
 # built from source by test/tools. `make tools` (and so `make test` and .ci/run) runs this; it
 # does nothing when the packages are there.
 #
@@ -10,7 +11,7 @@
 # RuntimeConfig fallback) and warns that support ends with v1.38.
 set -euo pipefail
 
-pkgs=(containerd runc containernetworking-plugins iptables iproute2 util-linux)
+pkgs=(containerd runc containernetworking-plugins iptables iproute2 util-linux git)
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -3,10 +3,10 @@
 // controller and the binaries of its images — from source through the Go module proxy, once,
 // into a git-ignored cache.
 //
-// Each tool lives in its own Go module below this folder (kube/, tekton/, alertmanager/, pause/),
-// pinned by its go.mod and go.sum. The cache key is a hash of those files and of the flags the
-// module is built with, so a binary is rebuilt (often only relinked, from Go's build cache) when
-// the pinned versions or the flags change. Concurrent test processes wait on a lock instead of
+// Each tool lives in its own Go module below this folder (kube/, tekton/, resolvers/, tkn/,
+// alertmanager/, pause/), pinned by its go.mod and go.sum. The cache key is a hash of those
+// files and of the flags the module is built with, so a binary is rebuilt (often only relinked,
+// from Go's build cache) when the pinned versions or the flags change. Concurrent test processes wait on a lock instead of
 // building twice.
 package tools
 
@@ -66,6 +66,13 @@ var (
 	TektonSidecarLogResults = Tool{Name: "tekton-sidecarlogresults", Module: "tekton", Package: "github.com/tektoncd/pipeline/cmd/sidecarlogresults",
 		About: "Tekton Pipelines v1.15.0 sidecarlogresults"}
 
+	// TektonResolvers are Tekton's remote resolvers (git, bundles, …), at the same version as the
+	// controller, from a module of their own (resolvers/; see its tools.go).
+	TektonResolvers = Tool{Name: "tekton-resolvers", Module: "resolvers", Package: "github.com/tektoncd/pipeline/cmd/resolvers",
+		About: "Tekton Pipelines v1.15.0 resolvers"}
+	// Tkn is the Tekton CLI a user starts the Pipeline with (the README's `tkn pipeline start`).
+	Tkn = Tool{Name: "tkn", Module: "tkn", Package: "github.com/tektoncd/cli/cmd/tkn", About: "Tekton CLI v0.45.0 tkn"}
+
 	// Pause is the pod sandbox process of the test cluster (no pause image can be pulled here).
 	Pause = Tool{Name: "pause", Module: "pause", Package: ".", About: "the pod sandbox pause process"}
 )
@@ -76,35 +83,52 @@ var Sandbox = []Tool{KubeAPIServer, Etcd, Alertmanager, Kubectl}
 // All is every tool, in build order: the sandbox's first, then the test cluster's.
 var All = []Tool{KubeAPIServer, Etcd, Alertmanager, Kubectl,
 	Kubelet, KubeScheduler, KubeControllerManager,
-	TektonController, TektonEntrypoint, TektonNop, TektonWorkingDirInit, TektonSidecarLogResults, Pause}
+	TektonController, TektonEntrypoint, TektonNop, TektonWorkingDirInit, TektonSidecarLogResults, Pause,
+	TektonResolvers, Tkn}
 
 // ldflags returns the linker flags a module's binaries are built with. Built from the module
 // proxy, Kubernetes binaries report version v0.0.0-master+$Format:%H$, which Tekton's controller
-// refuses ("Version check failed … Invalid character(s) found in build meta data"); they are
-// stamped with the version go.mod pins instead.
+// refuses ("Version check failed … Invalid character(s) found in build meta data"), and tkn
+// reports "dev": they are stamped with the version go.mod pins instead.
 func ldflags(modDir, module string) (string, error) {
 	flags := "-s -w"
-	if module != "kube" {
-		return flags, nil
+	switch module {
+	case "kube":
+		version, err := requirement(modDir, module, "k8s.io/kubernetes")
+		if err != nil {
+			return "", err
+		}
+		parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
+		if len(parts) != 3 {
+			return "", fmt.Errorf("%s/go.mod: no k8s.io/kubernetes vMAJOR.MINOR.PATCH requirement (found %q)", module, version)
+		}
+		const pkg = "k8s.io/component-base/version"
+		return fmt.Sprintf("%s -X %s.gitVersion=%s -X %s.gitMajor=%s -X %s.gitMinor=%s -X %s.gitTreeState=clean",
+			flags, pkg, version, pkg, parts[0], pkg, parts[1], pkg), nil
+	case "tkn":
+		version, err := requirement(modDir, module, "github.com/tektoncd/cli")
+		if err != nil {
+			return "", err
+		}
+		return flags + " -X github.com/tektoncd/cli/pkg/cmd/version.clientVersion=" + version, nil
 	}
+	return flags, nil
+}
+
+// requirement returns the version a tools module's go.mod requires of path, in a require block
+// or on a require line of its own.
+func requirement(modDir, module, path string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(modDir, "go.mod"))
 	if err != nil {
 		return "", fmt.Errorf("reading %s/go.mod: %w", module, err)
 	}
-	version := ""
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "k8s.io/kubernetes" && strings.HasPrefix(f[1], "v") {
-			version = f[1]
-			break
+		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if len(f) >= 2 && f[0] == path && strings.HasPrefix(f[1], "v") {
+			return f[1], nil
 		}
 	}
-	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
-	if len(parts) != 3 {
-		return "", fmt.Errorf("%s/go.mod: no k8s.io/kubernetes vMAJOR.MINOR.PATCH requirement (found %q)", module, version)
-	}
-	const pkg = "k8s.io/component-base/version"
-	return fmt.Sprintf("%s -X %s.gitVersion=%s -X %s.gitMajor=%s -X %s.gitMinor=%s -X %s.gitTreeState=clean",
-		flags, pkg, version, pkg, parts[0], pkg, parts[1], pkg), nil
+	return "", fmt.Errorf("%s/go.mod: no %s vMAJOR.MINOR.PATCH requirement", module, path)
 }
 
 // Root finds the repository root (the folder holding this project's go.mod) from the working

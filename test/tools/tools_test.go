@@ -17,6 +17,9 @@ func TestLdflags(t *testing.T) {
 			gomod: "module x\n\nrequire (\n\tgo.etcd.io/etcd/server/v3 v3.7.0\n\tk8s.io/kubernetes v1.37.2\n)\n",
 			want:  []string{"-s -w", "version.gitVersion=v1.37.2", "version.gitMajor=1", "version.gitMinor=37"}},
 		{name: "other modules are only stripped", module: "tekton", gomod: "module x\n", want: []string{"-s -w"}},
+		{name: "tkn is stamped with the pinned version", module: "tkn", gomod: "module x\n\nrequire github.com/tektoncd/cli v0.45.0\n",
+			want: []string{"-s -w", "version.clientVersion=v0.45.0"}},
+		{name: "tkn without a cli requirement", module: "tkn", gomod: "module x\n", wantErr: "no github.com/tektoncd/cli"},
 		{name: "kube without a kubernetes requirement", module: "kube", gomod: "module x\n", wantErr: "no k8s.io/kubernetes"},
 		{name: "kube with a malformed version", module: "kube", gomod: "module x\nrequire k8s.io/kubernetes v1\n", wantErr: "no k8s.io/kubernetes"},
 	} {
@@ -40,8 +43,8 @@ func TestLdflags(t *testing.T) {
 					t.Errorf("ldflags = %q, want it to contain %q", got, w)
 				}
 			}
-			if tc.module != "kube" && strings.Contains(got, "-X") {
-				t.Errorf("ldflags = %q: only the kube module is stamped", got)
+			if tc.module != "kube" && tc.module != "tkn" && strings.Contains(got, "-X") {
+				t.Errorf("ldflags = %q: only the kube and tkn modules are stamped", got)
 			}
 		})
 	}
@@ -98,4 +101,29 @@ func names(ts []Tool) []string {
 		out = append(out, t.Name)
 	}
 	return out
+}
+
+// The resolvers are built from a module of their own (so that adding them left the cached
+// controller untouched): they must stay at the Tekton version the controller and the project
+// pin, or the node would run a controller and resolvers of two releases.
+func TestResolversPinTheControllersTekton(t *testing.T) {
+	version := func(path string) string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+			if len(f) >= 2 && f[0] == "github.com/tektoncd/pipeline" {
+				return f[1]
+			}
+		}
+		t.Fatalf("%s: no github.com/tektoncd/pipeline requirement", path)
+		return ""
+	}
+	project, controller, resolvers := version("../../go.mod"), version("tekton/go.mod"), version("resolvers/go.mod")
+	if controller != project || resolvers != project {
+		t.Errorf("github.com/tektoncd/pipeline: project %s, controller (tekton/) %s, resolvers (resolvers/) %s: pin one version", project, controller, resolvers)
+	}
 }
