@@ -144,13 +144,14 @@ var Steps = []*Step{
 		Config:      &history.RecordConfig{},
 		Results: []Result{
 			{"HISTORY_ENTRIES", "Number of entries in the history after this one was added."},
-			{"RELEASE_STATUS", "The outcome recorded (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Blocked, Rejected, Running)."},
+			{"RELEASE_STATUS", "The outcome recorded (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Blocked, Rejected, Running, Cancelled, RunTimedOut, NotPermitted)."},
 			{"RELEASE_NAME", "The Release created or found for the commit; empty when none."},
 			{"GATE_SUMMARY", "The gates' one-line summary, when the preflight got that far; empty otherwise."},
 			{"IMAGE_DIGEST", "The image digest the preflight pinned; empty when it did not."},
 			{"FAILURE_CAUSE", "The likely cause when the run did not release; empty otherwise."},
 			{"FAILURE_FIX", "The fix when the run did not release; empty otherwise."},
 			{"KNOWN_ISSUES", "The active known issues the preflight reported, for the notification; empty when none."},
+			{"RECORD_NOTE", "What went wrong recording the run in the history (e.g. a ConfigMap write the ServiceAccount may not make), in one line with the fix; empty when recorded."},
 		},
 	},
 	{
