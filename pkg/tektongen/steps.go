@@ -20,7 +20,7 @@ var (
 		Description: "A kubernetes.io/dockerconfigjson Secret (key .dockerconfigjson) with pull credentials for the staging repository; its entry for the Quay host (a robot account) also authenticates the security API. Unbound: anonymous.",
 		PathEnv:     "DOCKER_CONFIG_FILE", File: ".dockerconfigjson"}
 	caBundle = WorkspaceUse{Workspace: "ca-bundle", Optional: true,
-		Description: "A ConfigMap or Secret holding a PEM CA bundle in a file named ca.crt (e.g. the service CA), trusted besides the system roots. Unbound: system roots only.",
+		Description: "A ConfigMap or Secret holding a PEM CA bundle under the key ca.crt (e.g. the service CA) or ca-bundle.crt (Konflux's trusted-ca ConfigMap), trusted besides the system roots. Unbound: system roots only.",
 		PathEnv:     "CA_FILE", File: "ca.crt", BoundEnv: "CA_BOUND"}
 )
 
@@ -84,7 +84,7 @@ var Steps = []*Step{
 		},
 		Workspaces: []WorkspaceUse{
 			{Workspace: "monitoring-token", Optional: true,
-				Description: "A Secret holding the bearer token for Alertmanager/Prometheus (e.g. a ServiceAccount token whose ServiceAccount has cluster-monitoring-view) under the key monitoring_token_key. Unbound: no token is sent.",
+				Description: "An Opaque Secret holding the bearer token for Alertmanager/Prometheus under the key monitoring_token_key (copy a token of a ServiceAccount with cluster-monitoring-view into it: a tenant policy rejects Secrets of type service-account-token). Unbound: no token is sent.",
 				PathEnv:     "TOKEN_FILE", KeyParam: keyParam("monitoring_token_key", "monitoring-token", "token"), BoundEnv: "TOKEN_BOUND"},
 			caBundle,
 		},

@@ -58,7 +58,9 @@ func TestTaskRunOnNode(t *testing.T) {
 		image := pushWriteResultImage(ctx, t, c)
 		const ns = "tenant"
 		require.NoError(t, c.RestrictedNamespace(ctx, ns))
-		tenantCfg, err := c.Tenant(ctx, ns, "tenant-user")
+		root, err := tools.Root()
+		require.NoError(t, err)
+		tenantCfg, err := c.TenantAdmin(ctx, root, ns)
 		require.NoError(t, err)
 		tekton, err := tektonclient.NewForConfig(tenantCfg)
 		require.NoError(t, err)
