@@ -97,16 +97,14 @@ func endOf(pr *PipelineRun, tr *TaskRun) End {
 	}
 	var e End
 	switch {
-	case tr.Reason == ReasonTimedOut:
+	case tr.Reason == ReasonTimedOut || (tr.Reason == ReasonCancelled && tr.SpecStatusMessage == TimeoutMessage):
+		// Either reconciler may get there first when the PipelineRun's timeouts run out: the
+		// PipelineRun's (cancelling the TaskRun with TimeoutMessage) or the TaskRun's own, since
+		// the PipelineRun gives each TaskRun what is left of its timeouts as spec.timeout. The
+		// Pipeline sets no timeout per task, so the PipelineRun's is the one that ran out.
 		e = End{Kind: EndTimedOut, After: tr.Timeout}
-	case tr.Reason == ReasonCancelled && tr.SpecStatusMessage == TimeoutMessage:
-		e = End{Kind: EndTimedOut}
 		if pr != nil {
-			e.After = firstNonEmpty(pr.TasksTimeout, pr.PipelineTimeout)
-		}
-		if e.After == "" {
-			// The PipelineRun gives each TaskRun what is left of its timeouts.
-			e.After = tr.Timeout
+			e.After = firstNonEmpty(firstNonEmpty(pr.TasksTimeout, pr.PipelineTimeout), tr.Timeout)
 		}
 	case tr.Reason == ReasonCancelled:
 		e = End{Kind: EndCancelled}

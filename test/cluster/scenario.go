@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
@@ -266,6 +267,40 @@ func (r *Run) Reported() bool {
 // bound, ServiceAccount release-to-prod, release-to-prod-releaser for create-release), reports the TaskRuns as they end on progress, and
 // waits up to timeout for the run to end.
 func (tn *Tenant) Run(ctx context.Context, spec *pipelinev1.PipelineSpec, params map[string]string, timeout time.Duration, progress io.Writer) (*Run, error) {
+	return tn.RunWith(ctx, spec, params, RunOptions{}, timeout, progress)
+}
+
+// RunOptions change how RunWith starts and drives a PipelineRun, for the ends a person or
+// Tekton gives a run: its timeouts, and a cancel (CancelAs patched into spec.status, as the
+// Konflux UI and tkn pipelinerun cancel do, once CancelWhen holds of its TaskRuns).
+type RunOptions struct {
+	Timeouts   *pipelinev1.TimeoutFields
+	CancelAs   pipelinev1.PipelineRunSpecStatus
+	CancelWhen func(trs []pipelinev1.TaskRun) bool
+}
+
+// StepAtWork reports whether step of pipeline task task is at work in trs, as Tekton records
+// it: every step before it ended. Every step's container runs from the pod's start (its
+// entrypoint waits for the step before it), so a step shown running is not yet at work.
+func StepAtWork(trs []pipelinev1.TaskRun, task, step string) bool {
+	for _, tr := range trs {
+		if tr.Labels["tekton.dev/pipelineTask"] != task {
+			continue
+		}
+		for _, s := range tr.Status.Steps {
+			if s.Name == step {
+				return s.Running != nil
+			}
+			if s.Terminated == nil {
+				return false
+			}
+		}
+	}
+	return false
+}
+
+// RunWith is Run with opts.
+func (tn *Tenant) RunWith(ctx context.Context, spec *pipelinev1.PipelineSpec, params map[string]string, opts RunOptions, timeout time.Duration, progress io.Writer) (*Run, error) {
 	before := len(tn.Posts())
 	var ps pipelinev1.Params
 	for _, n := range slices.Sorted(maps.Keys(params)) {
@@ -284,6 +319,7 @@ func (tn *Tenant) Run(ctx context.Context, spec *pipelinev1.PipelineSpec, params
 			TaskRunSpecs: []pipelinev1.PipelineTaskRunSpec{{PipelineTaskName: "create-release", ServiceAccountName: "release-to-prod-releaser"}},
 		},
 	}
+	pr.Spec.Timeouts = opts.Timeouts
 	created := time.Now()
 	pr, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Create(ctx, pr, metav1.CreateOptions{})
 	if err != nil {
@@ -291,6 +327,7 @@ func (tn *Tenant) Run(ctx context.Context, spec *pipelinev1.PipelineSpec, params
 	}
 	fmt.Fprintf(progress, "PipelineRun %s/%s created\n", tn.NS, pr.Name)
 	seen := map[string]bool{}
+	cancelled := false
 	err = tn.c.waitFor(ctx, "PipelineRun "+pr.Name+" done", timeout, func(ctx context.Context) (bool, error) {
 		got, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Get(ctx, pr.Name, metav1.GetOptions{})
 		if err != nil {
@@ -298,6 +335,14 @@ func (tn *Tenant) Run(ctx context.Context, spec *pipelinev1.PipelineSpec, params
 		}
 		pr = got
 		if trs, err := tn.Tekton.TektonV1().TaskRuns(tn.NS).List(ctx, metav1.ListOptions{LabelSelector: "tekton.dev/pipelineRun=" + pr.Name}); err == nil {
+			if opts.CancelAs != "" && !cancelled && opts.CancelWhen(trs.Items) {
+				patch := []byte(`{"spec":{"status":"` + string(opts.CancelAs) + `"}}`)
+				if _, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Patch(ctx, pr.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+					return false, fmt.Errorf("cancelling PipelineRun %s as %s: %w", pr.Name, opts.CancelAs, err)
+				}
+				cancelled = true
+				fmt.Fprintf(progress, "  PipelineRun %s: spec.status %s\n", pr.Name, opts.CancelAs)
+			}
 			for _, tr := range trs.Items {
 				if cond := tr.Status.GetCondition(apis.ConditionSucceeded); cond != nil && !cond.IsUnknown() && !seen[tr.Name] {
 					seen[tr.Name] = true
