@@ -65,6 +65,9 @@ type scenario struct {
 	opts   RunOptions // timeouts, a cancel
 	// nodeOnly says why tkn-local cannot run the scenario; empty: it runs and is compared.
 	nodeOnly string
+	// unbound removes the project's RoleBindings after the set-up: the run's ServiceAccounts
+	// have no right at all, and no history can be written.
+	unbound bool
 	// check holds the node's run i to what it must be; the local run is then held to the node's.
 	check func(t *testing.T, w *pipelineWorld, i int, r *Run, h []history.Entry, releases int)
 }
@@ -180,6 +183,19 @@ func TestPipelineOnNode(t *testing.T) {
 				}
 				assert.Len(t, r.Posts, 1)
 			}},
+		{name: "a run without the project's bindings", ns: "unbound", konflux: passing, scan: CleanScan(), unbound: true,
+			nodeOnly: "tkn-local runs as a ServiceAccount of its own",
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, releases int) {
+				assert.Equal(t, corev1.ConditionFalse, r.Cond.Status, "the run must fail")
+				assert.Zero(t, releases, "no Release")
+				if assert.Len(t, r.Posts, 1, "Slack is told, though nothing could be recorded") {
+					assert.Contains(t, r.Posts[0], "Release run not permitted")
+					assert.Contains(t, r.Posts[0], "the ServiceAccount may not list taskruns", "Slack names the missing right")
+					assert.Contains(t, r.Posts[0], "tenant-setup.sh", "and the fix")
+					assert.Contains(t, r.Posts[0], "not recorded in ConfigMap release-history: the ServiceAccount may not get configmaps", "and that the history was not written")
+				}
+				checkNotBlocked(t, r)
+			}},
 		{name: "tasks timeout while check-image waits for the build", ns: "timeout", konflux: passing, scan: CleanScan(), runSHA: unbuiltSHA,
 			params: []string{"build_wait_timeout", "10m"},
 			opts: RunOptions{Timeouts: &pipelinev1.TimeoutFields{
@@ -216,6 +232,11 @@ func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenar
 	seed := func(ns string) *Tenant {
 		tn, err := w.c.NewTenant(ctx, w.root, ns)
 		require.NoError(t, err)
+		if sc.unbound {
+			for _, rb := range []string{"release-to-prod", "release-to-prod-releaser"} {
+				require.NoError(t, w.c.Client.RbacV1().RoleBindings(ns).Delete(ctx, rb, metav1.DeleteOptions{}))
+			}
+		}
 		if sc.konflux != nil {
 			o := *sc.konflux
 			o.SHA, o.Image = sha, img
@@ -251,7 +272,10 @@ func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenar
 	for i := range runs {
 		r := node.run(ctx, t, w.c, spec.DeepCopy(), params(node.Tenant), sc.opts)
 		assert.True(t, r.Reported(), "the finally task report must run and succeed")
-		h := historyOf(ctx, t, node.Tenant)
+		var h []history.Entry
+		if !sc.unbound {
+			h = historyOf(ctx, t, node.Tenant)
+		}
 		sc.check(t, w, i, r, h, releasesIn(ctx, t, w, node.Tenant))
 		nodeWalls = append(nodeWalls, r.Wall)
 		nodeViews = append(nodeViews, viewOf(nodeNS, r.PR.Name, r.Cond, r.PR.Status.SkippedTasks, r.PR.Status.Results, r.TaskRuns, h, r.Posts))
