@@ -168,7 +168,7 @@ func readCABundle(path string) ([]byte, error) {
 			return pem, nil
 		}
 	}
-	return nil, failure.New(failure.InvalidInput, nil, "CA bundle: %s holds none of the keys %s (the ConfigMap or Secret bound to the ca-bundle workspace must have one of them)",
+	return nil, failure.New(failure.InvalidInput, nil, "reading CA bundle: %s holds none of the keys %s (the ConfigMap or Secret bound to the ca-bundle workspace must have one of them)",
 		dir, strings.Join(CABundleKeys, ", "))
 }
 
