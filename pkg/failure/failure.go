@@ -36,6 +36,10 @@ const (
 	DigestMismatch   ID = "digest-mismatch"
 	ResultsTooLarge  ID = "results-too-large"
 	ResourceNotFound ID = "resource-not-found"
+	// NotPermitted is the Kubernetes API server refusing the run's ServiceAccount a verb on a
+	// resource (403 Forbidden): a missing RoleBinding, not a wrong secret. Steps exit with
+	// step.ExitNotPermitted for it, so that the report tells it apart from a gate that blocked.
+	NotPermitted ID = "not-permitted"
 )
 
 // Entry is one row of the catalog. Cause and Fix may name facts as {key}; facts the error does
@@ -104,6 +108,10 @@ func init() {
 		{ID: ResultsTooLarge, Title: "results over Tekton's budget",
 			Cause: "the step's results exceed the 4096-byte termination message of a TaskRun",
 			Fix:   "this is a bug in the step: report it; results must stay small and bigger data go to a workspace"},
+		{ID: NotPermitted, Title: "ServiceAccount not permitted (403)",
+			Cause:    "the ServiceAccount may not {verb} {resource} in namespace {namespace}: the API server answered Forbidden",
+			Fix:      "{fix}",
+			Defaults: map[string]string{"verb": "read", "resource": "the resource", "namespace": "<namespace>", "fix": "apply the project's RBAC to the namespace (config/tenant-setup.sh <namespace>, as a tenant admin) and bind the ServiceAccounts per task through the PipelineRun's taskRunSpecs; see config/rbac/README.md"}},
 		{ID: ResourceNotFound, Title: "Konflux object not found",
 			Cause:    "{kind} {name} does not exist in namespace {namespace}",
 			Fix:      "check the spelling of the param and that you are in the right tenant namespace (kubectl get {resource} -n {namespace})",

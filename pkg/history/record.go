@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
@@ -26,7 +28,7 @@ type RecordConfig struct {
 	Application      string        `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
 	Snapshot         string        `env:"SNAPSHOT" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
 	ReleaseName      string        `env:"RELEASE_NAME" desc:"name of the Konflux Release created or found; empty when none"`
-	Status           string        `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Rejected, Running); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
+	Status           string        `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Rejected, Running, Cancelled, RunTimedOut, NotPermitted); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
 	PipelineStatus   string        `env:"PIPELINE_STATUS" desc:"the pipeline's $(tasks.status): Succeeded, Failed, Completed or None"`
 	CreateStatus     string        `env:"CREATE_STATUS" desc:"the create-release task's $(tasks.create-release.status) (None when skipped), when STATUS is empty"`
 	DryRun           string        `env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
@@ -93,39 +95,64 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 			run.cause, run.fix = "invalid input, nothing was attempted: "+inputErr.Error(), "correct the params named and start the run again"
 		}
 	}
+	if cfg.Status == "" && run.stop.NotPermitted {
+		cfg.Status = outcome.NotPermitted
+	}
+	if cfg.Status == "" && run.endedBeforeRelease(cfg.CreateStatus) {
+		cfg.Status = run.endStatus()
+		run.cause, run.fix = run.end.Cause(), run.end.Fix()
+	}
+	var resolveErr error
 	if cfg.Status == "" {
 		o, err := ResolveOutcome(ctx, kc, RunFacts{DryRun: dryRun, PipelineStatus: cfg.PipelineStatus, CreateStatus: cfg.CreateStatus,
 			Release: cfg.ReleaseName, Snapshot: cfg.Snapshot},
 			cfg.Component, sha, cfg.HistoryConfigMap)
-		if err != nil {
-			return err
-		}
-		cfg.Status = o.Status
-		if cfg.ReleaseName == "" {
-			cfg.ReleaseName = o.Release
-		}
-		if cfg.Snapshot == "" {
-			cfg.Snapshot = o.Snapshot
+		switch {
+		case err != nil:
+			// Told, not only logged: the notification that follows reads these results.
+			resolveErr = err
+			cfg.Status = ""
+			run.cause, run.fix = explain(err)
+			if isNotPermitted(err) {
+				cfg.Status = outcome.NotPermitted
+			}
+		case run.end.Kind != "" && o.Release == "":
+			// Ended by Tekton while create-release ran, before any Release existed.
+			cfg.Status = run.endStatus()
+			run.cause, run.fix = run.end.Cause(), run.end.Fix()
+		default:
+			cfg.Status = o.Status
+			if cfg.ReleaseName == "" {
+				cfg.ReleaseName = o.Release
+			}
+			if cfg.Snapshot == "" {
+				cfg.Snapshot = o.Snapshot
+			}
 		}
 	}
-	if cfg.Status == outcome.Rejected || cfg.Status == outcome.Blocked {
+	switch cfg.Status {
+	case outcome.Rejected, outcome.Blocked, outcome.NotPermitted, outcome.Cancelled, outcome.RunTimedOut:
 		s.Fail("%s: %s", cfg.Status, run.cause)
 		if run.fix != "" {
 			s.Info("  fix: %s", run.fix)
 		}
-	} else {
+	case "":
+		s.Fail("the outcome could not be worked out: %s", run.cause)
+	default:
 		run.cause, run.fix = "", ""
 	}
 	// Written before the history update, so that the notification that follows can tell the
-	// outcome even when the update fails.
-	for _, r := range [][2]string{
+	// outcome even when the update fails. Every result is written, empty or not: Tekton
+	// resolves the next step's $(steps.record-history.results.…) only when all of them exist.
+	if err := writeResults(s, [][2]string{
 		{"RELEASE_STATUS", cfg.Status}, {"RELEASE_NAME", cfg.ReleaseName}, {"GATE_SUMMARY", run.gates},
 		{"IMAGE_DIGEST", run.digest}, {"FAILURE_CAUSE", run.cause}, {"FAILURE_FIX", run.fix},
-		{"KNOWN_ISSUES", firstOf(cfg.KnownIssues, run.knownIssues)},
-	} {
-		if err := s.Result(r[0], r[1]); err != nil {
-			return err
-		}
+		{"KNOWN_ISSUES", firstOf(cfg.KnownIssues, run.knownIssues)}, {"RECORD_NOTE", ""},
+	}); err != nil {
+		return err
+	}
+	if resolveErr != nil && cfg.Status == "" {
+		return resolveErr
 	}
 	if cfg.Started == "" && !run.started.IsZero() {
 		cfg.Started = run.started.UTC().Format(time.RFC3339)
@@ -147,17 +174,55 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 		if ctx.Err() != nil {
 			// Stopped (SIGTERM or TIMEOUT) with an update possibly in flight: the entry is either
 			// whole or absent, never partial; say which to check.
-			return fmt.Errorf("stopped before the history update was confirmed: the entry for %s may or may not be in ConfigMap %s (check with kubectl get configmap %s -n %s -o yaml): %w",
+			err = fmt.Errorf("stopped before the history update was confirmed: the entry for %s may or may not be in ConfigMap %s (check with kubectl get configmap %s -n %s -o yaml): %w",
 				sha, cfg.HistoryConfigMap, cfg.HistoryConfigMap, cfg.Namespace, err)
 		}
-		return err
+		cause, fix := explain(err)
+		note := fmt.Sprintf("not recorded in ConfigMap %s: %s (fix: %s)", cfg.HistoryConfigMap, cause, fix)
+		if rerr := s.Result("RECORD_NOTE", note); rerr != nil {
+			s.Warn("could not write result RECORD_NOTE: %v", rerr)
+		}
+		if isNotPermitted(err) && resolveErr == nil {
+			// A ServiceAccount that may not write ConfigMaps (hosted Konflux gives no role
+			// below admin that right): one line, and the run's outcome stands.
+			s.Warn("history %s", note)
+			return nil
+		}
+		return errors.Join(resolveErr, err)
 	}
 	rel := ""
 	if cfg.ReleaseName != "" {
 		rel = " (Release " + cfg.ReleaseName + ")"
 	}
 	s.OK("recorded %s of %s at commit %s%s in ConfigMap %s (%d entries)", cfg.Status, cfg.Component, sha, rel, cfg.HistoryConfigMap, n)
-	return s.Result("HISTORY_ENTRIES", strconv.Itoa(n))
+	if err := s.Result("HISTORY_ENTRIES", strconv.Itoa(n)); err != nil {
+		return err
+	}
+	// Recorded, but the outcome could not be worked out in full: the report fails, as it must.
+	return resolveErr
+}
+
+// writeResults writes every result, in order.
+func writeResults(s *step.Step, results [][2]string) error {
+	for _, r := range results {
+		if err := s.Result(r[0], r[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// explain is err's cause and fix from the failure catalog, else err itself.
+func explain(err error) (cause, fix string) {
+	if a, ok := failure.Explain(err); ok {
+		return a.Cause, a.Fix
+	}
+	return err.Error(), "read the report TaskRun's log (tkn taskrun logs), fix what it names and start the run again"
+}
+
+func isNotPermitted(err error) bool {
+	var fe *failure.Error
+	return errors.As(err, &fe) && fe.ID == failure.NotPermitted
 }
 
 // runFacts is what the run's TaskRuns say of the preflight.
@@ -168,6 +233,33 @@ type runFacts struct {
 	// unknown and knownIssues are the preflight's UNKNOWN_FAILURES and KNOWN_ISSUES results.
 	unknown, knownIssues string
 	started              time.Time // when the first TaskRun started; zero when unknown
+	// end is how Tekton ended the run, when it did (cancelled, timed out).
+	end taskruns.End
+	// alreadyReleased is the preflight's ALREADY_RELEASED result.
+	alreadyReleased bool
+	preflightPassed bool
+}
+
+// endedBeforeRelease reports whether Tekton ended the run before create-release could create a
+// Release: a TaskRun it cancelled or timed out before create-release, or a PipelineRun stopped
+// (StoppedRunFinally, CancelledRunFinally) after a preflight that passed and found nothing
+// released, so that create-release never started.
+func (f runFacts) endedBeforeRelease(createStatus string) bool {
+	if f.end.Kind == "" {
+		return false
+	}
+	createRan := !strings.EqualFold(strings.TrimSpace(createStatus), "None") && strings.TrimSpace(createStatus) != ""
+	if f.end.Task != "" {
+		return f.end.Task != "create-release"
+	}
+	return !createRan && f.preflightPassed && !f.alreadyReleased
+}
+
+func (f runFacts) endStatus() outcome.Status {
+	if f.end.Kind == taskruns.EndTimedOut {
+		return outcome.RunTimedOut
+	}
+	return outcome.Cancelled
 }
 
 // readRun reads the run's TaskRuns (from the cluster, or the local runner's files) and tells
@@ -175,6 +267,7 @@ type runFacts struct {
 // must not fail for want of them: what cannot be read is a warning.
 func readRun(ctx context.Context, s *step.Step, kc *konflux.Client, cfg *RecordConfig) runFacts {
 	var trs []taskruns.TaskRun
+	var pr *taskruns.PipelineRun
 	switch {
 	case cfg.TaskRunsDir != "":
 		list, err := taskruns.ReadDir(cfg.TaskRunsDir, cfg.PipelineRun)
@@ -186,11 +279,26 @@ func readRun(ctx context.Context, s *step.Step, kc *konflux.Client, cfg *RecordC
 	case cfg.PipelineRun != "":
 		objs, err := kc.TaskRuns(ctx, cfg.PipelineRun)
 		if err != nil {
+			err = kc.APIError(err, "TaskRun", "taskruns", "")
 			s.Warn("reading the run's TaskRuns: %v", err)
+			if isNotPermitted(err) {
+				f := runFacts{stop: taskruns.Stop{NotPermitted: true}}
+				f.cause, f.fix = explain(err)
+				return f
+			}
 			return runFacts{}
 		}
 		for _, o := range objs {
 			trs = append(trs, taskruns.Parse(o))
+		}
+		obj, err := kc.Dynamic.Resource(konflux.PipelineRunsResource).Namespace(kc.Namespace).Get(ctx, cfg.PipelineRun, metav1.GetOptions{})
+		if err != nil {
+			// The TaskRuns still tell a cancel or a timeout; only StoppedRunFinally between
+			// tasks goes unseen.
+			s.Warn("reading PipelineRun %s: %v", cfg.PipelineRun, kc.APIError(err, "PipelineRun", "pipelineruns", cfg.PipelineRun))
+		} else {
+			p := taskruns.ParsePipelineRun(obj.Object)
+			pr = &p
 		}
 	default:
 		return runFacts{}
@@ -198,7 +306,10 @@ func readRun(ctx context.Context, s *step.Step, kc *konflux.Client, cfg *RecordC
 	pre := taskruns.Find(trs, "preflight")
 	var f runFacts
 	f.started = taskruns.Started(trs)
+	f.end = taskruns.Ended(pr, trs)
 	if pre != nil {
+		f.alreadyReleased = strings.TrimSpace(pre.Results["ALREADY_RELEASED"]) == "true"
+		f.preflightPassed = pre.Status == "True"
 		f.gates, f.digest = pre.Results["GATE_SUMMARY"], pre.Results["IMAGE_DIGEST"]
 		f.cause, f.fix = pre.Results["FAILURE_CAUSE"], pre.Results["FAILURE_FIX"]
 		f.unknown, f.knownIssues = pre.Results["UNKNOWN_FAILURES"], pre.Results["KNOWN_ISSUES"]

@@ -13,11 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,9 +129,9 @@ func New(service string, opts ...Option) (*Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if c.caFile != "" {
-		pem, err := os.ReadFile(c.caFile)
+		pem, err := readCABundle(c.caFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading CA bundle: %w", err)
+			return nil, err
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
@@ -141,6 +144,32 @@ func New(service string, opts ...Option) (*Client, error) {
 	}
 	c.hc = &http.Client{Transport: tr, CheckRedirect: sameHostRedirects}
 	return c, nil
+}
+
+// CABundleKeys are the keys a CA bundle is read under, in order: ca.crt (the service CA, a
+// Secret of kubernetes.io/tls or a ConfigMap made for it), then ca-bundle.crt, the key of
+// Konflux's trusted-ca ConfigMap (and OpenShift's injected trusted CA bundle).
+var CABundleKeys = []string{"ca.crt", "ca-bundle.crt"}
+
+// readCABundle reads the bundle at path; when path names one of CABundleKeys and is missing,
+// the others in the same folder are tried, so that a ca-bundle workspace bound to either kind
+// of ConfigMap works.
+func readCABundle(path string) ([]byte, error) {
+	pem, err := os.ReadFile(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) || !slices.Contains(CABundleKeys, filepath.Base(path)) {
+		if err != nil {
+			return nil, fmt.Errorf("reading CA bundle: %w", err)
+		}
+		return pem, nil
+	}
+	dir := filepath.Dir(path)
+	for _, k := range CABundleKeys {
+		if pem, err := os.ReadFile(filepath.Join(dir, k)); err == nil {
+			return pem, nil
+		}
+	}
+	return nil, failure.New(failure.InvalidInput, nil, "reading CA bundle: %s holds none of the keys %s (the ConfigMap or Secret bound to the ca-bundle workspace must have one of them)",
+		dir, strings.Join(CABundleKeys, ", "))
 }
 
 // Service is the name of the service the client calls, as errors show it.

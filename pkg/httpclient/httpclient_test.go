@@ -207,3 +207,33 @@ func TestOptionsDefaults(t *testing.T) {
 		assert.Equal(t, []any{tt.attempts, tt.timeout, tt.base, tt.mx}, []any{c.attempts, c.timeout, c.baseBackoff, c.maxBackoff}, tt.name)
 	}
 }
+
+// TestCABundleKeys: the ca-bundle workspace's path names ca.crt; bound to Konflux's trusted-ca
+// ConfigMap it holds ca-bundle.crt instead, which is read; with neither, the error names the
+// folder and the keys (no TLS error later, no hang).
+func TestCABundleKeys(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hi")) }))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name, key, errHas string
+	}{
+		{"ca.crt", "ca.crt", ""},
+		{"Konflux trusted-ca: ca-bundle.crt", "ca-bundle.crt", ""},
+		{"neither", "other.pem", "holds none of the keys ca.crt, ca-bundle.crt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, tc.key), pemOf(srv), 0o600))
+			c, err := New("T", WithCAFile(filepath.Join(dir, "ca.crt")))
+			if tc.errHas != "" {
+				require.ErrorContains(t, err, tc.errHas)
+				assert.ErrorContains(t, err, dir)
+				return
+			}
+			require.NoError(t, err)
+			resp, err := c.Do(context.Background(), "GET", srv.URL, nil, nil)
+			require.NoError(t, err)
+			assert.Equal(t, "hi", string(resp.Body))
+		})
+	}
+}

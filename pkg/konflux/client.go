@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -97,7 +98,13 @@ func (c *Client) APIError(err error, kind, resource, name string) error {
 	switch {
 	case apierrors.IsNotFound(err):
 		return failure.Wrap(failure.ResourceNotFound, facts, msg)
-	case apierrors.IsUnauthorized(err), apierrors.IsForbidden(err):
+	case apierrors.IsForbidden(err):
+		// The ServiceAccount authenticated and lacks a right: a missing RoleBinding, which no
+		// secret refresh fixes. The verb is the one the API server names in its message.
+		return failure.Wrap(failure.NotPermitted, map[string]string{
+			"verb": forbiddenVerb(err, name), "resource": resource, "namespace": c.Namespace,
+		}, msg)
+	case apierrors.IsUnauthorized(err):
 		return failure.Wrap(failure.Unauthorized, map[string]string{
 			"service":    "the Kubernetes API server",
 			"secret":     "of the release-to-prod ServiceAccount (or your kubeconfig login)",
@@ -137,4 +144,24 @@ func (c *Client) TaskRuns(ctx context.Context, pipelineRun string) ([]map[string
 		out = append(out, it.Object)
 	}
 	return out, nil
+}
+
+// forbiddenVerb is the verb a Forbidden answer refused. The API server's status carries the
+// resource but not the verb, which only its message names ("… cannot list resource …"): the
+// message is the API server's own, stable across releases (k8s.io/apiserver's authorization
+// filter); without it the verb is inferred from the call (a name: get, none: list).
+func forbiddenVerb(err error, name string) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		msg := status.Status().Message
+		if _, rest, ok := strings.Cut(msg, " cannot "); ok {
+			if verb, _, ok := strings.Cut(rest, " "); ok && verb != "" {
+				return verb
+			}
+		}
+	}
+	if name == "" {
+		return "list"
+	}
+	return "get"
 }

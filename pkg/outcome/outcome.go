@@ -33,10 +33,20 @@ const (
 	Running Status = "Running"
 	// Rejected: a param of the run was not valid; nothing was attempted.
 	Rejected Status = "Rejected"
+	// Cancelled: the run was cancelled (the PipelineRun's spec.status Cancelled,
+	// CancelledRunFinally or StoppedRunFinally) before it released anything.
+	Cancelled Status = "Cancelled"
+	// RunTimedOut: Tekton ended the run for its timeouts (the PipelineRun's timeouts.tasks or
+	// timeouts.pipeline, or a TaskRun's own timeout) before it released anything. TimedOut is
+	// the Release's: it was created and had not finished.
+	RunTimedOut Status = "RunTimedOut"
+	// NotPermitted: a ServiceAccount of the run lacks a right it needs (the API server answered
+	// Forbidden); nothing was decided about the commit.
+	NotPermitted Status = "NotPermitted"
 )
 
 // Statuses lists every status, for documentation and validation.
-var Statuses = []Status{Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Running, Rejected}
+var Statuses = []Status{Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Running, Rejected, Cancelled, RunTimedOut, NotPermitted}
 
 // Normalize returns the status s names (any case, surrounding space ignored), or "" and false.
 func Normalize(s string) (Status, bool) {
@@ -57,15 +67,18 @@ type Outcome int
 
 // The outcomes. Decide maps the pipeline's statuses onto them.
 const (
-	Released         Outcome = iota // a Release was created (or waited on) and succeeded
-	NothingToRelease                // the commit had been released before; nothing done
-	DryRunPassed                    // every gate passed; nothing released, as asked
-	BlockedByGate                   // a gate blocked the release; nothing released
-	DryRunWouldBlock                // a dry run in which a gate would have blocked
-	ReleaseFailed                   // the Release was created and failed or timed out
-	NotReleased                     // the pipeline stopped (cancelled, timed out, skipped) without a release
-	ReleaseCreated                  // the Release was created; its outcome was not awaited
-	InputRejected                   // a param was not valid: nothing was attempted
+	Released                 Outcome = iota // a Release was created (or waited on) and succeeded
+	NothingToRelease                        // the commit had been released before; nothing done
+	DryRunPassed                            // every gate passed; nothing released, as asked
+	BlockedByGate                           // a gate blocked the release; nothing released
+	DryRunWouldBlock                        // a dry run in which a gate would have blocked
+	ReleaseFailed                           // the Release was created and failed or timed out
+	NotReleased                             // the pipeline stopped (cancelled, timed out, skipped) without a release
+	ReleaseCreated                          // the Release was created; its outcome was not awaited
+	InputRejected                           // a param was not valid: nothing was attempted
+	RunCancelled                            // the run was cancelled before it released anything
+	RunTimedOutBeforeRelease                // Tekton's timeouts ended the run before it released anything
+	RightMissing                            // a ServiceAccount of the run may not do what the run needs
 	numOutcomes
 )
 
@@ -90,7 +103,7 @@ func (o Outcome) String() string {
 	if o < 0 || o >= numOutcomes {
 		return fmt.Sprintf("outcome(%d)", int(o))
 	}
-	return [...]string{"released", "already-released", "dry-run", "blocked", "dry-run-blocked", "release-failed", "not-released", "release-created", "rejected"}[o]
+	return [...]string{"released", "already-released", "dry-run", "blocked", "dry-run-blocked", "release-failed", "not-released", "release-created", "rejected", "cancelled", "timed-out", "not-permitted"}[o]
 }
 
 // Decide maps the pipeline's statuses to an outcome. status is $(tasks.status) of the Pipeline's
@@ -106,6 +119,9 @@ func (o Outcome) String() string {
 //	Created          any                    any      ReleaseCreated (outcome not awaited)
 //	Running          any                    any      NotReleased (note: still running in Konflux)
 //	Rejected         any                    any      InputRejected
+//	Cancelled        any                    any      RunCancelled
+//	RunTimedOut      any                    any      RunTimedOutBeforeRelease
+//	NotPermitted     any                    any      RightMissing
 //	Blocked          as empty
 //	Failed/TimedOut  any                    any      ReleaseFailed
 //	DryRun or empty  Failed                 true     DryRunWouldBlock
@@ -149,6 +165,12 @@ func Decide(status, releaseStatus string, dryRun bool) (o Outcome, note string) 
 		return NotReleased, strings.Join(notes, "; ")
 	case Rejected:
 		return InputRejected, strings.Join(notes, "; ")
+	case Cancelled:
+		return RunCancelled, strings.Join(notes, "; ")
+	case RunTimedOut:
+		return RunTimedOutBeforeRelease, strings.Join(notes, "; ")
+	case NotPermitted:
+		return RightMissing, strings.Join(notes, "; ")
 	case Blocked:
 		// record-history's word for a run the gates stopped: decided by the pipeline status below.
 		rs = ""

@@ -39,6 +39,13 @@ func TestDecide(t *testing.T) {
 		// A Release created without waiting is not announced as released.
 		{"Succeeded", "Created", false, ReleaseCreated, "outcome not awaited"},
 		{"Failed", "Created", false, ReleaseCreated, "outcome not awaited"},
+		// Ended by Tekton or by a missing right: never "blocked by a gate", whatever
+		// $(tasks.status) says (a cancelled or timed-out TaskRun counts as failed there).
+		{"Failed", "Cancelled", false, RunCancelled, ""},
+		{"Completed", "cancelled", false, RunCancelled, ""},
+		{"Failed", "RunTimedOut", false, RunTimedOutBeforeRelease, ""},
+		{"Failed", "RunTimedOut", true, RunTimedOutBeforeRelease, ""},
+		{"Failed", "NotPermitted", false, RightMissing, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.status+"/"+tt.release, func(t *testing.T) {

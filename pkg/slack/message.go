@@ -46,6 +46,9 @@ type Notification struct {
 	// KnownIssues are the team's active known issues (check-known-issues' KNOWN_ISSUES), one per
 	// line; shown in every variant, since they may explain a failure or warn of one.
 	KnownIssues string
+	// Record says what went wrong recording the run (a refused ConfigMap write, a history
+	// step that failed); empty when the record was made. The outcome stands either way.
+	Record string
 }
 
 // Bounds of the values in a message, far below Slack's limits: a notification is read at a
@@ -72,6 +75,12 @@ func (n Notification) title(component string) string {
 		return "Already released: " + component
 	case outcome.InputRejected:
 		return "Release rejected (invalid input): " + component
+	case outcome.RunCancelled:
+		return "Release run cancelled: " + component
+	case outcome.RunTimedOutBeforeRelease:
+		return "Release run timed out: " + component
+	case outcome.RightMissing:
+		return "Release run not permitted: " + component
 	case outcome.ReleaseCreated:
 		return "Release created: " + component
 	case outcome.DryRunPassed:
@@ -123,6 +132,12 @@ func (n Notification) status() string {
 		return "The Release was created and did not succeed"
 	case outcome.InputRejected:
 		return "Rejected before any gate ran: a param is not valid, nothing was attempted"
+	case outcome.RunCancelled:
+		return "Cancelled before anything was released"
+	case outcome.RunTimedOutBeforeRelease:
+		return "Timed out (Tekton ended the run) before anything was released"
+	case outcome.RightMissing:
+		return "Stopped: a ServiceAccount of the run lacks a right, nothing was released"
 	}
 	return "Not released"
 }
@@ -136,6 +151,12 @@ func (n Notification) defaultAdvice() (cause, fix string) {
 		return "a param of the run is not valid", "correct the param named in the PipelineRun's preflight log and start the run again"
 	case outcome.ReleaseFailed:
 		return "the Konflux release pipeline for the Release failed or timed out", "inspect the Release and its release PipelineRun in the managed namespace, then re-run"
+	case outcome.RunCancelled:
+		return "the PipelineRun was cancelled", "start the run again when it should release"
+	case outcome.RunTimedOutBeforeRelease:
+		return "the PipelineRun reached its timeouts", "raise the PipelineRun's timeouts (tasks must cover build_wait_timeout and scan_poll_timeout), then start the run again"
+	case outcome.RightMissing:
+		return "a ServiceAccount of the run was refused by the API server", "apply the project's RBAC (config/tenant-setup.sh) and start the run again"
 	}
 	return "the pipeline stopped before releasing", "open the PipelineRun to see which task did not run, then re-run"
 }
@@ -182,6 +203,9 @@ func Build(n Notification) Message {
 	}
 	if known := knownIssues(n.KnownIssues); known != "" {
 		blocks = append(blocks, section("*Known issues* (team knowledge store)\n"+known))
+	}
+	if rec := textOf(n.Record, maxNote, 2); rec != "" {
+		blocks = append(blocks, section("*History*\n"+rec))
 	}
 	if n.Outcome.Variant() == "failure" {
 		cause, fix := n.defaultAdvice()

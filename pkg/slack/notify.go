@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,8 +37,13 @@ type Config struct {
 	FailureFix     string `env:"FAILURE_FIX" desc:"fix for a failure, shown in failure messages"`
 	KnownIssues    string `env:"KNOWN_ISSUES" desc:"the team's active known issues, one per line (check-known-issues' KNOWN_ISSUES), shown in the message"`
 	PipelineRunURL string `env:"PIPELINERUN_URL" desc:"URL of the PipelineRun (console or dashboard), linked from the message"`
-	FailOnError    string `env:"FAIL_ON_ERROR, default=false" desc:"true: a notification that cannot be sent fails the step (default: a warning)"`
-	Timeout        string `param:"-" env:"TIMEOUT, default=60s" desc:"time allowed for the delivery, retries included (each attempt at most 10s)"`
+	RecordNote     string `env:"RECORD_NOTE" desc:"what went wrong recording the run (record-history's RECORD_NOTE), shown in the message; empty: recorded"`
+	// The Pipeline sets it to $(steps.step-record-history.exitCode.path): record-history runs
+	// with onError: continue so that this step always runs, and this step then fails the
+	// report when it failed, after telling Slack.
+	RecordExitCodeFile string `param:"-" env:"RECORD_EXIT_CODE_FILE" desc:"exit code file of the record-history step of the same pod; empty: none"`
+	FailOnError        string `env:"FAIL_ON_ERROR, default=false" desc:"true: a notification that cannot be sent fails the step (default: a warning)"`
+	Timeout            string `param:"-" env:"TIMEOUT, default=60s" desc:"time allowed for the delivery, retries included (each attempt at most 10s)"`
 }
 
 // Result values of NOTIFIED.
@@ -54,6 +60,45 @@ const maxAttempt = 10 * time.Second
 // the release has happened (or not) whatever Slack says, and a pipeline that released must not
 // show as failed because a chat service was down.
 func Run(ctx context.Context, s *step.Step, cfg *Config) error {
+	recordErr := recordFailure(s, cfg)
+	if err := notify(ctx, s, cfg, recordErr != nil); err != nil {
+		return errors.Join(err, recordErr)
+	}
+	return recordErr
+}
+
+// unresolved is how a value from a step result reaches this step when that step did not write
+// it: Tekton's entrypoint leaves the reference as it was.
+func unresolved(v string) bool { return strings.HasPrefix(strings.TrimSpace(v), "$(steps.") }
+
+// recordFailure reads what record-history left: its results may be missing (they are then
+// unresolved references, taken as empty) and its exit code says whether it failed.
+func recordFailure(s *step.Step, cfg *Config) error {
+	for _, f := range []*string{&cfg.ReleaseStatus, &cfg.ReleaseName, &cfg.GateSummary, &cfg.ImageDigest,
+		&cfg.FailureCause, &cfg.FailureFix, &cfg.KnownIssues, &cfg.RecordNote} {
+		if unresolved(*f) {
+			*f = ""
+		}
+	}
+	if strings.TrimSpace(cfg.RecordExitCodeFile) == "" {
+		return nil
+	}
+	b, err := os.ReadFile(cfg.RecordExitCodeFile)
+	if err != nil {
+		s.Warn("reading record-history's exit code: %v", err)
+		return nil
+	}
+	code := strings.TrimSpace(string(b))
+	if code == "0" || code == "" {
+		return nil
+	}
+	if cfg.RecordNote == "" {
+		cfg.RecordNote = "record-history failed (exit " + clip(code, 10) + "): see the report TaskRun's log"
+	}
+	return errors.New("record-history failed (exit " + clip(code, 10) + "): the run's report is incomplete, see its log")
+}
+
+func notify(ctx context.Context, s *step.Step, cfg *Config, recordFailed bool) error {
 	dryRun := lenientBool(s, "DRY_RUN", cfg.DryRun)
 	failOnError := lenientBool(s, "FAIL_ON_ERROR", cfg.FailOnError)
 	timeout, err := time.ParseDuration(strings.TrimSpace(cfg.Timeout))
@@ -104,6 +149,11 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	}
 
 	result, note := outcome.Decide(cfg.Status, cfg.ReleaseStatus, dryRun)
+	if recordFailed && strings.TrimSpace(cfg.ReleaseStatus) == "" {
+		// The pipeline's status alone would say "blocked" for any failed task: what the run
+		// amounted to is not known, and the message says so rather than guess.
+		result, note = outcome.NotReleased, "the report could not work out how the run ended"
+	}
 	if note != "" {
 		s.Info("status: %s", note)
 	}
@@ -125,7 +175,7 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 		Release: cfg.ReleaseName, CommitSHA: cfg.CommitSHA, CommitURL: cfg.CommitURL,
 		ImageDigest: cfg.ImageDigest, GateSummary: cfg.GateSummary,
 		FailureCause: cfg.FailureCause, FailureFix: cfg.FailureFix, PipelineRunURL: cfg.PipelineRunURL,
-		KnownIssues: cfg.KnownIssues,
+		KnownIssues: cfg.KnownIssues, Record: cfg.RecordNote,
 	})
 	if err := msg.Validate(); err != nil {
 		// Cannot happen (Build bounds every value); if it does, the fallback text still informs.

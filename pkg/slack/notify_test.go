@@ -216,3 +216,56 @@ func TestRunUnreachableJSONLog(t *testing.T) {
 	}
 	assert.Contains(t, levels, "warn")
 }
+
+// TestRunAfterRecordHistory: notify runs whatever record-history did (it runs with onError:
+// continue before it in the report pod). A result record-history did not write reaches notify
+// as the unresolved reference Tekton's entrypoint leaves; a failed record-history is told in
+// the message, and fails the report after Slack was told.
+func TestRunAfterRecordHistory(t *testing.T) {
+	const unwritten = "$(steps.record-history.results.RELEASE_STATUS)"
+	tests := []struct {
+		name     string
+		exitCode string // "" : no exit code file
+		args     []string
+		wantCode int
+		header   string
+		textHas  []string
+	}{
+		{"recorded", "0", []string{"--status=Failed", "--release-status=Cancelled", "--failure-cause=the run was cancelled (CancelledRunFinally) while check-image waited for the build: nothing was released"},
+			0, ":x: Release run cancelled: automation-analytics-backend-main", []string{"while check-image waited for the build"}},
+		{"timed out", "0", []string{"--status=Failed", "--release-status=RunTimedOut", "--failure-cause=the run timed out after 15s while check-image waited for the build: nothing was released"},
+			0, ":x: Release run timed out: automation-analytics-backend-main", []string{"timed out after 15s"}},
+		{"ConfigMap write refused: the outcome stands, Slack told", "0", []string{"--status=Succeeded", "--release-status=Succeeded",
+			"--record-note=not recorded in ConfigMap release-history: the ServiceAccount may not update configmaps in namespace aap-tenant"},
+			0, ":rocket: Released automation-analytics-backend-main", []string{"*History*\nnot recorded in ConfigMap release-history: the ServiceAccount may not update configmaps"}},
+		{"record-history refused a right, results written", "3", []string{"--status=Failed", "--release-status=NotPermitted",
+			"--failure-cause=the ServiceAccount may not list taskruns in namespace aap-tenant: the API server answered Forbidden"},
+			step.ExitFailed, ":x: Release run not permitted: automation-analytics-backend-main", []string{"may not list taskruns", "*History*\nrecord-history failed (exit 3)"}},
+		{"record-history crashed, no results: never 'blocked'", "2", []string{"--status=Failed", "--release-status=" + unwritten,
+			"--failure-cause=$(steps.record-history.results.FAILURE_CAUSE)", "--record-note=$(steps.record-history.results.RECORD_NOTE)"},
+			step.ExitFailed, ":warning: Not released: automation-analytics-backend-main", []string{"could not work out how the run ended", "record-history failed (exit 2)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSink(t)
+			args := append(baseArgs(s.URLFile()), tt.args...)
+			if tt.exitCode != "" {
+				f := filepath.Join(t.TempDir(), "exitCode")
+				require.NoError(t, os.WriteFile(f, []byte(tt.exitCode), 0o644))
+				args = append(args, "--record-exit-code-file="+f)
+			}
+			code, out, results := runStep(t, args...)
+			assert.Equal(t, tt.wantCode, code, out)
+			assert.Equal(t, "true", results["NOTIFIED"], "Slack is told before the step fails")
+			m := s.Last()
+			require.NoError(t, m.Validate())
+			assert.Equal(t, tt.header, m.Blocks[0].Text.Text)
+			texts := strings.Join(allTexts(m), "\n")
+			for _, h := range tt.textHas {
+				assert.Contains(t, texts, h)
+			}
+			assert.NotContains(t, texts, "$(steps.", "an unresolved reference is never shown")
+			assert.NotContains(t, texts, "blocked")
+		})
+	}
+}

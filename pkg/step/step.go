@@ -23,6 +23,10 @@ const (
 	ExitOK      = 0
 	ExitFailed  = 1 // the step ran and failed (a gate blocked, a call failed)
 	ExitBadArgs = 2 // the configuration is invalid; nothing was attempted
+	// ExitNotPermitted: the Kubernetes API server refused the step's ServiceAccount a right
+	// (failure.NotPermitted). The exit code is what Tekton records of a step that continued
+	// (onError: continue), so the report tells a missing RoleBinding from a gate that blocked.
+	ExitNotPermitted = 3
 )
 
 // Common holds the settings every step has. Embed it in a step's config struct.
@@ -107,8 +111,13 @@ type InvalidReporter interface{ InvalidResult() string }
 
 func exitCode(err error) int {
 	var fe *failure.Error
-	if errors.As(err, &fe) && fe.ID == failure.InvalidInput {
-		return ExitBadArgs
+	if errors.As(err, &fe) {
+		switch fe.ID {
+		case failure.InvalidInput:
+			return ExitBadArgs
+		case failure.NotPermitted:
+			return ExitNotPermitted
+		}
 	}
 	return ExitFailed
 }

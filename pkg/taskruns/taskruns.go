@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
 // PipelineRunLabel is the label Tekton puts on a PipelineRun's TaskRuns; PipelineTaskLabel
@@ -38,6 +40,12 @@ type TaskRun struct {
 	Steps        []Step
 	// StartTime is when the TaskRun started (status.startTime, RFC 3339); zero when unknown.
 	StartTime time.Time
+	// SpecStatusMessage is spec.statusMessage: why the PipelineRun cancelled the TaskRun
+	// (TimeoutMessage when for its timeouts). Timeout is spec.timeout ("15s"); Params are
+	// spec.params (string values), as the PipelineRun passed them.
+	SpecStatusMessage string
+	Timeout           string
+	Params            map[string]string
 }
 
 // Step is one step's container state.
@@ -55,8 +63,17 @@ type Step struct {
 
 // Parse reads a TaskRun object (as the API server returns it).
 func Parse(obj map[string]any) TaskRun {
-	tr := TaskRun{Results: map[string]string{}}
+	tr := TaskRun{Results: map[string]string{}, Params: map[string]string{}}
 	meta, _ := obj["metadata"].(map[string]any)
+	if spec, ok := obj["spec"].(map[string]any); ok {
+		tr.SpecStatusMessage, _ = spec["statusMessage"].(string)
+		tr.Timeout, _ = spec["timeout"].(string)
+		for _, p := range list(spec["params"]) {
+			if name, ok := p["name"].(string); ok {
+				tr.Params[name] = value(p["value"])
+			}
+		}
+	}
 	tr.Name, _ = meta["name"].(string)
 	if labels, ok := meta["labels"].(map[string]any); ok {
 		tr.PipelineTask, _ = labels[PipelineTaskLabel].(string)
@@ -189,8 +206,14 @@ func Find(trs []TaskRun, name string) *TaskRun {
 
 // Stop is why a TaskRun stopped when its steps did not say it themselves.
 type Stop struct {
-	Rejected   bool   // invalid input: nothing was attempted
-	Cause, Fix string // empty when the TaskRun's results tell it
+	Rejected bool // invalid input: nothing was attempted
+	// Ended is set when Tekton ended the TaskRun (cancelled, or for a timeout): the steps'
+	// messages are then Tekton's, not theirs, and say nothing of the release.
+	Ended End
+	// NotPermitted: a step was refused a right by the API server (it exited
+	// step.ExitNotPermitted): a missing RoleBinding, not a gate's finding.
+	NotPermitted bool
+	Cause, Fix   string // empty when the TaskRun's results tell it
 }
 
 // InputStep is the step that checks the run's params first, and the result it describes
@@ -205,6 +228,12 @@ func Explain(tr *TaskRun) Stop {
 	if tr == nil {
 		return Stop{Cause: "the preflight TaskRun was never created (the PipelineRun failed before it: see its status)",
 			Fix: "read the PipelineRun's status message (tkn pipelinerun describe) and fix what it names"}
+	}
+	if end := endOf(nil, tr); end.Kind != "" {
+		// Before any reading of the steps' messages: Tekton replaces the message of every step
+		// it stopped with its own ("Step … terminated as pod … is terminated"), which is no
+		// step's output.
+		return Stop{Ended: end, Cause: end.Cause(), Fix: end.Fix()}
 	}
 	for _, s := range tr.Steps {
 		switch {
@@ -237,13 +266,19 @@ func Explain(tr *TaskRun) Stop {
 				Fix: truncatedFix}
 		}
 	}
+	for _, s := range tr.Steps {
+		if s.ExitCode == step.ExitNotPermitted && !s.Waiting {
+			cause := tr.Results["FAILURE_CAUSE"]
+			if cause == "" {
+				cause = fmt.Sprintf("step %s was refused a right by the Kubernetes API server", s.Name)
+			}
+			return Stop{NotPermitted: true, Cause: oneLine(cause), Fix: firstNonEmpty(oneLine(tr.Results["FAILURE_FIX"]), notPermittedFix)}
+		}
+	}
 	switch {
 	case tr.Reason == "TaskRunResultLargerThanAllowedLimit" || strings.HasPrefix(tr.Reason, "TaskRunResultLargerThanAllowedLimit"):
 		return Stop{Cause: "the preflight's results were over what the kubelet keeps of a step's termination message, so they were cut and could not be read: " + oneLine(tr.Message),
 			Fix: truncatedFix}
-	case tr.Reason == "TaskRunTimeout":
-		return Stop{Cause: "the preflight timed out: " + oneLine(tr.Message),
-			Fix: "raise the PipelineRun's timeouts.tasks (it must cover scan_poll_timeout and build_wait_timeout), or find the gate that hangs in the log"}
 	case tr.Status != "False" || tr.Results["GATE_SUMMARY"] != "":
 		return Stop{} // the verdict ran: its results say why
 	}
@@ -259,6 +294,15 @@ func Explain(tr *TaskRun) Stop {
 	}
 	return Stop{Cause: fmt.Sprintf("the preflight stopped without a verdict (%s): %s", tr.Reason, oneLine(tr.Message)),
 		Fix: "read the preflight TaskRun's status and log (tkn taskrun describe " + tr.Name + ")"}
+}
+
+const notPermittedFix = "apply the project's RBAC to the namespace (config/tenant-setup.sh <namespace>, as a tenant admin) and bind the ServiceAccounts per task through the PipelineRun's taskRunSpecs; see config/rbac/README.md"
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 const truncatedFix = "a bug: report it with the preflight's log (each step is told its share in RESULTS_BUDGET and must stay within it)"

@@ -28,7 +28,7 @@ func TestExplain(t *testing.T) {
 		{"image pull", &TaskRun{Status: "False", Reason: "TaskRunImagePullFailed", Message: `the step "check-alerts" in TaskRun "x" failed to pull the image "quay.io/a:b"`,
 			Steps: []Step{{Name: "check-alerts", ExitCode: 1, Reason: "TaskRunImagePullFailed", Message: "Step check-alerts terminated as pod x is terminated"}}},
 			false, `a step image cannot be pulled (TaskRunImagePullFailed): the step "check-alerts"`},
-		{"timeout", &TaskRun{Status: "False", Reason: "TaskRunTimeout", Message: "TaskRun x failed to finish within 1h0m0s"}, false, "the preflight timed out"},
+		{"timeout", &TaskRun{Status: "False", Reason: "TaskRunTimeout", Message: "TaskRun x failed to finish within 1h0m0s"}, false, "the run timed out"},
 		{"crash before the verdict", failed(Step{Name: InputStep, Reason: "Completed"}, Step{Name: "gate-verdict", ExitCode: 2, Reason: "Error"}),
 			false, "step gate-verdict stopped with exit code 2"},
 		// As a node reports it: the kubelet calls the steps the entrypoint skipped Error (exit

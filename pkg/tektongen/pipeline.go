@@ -82,15 +82,19 @@ func pipelineTasks() []pipelineTask {
 		{name: "report", finally: true,
 			desc: "Works out how the run ended (from the run's TaskRuns in the cluster when the preflight left no results), records it in the history and tells Slack.",
 			uses: []stepUse{
-				use("record-history", false, nil),
+				// onError: continue, so that notify runs whatever record-history did; notify
+				// reads record-history's exit code and fails the report after telling Slack.
+				use("record-history", true, nil),
 				use("notify", false, map[string]string{
-					"RELEASE_STATUS": history("RELEASE_STATUS"),
-					"RELEASE_NAME":   history("RELEASE_NAME"),
-					"GATE_SUMMARY":   history("GATE_SUMMARY"),
-					"IMAGE_DIGEST":   history("IMAGE_DIGEST"),
-					"FAILURE_CAUSE":  history("FAILURE_CAUSE"),
-					"FAILURE_FIX":    history("FAILURE_FIX"),
-					"KNOWN_ISSUES":   history("KNOWN_ISSUES"),
+					"RECORD_NOTE":           history("RECORD_NOTE"),
+					"RECORD_EXIT_CODE_FILE": RecordExitCodeFile,
+					"RELEASE_STATUS":        history("RELEASE_STATUS"),
+					"RELEASE_NAME":          history("RELEASE_NAME"),
+					"GATE_SUMMARY":          history("GATE_SUMMARY"),
+					"IMAGE_DIGEST":          history("IMAGE_DIGEST"),
+					"FAILURE_CAUSE":         history("FAILURE_CAUSE"),
+					"FAILURE_FIX":           history("FAILURE_FIX"),
+					"KNOWN_ISSUES":          history("KNOWN_ISSUES"),
 				}),
 			},
 			bindings: map[string]string{
@@ -112,6 +116,11 @@ func pipelineTasks() []pipelineTask {
 // of the preflight pod: beside its own results, under /tekton/steps, which Tekton mounts in
 // every step of the pod (the entrypoint reads only declared results there).
 const KnowledgeFile = "/tekton/steps/step-check-known-issues/results/knowledge.json"
+
+// RecordExitCodeFile is where record-history's exit code is left for notify in the report pod
+// (what $(steps.step-record-history.exitCode.path) names; a value starting with "$(steps."
+// would be read as a result reference).
+const RecordExitCodeFile = "/tekton/steps/step-record-history/exitCode"
 
 // pipelineDefaults are Pipeline params whose step setting is required but whose gate can be
 // skipped: the Pipeline lets them be empty, and the gate says what is missing unless skipped.

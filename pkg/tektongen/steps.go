@@ -20,7 +20,7 @@ var (
 		Description: "A kubernetes.io/dockerconfigjson Secret (key .dockerconfigjson) with pull credentials for the staging repository; its entry for the Quay host (a robot account) also authenticates the security API. Unbound: anonymous.",
 		PathEnv:     "DOCKER_CONFIG_FILE", File: ".dockerconfigjson"}
 	caBundle = WorkspaceUse{Workspace: "ca-bundle", Optional: true,
-		Description: "A ConfigMap or Secret holding a PEM CA bundle in a file named ca.crt (e.g. the service CA), trusted besides the system roots. Unbound: system roots only.",
+		Description: "A ConfigMap or Secret holding a PEM CA bundle under the key ca.crt (e.g. the service CA) or ca-bundle.crt (Konflux's trusted-ca ConfigMap), trusted besides the system roots. Unbound: system roots only.",
 		PathEnv:     "CA_FILE", File: "ca.crt", BoundEnv: "CA_BOUND"}
 )
 
@@ -84,7 +84,7 @@ var Steps = []*Step{
 		},
 		Workspaces: []WorkspaceUse{
 			{Workspace: "monitoring-token", Optional: true,
-				Description: "A Secret holding the bearer token for Alertmanager/Prometheus (e.g. a ServiceAccount token whose ServiceAccount has cluster-monitoring-view) under the key monitoring_token_key. Unbound: no token is sent.",
+				Description: "An Opaque Secret holding the bearer token for Alertmanager/Prometheus under the key monitoring_token_key (copy a token of a ServiceAccount with cluster-monitoring-view into it: a tenant policy rejects Secrets of type service-account-token). Unbound: no token is sent.",
 				PathEnv:     "TOKEN_FILE", KeyParam: keyParam("monitoring_token_key", "monitoring-token", "token"), BoundEnv: "TOKEN_BOUND"},
 			caBundle,
 		},
@@ -144,13 +144,14 @@ var Steps = []*Step{
 		Config:      &history.RecordConfig{},
 		Results: []Result{
 			{"HISTORY_ENTRIES", "Number of entries in the history after this one was added."},
-			{"RELEASE_STATUS", "The outcome recorded (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Blocked, Rejected, Running)."},
+			{"RELEASE_STATUS", "The outcome recorded (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Blocked, Rejected, Running, Cancelled, RunTimedOut, NotPermitted)."},
 			{"RELEASE_NAME", "The Release created or found for the commit; empty when none."},
 			{"GATE_SUMMARY", "The gates' one-line summary, when the preflight got that far; empty otherwise."},
 			{"IMAGE_DIGEST", "The image digest the preflight pinned; empty when it did not."},
 			{"FAILURE_CAUSE", "The likely cause when the run did not release; empty otherwise."},
 			{"FAILURE_FIX", "The fix when the run did not release; empty otherwise."},
 			{"KNOWN_ISSUES", "The active known issues the preflight reported, for the notification; empty when none."},
+			{"RECORD_NOTE", "What went wrong recording the run in the history (e.g. a ConfigMap write the ServiceAccount may not make), in one line with the fix; empty when recorded."},
 		},
 	},
 	{

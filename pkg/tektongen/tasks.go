@@ -203,7 +203,7 @@ func catalogMeta(name, display, tags string) metav1.ObjectMeta {
 		Name:   name,
 		Labels: map[string]string{"app.kubernetes.io/version": Version},
 		Annotations: map[string]string{
-			"tekton.dev/pipelines.minVersion": "0.59.0",
+			"tekton.dev/pipelines.minVersion": "1.0.0",
 			"tekton.dev/categories":           "Release",
 			"tekton.dev/tags":                 tags,
 			"tekton.dev/displayName":          display,

@@ -15,6 +15,9 @@ import (
 
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/apis"
@@ -69,11 +72,18 @@ func (tn *Tenant) RunLocal(ctx context.Context, lr LocalRunner, p *pipelinev1.Pi
 	if err := os.WriteFile(pipelineFile, b, 0o600); err != nil {
 		return nil, fmt.Errorf("tkn-local: %w", err)
 	}
-	tok, err := c.Client.CoreV1().ServiceAccounts(tn.NS).CreateToken(ctx, "release-to-prod", &authenticationv1.TokenRequest{
+	// tkn-local runs every step with one kubeconfig: it does not model the per-task
+	// ServiceAccounts of the node's runs, so it gets a ServiceAccount holding the rights of
+	// both (the Roles of config/rbac/self-hosted, bound to it here).
+	sa, err := tn.localServiceAccount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := c.Client.CoreV1().ServiceAccounts(tn.NS).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
 		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
 	}, metav1.CreateOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("tkn-local: token of ServiceAccount release-to-prod: %w", err)
+		return nil, fmt.Errorf("tkn-local: token of ServiceAccount %s: %w", sa, err)
 	}
 	caFile := filepath.Join(workDir, "ca.crt")
 	hostCAs, err := imagebuild.ReadCACerts(hostCACerts)
@@ -90,11 +100,11 @@ clusters:
 - name: node
   cluster: {server: "https://%s:443", certificate-authority: %q}
 users:
-- name: release-to-prod
+- name: tkn-local
   user: {token: %q}
 contexts:
 - name: node
-  context: {cluster: node, user: release-to-prod, namespace: %q}
+  context: {cluster: node, user: tkn-local, namespace: %q}
 current-context: node
 `, APIServiceIP, caFile, tok.Status.Token, tn.NS)), 0o600); err != nil {
 		return nil, fmt.Errorf("tkn-local: %w", err)
@@ -159,4 +169,29 @@ func readObject[T any](path string) (*T, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &v, nil
+}
+
+// localServiceAccount creates (once) the ServiceAccount tkn-local runs as in the tenant's
+// namespace, bound to the Roles of both of the project's ServiceAccounts.
+func (tn *Tenant) localServiceAccount(ctx context.Context) (string, error) {
+	const name = "tkn-local"
+	c := tn.c
+	_, err := c.Client.CoreV1().ServiceAccounts(tn.NS).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return name, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("tkn-local: ServiceAccount %s: %w", name, err)
+	}
+	for _, role := range []string{"release-to-prod", "release-to-prod-releaser"} {
+		rb := &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: name + "-" + role},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: tn.NS}},
+		}
+		if _, err := c.Client.RbacV1().RoleBindings(tn.NS).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+			return "", fmt.Errorf("tkn-local: RoleBinding to %s: %w", role, err)
+		}
+	}
+	return name, nil
 }

@@ -26,8 +26,12 @@ import (
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
-// releaseSHA is the commit the release scenarios release.
-const releaseSHA = "3f786850e387550fdab836ed7e6dc881de23001b"
+// releaseSHA is the commit the release scenarios release; unbuiltSHA one whose build has not
+// happened (no image, no Snapshot).
+const (
+	releaseSHA = "3f786850e387550fdab836ed7e6dc881de23001b"
+	unbuiltSHA = "89e6c98d92887913cadf06b2adb97f26cde4849b"
+)
 
 // alertmanagerURL is where pods reach the cluster's Alertmanager (StartAlertmanager).
 const alertmanagerURL = "http://" + bridgeIP + ":" + alertmanagerPort
@@ -55,6 +59,15 @@ type scenario struct {
 	mutate  func(*pipelinev1.PipelineSpec)
 	params  []string // name, value, … over the defaults
 	runs    int      // runs of the same params, one after the other (default 1)
+	// runSHA is the commit the run releases when it is not the seeded one (a commit whose
+	// build has not happened).
+	runSHA string
+	opts   RunOptions // timeouts, a cancel
+	// nodeOnly says why tkn-local cannot run the scenario; empty: it runs and is compared.
+	nodeOnly string
+	// unbound removes the project's RoleBindings after the set-up: the run's ServiceAccounts
+	// have no right at all, and no history can be written.
+	unbound bool
 	// check holds the node's run i to what it must be; the local run is then held to the node's.
 	check func(t *testing.T, w *pipelineWorld, i int, r *Run, h []history.Entry, releases int)
 }
@@ -170,6 +183,39 @@ func TestPipelineOnNode(t *testing.T) {
 				}
 				assert.Len(t, r.Posts, 1)
 			}},
+		{name: "a run without the project's bindings", ns: "unbound", konflux: passing, scan: CleanScan(), unbound: true,
+			nodeOnly: "tkn-local runs as a ServiceAccount of its own",
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, releases int) {
+				assert.Equal(t, corev1.ConditionFalse, r.Cond.Status, "the run must fail")
+				assert.Zero(t, releases, "no Release")
+				if assert.Len(t, r.Posts, 1, "Slack is told, though nothing could be recorded") {
+					assert.Contains(t, r.Posts[0], "Release run not permitted")
+					assert.Contains(t, r.Posts[0], "the ServiceAccount may not list taskruns", "Slack names the missing right")
+					assert.Contains(t, r.Posts[0], "tenant-setup.sh", "and the fix")
+					assert.Contains(t, r.Posts[0], "not recorded in ConfigMap release-history: the ServiceAccount may not get configmaps", "and that the history was not written")
+				}
+				checkNotBlocked(t, r)
+			}},
+		{name: "tasks timeout while check-image waits for the build", ns: "timeout", konflux: passing, scan: CleanScan(), runSHA: unbuiltSHA,
+			params: []string{"build_wait_timeout", "10m"},
+			opts: RunOptions{Timeouts: &pipelinev1.TimeoutFields{
+				Pipeline: &metav1.Duration{Duration: 5 * time.Minute}, Tasks: &metav1.Duration{Duration: 45 * time.Second}}},
+			nodeOnly: "tkn-local does not enforce the PipelineRun's timeouts",
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, releases int) {
+				checkStopped(t, r, h, "RunTimedOut", "the run timed out after 45s while check-image waited for the build")
+				checkNotBlocked(t, r)
+				assert.Zero(t, releases, "no Release")
+			}},
+		{name: "CancelledRunFinally while check-image waits for the build", ns: "cancel", konflux: passing, scan: CleanScan(), runSHA: unbuiltSHA,
+			params: []string{"build_wait_timeout", "10m"},
+			opts: RunOptions{CancelAs: pipelinev1.PipelineRunSpecStatusCancelledRunFinally,
+				CancelWhen: func(trs []pipelinev1.TaskRun) bool { return StepAtWork(trs, "preflight", "check-image") }},
+			nodeOnly: "tkn-local cannot be cancelled mid-run",
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, releases int) {
+				checkStopped(t, r, h, "Cancelled", "the run was cancelled (CancelledRunFinally) while check-image waited for the build")
+				checkNotBlocked(t, r)
+				assert.Zero(t, releases, "no Release")
+			}},
 	} {
 		t.Run(sc.name, func(t *testing.T) { w.runScenario(ctx, t, sc) })
 	}
@@ -186,6 +232,11 @@ func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenar
 	seed := func(ns string) *Tenant {
 		tn, err := w.c.NewTenant(ctx, w.root, ns)
 		require.NoError(t, err)
+		if sc.unbound {
+			for _, rb := range []string{"release-to-prod", "release-to-prod-releaser"} {
+				require.NoError(t, w.c.Client.RbacV1().RoleBindings(ns).Delete(ctx, rb, metav1.DeleteOptions{}))
+			}
+		}
 		if sc.konflux != nil {
 			o := *sc.konflux
 			o.SHA, o.Image = sha, img
@@ -202,7 +253,11 @@ func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenar
 		for i := 1; i < len(kv); i += 2 {
 			kv[i] = strings.ReplaceAll(kv[i], "$NS", tn.NS)
 		}
-		return w.Params(tn, sha, kv...)
+		runSHA := sha
+		if sc.runSHA != "" {
+			runSHA = sc.runSHA
+		}
+		return w.Params(tn, runSHA, kv...)
 	}
 	spec := w.Pipeline.Spec.DeepCopy()
 	if sc.mutate != nil {
@@ -215,14 +270,21 @@ func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenar
 	var nodeViews []runView
 	var nodeWalls []time.Duration
 	for i := range runs {
-		r := node.run(ctx, t, w.c, spec.DeepCopy(), params(node.Tenant))
+		r := node.run(ctx, t, w.c, spec.DeepCopy(), params(node.Tenant), sc.opts)
 		assert.True(t, r.Reported(), "the finally task report must run and succeed")
-		h := historyOf(ctx, t, node.Tenant)
+		var h []history.Entry
+		if !sc.unbound {
+			h = historyOf(ctx, t, node.Tenant)
+		}
 		sc.check(t, w, i, r, h, releasesIn(ctx, t, w, node.Tenant))
 		nodeWalls = append(nodeWalls, r.Wall)
 		nodeViews = append(nodeViews, viewOf(nodeNS, r.PR.Name, r.Cond, r.PR.Status.SkippedTasks, r.PR.Status.Results, r.TaskRuns, h, r.Posts))
 	}
 
+	if sc.nodeOnly != "" {
+		t.Logf("%s: wall time on the node %s; not through tkn-local: %s", sc.name, nodeWalls[0].Round(time.Millisecond), sc.nodeOnly)
+		return
+	}
 	local := seed(localNS)
 	p := w.Pipeline.DeepCopy()
 	p.Spec = *spec
@@ -355,6 +417,16 @@ func checkStopped(t *testing.T, r *Run, h []history.Entry, status, cause string)
 	}
 }
 
+// checkNotBlocked: a run Tekton ended is never announced as blocked by a gate, nor as results
+// the kubelet cut.
+func checkNotBlocked(t *testing.T, r *Run) {
+	t.Helper()
+	for _, p := range r.Posts {
+		assert.NotContains(t, p, "blocked")
+		assert.NotContains(t, p, "kubelet")
+	}
+}
+
 func historyOf(ctx context.Context, t *testing.T, tn *Tenant) []history.Entry {
 	t.Helper()
 	data, entries, err := tn.History(ctx)
@@ -417,9 +489,9 @@ type nodeTenant struct{ *Tenant }
 // run creates a PipelineRun of spec with params as the tenant, waits for it to end, logs its
 // TaskRuns and wall time, and checks what every run must do: no unsubstituted Tekton reference
 // in a Slack post.
-func (tn *nodeTenant) run(ctx context.Context, t *testing.T, c *Cluster, spec *pipelinev1.PipelineSpec, params map[string]string) *Run {
+func (tn *nodeTenant) run(ctx context.Context, t *testing.T, c *Cluster, spec *pipelinev1.PipelineSpec, params map[string]string, opts RunOptions) *Run {
 	t.Helper()
-	r, err := tn.Run(ctx, spec, params, 10*time.Minute, testLog{t})
+	r, err := tn.RunWith(ctx, spec, params, opts, 10*time.Minute, testLog{t})
 	if r != nil {
 		for _, tr := range r.TaskRuns {
 			logTaskRun(ctx, t, c, tn.NS, &tr)

@@ -20,12 +20,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
 
 	"github.com/release-to-prod/release-to-prod/pkg/history"
 	"github.com/release-to-prod/release-to-prod/pkg/imagebuild"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
+	"github.com/release-to-prod/release-to-prod/test/tenantsetup"
+	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
 // The Konflux world of a tenant, as test/sandbox seeds one.
@@ -82,9 +86,10 @@ func ReadPipeline(root string) (*pipelinev1.Pipeline, error) {
 	return &p, nil
 }
 
-// Tenant is a restricted tenant namespace with the project's RBAC applied, a Slack sink over
-// HTTPS bound as the slack-webhook Secret, and a Tekton client acting with a tenant user's
-// rights only (TenantRules).
+// Tenant is a restricted tenant namespace set up as a Konflux tenant admin does it (Konflux's
+// own roles, the README's set-up script run as the admin), a Slack sink over HTTPS bound as the
+// slack-webhook Secret, and a Tekton client acting as that admin: on hosted Konflux only the
+// tenant admin may create PipelineRuns.
 type Tenant struct {
 	NS       string
 	SlackURL string // the webhook URL, as pods see it
@@ -95,16 +100,45 @@ type Tenant struct {
 	posts []string
 }
 
-// NewTenant creates namespace ns under restricted pod security with the RBAC of the checkout at
-// root (config/rbac), the tenant user's Role, and the slack-webhook Secret.
+// TenantAdminUser is the user the tenant admin acts as.
+const TenantAdminUser = "tenant-admin"
+
+// TenantVariant is the set of Konflux's roles the node's tenants get. Self-hosted (upstream):
+// its admin may create Roles, and the history ConfigMap the node's scenarios read is writable
+// by the report's ServiceAccount there; the hosted variant (no Role create, no ConfigMap write
+// below admin) is TestTenantSetup's, in the sandbox.
+const TenantVariant = tenantsetup.Upstream
+
+// NewTenant creates namespace ns under restricted pod security and sets it up as a Konflux
+// tenant admin does: Konflux's own ClusterRoles of TenantVariant (read beside the checkout at
+// root), TenantAdminUser bound to the admin role by RoleBindings in ns as Konflux binds it, the
+// README's set-up script (config/tenant-setup.sh) run as that user, as written, and the
+// slack-webhook Secret created by that user. A step the admin may not perform fails here.
 func (c *Cluster) NewTenant(ctx context.Context, root, ns string) (*Tenant, error) {
 	if err := c.RestrictedNamespace(ctx, ns); err != nil {
 		return nil, err
 	}
-	for _, f := range []string{"serviceaccount.yaml", "role.yaml", "rolebinding.yaml"} {
-		if err := c.ApplyFile(ctx, ns, filepath.Join(root, "config", "rbac", f)); err != nil {
-			return nil, err
-		}
+	cfg, err := c.TenantAdmin(ctx, root, ns)
+	if err != nil {
+		return nil, err
+	}
+	kubectl, err := tools.Path(ctx, tools.Kubectl, c.log)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", ns, err)
+	}
+	adminKubeconfig := filepath.Join(c.Dir, "kubeconfig-"+TenantAdminUser+"-"+ns)
+	if err := tenantsetup.ImpersonatingKubeconfig(filepath.Join(c.Dir, "kubeconfig"), adminKubeconfig, TenantAdminUser); err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", ns, err)
+	}
+	// The API server is reachable from the cluster's network namespace only.
+	out, err := tenantsetup.RunScript(ctx, root, kubectl, adminKubeconfig, ns, TenantVariant.SelfHosted(), "nsenter", "--net="+c.ns.path, "--")
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", ns, err)
+	}
+	fmt.Fprint(c.log, out)
+	admin, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", ns, err)
 	}
 	tn := &Tenant{NS: ns, c: c}
 	sink, err := c.ServeTLS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -118,15 +152,11 @@ func (c *Cluster) NewTenant(ctx context.Context, root, ns string) (*Tenant, erro
 		return nil, err
 	}
 	tn.SlackURL = "https://" + sink + "/services/T000/B000/XXXX"
-	if _, err := c.Client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
+	if _, err := admin.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "slack-webhook"},
 		StringData: map[string]string{"url": tn.SlackURL},
 	}, metav1.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("tenant %s: slack-webhook Secret: %w", ns, err)
-	}
-	cfg, err := c.Tenant(ctx, ns, "tenant-user")
-	if err != nil {
-		return nil, err
 	}
 	if tn.Tekton, err = tektonclient.NewForConfig(cfg); err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", ns, err)
@@ -233,10 +263,44 @@ func (r *Run) Reported() bool {
 	return rc != nil && rc.Status == corev1.ConditionTrue
 }
 
-// Run creates a PipelineRun of spec with params as the tenant user (the slack-webhook Secret
-// bound, ServiceAccount release-to-prod), reports the TaskRuns as they end on progress, and
+// Run creates a PipelineRun of spec with params as the tenant admin (the slack-webhook Secret
+// bound, ServiceAccount release-to-prod, release-to-prod-releaser for create-release), reports the TaskRuns as they end on progress, and
 // waits up to timeout for the run to end.
 func (tn *Tenant) Run(ctx context.Context, spec *pipelinev1.PipelineSpec, params map[string]string, timeout time.Duration, progress io.Writer) (*Run, error) {
+	return tn.RunWith(ctx, spec, params, RunOptions{}, timeout, progress)
+}
+
+// RunOptions change how RunWith starts and drives a PipelineRun, for the ends a person or
+// Tekton gives a run: its timeouts, and a cancel (CancelAs patched into spec.status, as the
+// Konflux UI and tkn pipelinerun cancel do, once CancelWhen holds of its TaskRuns).
+type RunOptions struct {
+	Timeouts   *pipelinev1.TimeoutFields
+	CancelAs   pipelinev1.PipelineRunSpecStatus
+	CancelWhen func(trs []pipelinev1.TaskRun) bool
+}
+
+// StepAtWork reports whether step of pipeline task task is at work in trs, as Tekton records
+// it: every step before it ended. Every step's container runs from the pod's start (its
+// entrypoint waits for the step before it), so a step shown running is not yet at work.
+func StepAtWork(trs []pipelinev1.TaskRun, task, step string) bool {
+	for _, tr := range trs {
+		if tr.Labels["tekton.dev/pipelineTask"] != task {
+			continue
+		}
+		for _, s := range tr.Status.Steps {
+			if s.Name == step {
+				return s.Running != nil
+			}
+			if s.Terminated == nil {
+				return false
+			}
+		}
+	}
+	return false
+}
+
+// RunWith is Run with opts.
+func (tn *Tenant) RunWith(ctx context.Context, spec *pipelinev1.PipelineSpec, params map[string]string, opts RunOptions, timeout time.Duration, progress io.Writer) (*Run, error) {
 	before := len(tn.Posts())
 	var ps pipelinev1.Params
 	for _, n := range slices.Sorted(maps.Keys(params)) {
@@ -251,8 +315,11 @@ func (tn *Tenant) Run(ctx context.Context, spec *pipelinev1.PipelineSpec, params
 				{Name: "slack-webhook", Secret: &corev1.SecretVolumeSource{SecretName: "slack-webhook"}},
 			},
 			TaskRunTemplate: pipelinev1.PipelineTaskRunTemplate{ServiceAccountName: "release-to-prod"},
+			// As the README binds them: only create-release may create a Release.
+			TaskRunSpecs: []pipelinev1.PipelineTaskRunSpec{{PipelineTaskName: "create-release", ServiceAccountName: "release-to-prod-releaser"}},
 		},
 	}
+	pr.Spec.Timeouts = opts.Timeouts
 	created := time.Now()
 	pr, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Create(ctx, pr, metav1.CreateOptions{})
 	if err != nil {
@@ -260,6 +327,7 @@ func (tn *Tenant) Run(ctx context.Context, spec *pipelinev1.PipelineSpec, params
 	}
 	fmt.Fprintf(progress, "PipelineRun %s/%s created\n", tn.NS, pr.Name)
 	seen := map[string]bool{}
+	cancelled := false
 	err = tn.c.waitFor(ctx, "PipelineRun "+pr.Name+" done", timeout, func(ctx context.Context) (bool, error) {
 		got, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Get(ctx, pr.Name, metav1.GetOptions{})
 		if err != nil {
@@ -267,6 +335,14 @@ func (tn *Tenant) Run(ctx context.Context, spec *pipelinev1.PipelineSpec, params
 		}
 		pr = got
 		if trs, err := tn.Tekton.TektonV1().TaskRuns(tn.NS).List(ctx, metav1.ListOptions{LabelSelector: "tekton.dev/pipelineRun=" + pr.Name}); err == nil {
+			if opts.CancelAs != "" && !cancelled && opts.CancelWhen(trs.Items) {
+				patch := []byte(`{"spec":{"status":"` + string(opts.CancelAs) + `"}}`)
+				if _, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Patch(ctx, pr.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+					return false, fmt.Errorf("cancelling PipelineRun %s as %s: %w", pr.Name, opts.CancelAs, err)
+				}
+				cancelled = true
+				fmt.Fprintf(progress, "  PipelineRun %s: spec.status %s\n", pr.Name, opts.CancelAs)
+			}
 			for _, tr := range trs.Items {
 				if cond := tr.Status.GetCondition(apis.ConditionSucceeded); cond != nil && !cond.IsUnknown() && !seen[tr.Name] {
 					seen[tr.Name] = true

@@ -6,11 +6,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/release-to-prod/release-to-prod/test/tenantsetup"
 )
 
 // RestrictedNamespace creates a namespace under the restricted Pod Security Standard, as a
@@ -34,32 +34,23 @@ func (c *Cluster) RestrictedNamespace(ctx context.Context, name string) error {
 	})
 }
 
-// TenantRules are the rights a Konflux tenant has over Tekton in its namespace, as far as this
-// project relies on them: create and follow PipelineRuns, read TaskRuns and their pods' logs —
-// never create Tasks, Pipelines or StepActions.
-var TenantRules = []rbacv1.PolicyRule{
-	{APIGroups: []string{"tekton.dev"}, Resources: []string{"pipelineruns", "taskruns"}, Verbs: []string{"create", "get", "list", "watch"}},
-	{APIGroups: []string{""}, Resources: []string{"pods", "pods/log"}, Verbs: []string{"get", "list", "watch"}},
-	{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create", "get"}},
-}
-
-// Tenant binds user to a Role holding TenantRules in namespace and returns a rest.Config that
-// impersonates that user: the test then acts with a tenant's rights only.
-func (c *Cluster) Tenant(ctx context.Context, namespace, user string) (*rest.Config, error) {
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "tenant", Namespace: namespace}, Rules: TenantRules}
-	if _, err := c.Client.RbacV1().Roles(namespace).Create(ctx, role, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, fmt.Errorf("cluster: tenant role: %w", err)
+// TenantAdmin installs Konflux's own ClusterRoles of TenantVariant (read beside the checkout at
+// root), binds TenantAdminUser to the admin role in namespace by RoleBindings, as Konflux binds
+// a tenant's admins, and returns a rest.Config acting as that user: the test then acts with a
+// tenant admin's rights only.
+func (c *Cluster) TenantAdmin(ctx context.Context, root, namespace string) (*rest.Config, error) {
+	roles, err := tenantsetup.ClusterRoles(root, TenantVariant)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: tenant %s: %w", namespace, err)
 	}
-	rb := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "tenant-" + user, Namespace: namespace},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "tenant"},
-		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: user}},
+	if err := tenantsetup.Install(ctx, c.Client, roles); err != nil {
+		return nil, fmt.Errorf("cluster: tenant %s: %w", namespace, err)
 	}
-	if _, err := c.Client.RbacV1().RoleBindings(namespace).Create(ctx, rb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, fmt.Errorf("cluster: tenant role binding: %w", err)
+	if err := tenantsetup.BindAdmin(ctx, c.Client, namespace, TenantAdminUser, tenantsetup.AdminRoles(TenantVariant, roles)); err != nil {
+		return nil, fmt.Errorf("cluster: tenant %s: %w", namespace, err)
 	}
 	cfg := rest.CopyConfig(c.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:authenticated"}}
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: TenantAdminUser, Groups: []string{"system:authenticated"}}
 	return cfg, nil
 }
 
