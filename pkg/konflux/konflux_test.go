@@ -363,3 +363,58 @@ func TestReleaseRequestObject(t *testing.T) {
 	assert.Equal(t, "snap-1", str(u, "spec", "snapshot"))
 	assert.Equal(t, "plan", str(u, "spec", "releasePlan"))
 }
+
+// TestReleaseDoubt: every way the release service (75576be) can finish a Release as failed
+// while its managed PipelineRun may have pushed — and the ways that are certainly not in doubt.
+func TestReleaseDoubt(t *testing.T) {
+	failed := Condition{Type: ConditionReleased, Status: "False", Reason: "Failed", Message: "Release validation failed"}
+	running := Condition{Type: ConditionReleased, Status: "False", Reason: "Progressing"}
+	succeeded := Condition{Type: ConditionReleased, Status: "True", Reason: "Succeeded"}
+	skipped := Condition{Type: ConditionManagedPipeline, Status: "True", Reason: "Skipped"}
+	attempt := func(status string) []PipelineAttempt {
+		return []PipelineAttempt{{PipelineRun: "managed-ns/managed-x1", Status: status}}
+	}
+	tests := []struct {
+		name   string
+		r      Release
+		doubt  bool
+		whyHas string
+	}{
+		{name: "failedPostValidation with the managed run recorded", r: Release{Conditions: []Condition{failed, skipped,
+			{Type: ConditionValidated, Status: "False", Reason: "Failed", Message: "found ReleasePlanAdmission 'rpa' with block-releases label set to true"}},
+			Attempts: attempt("Progressing"), FailedPostValidation: true}, doubt: true, whyHas: "failedPostValidation: found ReleasePlanAdmission"},
+		{name: "failedPostValidation before Released turned", r: Release{Conditions: []Condition{running}, FailedPostValidation: true}, doubt: true, whyHas: "failedPostValidation"},
+		{name: "last managed attempt still Progressing", r: Release{Conditions: []Condition{failed}, Attempts: attempt("Progressing")}, doubt: true, whyHas: "still Progressing"},
+		{name: "managed Skipped with a PipelineRun recorded", r: Release{Conditions: []Condition{failed, skipped}, Attempts: attempt("Succeeded")}, doubt: true, whyHas: "marked Skipped although managed PipelineRun managed-ns/managed-x1"},
+		{name: "tenant collectors failed", r: Release{Conditions: []Condition{failed, {Type: ConditionTenantCollectors, Status: "False", Reason: "Failed", Message: "collector jira 500"}}}, doubt: true, whyHas: "tenant collectors pipeline failed"},
+		{name: "managed collectors failed", r: Release{Conditions: []Condition{failed, {Type: ConditionManagedCollectors, Status: "False", Reason: "Failed"}}}, doubt: true, whyHas: "managed collectors pipeline failed"},
+		{name: "managed Skipped, no PipelineRun: nothing ran", r: Release{Conditions: []Condition{failed, skipped}}},
+		{name: "managed attempt failed", r: Release{Conditions: []Condition{failed, {Type: ConditionManagedPipeline, Status: "False", Reason: "Failed"}}, Attempts: attempt("Failed")}},
+		{name: "succeeded", r: Release{Conditions: []Condition{succeeded}, Attempts: attempt("Succeeded"), FailedPostValidation: true}},
+		{name: "still running", r: Release{Conditions: []Condition{running}, Attempts: attempt("Progressing")}},
+		{name: "collectors still running", r: Release{Conditions: []Condition{running, {Type: ConditionTenantCollectors, Status: "False", Reason: "Progressing"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.r.Name, tt.r.Snapshot = "rel-1", "snap-1"
+			why, check, ok := tt.r.Doubt()
+			require.Equal(t, tt.doubt, ok, why)
+			assert.Equal(t, tt.doubt, tt.r.Doubtful())
+			if !tt.doubt {
+				return
+			}
+			assert.Contains(t, why, tt.whyHas)
+			assert.NotEmpty(t, check)
+			a, found := failure.Explain(tt.r.DoubtError("ns"))
+			require.True(t, found)
+			assert.Equal(t, failure.ReleaseMayBeInProduction, a.ID)
+			assert.Contains(t, a.Cause, "Release rel-1 (Snapshot snap-1) did not succeed, yet its content may have reached production")
+			assert.Contains(t, a.Fix, "do not release this commit again")
+			assert.NotContains(t, a.Cause+a.Fix, "{")
+			c := Classify([]Release{tt.r}, "")
+			assert.Len(t, c.Doubtful, 1, "never counted as failed (which would allow a new Release)")
+			assert.Empty(t, c.Failed)
+			assert.Nil(t, c.Released)
+		})
+	}
+}

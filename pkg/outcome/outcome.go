@@ -33,10 +33,14 @@ const (
 	Running Status = "Running"
 	// Rejected: a param of the run was not valid; nothing was attempted.
 	Rejected Status = "Rejected"
+	// Doubtful: a Release of the commit did not succeed, yet its content may be in production
+	// (konflux.Release.Doubt). Never a success and never a reason to release again: a person
+	// must check the Release first.
+	Doubtful Status = "Doubtful"
 )
 
 // Statuses lists every status, for documentation and validation.
-var Statuses = []Status{Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Running, Rejected}
+var Statuses = []Status{Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Running, Rejected, Doubtful}
 
 // Normalize returns the status s names (any case, surrounding space ignored), or "" and false.
 func Normalize(s string) (Status, bool) {
@@ -52,6 +56,10 @@ func Normalize(s string) (Status, bool) {
 // IsReleased reports whether the status says the commit is in production.
 func IsReleased(s Status) bool { return s == Succeeded || s == AlreadyReleased }
 
+// MayBeInProduction reports whether the commit may be in production: released, or Doubtful.
+// Judging the order of releases counts both, so that nothing older goes out after it.
+func MayBeInProduction(s Status) bool { return IsReleased(s) || s == Doubtful }
+
 // Outcome is what happened to the release, as a notification tells it.
 type Outcome int
 
@@ -66,6 +74,7 @@ const (
 	NotReleased                     // the pipeline stopped (cancelled, timed out, skipped) without a release
 	ReleaseCreated                  // the Release was created; its outcome was not awaited
 	InputRejected                   // a param was not valid: nothing was attempted
+	ReleaseDoubtful                 // a Release did not succeed but may be in production: a person must check
 	numOutcomes
 )
 
@@ -90,8 +99,11 @@ func (o Outcome) String() string {
 	if o < 0 || o >= numOutcomes {
 		return fmt.Sprintf("outcome(%d)", int(o))
 	}
-	return [...]string{"released", "already-released", "dry-run", "blocked", "dry-run-blocked", "release-failed", "not-released", "release-created", "rejected"}[o]
+	return [...]string{"released", "already-released", "dry-run", "blocked", "dry-run-blocked", "release-failed", "not-released", "release-created", "rejected", "release-doubtful"}[o]
 }
+
+// DoubtfulNote is what every report of a Doubtful release says.
+const DoubtfulNote = "the Release did not succeed but its content may be in production: a person must check the Release before anything is released again"
 
 // Decide maps the pipeline's statuses to an outcome. status is $(tasks.status) of the Pipeline's
 // finally section (Succeeded, Failed, Completed, None); releaseStatus is a Status (create-release's
@@ -106,6 +118,7 @@ func (o Outcome) String() string {
 //	Created          any                    any      ReleaseCreated (outcome not awaited)
 //	Running          any                    any      NotReleased (note: still running in Konflux)
 //	Rejected         any                    any      InputRejected
+//	Doubtful         any                    any      ReleaseDoubtful (note: may be in production)
 //	Blocked          as empty
 //	Failed/TimedOut  any                    any      ReleaseFailed
 //	DryRun or empty  Failed                 true     DryRunWouldBlock
@@ -149,6 +162,9 @@ func Decide(status, releaseStatus string, dryRun bool) (o Outcome, note string) 
 		return NotReleased, strings.Join(notes, "; ")
 	case Rejected:
 		return InputRejected, strings.Join(notes, "; ")
+	case Doubtful:
+		notes = append(notes, DoubtfulNote)
+		return ReleaseDoubtful, strings.Join(notes, "; ")
 	case Blocked:
 		// record-history's word for a run the gates stopped: decided by the pipeline status below.
 		rs = ""

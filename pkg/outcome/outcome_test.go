@@ -39,6 +39,10 @@ func TestDecide(t *testing.T) {
 		// A Release created without waiting is not announced as released.
 		{"Succeeded", "Created", false, ReleaseCreated, "outcome not awaited"},
 		{"Failed", "Created", false, ReleaseCreated, "outcome not awaited"},
+		// A Release that may be in production is never a success, whatever the pipeline says.
+		{"Failed", "Doubtful", false, ReleaseDoubtful, "may be in production"},
+		{"Succeeded", "doubtful", false, ReleaseDoubtful, "may be in production"},
+		{"Failed", "Doubtful", true, ReleaseDoubtful, "may be in production"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.status+"/"+tt.release, func(t *testing.T) {
@@ -80,4 +84,12 @@ func TestNormalize(t *testing.T) {
 	assert.True(t, IsReleased(AlreadyReleased))
 	assert.False(t, IsReleased(Created), "Created is not released")
 	assert.False(t, IsReleased(Running))
+}
+
+func TestMayBeInProduction(t *testing.T) {
+	for _, st := range Statuses {
+		want := st == Succeeded || st == AlreadyReleased || st == Doubtful
+		assert.Equal(t, want, MayBeInProduction(st), st)
+		assert.Equal(t, st == Succeeded || st == AlreadyReleased, IsReleased(st), "a Doubtful release is not a release: %s", st)
+	}
 }

@@ -32,7 +32,7 @@ func checkOrder(ctx context.Context, c *konflux.Client, s *step.Step, cfg *Confi
 	var newest *released
 	compared, unknown, reads := 0, 0, 0
 	for _, e := range entries {
-		if e.Component != cfg.Component || e.SHA == st.sha || seen[e.SHA] || !outcome.IsReleased(e.Status) {
+		if e.Component != cfg.Component || e.SHA == st.sha || seen[e.SHA] || !outcome.MayBeInProduction(e.Status) {
 			continue
 		}
 		seen[e.SHA] = true

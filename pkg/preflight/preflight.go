@@ -13,6 +13,7 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 	"github.com/release-to-prod/release-to-prod/pkg/history"
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
@@ -307,6 +308,10 @@ func alreadyReleased(ctx context.Context, c *konflux.Client, s *step.Step, cfg *
 		s.Info("  Release %s of Snapshot %s (made by %s) failed: it does not block a new Release", r.Name, r.Snapshot, r.Made())
 	}
 	switch {
+	case cr.Released == nil && len(cr.Doubtful) > 0:
+		d := cr.Doubtful[0]
+		why, _, _ := d.Doubt()
+		return fail(s, d.DoubtError(cfg.Namespace), "already released? Release %s of Snapshot %s (made by %s) did not succeed but may be in production: %s", d.Name, d.Snapshot, d.Made(), why)
 	case cr.Released != nil:
 		p.AlreadyReleased = cr.Released.Name
 		if done, ok := cr.Released.Done(); done && ok {
@@ -326,6 +331,12 @@ func alreadyReleased(ctx context.Context, c *konflux.Client, s *step.Step, cfg *
 		s.Warn("already released: the history %s records Release %s of commit %s succeeded at %s", cfg.HistoryConfigMap, e.Release, st.sha, e.Finished)
 		return nil
 	}
+	if e, ok := doubtfulInHistory(f.history, cfg.Component, st.sha); ok {
+		err := failure.New(failure.ReleaseMayBeInProduction, map[string]string{"release": e.Release, "snapshot": e.Snapshot, "namespace": cfg.Namespace,
+			"why": "the history " + cfg.HistoryConfigMap + " records it as " + outcome.Doubtful + " (" + e.Finished + ")", "check": "what that Release's managed PipelineRun pushed, then record the answer"},
+			"the history %s records Release %s of commit %s as %s: its content may be in production", cfg.HistoryConfigMap, e.Release, st.sha, outcome.Doubtful)
+		return fail(s, err, "already released? the history %s records Release %s of commit %s as %s (may be in production)", cfg.HistoryConfigMap, e.Release, short(st.sha), outcome.Doubtful)
+	}
 	switch {
 	case len(cr.Running) > 0:
 		r := cr.Running[0]
@@ -336,6 +347,17 @@ func alreadyReleased(ctx context.Context, c *konflux.Client, s *step.Step, cfg *
 	s.OK("not released yet: no Release of commit %s through %s in production or in progress (%d of its Releases in the namespace, %d entries in history %s)",
 		st.sha, p.ReleasePlan.Name, len(rels), len(f.history), cfg.HistoryConfigMap)
 	return nil
+}
+
+// doubtfulInHistory returns the newest entry of component at sha, when it says Doubtful: a later
+// Succeeded entry (someone checked and released) supersedes it.
+func doubtfulInHistory(entries []history.Entry, component, sha string) (history.Entry, bool) {
+	for _, e := range entries {
+		if e.Component == component && e.SHA == sha && (e.Status == outcome.Doubtful || outcome.IsReleased(e.Status)) {
+			return e, e.Status == outcome.Doubtful
+		}
+	}
+	return history.Entry{}, false
 }
 
 func latest(s *step.Step, cfg *Config, entries []history.Entry, p *Preflight) string {

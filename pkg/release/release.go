@@ -132,6 +132,8 @@ func (r *run) release(ctx context.Context) error {
 	switch {
 	case existing.Released != nil:
 		return r.alreadyReleased(existing.Released)
+	case len(existing.Doubtful) > 0:
+		return r.doubtful(existing.Doubtful[0])
 	case len(existing.Running) > 0:
 		rel := existing.Running[0]
 		r.s.OK("Release %s of Snapshot %s (made by %s) is in progress (%s): not creating another", rel.Name, rel.Snapshot, rel.Made(), rel.Phase())
@@ -196,6 +198,20 @@ func (r *run) alreadyReleased(rel *konflux.Release) error {
 	return r.s.Result("RELEASE_STATUS", outcome.AlreadyReleased)
 }
 
+// doubtful stops the run on a Release that did not succeed but may have reached production: it
+// is neither a success nor a reason to release again.
+func (r *run) doubtful(rel *konflux.Release) error {
+	if err := r.s.Result("RELEASE_NAME", rel.Name); err != nil {
+		return err
+	}
+	why, _, _ := rel.Doubt()
+	r.s.Fail("Release %s (Snapshot %s, made by %s) may be in production: %s", rel.Name, rel.Snapshot, rel.Made(), why)
+	if err := r.s.Result("RELEASE_STATUS", outcome.Doubtful); err != nil {
+		return err
+	}
+	return rel.DoubtError(r.cfg.Namespace)
+}
+
 // follow reports a Release this run did not create: waited on when WAIT is true.
 func (r *run) follow(ctx context.Context, name string) error {
 	if err := r.s.Result("RELEASE_NAME", name); err != nil {
@@ -229,6 +245,9 @@ func (r *run) observe(ctx context.Context) error {
 		return failure.New(failure.AutoReleaseNotCreated, facts, "no Release of Snapshot %s through %s appeared within %s", r.cfg.Snapshot, r.cfg.ReleasePlan, r.cfg.Timeout)
 	}
 	r.s.OK("Release %s of Snapshot %s appeared (made by %s)", rel.Name, rel.Snapshot, rel.Made())
+	if rel.Doubtful() {
+		return r.doubtful(rel)
+	}
 	if rel.InProduction() {
 		return r.alreadyReleased(rel)
 	}
@@ -264,6 +283,8 @@ func (r *run) create(ctx context.Context) error {
 		}
 		done, _ := rel.Done()
 		switch {
+		case rel.Doubtful():
+			return r.doubtful(rel)
 		case rel.InProduction():
 			return r.alreadyReleased(rel)
 		case !done:
@@ -299,6 +320,8 @@ func (r *run) waitFor(ctx context.Context, name string) error {
 	}
 	done, ok := rel.Done()
 	switch {
+	case rel.Doubtful():
+		return r.doubtful(rel)
 	case done && ok:
 		r.s.OK("Release %s succeeded after %s", name, elapsed)
 		return r.s.Result("RELEASE_STATUS", outcome.Succeeded)

@@ -80,6 +80,8 @@ func (n Notification) title(component string) string {
 		return "Release blocked: " + component
 	case outcome.DryRunWouldBlock:
 		return "Dry run blocked: " + component
+	case outcome.ReleaseDoubtful:
+		return "Release doubtful, may be in production: " + component
 	case outcome.ReleaseFailed:
 		if strings.EqualFold(strings.TrimSpace(n.ReleaseStatus), "TimedOut") {
 			return "Release timed out: " + component
@@ -101,6 +103,8 @@ func emoji(o Outcome) string {
 		return ":hourglass_flowing_sand:"
 	case outcome.NotReleased:
 		return ":warning:"
+	case outcome.ReleaseDoubtful:
+		return ":rotating_light:"
 	}
 	return ":x:"
 }
@@ -123,6 +127,8 @@ func (n Notification) status() string {
 		return "The Release was created and did not succeed"
 	case outcome.InputRejected:
 		return "Rejected before any gate ran: a param is not valid, nothing was attempted"
+	case outcome.ReleaseDoubtful:
+		return "The Release did not succeed, but its content may be in production"
 	}
 	return "Not released"
 }
@@ -136,6 +142,8 @@ func (n Notification) defaultAdvice() (cause, fix string) {
 		return "a param of the run is not valid", "correct the param named in the PipelineRun's preflight log and start the run again"
 	case outcome.ReleaseFailed:
 		return "the Konflux release pipeline for the Release failed or timed out", "inspect the Release and its release PipelineRun in the managed namespace, then re-run"
+	case outcome.ReleaseDoubtful:
+		return outcome.DoubtfulNote, "check the Release's managed PipelineRun and the production registry; do not release this commit again until then"
 	}
 	return "the pipeline stopped before releasing", "open the PipelineRun to see which task did not run, then re-run"
 }

@@ -23,6 +23,9 @@ const (
 	ExitOK      = 0
 	ExitFailed  = 1 // the step ran and failed (a gate blocked, a call failed)
 	ExitBadArgs = 2 // the configuration is invalid; nothing was attempted
+	// ExitMayBeInProduction: a Release did not succeed but its content may be in production
+	// (outcome.Doubtful); a person must check it before anything is released again.
+	ExitMayBeInProduction = 3
 )
 
 // Common holds the settings every step has. Embed it in a step's config struct.
@@ -107,8 +110,11 @@ type InvalidReporter interface{ InvalidResult() string }
 
 func exitCode(err error) int {
 	var fe *failure.Error
-	if errors.As(err, &fe) && fe.ID == failure.InvalidInput {
+	switch {
+	case errors.As(err, &fe) && fe.ID == failure.InvalidInput:
 		return ExitBadArgs
+	case fe != nil && fe.ID == failure.ReleaseMayBeInProduction:
+		return ExitMayBeInProduction
 	}
 	return ExitFailed
 }

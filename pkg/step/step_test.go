@@ -78,6 +78,8 @@ func TestRunFailureExplained(t *testing.T) {
 		{name: "known text", err: failure.New(failure.ImageNotFound, map[string]string{"image": "quay.io/a/b:c"}, "tag c not found"),
 			wantCode: ExitFailed, outHas: []string{"✗ test-step failed: tag c not found", "likely cause: the image quay.io/a/b:c does not exist", "fix: check the build PipelineRun"}},
 		{name: "invalid input exits 2", err: failure.New(failure.InvalidInput, nil, "bad sha"), wantCode: ExitBadArgs, outHas: []string{"bad sha"}},
+		{name: "a Release that may be in production exits 3", err: fmt.Errorf("release: %w", failure.New(failure.ReleaseMayBeInProduction, map[string]string{"release": "r1"}, "Release r1 may be in production")),
+			wantCode: ExitMayBeInProduction, outHas: []string{"Release r1 may be in production", "do not release this commit again"}},
 		{name: "unknown error still printed", err: errors.New("boom"), wantCode: ExitFailed, outHas: []string{"✗ test-step failed: boom"}},
 		{name: "json", format: "json", err: fmt.Errorf("checking: %w", &failure.HTTPStatusError{Service: "Quay", Method: "GET", URL: "https://quay.io/x", Code: 401}),
 			wantCode: ExitFailed, outHas: []string{`"level":"error"`, `"id":"unauthorized"`, `Quay rejected the credentials`}},

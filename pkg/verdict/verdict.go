@@ -52,6 +52,8 @@ func (g Gate) Status() string {
 		return "did not run"
 	case step.ExitBadArgs:
 		return "invalid input (exit 2)"
+	case step.ExitMayBeInProduction:
+		return "may be in production (exit 3)"
 	default:
 		return fmt.Sprintf("blocked (exit %d)", g.ExitCode)
 	}
