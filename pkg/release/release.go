@@ -225,22 +225,22 @@ func (r *run) follow(ctx context.Context, name string) error {
 }
 
 // observe waits for the Release integration-service creates for the Snapshot, then its outcome.
+// It stops as soon as integration-service has decided not to create one (the Snapshot's
+// AutoReleased condition), rather than at the timeout.
 func (r *run) observe(ctx context.Context) error {
 	r.s.Info("  observe mode: waiting up to %s for integration-service to create the Release of Snapshot %s", r.cfg.Timeout, r.cfg.Snapshot)
 	start := time.Now()
-	rel, err := r.kc.WaitForRelease(ctx, r.s, r.cfg.Component, r.req.SHA, []string{r.cfg.Snapshot}, r.cfg.ReleasePlan, r.cfg.Timeout, r.cfg.ProgressInterval)
+	rel, decision, err := r.kc.WaitForRelease(ctx, r.s, r.cfg.Component, r.req.SHA, r.cfg.Snapshot, r.cfg.ReleasePlan, r.cfg.Timeout, r.cfg.ProgressInterval)
 	if err != nil {
 		return err
 	}
 	if rel == nil {
-		facts := map[string]string{"snapshot": r.cfg.Snapshot, "plan": r.cfg.ReleasePlan, "timeout": r.cfg.Timeout.String(), "namespace": r.cfg.Namespace}
-		cctx, cancel := context.WithTimeout(ctx, requestTimeout)
-		if sn, err := r.kc.GetSnapshot(cctx, r.cfg.Snapshot); err == nil {
-			if c, ok := sn.Condition(konflux.ConditionAutoReleased); ok {
-				facts["message"] = c.Message
-			}
+		facts := map[string]string{"snapshot": r.cfg.Snapshot, "plan": r.cfg.ReleasePlan, "within": "within " + r.cfg.Timeout.String(), "namespace": r.cfg.Namespace, "message": decision}
+		if decision != "" {
+			facts["within"] = "and integration-service has decided (after " + time.Since(start).Round(time.Second).String() + ")"
+			r.s.Fail("integration-service decided not to release Snapshot %s through %s: %s (AutoReleased condition, after %s)", r.cfg.Snapshot, r.cfg.ReleasePlan, decision, time.Since(start).Round(time.Second))
+			return failure.New(failure.AutoReleaseNotCreated, facts, "integration-service created no Release of Snapshot %s through %s: %s", r.cfg.Snapshot, r.cfg.ReleasePlan, decision)
 		}
-		cancel()
 		r.s.Fail("no Release of Snapshot %s appeared within %s", r.cfg.Snapshot, r.cfg.Timeout)
 		return failure.New(failure.AutoReleaseNotCreated, facts, "no Release of Snapshot %s through %s appeared within %s", r.cfg.Snapshot, r.cfg.ReleasePlan, r.cfg.Timeout)
 	}
