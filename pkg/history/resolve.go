@@ -88,6 +88,11 @@ func ResolveOutcome(ctx context.Context, c *konflux.Client, f RunFacts, componen
 		return out, nil
 	default: // failed: the Release failed, or is still running past the timeout
 		out.Status = outcome.Failed
+		if rel == nil {
+			// create-release stopped before any Release existed (its order check, a refused
+			// create): nothing was released, nothing failed in Konflux.
+			out.Status = outcome.Blocked
+		}
 		if rel != nil {
 			if done, _ := rel.Done(); !done && !rel.ManagedSucceeded() {
 				out.Status = outcome.TimedOut

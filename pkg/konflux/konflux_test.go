@@ -124,12 +124,12 @@ func TestFindSnapshot(t *testing.T) {
 func TestSnapshotDigest(t *testing.T) {
 	d := "sha256:" + strings.Repeat("b", 64)
 	s := Snapshot{Name: "s", Images: map[string]string{"a": "reg:5000/x/y@" + d, "b": "reg/x:tag", "c": "reg/x@md5:1"}}
-	img, got, err := s.Digest("a")
+	img, got, err := s.Digest("a", testSHA)
 	require.NoError(t, err)
 	assert.Equal(t, d, got)
 	assert.Equal(t, "reg:5000/x/y@"+d, img)
 	for _, c := range []string{"b", "c", "missing"} {
-		_, _, err := s.Digest(c)
+		_, _, err := s.Digest(c, testSHA)
 		assert.Error(t, err, c)
 	}
 }
@@ -417,4 +417,28 @@ func TestReleaseDoubt(t *testing.T) {
 			assert.Nil(t, c.Released)
 		})
 	}
+}
+
+// TestSnapshotEntryVersions: a component listed once per version is picked by
+// source.git.revision, as the release service reads a Snapshot.
+func TestSnapshotEntryVersions(t *testing.T) {
+	d1, d2 := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
+	const other = "ffffffffffffffffffffffffffffffffffffffff"
+	s := Snapshot{Name: "s", Components: []SnapshotComponent{
+		{Name: "comp", Image: "reg/x@" + d1, Revision: other},
+		{Name: "comp", Image: "reg/x@" + d2, Revision: testSHA},
+		{Name: "lib", Image: "reg/lib@" + d1},
+	}}
+	_, got, err := s.Digest("comp", testSHA)
+	require.NoError(t, err)
+	assert.Equal(t, d2, got, "the version built from the commit, not the first listed")
+	_, got, err = s.Digest("comp", other)
+	require.NoError(t, err)
+	assert.Equal(t, d1, got)
+	_, _, err = s.Digest("comp", "0000000000000000000000000000000000000000")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "lists component comp 2 times (versions), none with source.git.revision")
+	_, got, err = s.Digest("lib", testSHA)
+	require.NoError(t, err, "a component listed once is that entry")
+	assert.Equal(t, d1, got)
 }

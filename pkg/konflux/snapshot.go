@@ -39,8 +39,17 @@ type Snapshot struct {
 	ComponentGroup string // spec.componentGroup
 	Labels         map[string]string
 	Annotations    map[string]string
-	Images         map[string]string // component name → containerImage
-	Conditions     []Condition
+	Images         map[string]string // component name → containerImage (the first entry of each)
+	// Components are spec.components as listed: a component may appear more than once, one
+	// entry per version, told apart by source.git.revision.
+	Components []SnapshotComponent
+	Conditions []Condition
+}
+
+// SnapshotComponent is one entry of a Snapshot's spec.components.
+type SnapshotComponent struct {
+	Name, Image string
+	Revision    string // source.git.revision: the commit the image was built from, when recorded
 }
 
 // Condition returns the condition of type t, if present.
@@ -89,9 +98,14 @@ func snapshotFrom(u *unstructured.Unstructured) Snapshot {
 		}
 		name, _ := m["name"].(string)
 		img, _ := m["containerImage"].(string)
-		if name != "" {
+		rev, _, _ := unstructured.NestedString(m, "source", "git", "revision")
+		if name == "" {
+			continue
+		}
+		if _, dup := s.Images[name]; !dup {
 			s.Images[name] = img
 		}
+		s.Components = append(s.Components, SnapshotComponent{Name: name, Image: img, Revision: rev})
 	}
 	return s
 }

@@ -169,7 +169,7 @@ func check(ctx context.Context, c *konflux.Client, s *step.Step, cfg *Config, st
 		return nil, err
 	}
 	if p.AlreadyReleased == "" && p.Existing == "" {
-		if err := checkOrder(ctx, c, s, cfg, st, f.history, snap); err != nil {
+		if err := checkOrder(ctx, c, s, cfg, st, f.history, snap, p.ReleasePlan.Name); err != nil {
 			return nil, err
 		}
 	}
@@ -245,7 +245,7 @@ func chooseSnapshot(s *step.Step, cfg *Config, st settings, f fetched) (*konflux
 }
 
 func checkDigest(s *step.Step, cfg *Config, snap *konflux.Snapshot) (string, error) {
-	image, digest, err := snap.Digest(cfg.Component)
+	image, digest, err := snap.Digest(cfg.Component, strings.ToLower(cfg.CommitSHA))
 	if err != nil {
 		return "", fail(s, failure.Wrap(failure.InvalidInput, nil, err), "snapshot image: %v", err)
 	}

@@ -31,6 +31,7 @@ type Config struct {
 	Snapshot         string        `env:"SNAPSHOT, required" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
 	ReleasePlan      string        `env:"RELEASE_PLAN, required" desc:"ReleasePlan to release through; empty: the only ReleasePlan of the application (the preflight chooses it)"`
 	ExistingRelease  string        `env:"EXISTING_RELEASE" desc:"a Release of the commit found running by the preflight (its EXISTING_RELEASE result): waited on instead of creating one; empty: the step looks for one itself"`
+	AllowOutOfOrder  string        `check:"bool" env:"ALLOW_OUT_OF_ORDER, default=false" desc:"true: release even when a newer commit of the component is in production already (a deliberate roll-back)"`
 	AutoRelease      string        `env:"AUTO_RELEASE, default=block" desc:"what to do when the ReleasePlan auto-releases: block (stop; the fix is to label it release.appstudio.openshift.io/auto-release=\"false\" so these gates decide) or observe (run the gates, create no Release and report the one integration-service creates)"`
 	Kubeconfig       string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
 	DryRun           string        `check:"bool" env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
@@ -47,7 +48,7 @@ const requestTimeout = 30 * time.Second
 const maxAttempts = 20
 
 type settings struct {
-	dry, automated, wait, observe bool
+	dry, automated, wait, observe, ooOrder bool
 }
 
 func parse(cfg *Config) (string, settings, error) {
@@ -72,7 +73,7 @@ func parse(cfg *Config) (string, settings, error) {
 		name, value string
 		def         bool
 		to          *bool
-	}{{"DRY_RUN", cfg.DryRun, false, &st.dry}, {"AUTOMATED", cfg.Automated, false, &st.automated}, {"WAIT", cfg.Wait, true, &st.wait}} {
+	}{{"DRY_RUN", cfg.DryRun, false, &st.dry}, {"AUTOMATED", cfg.Automated, false, &st.automated}, {"WAIT", cfg.Wait, true, &st.wait}, {"ALLOW_OUT_OF_ORDER", cfg.AllowOutOfOrder, false, &st.ooOrder}} {
 		if *b.to, err = step.ParseBool(b.name, b.value, b.def); err != nil {
 			return "", st, err
 		}
@@ -261,6 +262,9 @@ func (r *run) observe(ctx context.Context) error {
 func (r *run) create(ctx context.Context) error {
 	for range maxAttempts {
 		name := r.req.Name()
+		if err := r.checkOrder(ctx); err != nil {
+			return err
+		}
 		if err := r.s.Result("RELEASE_NAME", name); err != nil {
 			return err
 		}
@@ -296,6 +300,33 @@ func (r *run) create(ctx context.Context) error {
 	}
 	return fmt.Errorf("%d Releases of commit %s through %s failed: not creating another (kubectl get releases -n %s -l %s=%s)",
 		maxAttempts, r.req.SHA, r.req.ReleasePlan, r.cfg.Namespace, konflux.LabelSHA, r.req.SHA)
+}
+
+// checkOrder judges the order of releases again right before the create: the preflight's check
+// may be minutes old (a scan can wait), and a run for a newer commit may have created its
+// Release since. A newer build in production or on its way, or other components that would go
+// back, stop the run (unless ALLOW_OUT_OF_ORDER) before anything is created.
+func (r *run) checkOrder(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	snap, err := r.kc.GetSnapshot(ctx, r.cfg.Snapshot)
+	if err != nil {
+		r.s.Fail("in order: reading Snapshot %s to check the order again before creating", r.cfg.Snapshot)
+		return err
+	}
+	q := konflux.OrderQuery{Component: r.cfg.Component, SHA: r.req.SHA, Plan: r.cfg.ReleasePlan, Snapshot: snap}
+	rep, err := r.kc.CheckOrder(ctx, q)
+	if err != nil {
+		r.s.Fail("in order: reading the Releases through %s before creating", r.cfg.ReleasePlan)
+		return err
+	}
+	if err := rep.Judge(r.s, q, r.st.ooOrder, 0); err != nil {
+		if rerr := r.s.Result("RELEASE_STATUS", outcome.Blocked); rerr != nil {
+			return rerr
+		}
+		return err
+	}
+	return nil
 }
 
 // waitFor waits on the Release and reports its outcome. A Release whose managed pipeline
