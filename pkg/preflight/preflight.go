@@ -156,10 +156,10 @@ func check(ctx context.Context, c *konflux.Client, s *step.Step, cfg *Config, st
 		return nil, err
 	}
 	p.Snapshot = snap
-	if p.Image, err = checkDigest(s, cfg, snap); err != nil {
+	if p.Image, err = checkDigest(s, cfg, st.sha, snap); err != nil {
 		return nil, err
 	}
-	if p.ReleasePlan, err = checkPlan(s, cfg, st, f, snap); err != nil {
+	if p.ReleasePlan, err = checkPlan(ctx, c, s, cfg, st, f, snap); err != nil {
 		return nil, err
 	}
 	if f.historyErr != nil {
@@ -217,7 +217,11 @@ func chooseSnapshot(s *step.Step, cfg *Config, st settings, f fetched) (*konflux
 		switch {
 		case st.owner.ComponentGroup != "" && sn.ComponentGroup != st.owner.ComponentGroup:
 			s.Info("  passed over Snapshot %s: not for componentGroup %s", sn.Name, st.owner.ComponentGroup)
-		case st.owner.ComponentGroup == "" && (sn.ComponentGroup != "" || sn.Application != "" && sn.Application != cfg.Application):
+		case st.owner.ComponentGroup == "" && sn.Application == "" && sn.ComponentGroup == "":
+			// The release service refuses a Release whose Snapshot's spec.application is not the
+			// ReleasePlan's (validateApplication), an empty one included.
+			s.Info("  passed over Snapshot %s: its spec.application is empty, not %s (the release service would refuse it)", sn.Name, cfg.Application)
+		case st.owner.ComponentGroup == "" && (sn.ComponentGroup != "" || sn.Application != cfg.Application):
 			s.Info("  passed over Snapshot %s: not for application %s", sn.Name, cfg.Application)
 		default:
 			mine = append(mine, sn)
@@ -244,8 +248,8 @@ func chooseSnapshot(s *step.Step, cfg *Config, st settings, f fetched) (*konflux
 	return snap, nil
 }
 
-func checkDigest(s *step.Step, cfg *Config, snap *konflux.Snapshot) (string, error) {
-	image, digest, err := snap.Digest(cfg.Component, strings.ToLower(cfg.CommitSHA))
+func checkDigest(s *step.Step, cfg *Config, sha string, snap *konflux.Snapshot) (string, error) {
+	image, digest, err := snap.Digest(cfg.Component, sha)
 	if err != nil {
 		return "", fail(s, failure.Wrap(failure.InvalidInput, nil, err), "snapshot image: %v", err)
 	}
@@ -265,14 +269,15 @@ func checkDigest(s *step.Step, cfg *Config, snap *konflux.Snapshot) (string, err
 }
 
 // checkPlan checks the ReleasePlan is ready and decides what its auto-release means.
-func checkPlan(s *step.Step, cfg *Config, st settings, f fetched, snap *konflux.Snapshot) (*konflux.ReleasePlan, error) {
+func checkPlan(ctx context.Context, c *konflux.Client, s *step.Step, cfg *Config, st settings, f fetched, snap *konflux.Snapshot) (*konflux.ReleasePlan, error) {
 	if f.planErr != nil {
 		return nil, fail(s, f.planErr, "release plan for %s", st.owner)
 	}
-	if err := f.plan.Ready(); err != nil {
+	ready, err := c.PlanReady(ctx, f.plan)
+	if err != nil {
 		return nil, fail(s, err, "release plan %s is not ready", f.plan.Name)
 	}
-	s.OK("release plan %s (matched to %s, active)", f.plan.Name, f.plan.Admission)
+	s.OK("release plan %s (%s)", f.plan.Name, ready)
 	auto, why := f.plan.AutoRelease(snap)
 	switch {
 	case !auto && st.observe:
