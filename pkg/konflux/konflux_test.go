@@ -1,6 +1,7 @@
 package konflux
 
 import (
+	"context"
 	"regexp"
 	"strconv"
 	"strings"
@@ -9,6 +10,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 )
@@ -441,4 +445,53 @@ func TestSnapshotEntryVersions(t *testing.T) {
 	_, got, err = s.Digest("lib", testSHA)
 	require.NoError(t, err, "a component listed once is that entry")
 	assert.Equal(t, d1, got)
+}
+
+// TestPlanReady: plans as the release service reads them: a plan without a target is
+// tenant-only and usable; an inactive admission blocks only when block-releases is "true".
+func TestPlanReady(t *testing.T) {
+	rpa := func(label string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": Group + "/" + Version, "kind": "ReleasePlanAdmission",
+			"metadata": map[string]any{"name": "app-rpa", "namespace": "managed"}}}
+		if label != "" {
+			u.SetLabels(map[string]string{LabelBlockReleases: label})
+		}
+		return u
+	}
+	matched := []Condition{{Type: ConditionMatched, Status: "True", Reason: "Matched"}}
+	tests := []struct {
+		name    string
+		plan    ReleasePlan
+		rpa     *unstructured.Unstructured
+		wantErr failure.ID
+		has     string
+	}{
+		{name: "tenant-only: no target", plan: ReleasePlan{Name: "p", Conditions: []Condition{{Type: ConditionMatched, Status: "False"}}}, has: "tenant-only"},
+		{name: "matched and active", plan: ReleasePlan{Name: "p", Target: "managed", Conditions: matched, Admission: "managed/app-rpa", Active: true}, has: "matched to managed/app-rpa, active"},
+		{name: "not matched", plan: ReleasePlan{Name: "p", Target: "managed"}, wantErr: failure.ReleasePlanNotMatched},
+		{name: "inactive, admission without the label: admitted", plan: ReleasePlan{Name: "p", Target: "managed", Conditions: matched, Admission: "managed/app-rpa"},
+			rpa: rpa(""), has: "only \"true\" blocks"},
+		{name: "inactive, block-releases=True (not exactly true): admitted", plan: ReleasePlan{Name: "p", Target: "managed", Conditions: matched, Admission: "managed/app-rpa"},
+			rpa: rpa("True"), has: `block-releases="True"`},
+		{name: "inactive, block-releases=true: blocked", plan: ReleasePlan{Name: "p", Target: "managed", Conditions: matched, Admission: "managed/app-rpa"},
+			rpa: rpa("true"), wantErr: failure.ReleasePlanInactive},
+		{name: "inactive, admission not readable: the status decides", plan: ReleasePlan{Name: "p", Target: "managed", Conditions: matched, Admission: "managed/app-rpa"},
+			wantErr: failure.ReleasePlanInactive},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var objs []runtime.Object
+			if tt.rpa != nil {
+				objs = append(objs, tt.rpa)
+			}
+			c := &Client{Dynamic: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), objs...), Namespace: "tenant"}
+			got, err := c.PlanReady(context.Background(), &tt.plan)
+			if tt.wantErr != "" {
+				assert.Equal(t, tt.wantErr, idOf(err), "%v", err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Contains(t, got, tt.has)
+		})
+	}
 }
