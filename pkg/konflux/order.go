@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
@@ -72,29 +73,54 @@ type OrderReport struct {
 // images than the last such Release's Snapshot holds. A Snapshot that cannot be read (other than
 // gone) is an error: the check fails closed.
 func (c *Client) CheckOrder(ctx context.Context, q OrderQuery) (*OrderReport, error) {
-	rels, err := c.ListReleases(ctx, labels.Set{LabelReleasePlan: q.Plan}.String())
-	if err != nil {
-		return nil, fmt.Errorf("listing the Releases through %s: %w", q.Plan, err)
-	}
-	sort.Slice(rels, func(i, j int) bool {
-		if !rels[i].Created.Equal(rels[j].Created) {
-			return rels[i].Created.After(rels[j].Created)
-		}
-		return rels[i].Name > rels[j].Name
-	})
-	o := &orderCheck{c: c, q: q, snaps: map[string]*Snapshot{}, dates: map[string]time.Time{}, rep: &OrderReport{}}
 	ours := q.Snapshot.BuiltAt()
 	ourEntry, err := q.Snapshot.Entry(q.Component, q.SHA)
 	if err != nil {
 		return nil, err
 	}
-	for i := range rels {
-		r := &rels[i]
-		state := releaseState(r)
+	// Read page by page, keeping only what the judgement needs: a long-lived tenant holds
+	// thousands of Releases, and the step has 32 MiB.
+	var cands []candidate
+	err = c.list(ctx, ReleasesResource, "Release", labels.Set{LabelReleasePlan: q.Plan}.String(), func(u *unstructured.Unstructured) {
+		r := releaseFrom(u)
+		state := releaseState(&r)
 		if state == "" || !r.ThroughPlan(q.Plan) || r.Snapshot == q.Snapshot.Name || r.Labels[LabelSHA] == q.SHA && r.Labels[LabelComponent] == q.Component {
+			return
+		}
+		cands = append(cands, candidate{name: r.Name, snapshot: r.Snapshot, created: r.Created, state: state})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the Releases through %s: %w", q.Plan, err)
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if !cands[i].created.Equal(cands[j].created) {
+			return cands[i].created.After(cands[j].created)
+		}
+		return cands[i].name > cands[j].name
+	})
+	o := &orderCheck{c: c, q: q, snaps: map[string]*Snapshot{}, dates: map[string]time.Time{}, rep: &OrderReport{}}
+	// Releases created well before this build cannot hold a newer one (sorted newest first).
+	recent := len(cands)
+	for i, cd := range cands {
+		if cd.created.Before(ours.Add(-orderSlack)) {
+			recent = i
+			break
+		}
+	}
+	judged := map[string]bool{}
+	if recent > maxSnapshotGets {
+		// Many Releases to judge: one paged read of the component's Snapshots, each judged as
+		// it comes and dropped, costs less time than a read of each and little memory.
+		if err := o.judgeStreaming(ctx, cands[:recent], ourEntry, ours, judged); err != nil {
+			return nil, err
+		}
+	}
+	for i := range cands[:recent] {
+		cd := &cands[i]
+		if judged[cd.snapshot] {
 			continue
 		}
-		rs, err := o.snapshot(ctx, r.Snapshot)
+		rs, err := o.snapshot(ctx, cd.snapshot)
 		if err != nil {
 			return nil, err
 		}
@@ -102,21 +128,69 @@ func (c *Client) CheckOrder(ctx context.Context, q OrderQuery) (*OrderReport, er
 			o.rep.Unknown++
 			continue
 		}
-		if o.rep.Last == nil {
-			o.rep.Last, o.rep.LastSnapshot = r, rs
-		}
-		if r.Created.Before(ours.Add(-orderSlack)) {
-			continue
-		}
 		o.rep.Compared++
-		if err := o.compare(ctx, r, rs, state, ourEntry, ours); err != nil {
+		if err := o.compare(ctx, cd, rs, ourEntry, ours); err != nil {
 			return nil, err
+		}
+	}
+	// The last Release in production (or on its way), for the other components.
+	for i := range cands {
+		cd := &cands[i]
+		rs, err := o.snapshot(ctx, cd.snapshot)
+		if err != nil {
+			return nil, err
+		}
+		if rs != nil {
+			o.rep.Last, o.rep.LastSnapshot = &Release{Name: cd.name, Snapshot: cd.snapshot, Created: cd.created}, rs
+			break
 		}
 	}
 	if err := o.otherComponents(ctx); err != nil {
 		return nil, err
 	}
 	return o.rep, nil
+}
+
+// judgeStreaming reads the component's Snapshots page by page and judges the candidates whose
+// Snapshot each is, marking it judged; Snapshots of other components' builds are left to be
+// read one by one.
+func (o *orderCheck) judgeStreaming(ctx context.Context, cands []candidate, ours SnapshotComponent, oursBuilt time.Time, judged map[string]bool) error {
+	bySnapshot := map[string][]*candidate{}
+	for i := range cands {
+		bySnapshot[cands[i].snapshot] = append(bySnapshot[cands[i].snapshot], &cands[i])
+	}
+	var cerr error
+	err := o.c.list(ctx, SnapshotsResource, "Snapshot", labels.Set{LabelComponent: o.q.Component}.String(), func(u *unstructured.Unstructured) {
+		list := bySnapshot[u.GetName()]
+		if len(list) == 0 || cerr != nil {
+			return
+		}
+		sn := snapshotFrom(u)
+		for _, cd := range list {
+			o.rep.Compared++
+			if err := o.compare(ctx, cd, &sn, ours, oursBuilt); err != nil {
+				cerr = err
+			}
+		}
+		judged[sn.Name] = true
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("reading the Snapshots of %s to judge the order of releases: %w", o.q.Component, err)
+	}
+	return nil
+}
+
+// maxSnapshotGets is how many Releases' Snapshots are read one by one; beyond it the
+// component's Snapshots are read in pages instead (judgeStreaming).
+const maxSnapshotGets = 50
+
+// candidate is a Release through the plan that counts for production, in short.
+type candidate struct {
+	name, snapshot, state string
+	created               time.Time
 }
 
 // releaseState says what a Release means for production: "" when it failed before it.
@@ -154,12 +228,15 @@ func (o *orderCheck) snapshot(ctx context.Context, name string) (*Snapshot, erro
 	if err != nil {
 		return nil, fmt.Errorf("reading Snapshot %s to judge the order of releases: %w", name, err)
 	}
+	if sn != nil {
+		sn = sn.trimmed()
+	}
 	o.snaps[name] = sn
 	return sn, nil
 }
 
 // compare records r's build of the component when it is newer than ours.
-func (o *orderCheck) compare(ctx context.Context, r *Release, rs *Snapshot, state string, ours SnapshotComponent, oursBuilt time.Time) error {
+func (o *orderCheck) compare(ctx context.Context, r *candidate, rs *Snapshot, ours SnapshotComponent, oursBuilt time.Time) error {
 	for _, e := range rs.Entries(o.q.Component) {
 		if e.Image == ours.Image || e.Revision == o.q.SHA || e.Revision == "" && rs.Labels[LabelSHA] == o.q.SHA {
 			continue
@@ -179,7 +256,7 @@ func (o *orderCheck) compare(ctx context.Context, r *Release, rs *Snapshot, stat
 		if sha == "" && rs.Labels[LabelComponent] == o.q.Component {
 			sha = rs.Labels[LabelSHA]
 		}
-		o.rep.Newer = &Newer{SHA: sha, Image: e.Image, Built: built, Snapshot: rs.Name, Release: r.Name, State: state}
+		o.rep.Newer = &Newer{SHA: sha, Image: e.Image, Built: built, Snapshot: rs.Name, Release: r.name, State: r.state}
 	}
 	return nil
 }

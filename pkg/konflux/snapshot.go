@@ -57,6 +57,17 @@ func (s *Snapshot) Condition(t string) (Condition, bool) {
 	return findCondition(s.Conditions, t)
 }
 
+// trimmed keeps what judging the order of releases reads (name, build time, component and SHA
+// labels, components), so that thousands can be held in a step's memory.
+func (s *Snapshot) trimmed() *Snapshot {
+	t := &Snapshot{Name: s.Name, Created: s.Created, Images: s.Images, Components: s.Components,
+		Labels: map[string]string{LabelComponent: s.Labels[LabelComponent], LabelSHA: s.Labels[LabelSHA]}}
+	if v, ok := s.Annotations[AnnotationBuildStartTime]; ok {
+		t.Annotations = map[string]string{AnnotationBuildStartTime: v}
+	}
+	return t
+}
+
 // ListSnapshots lists the Snapshots of component built from sha, filtered by the API server
 // with a label selector and read page by page.
 func (c *Client) ListSnapshots(ctx context.Context, component, sha string) ([]Snapshot, error) {
