@@ -2,6 +2,7 @@ package konflux
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,8 +11,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
@@ -492,6 +495,53 @@ func TestPlanReady(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Contains(t, got, tt.has)
+		})
+	}
+}
+
+// TestCheckOrderMany: with more Releases than are read one by one, the order is judged while
+// streaming the component's Snapshots, and finds the same newer build.
+func TestCheckOrderMany(t *testing.T) {
+	base := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	digest := func(i int) string { return "reg/comp@sha256:" + fmt.Sprintf("%064x", i) }
+	snapObj := func(name, sha, image string, built time.Time) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": Group + "/" + Version, "kind": "Snapshot",
+			"metadata": map[string]any{"name": name, "namespace": "tenant", "labels": map[string]any{LabelComponent: "comp", LabelSHA: sha},
+				"annotations": map[string]any{AnnotationBuildStartTime: strconv.FormatInt(built.Unix(), 10)}},
+			"spec": map[string]any{"application": "app", "components": []any{map[string]any{"name": "comp", "containerImage": image, "source": map[string]any{"git": map[string]any{"revision": sha}}}}}}}
+	}
+	relObj := func(name, snapshot string, created time.Time) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": Group + "/" + Version, "kind": "Release",
+			"metadata": map[string]any{"name": name, "namespace": "tenant", "labels": map[string]any{LabelReleasePlan: "plan"}},
+			"spec":     map[string]any{"snapshot": snapshot, "releasePlan": "plan"},
+			"status":   map[string]any{"conditions": []any{map[string]any{"type": ConditionReleased, "status": "True", "reason": "Succeeded"}}}}}
+		u.SetCreationTimestamp(metav1.NewTime(created))
+		return u
+	}
+	for _, n := range []int{3, 120} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			ours := snapObj("ours", testSHA, digest(0), base)
+			objs := []runtime.Object{ours}
+			for i := 1; i <= n; i++ {
+				sha := fmt.Sprintf("%040x", i)
+				// Every one holds an older build than ours, except the one in the middle.
+				built := base.Add(-time.Duration(i) * time.Minute)
+				if i == n/2+1 {
+					built = base.Add(time.Hour)
+				}
+				objs = append(objs, snapObj(fmt.Sprintf("s%d", i), sha, digest(i), built), relObj(fmt.Sprintf("r%d", i), fmt.Sprintf("s%d", i), base.Add(time.Duration(i)*time.Minute)))
+			}
+			dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+				ReleasesResource: "ReleaseList", SnapshotsResource: "SnapshotList"}, objs...)
+			c := &Client{Dynamic: dyn, Namespace: "tenant"}
+			sn := snapshotFrom(ours)
+			rep, err := c.CheckOrder(context.Background(), OrderQuery{Component: "comp", SHA: testSHA, Plan: "plan", Snapshot: &sn})
+			require.NoError(t, err)
+			require.NotNil(t, rep.Newer)
+			assert.Equal(t, fmt.Sprintf("r%d", n/2+1), rep.Newer.Release)
+			assert.Equal(t, fmt.Sprintf("%040x", n/2+1), rep.Newer.SHA)
+			assert.Equal(t, n, rep.Compared)
+			assert.Equal(t, fmt.Sprintf("r%d", n), rep.Last.Name, "the newest Release")
 		})
 	}
 }
