@@ -23,6 +23,9 @@ const (
 	ReleaseFailedAfterProduction ID = "release-failed-after-production"
 	BuildFailed                  ID = "build-failed"
 	BuildWaitTimedOut            ID = "build-wait-timed-out"
+	// Added with issue 20.
+	ReleaseMayBeInProduction ID = "release-may-be-in-production"
+	SnapshotGoesBack         ID = "snapshot-goes-back"
 )
 
 func init() {
@@ -89,9 +92,9 @@ func init() {
 			Fix:      "let these gates decide: kubectl label releaseplan {plan} -n {namespace} release.appstudio.openshift.io/auto-release=false --overwrite; or keep auto-release and re-run with auto_release=observe, which runs the gates and reports the Release integration-service creates",
 			Defaults: map[string]string{"plan": "?", "why": "auto-release is on by default", "namespace": "<namespace>"}},
 		{ID: AutoReleaseNotCreated, Title: "no auto-release appeared",
-			Cause:    "in observe mode no Release of Snapshot {snapshot} through {plan} appeared within {timeout}: integration-service did not auto-release it ({message})",
+			Cause:    "in observe mode no Release of Snapshot {snapshot} through {plan} appeared {within}: integration-service did not auto-release it ({message})",
 			Fix:      "read the Snapshot's AutoReleased condition (kubectl get snapshot {snapshot} -n {namespace} -o yaml); to release with these gates instead, label the ReleasePlan auto-release=false and re-run with auto_release=block",
-			Defaults: map[string]string{"snapshot": "?", "plan": "the ReleasePlan", "timeout": "the timeout", "message": "no reason recorded", "namespace": "<namespace>"}},
+			Defaults: map[string]string{"snapshot": "?", "plan": "the ReleasePlan", "within": "within the timeout", "message": "no reason recorded", "namespace": "<namespace>"}},
 		{ID: NewerCommitReleased, Title: "a newer commit is released already",
 			Cause:    "commit {newer_sha} of {component}, built after this one (Snapshot {newer_snapshot} at {newer_built}; this commit's Snapshot {snapshot} at {built}), is in production already (Release {newer_release}): releasing this commit would roll production back",
 			Fix:      "release a commit at least as new as {newer_sha}; to roll back on purpose, re-run with allow_out_of_order=true",
@@ -100,6 +103,14 @@ func init() {
 			Cause:    "the managed pipeline of Release {release} succeeded, so the content is in production, but the {phase} pipeline after it failed: {message}",
 			Fix:      "do not release again: the commit is released. Fix what the {phase} pipeline does (its PipelineRun's logs, kubectl get release {release} -n {namespace} -o yaml) and run its follow-up by hand",
 			Defaults: map[string]string{"release": "?", "phase": "final", "message": "see the Release's status", "namespace": "<namespace>"}},
+		{ID: ReleaseMayBeInProduction, Title: "Release may be in production",
+			Cause:    "Release {release} (Snapshot {snapshot}) did not succeed, yet its content may have reached production: {why}",
+			Fix:      "do not release this commit again until a person has checked {check}; record what they find (kubectl get release {release} -n {namespace} -o yaml shows the status)",
+			Defaults: map[string]string{"release": "?", "snapshot": "?", "why": "see the Release's status", "check": "the Release's managed PipelineRun", "namespace": "<namespace>"}},
+		{ID: SnapshotGoesBack, Title: "Snapshot would take components back",
+			Cause:    "Snapshot {snapshot} holds older images than Snapshot {released_snapshot}, which Release {release} put in production: {components}",
+			Fix:      "release a Snapshot that holds the newer images (one built after {released_snapshot}); to roll these components back on purpose, re-run with allow_out_of_order=true",
+			Defaults: map[string]string{"snapshot": "?", "released_snapshot": "?", "release": "?", "components": "?"}},
 		{ID: BuildFailed, Title: "build failed",
 			Cause:    "the on-push build PipelineRun {pipeline_run} of commit {sha} (component {component}) failed: {message}",
 			Fix:      "fix the build (its logs: kubectl logs or the Konflux UI, PipelineRun {pipeline_run} in {namespace}), push the fix, and release that commit",

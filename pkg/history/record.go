@@ -28,7 +28,7 @@ type RecordConfig struct {
 	Application      string        `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
 	Snapshot         string        `env:"SNAPSHOT" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
 	ReleaseName      string        `env:"RELEASE_NAME" desc:"name of the Konflux Release created or found; empty when none"`
-	Status           string        `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Rejected, Running, Cancelled, RunTimedOut, NotPermitted); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
+	Status           string        `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Rejected, Running, Cancelled, RunTimedOut, NotPermitted, Doubtful); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
 	PipelineStatus   string        `env:"PIPELINE_STATUS" desc:"the pipeline's $(tasks.status): Succeeded, Failed, Completed or None"`
 	CreateStatus     string        `env:"CREATE_STATUS" desc:"the create-release task's $(tasks.create-release.status) (None when skipped), when STATUS is empty"`
 	DryRun           string        `env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
@@ -161,7 +161,7 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 		Release: cfg.ReleaseName, Status: cfg.Status, Started: cfg.Started,
 		Finished: time.Now().UTC().Format(time.RFC3339), PipelineRun: cfg.PipelineRun, Cause: run.cause,
 		Unmatched: unknownFailures(s, firstOf(cfg.UnknownFailures, run.unknown))}
-	if cfg.Snapshot != "" && outcome.IsReleased(cfg.Status) {
+	if cfg.Snapshot != "" && outcome.MayBeInProduction(cfg.Status) {
 		// The build time lets later runs tell whether they would release an older commit.
 		if sn, err := kc.GetSnapshot(ctx, cfg.Snapshot); err == nil {
 			e.Built = sn.BuiltAt().UTC().Format(time.RFC3339)

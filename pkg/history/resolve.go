@@ -40,6 +40,17 @@ func ResolveOutcome(ctx context.Context, c *konflux.Client, f RunFacts, componen
 	create := strings.ToLower(strings.TrimSpace(f.CreateStatus))
 	pipelineFailed := strings.EqualFold(strings.TrimSpace(f.PipelineStatus), "Failed")
 	if (create == "" || create == "none") && pipelineFailed {
+		// The preflight also stops on a Release of the commit that may be in production: the
+		// history must say so, not "blocked", so that no later run releases it again unchecked.
+		rels, err := (&RunFacts{Snapshot: f.Snapshot}).releases(ctx, c, component, sha)
+		if err != nil {
+			return RunOutcome{}, err
+		}
+		for i := range rels {
+			if rels[i].Doubtful() {
+				return RunOutcome{Status: outcome.Doubtful, Release: rels[i].Name, Snapshot: rels[i].Snapshot}, nil
+			}
+		}
 		return RunOutcome{Status: outcome.Blocked}, nil
 	}
 	rel, err := runRelease(ctx, c, f, component, sha)
@@ -65,7 +76,9 @@ func ResolveOutcome(ctx context.Context, c *konflux.Client, f RunFacts, componen
 		return out, nil
 	case "succeeded":
 		out.Status = outcome.Succeeded
-		if rel != nil {
+		if rel != nil && rel.Doubtful() {
+			out.Status = outcome.Doubtful
+		} else if rel != nil {
 			if done, ok := rel.Done(); !done {
 				out.Status = outcome.Running // create-release ran with wait=false
 			} else if !ok {
@@ -75,6 +88,11 @@ func ResolveOutcome(ctx context.Context, c *konflux.Client, f RunFacts, componen
 		return out, nil
 	default: // failed: the Release failed, or is still running past the timeout
 		out.Status = outcome.Failed
+		if rel == nil {
+			// create-release stopped before any Release existed (its order check, a refused
+			// create): nothing was released, nothing failed in Konflux.
+			out.Status = outcome.Blocked
+		}
 		if rel != nil {
 			if done, _ := rel.Done(); !done && !rel.ManagedSucceeded() {
 				out.Status = outcome.TimedOut
@@ -83,6 +101,9 @@ func ResolveOutcome(ctx context.Context, c *konflux.Client, f RunFacts, componen
 				// The managed pipeline succeeded and a later phase failed: the commit is in
 				// production, and recording it so keeps any later run from releasing it again.
 				out.Status = outcome.Succeeded
+			}
+			if rel.Doubtful() {
+				out.Status = outcome.Doubtful
 			}
 		}
 		return out, nil
@@ -98,13 +119,7 @@ func runRelease(ctx context.Context, c *konflux.Client, f RunFacts, component, s
 			return rel, err
 		}
 	}
-	var rels []konflux.Release
-	var err error
-	if f.Snapshot != "" {
-		rels, err = c.ReleasesOfCommit(ctx, component, sha, []string{f.Snapshot})
-	} else {
-		rels, err = c.ListReleases(ctx, labels.Set{konflux.LabelComponent: component, konflux.LabelSHA: sha}.String())
-	}
+	rels, err := f.releases(ctx, c, component, sha)
 	if err != nil {
 		return nil, err
 	}
@@ -115,4 +130,12 @@ func runRelease(ctx context.Context, c *konflux.Client, f RunFacts, component, s
 		}
 	}
 	return newest, nil
+}
+
+// releases lists the Releases of the Snapshot (by its label) and of the commit (by its labels).
+func (f *RunFacts) releases(ctx context.Context, c *konflux.Client, component, sha string) ([]konflux.Release, error) {
+	if f.Snapshot != "" {
+		return c.ReleasesOfCommit(ctx, component, sha, []string{f.Snapshot})
+	}
+	return c.ListReleases(ctx, labels.Set{konflux.LabelComponent: component, konflux.LabelSHA: sha}.String())
 }

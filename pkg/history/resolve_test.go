@@ -41,12 +41,18 @@ func TestResolveOutcome(t *testing.T) {
 	history.SetAPIVersion("v1")
 	history.SetKind("ConfigMap")
 
+	doubtful := releaseObject("doubt", "s1", "False", "Failed", now)
+	doubtful.Object["status"].(map[string]any)["validation"] = map[string]any{"failedPostValidation": true}
 	tests := []struct {
 		name    string
 		objects []runtime.Object
 		facts   RunFacts
 		want    RunOutcome
 	}{
+		{name: "release failed after post-validation: doubtful, not failed", facts: RunFacts{PipelineStatus: "Failed", CreateStatus: "Failed"},
+			objects: []runtime.Object{doubtful}, want: RunOutcome{Status: outcome.Doubtful, Release: "doubt", Snapshot: "s1"}},
+		{name: "preflight stopped on a doubtful Release: doubtful, not blocked", facts: RunFacts{PipelineStatus: "Failed", CreateStatus: "None"},
+			objects: []runtime.Object{doubtful}, want: RunOutcome{Status: outcome.Doubtful, Release: "doubt", Snapshot: "s1"}},
 		{name: "dry run", facts: RunFacts{DryRun: true, PipelineStatus: "Succeeded", CreateStatus: "Succeeded"}, want: RunOutcome{Status: outcome.DryRun}},
 		{name: "gates blocked", facts: RunFacts{PipelineStatus: "Failed", CreateStatus: "None"}, want: RunOutcome{Status: outcome.Blocked}},
 		{name: "released", facts: RunFacts{PipelineStatus: "Succeeded", CreateStatus: "Succeeded"},

@@ -126,13 +126,50 @@ func (s *Snapshot) BuiltAt() time.Time {
 	return s.Created
 }
 
-// Digest returns the digest of component's image in the Snapshot; Konflux records images by
-// digest, so a tag-only reference is an error.
-func (s *Snapshot) Digest(component string) (image, digest string, err error) {
-	image, ok := s.Images[component]
-	if !ok {
-		return "", "", fmt.Errorf("snapshot %s has no image for component %s", s.Name, component)
+// Entries returns the Snapshot's entries of component (one per version).
+func (s *Snapshot) Entries(component string) []SnapshotComponent {
+	var out []SnapshotComponent
+	for _, c := range s.Components {
+		if c.Name == component {
+			out = append(out, c)
+		}
 	}
+	if len(out) == 0 && s.Images[component] != "" {
+		// Built by hand (tests) without Components.
+		out = append(out, SnapshotComponent{Name: component, Image: s.Images[component]})
+	}
+	return out
+}
+
+// Entry returns the entry of component built from sha: the only one, or — when the component is
+// listed more than once (versions) — the one whose source.git.revision is sha, as the release
+// service reads a Snapshot.
+func (s *Snapshot) Entry(component, sha string) (SnapshotComponent, error) {
+	entries := s.Entries(component)
+	switch len(entries) {
+	case 0:
+		return SnapshotComponent{}, fmt.Errorf("snapshot %s has no image for component %s", s.Name, component)
+	case 1:
+		return entries[0], nil
+	}
+	revs := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if e.Revision == sha {
+			return e, nil
+		}
+		revs = append(revs, fmt.Sprintf("%q", e.Revision))
+	}
+	return SnapshotComponent{}, fmt.Errorf("snapshot %s lists component %s %d times (versions), none with source.git.revision %s: %s", s.Name, component, len(entries), sha, strings.Join(revs, ", "))
+}
+
+// Digest returns the image and digest of component at sha in the Snapshot (Entry); Konflux
+// records images by digest, so a tag-only reference is an error.
+func (s *Snapshot) Digest(component, sha string) (image, digest string, err error) {
+	e, err := s.Entry(component, sha)
+	if err != nil {
+		return "", "", err
+	}
+	image = e.Image
 	i := strings.LastIndex(image, "@")
 	if i < 0 || !strings.HasPrefix(image[i+1:], "sha256:") {
 		return image, "", fmt.Errorf("snapshot %s names the image of %s without a digest: %q", s.Name, component, image)

@@ -1,6 +1,8 @@
 package konflux
 
 import (
+	"context"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -9,6 +11,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 )
@@ -124,12 +131,12 @@ func TestFindSnapshot(t *testing.T) {
 func TestSnapshotDigest(t *testing.T) {
 	d := "sha256:" + strings.Repeat("b", 64)
 	s := Snapshot{Name: "s", Images: map[string]string{"a": "reg:5000/x/y@" + d, "b": "reg/x:tag", "c": "reg/x@md5:1"}}
-	img, got, err := s.Digest("a")
+	img, got, err := s.Digest("a", testSHA)
 	require.NoError(t, err)
 	assert.Equal(t, d, got)
 	assert.Equal(t, "reg:5000/x/y@"+d, img)
 	for _, c := range []string{"b", "c", "missing"} {
-		_, _, err := s.Digest(c)
+		_, _, err := s.Digest(c, testSHA)
 		assert.Error(t, err, c)
 	}
 }
@@ -362,4 +369,179 @@ func TestReleaseRequestObject(t *testing.T) {
 	assert.NotContains(t, g, LabelApplication)
 	assert.Equal(t, "snap-1", str(u, "spec", "snapshot"))
 	assert.Equal(t, "plan", str(u, "spec", "releasePlan"))
+}
+
+// TestReleaseDoubt: every way the release service (75576be) can finish a Release as failed
+// while its managed PipelineRun may have pushed — and the ways that are certainly not in doubt.
+func TestReleaseDoubt(t *testing.T) {
+	failed := Condition{Type: ConditionReleased, Status: "False", Reason: "Failed", Message: "Release validation failed"}
+	running := Condition{Type: ConditionReleased, Status: "False", Reason: "Progressing"}
+	succeeded := Condition{Type: ConditionReleased, Status: "True", Reason: "Succeeded"}
+	skipped := Condition{Type: ConditionManagedPipeline, Status: "True", Reason: "Skipped"}
+	attempt := func(status string) []PipelineAttempt {
+		return []PipelineAttempt{{PipelineRun: "managed-ns/managed-x1", Status: status}}
+	}
+	tests := []struct {
+		name   string
+		r      Release
+		doubt  bool
+		whyHas string
+	}{
+		{name: "failedPostValidation with the managed run recorded", r: Release{Conditions: []Condition{failed, skipped,
+			{Type: ConditionValidated, Status: "False", Reason: "Failed", Message: "found ReleasePlanAdmission 'rpa' with block-releases label set to true"}},
+			Attempts: attempt("Progressing"), FailedPostValidation: true}, doubt: true, whyHas: "failedPostValidation: found ReleasePlanAdmission"},
+		{name: "failedPostValidation before Released turned", r: Release{Conditions: []Condition{running}, FailedPostValidation: true}, doubt: true, whyHas: "failedPostValidation"},
+		{name: "last managed attempt still Progressing", r: Release{Conditions: []Condition{failed}, Attempts: attempt("Progressing")}, doubt: true, whyHas: "still Progressing"},
+		{name: "managed Skipped with a PipelineRun recorded", r: Release{Conditions: []Condition{failed, skipped}, Attempts: attempt("Succeeded")}, doubt: true, whyHas: "marked Skipped although managed PipelineRun managed-ns/managed-x1"},
+		{name: "tenant collectors failed", r: Release{Conditions: []Condition{failed, {Type: ConditionTenantCollectors, Status: "False", Reason: "Failed", Message: "collector jira 500"}}}, doubt: true, whyHas: "tenant collectors pipeline failed"},
+		{name: "managed collectors failed", r: Release{Conditions: []Condition{failed, {Type: ConditionManagedCollectors, Status: "False", Reason: "Failed"}}}, doubt: true, whyHas: "managed collectors pipeline failed"},
+		{name: "managed Skipped, no PipelineRun: nothing ran", r: Release{Conditions: []Condition{failed, skipped}}},
+		{name: "managed attempt failed", r: Release{Conditions: []Condition{failed, {Type: ConditionManagedPipeline, Status: "False", Reason: "Failed"}}, Attempts: attempt("Failed")}},
+		{name: "succeeded", r: Release{Conditions: []Condition{succeeded}, Attempts: attempt("Succeeded"), FailedPostValidation: true}},
+		{name: "still running", r: Release{Conditions: []Condition{running}, Attempts: attempt("Progressing")}},
+		{name: "collectors still running", r: Release{Conditions: []Condition{running, {Type: ConditionTenantCollectors, Status: "False", Reason: "Progressing"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.r.Name, tt.r.Snapshot = "rel-1", "snap-1"
+			why, check, ok := tt.r.Doubt()
+			require.Equal(t, tt.doubt, ok, why)
+			assert.Equal(t, tt.doubt, tt.r.Doubtful())
+			if !tt.doubt {
+				return
+			}
+			assert.Contains(t, why, tt.whyHas)
+			assert.NotEmpty(t, check)
+			a, found := failure.Explain(tt.r.DoubtError("ns"))
+			require.True(t, found)
+			assert.Equal(t, failure.ReleaseMayBeInProduction, a.ID)
+			assert.Contains(t, a.Cause, "Release rel-1 (Snapshot snap-1) did not succeed, yet its content may have reached production")
+			assert.Contains(t, a.Fix, "do not release this commit again")
+			assert.NotContains(t, a.Cause+a.Fix, "{")
+			c := Classify([]Release{tt.r}, "")
+			assert.Len(t, c.Doubtful, 1, "never counted as failed (which would allow a new Release)")
+			assert.Empty(t, c.Failed)
+			assert.Nil(t, c.Released)
+		})
+	}
+}
+
+// TestSnapshotEntryVersions: a component listed once per version is picked by
+// source.git.revision, as the release service reads a Snapshot.
+func TestSnapshotEntryVersions(t *testing.T) {
+	d1, d2 := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
+	const other = "ffffffffffffffffffffffffffffffffffffffff"
+	s := Snapshot{Name: "s", Components: []SnapshotComponent{
+		{Name: "comp", Image: "reg/x@" + d1, Revision: other},
+		{Name: "comp", Image: "reg/x@" + d2, Revision: testSHA},
+		{Name: "lib", Image: "reg/lib@" + d1},
+	}}
+	_, got, err := s.Digest("comp", testSHA)
+	require.NoError(t, err)
+	assert.Equal(t, d2, got, "the version built from the commit, not the first listed")
+	_, got, err = s.Digest("comp", other)
+	require.NoError(t, err)
+	assert.Equal(t, d1, got)
+	_, _, err = s.Digest("comp", "0000000000000000000000000000000000000000")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "lists component comp 2 times (versions), none with source.git.revision")
+	_, got, err = s.Digest("lib", testSHA)
+	require.NoError(t, err, "a component listed once is that entry")
+	assert.Equal(t, d1, got)
+}
+
+// TestPlanReady: plans as the release service reads them: a plan without a target is
+// tenant-only and usable; an inactive admission blocks only when block-releases is "true".
+func TestPlanReady(t *testing.T) {
+	rpa := func(label string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": Group + "/" + Version, "kind": "ReleasePlanAdmission",
+			"metadata": map[string]any{"name": "app-rpa", "namespace": "managed"}}}
+		if label != "" {
+			u.SetLabels(map[string]string{LabelBlockReleases: label})
+		}
+		return u
+	}
+	matched := []Condition{{Type: ConditionMatched, Status: "True", Reason: "Matched"}}
+	tests := []struct {
+		name    string
+		plan    ReleasePlan
+		rpa     *unstructured.Unstructured
+		wantErr failure.ID
+		has     string
+	}{
+		{name: "tenant-only: no target", plan: ReleasePlan{Name: "p", Conditions: []Condition{{Type: ConditionMatched, Status: "False"}}}, has: "tenant-only"},
+		{name: "matched and active", plan: ReleasePlan{Name: "p", Target: "managed", Conditions: matched, Admission: "managed/app-rpa", Active: true}, has: "matched to managed/app-rpa, active"},
+		{name: "not matched", plan: ReleasePlan{Name: "p", Target: "managed"}, wantErr: failure.ReleasePlanNotMatched},
+		{name: "inactive, admission without the label: admitted", plan: ReleasePlan{Name: "p", Target: "managed", Conditions: matched, Admission: "managed/app-rpa"},
+			rpa: rpa(""), has: "only \"true\" blocks"},
+		{name: "inactive, block-releases=True (not exactly true): admitted", plan: ReleasePlan{Name: "p", Target: "managed", Conditions: matched, Admission: "managed/app-rpa"},
+			rpa: rpa("True"), has: `block-releases="True"`},
+		{name: "inactive, block-releases=true: blocked", plan: ReleasePlan{Name: "p", Target: "managed", Conditions: matched, Admission: "managed/app-rpa"},
+			rpa: rpa("true"), wantErr: failure.ReleasePlanInactive},
+		{name: "inactive, admission not readable: the status decides", plan: ReleasePlan{Name: "p", Target: "managed", Conditions: matched, Admission: "managed/app-rpa"},
+			wantErr: failure.ReleasePlanInactive},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var objs []runtime.Object
+			if tt.rpa != nil {
+				objs = append(objs, tt.rpa)
+			}
+			c := &Client{Dynamic: dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), objs...), Namespace: "tenant"}
+			got, err := c.PlanReady(context.Background(), &tt.plan)
+			if tt.wantErr != "" {
+				assert.Equal(t, tt.wantErr, idOf(err), "%v", err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Contains(t, got, tt.has)
+		})
+	}
+}
+
+// TestCheckOrderMany: with more Releases than are read one by one, the order is judged while
+// streaming the component's Snapshots, and finds the same newer build.
+func TestCheckOrderMany(t *testing.T) {
+	base := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	digest := func(i int) string { return "reg/comp@sha256:" + fmt.Sprintf("%064x", i) }
+	snapObj := func(name, sha, image string, built time.Time) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": Group + "/" + Version, "kind": "Snapshot",
+			"metadata": map[string]any{"name": name, "namespace": "tenant", "labels": map[string]any{LabelComponent: "comp", LabelSHA: sha},
+				"annotations": map[string]any{AnnotationBuildStartTime: strconv.FormatInt(built.Unix(), 10)}},
+			"spec": map[string]any{"application": "app", "components": []any{map[string]any{"name": "comp", "containerImage": image, "source": map[string]any{"git": map[string]any{"revision": sha}}}}}}}
+	}
+	relObj := func(name, snapshot string, created time.Time) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": Group + "/" + Version, "kind": "Release",
+			"metadata": map[string]any{"name": name, "namespace": "tenant", "labels": map[string]any{LabelReleasePlan: "plan"}},
+			"spec":     map[string]any{"snapshot": snapshot, "releasePlan": "plan"},
+			"status":   map[string]any{"conditions": []any{map[string]any{"type": ConditionReleased, "status": "True", "reason": "Succeeded"}}}}}
+		u.SetCreationTimestamp(metav1.NewTime(created))
+		return u
+	}
+	for _, n := range []int{3, 120} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			ours := snapObj("ours", testSHA, digest(0), base)
+			objs := []runtime.Object{ours}
+			for i := 1; i <= n; i++ {
+				sha := fmt.Sprintf("%040x", i)
+				// Every one holds an older build than ours, except the one in the middle.
+				built := base.Add(-time.Duration(i) * time.Minute)
+				if i == n/2+1 {
+					built = base.Add(time.Hour)
+				}
+				objs = append(objs, snapObj(fmt.Sprintf("s%d", i), sha, digest(i), built), relObj(fmt.Sprintf("r%d", i), fmt.Sprintf("s%d", i), base.Add(time.Duration(i)*time.Minute)))
+			}
+			dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+				ReleasesResource: "ReleaseList", SnapshotsResource: "SnapshotList"}, objs...)
+			c := &Client{Dynamic: dyn, Namespace: "tenant"}
+			sn := snapshotFrom(ours)
+			rep, err := c.CheckOrder(context.Background(), OrderQuery{Component: "comp", SHA: testSHA, Plan: "plan", Snapshot: &sn})
+			require.NoError(t, err)
+			require.NotNil(t, rep.Newer)
+			assert.Equal(t, fmt.Sprintf("r%d", n/2+1), rep.Newer.Release)
+			assert.Equal(t, fmt.Sprintf("%040x", n/2+1), rep.Newer.SHA)
+			assert.Equal(t, n, rep.Compared)
+			assert.Equal(t, fmt.Sprintf("r%d", n), rep.Last.Name, "the newest Release")
+		})
+	}
 }

@@ -75,6 +75,9 @@ type CommitReleases struct {
 	Released *Release
 	// Running are the Releases still in progress: a new one would release the commit twice.
 	Running []*Release
+	// Doubtful are the Releases that did not succeed but may have reached production (Doubt):
+	// they allow no new one until a person has checked.
+	Doubtful []*Release
 	// Failed are the Releases that failed before production: they allow a new one.
 	Failed []*Release
 }
@@ -89,6 +92,8 @@ func Classify(rels []Release, plan string) CommitReleases {
 		}
 		done, _ := r.Done()
 		switch {
+		case r.Doubtful():
+			out.Doubtful = append(out.Doubtful, r)
 		case r.InProduction():
 			if out.Released == nil {
 				out.Released = r

@@ -47,8 +47,12 @@ const (
 	ConditionTenantPipeline  = "TenantPipelineProcessed"
 	ConditionManagedPipeline = "ManagedPipelineProcessed"
 	ConditionFinalPipeline   = "FinalPipelineProcessed"
-	reasonProgressing        = "Progressing"
-	reasonSkipped            = "Skipped"
+	// The collectors pipelines run before the tenant and managed ones.
+	ConditionTenantCollectors  = "TenantCollectorsPipelineProcessed"
+	ConditionManagedCollectors = "ManagedCollectorsPipelineProcessed"
+	reasonProgressing          = "Progressing"
+	reasonSkipped              = "Skipped"
+	reasonFailed               = "Failed"
 )
 
 // Managed pipeline attempt failure reasons (release_conditions.go).
@@ -75,6 +79,9 @@ type Release struct {
 	Completed   time.Time // zero while running
 	Conditions  []Condition
 	Attempts    []PipelineAttempt
+	// FailedPostValidation is status.validation.failedPostValidation: the release service failed
+	// the Release's validation after it had passed, possibly with a managed PipelineRun running.
+	FailedPostValidation bool
 }
 
 // PipelineAttempt is one run of the managed release pipeline.
@@ -88,6 +95,7 @@ type PipelineAttempt struct {
 
 func releaseFrom(u *unstructured.Unstructured) Release {
 	automated, _, _ := unstructured.NestedBool(u.Object, "status", "automated")
+	postValidation, _, _ := unstructured.NestedBool(u.Object, "status", "validation", "failedPostValidation")
 	r := Release{
 		Name:        u.GetName(),
 		Snapshot:    str(u, "spec", "snapshot"),
@@ -99,6 +107,8 @@ func releaseFrom(u *unstructured.Unstructured) Release {
 		Author:      str(u, "status", "attribution", "author"),
 		Created:     u.GetCreationTimestamp().Time,
 		Conditions:  conditions(u),
+
+		FailedPostValidation: postValidation,
 	}
 	if t, err := time.Parse(time.RFC3339, str(u, "status", "completionTime")); err == nil {
 		r.Completed = t
@@ -154,6 +164,73 @@ func (r *Release) ManagedSucceeded() bool {
 func (r *Release) InProduction() bool {
 	_, ok := r.Done()
 	return ok || r.ManagedSucceeded()
+}
+
+// ManagedPipelineRun is the managed PipelineRun of the Release's last attempt, "" when none was
+// recorded.
+func (r *Release) ManagedPipelineRun() string {
+	for i := len(r.Attempts) - 1; i >= 0; i-- {
+		if r.Attempts[i].PipelineRun != "" {
+			return r.Attempts[i].PipelineRun
+		}
+	}
+	return ""
+}
+
+// Doubt says why a Release that did not succeed may still have reached production, and what a
+// person must check; ok is false when nothing says so. The release service (75576be) fails a
+// Release without stopping a managed PipelineRun that already runs:
+//   - status.validation.failedPostValidation: re-validation failed after processing began (an
+//     RPA switched to block-releases, a policy changed); Released=False/Failed follows;
+//   - the last managed attempt is still Progressing while the Release is finished;
+//   - ManagedPipelineProcessed=True/Skipped although a managed PipelineRun was recorded (the
+//     release service marks the phase Skipped once the Release failed, whatever the run does);
+//   - a collectors pipeline (TenantCollectorsPipelineProcessed, ManagedCollectorsPipelineProcessed)
+//     failed: the Release is failed while what the other pipelines did is not accounted for.
+//
+// A Release that succeeded (Released=True) is never in doubt.
+func (r *Release) Doubt() (why, check string, ok bool) {
+	if done, succeeded := r.Done(); succeeded || !done && !r.FailedPostValidation {
+		return "", "", false
+	}
+	pr := r.ManagedPipelineRun()
+	checkRun := "whether managed PipelineRun " + pr + " (in the managed namespace) pushed the content: its TaskRuns and the production registry"
+	if pr == "" {
+		checkRun = "whether a managed PipelineRun of the Release ran and pushed the content (kubectl get release " + r.Name + " -o yaml, then the managed namespace's PipelineRuns)"
+	}
+	last := PipelineAttempt{}
+	if n := len(r.Attempts); n > 0 {
+		last = r.Attempts[n-1]
+	}
+	managed, _ := r.Condition(ConditionManagedPipeline)
+	switch {
+	case r.FailedPostValidation:
+		v, _ := r.Condition(ConditionValidated)
+		return "the release service failed its validation after processing had begun (status.validation.failedPostValidation: " + clip(v.Message, 200) + "); it does not stop a managed PipelineRun that already runs", checkRun, true
+	case last.Status == reasonProgressing:
+		return "it is finished but its last managed pipeline attempt (PipelineRun " + last.PipelineRun + ") is still Progressing", checkRun + ", and whether it is still running", true
+	case managed.Status == "True" && managed.Reason == reasonSkipped && pr != "":
+		return "its managed pipeline is marked Skipped although managed PipelineRun " + pr + " was started", checkRun, true
+	}
+	for _, c := range []struct{ cond, name string }{{ConditionTenantCollectors, "tenant collectors"}, {ConditionManagedCollectors, "managed collectors"}} {
+		if m, found := r.Condition(c.cond); found && m.Status == "False" && m.Reason == reasonFailed {
+			return "its " + c.name + " pipeline failed (" + c.cond + "=False: " + clip(m.Message, 200) + ")", checkRun + ", and the " + c.name + " PipelineRun's logs", true
+		}
+	}
+	return "", "", false
+}
+
+// Doubtful reports whether Doubt finds a reason.
+func (r *Release) Doubtful() bool {
+	_, _, ok := r.Doubt()
+	return ok
+}
+
+// DoubtError is the known failure of a Release that may have reached production.
+func (r *Release) DoubtError(namespace string) error {
+	why, check, _ := r.Doubt()
+	return failure.New(failure.ReleaseMayBeInProduction, map[string]string{"release": r.Name, "why": why, "check": check, "namespace": namespace, "snapshot": r.Snapshot},
+		"Release %s (Snapshot %s) did not succeed, but its content may be in production: %s", r.Name, r.Snapshot, why)
 }
 
 // Phase describes where the Release is, for progress lines.

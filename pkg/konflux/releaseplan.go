@@ -2,6 +2,7 @@ package konflux
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -187,6 +188,60 @@ func clip(s string, n int) string {
 		return string(r[:n]) + "…"
 	}
 	return s
+}
+
+// Labels the release service reads on a ReleasePlan and a ReleasePlanAdmission.
+const (
+	// LabelReleasePlanAdmission names the admission a plan targets by name.
+	LabelReleasePlanAdmission = "release.appstudio.openshift.io/releasePlanAdmission"
+	// LabelBlockReleases on a ReleasePlanAdmission: the release service refuses Releases only
+	// when it is exactly "true" (loader.GetActiveReleasePlanAdmission); its webhook sets "false"
+	// when it is missing, and the plan's status.releasePlanAdmission.active is it == "false".
+	LabelBlockReleases = "release.appstudio.openshift.io/block-releases"
+)
+
+// ReleasePlanAdmissionsResource is the managed namespace's ReleasePlanAdmission.
+var ReleasePlanAdmissionsResource = ReleasePlansResource.GroupVersion().WithResource("releaseplanadmissions")
+
+// TenantOnly reports whether the plan has no target (and names no admission): the release
+// service then runs its tenant pipeline only and skips the managed one.
+func (rp *ReleasePlan) TenantOnly() bool {
+	return rp.Target == "" && rp.Labels[LabelReleasePlanAdmission] == ""
+}
+
+// PlanReady says whether a Release may be created with the plan, as the release service decides:
+// a plan without a target (tenant-only) is usable as it is; else it must be matched
+// (Matched=True) to an admission that does not block releases. status.releasePlanAdmission.active
+// false is confirmed on the admission itself when it can be read: only block-releases exactly
+// "true" blocks. It returns what it found, for the ✓ line.
+func (c *Client) PlanReady(ctx context.Context, rp *ReleasePlan) (string, error) {
+	if rp.TenantOnly() {
+		return "tenant-only: no target, so only its tenant pipeline runs and nothing is admitted to a managed namespace", nil
+	}
+	err := rp.Ready()
+	var fe *failure.Error
+	if err == nil || !errors.As(err, &fe) || fe.ID != failure.ReleasePlanInactive {
+		return fmt.Sprintf("matched to %s, active", rp.Admission), err
+	}
+	ns, name, ok := strings.Cut(rp.Admission, "/")
+	if !ok {
+		return "", err
+	}
+	u, rerr := c.Dynamic.Resource(ReleasePlanAdmissionsResource).Namespace(ns).Get(ctx, name, getOptions)
+	if rerr != nil {
+		// Not readable from the tenant (the usual case): the plan's status decides.
+		return "", err
+	}
+	v, found := u.GetLabels()[LabelBlockReleases]
+	if v == "true" {
+		fe.Facts["label"] = LabelBlockReleases + "=true"
+		return "", err
+	}
+	label := "no " + LabelBlockReleases + " label"
+	if found {
+		label = fmt.Sprintf("%s=%q", LabelBlockReleases, v)
+	}
+	return fmt.Sprintf("matched to %s; its status says inactive, but the admission has %s, and only \"true\" blocks", rp.Admission, label), nil
 }
 
 // Ready says whether a Release may be created with the plan: Matched=True and the matched

@@ -39,13 +39,33 @@ type Snapshot struct {
 	ComponentGroup string // spec.componentGroup
 	Labels         map[string]string
 	Annotations    map[string]string
-	Images         map[string]string // component name → containerImage
-	Conditions     []Condition
+	Images         map[string]string // component name → containerImage (the first entry of each)
+	// Components are spec.components as listed: a component may appear more than once, one
+	// entry per version, told apart by source.git.revision.
+	Components []SnapshotComponent
+	Conditions []Condition
+}
+
+// SnapshotComponent is one entry of a Snapshot's spec.components.
+type SnapshotComponent struct {
+	Name, Image string
+	Revision    string // source.git.revision: the commit the image was built from, when recorded
 }
 
 // Condition returns the condition of type t, if present.
 func (s *Snapshot) Condition(t string) (Condition, bool) {
 	return findCondition(s.Conditions, t)
+}
+
+// trimmed keeps what judging the order of releases reads (name, build time, component and SHA
+// labels, components), so that thousands can be held in a step's memory.
+func (s *Snapshot) trimmed() *Snapshot {
+	t := &Snapshot{Name: s.Name, Created: s.Created, Images: s.Images, Components: s.Components,
+		Labels: map[string]string{LabelComponent: s.Labels[LabelComponent], LabelSHA: s.Labels[LabelSHA]}}
+	if v, ok := s.Annotations[AnnotationBuildStartTime]; ok {
+		t.Annotations = map[string]string{AnnotationBuildStartTime: v}
+	}
+	return t
 }
 
 // ListSnapshots lists the Snapshots of component built from sha, filtered by the API server
@@ -89,9 +109,14 @@ func snapshotFrom(u *unstructured.Unstructured) Snapshot {
 		}
 		name, _ := m["name"].(string)
 		img, _ := m["containerImage"].(string)
-		if name != "" {
+		rev, _, _ := unstructured.NestedString(m, "source", "git", "revision")
+		if name == "" {
+			continue
+		}
+		if _, dup := s.Images[name]; !dup {
 			s.Images[name] = img
 		}
+		s.Components = append(s.Components, SnapshotComponent{Name: name, Image: img, Revision: rev})
 	}
 	return s
 }

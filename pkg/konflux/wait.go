@@ -114,38 +114,69 @@ func (c *Client) stoppedWaiting(ctx context.Context, name string) error {
 		ErrStopped, context.Cause(ctx), name, name, c.Namespace)
 }
 
-// WaitForRelease waits until a Release of one of snapshots through plan exists (made by someone
-// else: integration-service's auto-release), and returns the newest. The Releases are found by
-// the snapshot label the release service's webhook sets on each.
-func (c *Client) WaitForRelease(ctx context.Context, s *step.Step, component, sha string, snapshots []string, plan string, timeout, progress time.Duration) (*Release, error) {
+// WaitForRelease waits until a Release of snapshot through plan exists (made by someone else:
+// integration-service's auto-release), and returns the newest. The Releases are found by the
+// snapshot label the release service's webhook sets on each. It stops as soon as
+// integration-service has decided about the Snapshot (its AutoReleased condition: "The Snapshot
+// was auto-released", "Released in newer Snapshot", "Skipping auto-release …") and no Release
+// through plan exists: it then returns nil and the condition's message (integration-service
+// creates its Releases before it sets the condition, so none will come). At the timeout it
+// returns nil and "".
+func (c *Client) WaitForRelease(ctx context.Context, s *step.Step, component, sha, snapshot, plan string, timeout, progress time.Duration) (*Release, string, error) {
 	t := newTicker(timeout, progress)
 	warned := false
+	stopped := func() error {
+		return fmt.Errorf("%w (%w) for a Release of Snapshot %s", ErrStopped, context.Cause(ctx), snapshot)
+	}
 	for {
+		// The Snapshot first: a Release created between the two reads is then still seen.
+		decided, decision, serr := c.autoReleased(ctx, snapshot)
 		cctx, cancel := context.WithTimeout(ctx, requestTimeout)
-		rels, err := c.ReleasesOfCommit(cctx, component, sha, snapshots)
+		rels, err := c.ReleasesOfCommit(cctx, component, sha, []string{snapshot})
 		cancel()
-		if err == nil {
+		if err = errors.Join(err, serr); err == nil {
 			for i := range rels {
 				if rels[i].ThroughPlan(plan) {
-					return &rels[i], nil
+					return &rels[i], "", nil
 				}
 			}
+			if decided {
+				return nil, decision, nil
+			}
 		} else if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w (%w) for a Release of Snapshot %s", ErrStopped, context.Cause(ctx), strings.Join(snapshots, ", "))
+			return nil, "", stopped()
 		} else if !warned {
-			s.Warn("listing the Releases of commit %s: %v (retrying until the timeout)", sha, err)
+			s.Warn("reading Snapshot %s and its Releases: %v (retrying until the timeout)", snapshot, err)
 			warned = true
 		}
 		if t.expired() {
-			return nil, nil
+			return nil, "", nil
 		}
 		if t.progressDue() {
-			s.Info("  no Release of Snapshot %s through %s yet (elapsed %s)", strings.Join(snapshots, ", "), plan, t.elapsed())
+			s.Info("  no Release of Snapshot %s through %s yet, integration-service has not decided (elapsed %s)", snapshot, plan, t.elapsed())
 		}
 		if !t.sleep(ctx) {
-			return nil, fmt.Errorf("%w (%w) for a Release of Snapshot %s", ErrStopped, context.Cause(ctx), strings.Join(snapshots, ", "))
+			return nil, "", stopped()
 		}
 	}
+}
+
+// autoReleased reads the Snapshot's AutoReleased condition: decided when it is True.
+func (c *Client) autoReleased(ctx context.Context, snapshot string) (decided bool, message string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	sn, err := c.GetSnapshot(ctx, snapshot)
+	if err != nil {
+		return false, "", err
+	}
+	cond, ok := sn.Condition(ConditionAutoReleased)
+	if !ok || cond.Status != "True" {
+		return false, "", nil
+	}
+	if cond.Message == "" {
+		cond.Message = "AutoReleased=True (" + cond.Reason + ") without a message"
+	}
+	return true, cond.Message, nil
 }
 
 // PipelineRunsResource is Tekton's PipelineRun, read to see how the commit's build went.

@@ -43,10 +43,14 @@ const (
 	// NotPermitted: a ServiceAccount of the run lacks a right it needs (the API server answered
 	// Forbidden); nothing was decided about the commit.
 	NotPermitted Status = "NotPermitted"
+	// Doubtful: a Release of the commit did not succeed, yet its content may be in production
+	// (konflux.Release.Doubt). Never a success and never a reason to release again: a person
+	// must check the Release first.
+	Doubtful Status = "Doubtful"
 )
 
 // Statuses lists every status, for documentation and validation.
-var Statuses = []Status{Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Running, Rejected, Cancelled, RunTimedOut, NotPermitted}
+var Statuses = []Status{Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Running, Rejected, Cancelled, RunTimedOut, NotPermitted, Doubtful}
 
 // Normalize returns the status s names (any case, surrounding space ignored), or "" and false.
 func Normalize(s string) (Status, bool) {
@@ -61,6 +65,10 @@ func Normalize(s string) (Status, bool) {
 
 // IsReleased reports whether the status says the commit is in production.
 func IsReleased(s Status) bool { return s == Succeeded || s == AlreadyReleased }
+
+// MayBeInProduction reports whether the commit may be in production: released, or Doubtful.
+// Judging the order of releases counts both, so that nothing older goes out after it.
+func MayBeInProduction(s Status) bool { return IsReleased(s) || s == Doubtful }
 
 // Outcome is what happened to the release, as a notification tells it.
 type Outcome int
@@ -79,6 +87,7 @@ const (
 	RunCancelled                            // the run was cancelled before it released anything
 	RunTimedOutBeforeRelease                // Tekton's timeouts ended the run before it released anything
 	RightMissing                            // a ServiceAccount of the run may not do what the run needs
+	ReleaseDoubtful                         // a Release did not succeed but may be in production: a person must check
 	numOutcomes
 )
 
@@ -103,8 +112,11 @@ func (o Outcome) String() string {
 	if o < 0 || o >= numOutcomes {
 		return fmt.Sprintf("outcome(%d)", int(o))
 	}
-	return [...]string{"released", "already-released", "dry-run", "blocked", "dry-run-blocked", "release-failed", "not-released", "release-created", "rejected", "cancelled", "timed-out", "not-permitted"}[o]
+	return [...]string{"released", "already-released", "dry-run", "blocked", "dry-run-blocked", "release-failed", "not-released", "release-created", "rejected", "cancelled", "timed-out", "not-permitted", "release-doubtful"}[o]
 }
+
+// DoubtfulNote is what every report of a Doubtful release says.
+const DoubtfulNote = "the Release did not succeed but its content may be in production: a person must check the Release before anything is released again"
 
 // Decide maps the pipeline's statuses to an outcome. status is $(tasks.status) of the Pipeline's
 // finally section (Succeeded, Failed, Completed, None); releaseStatus is a Status (create-release's
@@ -122,6 +134,7 @@ func (o Outcome) String() string {
 //	Cancelled        any                    any      RunCancelled
 //	RunTimedOut      any                    any      RunTimedOutBeforeRelease
 //	NotPermitted     any                    any      RightMissing
+//	Doubtful         any                    any      ReleaseDoubtful (note: may be in production)
 //	Blocked          as empty
 //	Failed/TimedOut  any                    any      ReleaseFailed
 //	DryRun or empty  Failed                 true     DryRunWouldBlock
@@ -171,6 +184,9 @@ func Decide(status, releaseStatus string, dryRun bool) (o Outcome, note string) 
 		return RunTimedOutBeforeRelease, strings.Join(notes, "; ")
 	case NotPermitted:
 		return RightMissing, strings.Join(notes, "; ")
+	case Doubtful:
+		notes = append(notes, DoubtfulNote)
+		return ReleaseDoubtful, strings.Join(notes, "; ")
 	case Blocked:
 		// record-history's word for a run the gates stopped: decided by the pipeline status below.
 		rs = ""

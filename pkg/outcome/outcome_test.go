@@ -46,6 +46,10 @@ func TestDecide(t *testing.T) {
 		{"Failed", "RunTimedOut", false, RunTimedOutBeforeRelease, ""},
 		{"Failed", "RunTimedOut", true, RunTimedOutBeforeRelease, ""},
 		{"Failed", "NotPermitted", false, RightMissing, ""},
+		// A Release that may be in production is never a success, whatever the pipeline says.
+		{"Failed", "Doubtful", false, ReleaseDoubtful, "may be in production"},
+		{"Succeeded", "doubtful", false, ReleaseDoubtful, "may be in production"},
+		{"Failed", "Doubtful", true, ReleaseDoubtful, "may be in production"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.status+"/"+tt.release, func(t *testing.T) {
@@ -87,4 +91,12 @@ func TestNormalize(t *testing.T) {
 	assert.True(t, IsReleased(AlreadyReleased))
 	assert.False(t, IsReleased(Created), "Created is not released")
 	assert.False(t, IsReleased(Running))
+}
+
+func TestMayBeInProduction(t *testing.T) {
+	for _, st := range Statuses {
+		want := st == Succeeded || st == AlreadyReleased || st == Doubtful
+		assert.Equal(t, want, MayBeInProduction(st), st)
+		assert.Equal(t, st == Succeeded || st == AlreadyReleased, IsReleased(st), "a Doubtful release is not a release: %s", st)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 	"github.com/release-to-prod/release-to-prod/pkg/history"
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
@@ -155,10 +156,10 @@ func check(ctx context.Context, c *konflux.Client, s *step.Step, cfg *Config, st
 		return nil, err
 	}
 	p.Snapshot = snap
-	if p.Image, err = checkDigest(s, cfg, snap); err != nil {
+	if p.Image, err = checkDigest(s, cfg, st.sha, snap); err != nil {
 		return nil, err
 	}
-	if p.ReleasePlan, err = checkPlan(s, cfg, st, f, snap); err != nil {
+	if p.ReleasePlan, err = checkPlan(ctx, c, s, cfg, st, f, snap); err != nil {
 		return nil, err
 	}
 	if f.historyErr != nil {
@@ -168,7 +169,7 @@ func check(ctx context.Context, c *konflux.Client, s *step.Step, cfg *Config, st
 		return nil, err
 	}
 	if p.AlreadyReleased == "" && p.Existing == "" {
-		if err := checkOrder(ctx, c, s, cfg, st, f.history, snap); err != nil {
+		if err := checkOrder(ctx, c, s, cfg, st, f.history, snap, p.ReleasePlan.Name); err != nil {
 			return nil, err
 		}
 	}
@@ -216,7 +217,11 @@ func chooseSnapshot(s *step.Step, cfg *Config, st settings, f fetched) (*konflux
 		switch {
 		case st.owner.ComponentGroup != "" && sn.ComponentGroup != st.owner.ComponentGroup:
 			s.Info("  passed over Snapshot %s: not for componentGroup %s", sn.Name, st.owner.ComponentGroup)
-		case st.owner.ComponentGroup == "" && (sn.ComponentGroup != "" || sn.Application != "" && sn.Application != cfg.Application):
+		case st.owner.ComponentGroup == "" && sn.Application == "" && sn.ComponentGroup == "":
+			// The release service refuses a Release whose Snapshot's spec.application is not the
+			// ReleasePlan's (validateApplication), an empty one included.
+			s.Info("  passed over Snapshot %s: its spec.application is empty, not %s (the release service would refuse it)", sn.Name, cfg.Application)
+		case st.owner.ComponentGroup == "" && (sn.ComponentGroup != "" || sn.Application != cfg.Application):
 			s.Info("  passed over Snapshot %s: not for application %s", sn.Name, cfg.Application)
 		default:
 			mine = append(mine, sn)
@@ -243,8 +248,8 @@ func chooseSnapshot(s *step.Step, cfg *Config, st settings, f fetched) (*konflux
 	return snap, nil
 }
 
-func checkDigest(s *step.Step, cfg *Config, snap *konflux.Snapshot) (string, error) {
-	image, digest, err := snap.Digest(cfg.Component)
+func checkDigest(s *step.Step, cfg *Config, sha string, snap *konflux.Snapshot) (string, error) {
+	image, digest, err := snap.Digest(cfg.Component, sha)
 	if err != nil {
 		return "", fail(s, failure.Wrap(failure.InvalidInput, nil, err), "snapshot image: %v", err)
 	}
@@ -264,14 +269,15 @@ func checkDigest(s *step.Step, cfg *Config, snap *konflux.Snapshot) (string, err
 }
 
 // checkPlan checks the ReleasePlan is ready and decides what its auto-release means.
-func checkPlan(s *step.Step, cfg *Config, st settings, f fetched, snap *konflux.Snapshot) (*konflux.ReleasePlan, error) {
+func checkPlan(ctx context.Context, c *konflux.Client, s *step.Step, cfg *Config, st settings, f fetched, snap *konflux.Snapshot) (*konflux.ReleasePlan, error) {
 	if f.planErr != nil {
 		return nil, fail(s, f.planErr, "release plan for %s", st.owner)
 	}
-	if err := f.plan.Ready(); err != nil {
+	ready, err := c.PlanReady(ctx, f.plan)
+	if err != nil {
 		return nil, fail(s, err, "release plan %s is not ready", f.plan.Name)
 	}
-	s.OK("release plan %s (matched to %s, active)", f.plan.Name, f.plan.Admission)
+	s.OK("release plan %s (%s)", f.plan.Name, ready)
 	auto, why := f.plan.AutoRelease(snap)
 	switch {
 	case !auto && st.observe:
@@ -307,6 +313,10 @@ func alreadyReleased(ctx context.Context, c *konflux.Client, s *step.Step, cfg *
 		s.Info("  Release %s of Snapshot %s (made by %s) failed: it does not block a new Release", r.Name, r.Snapshot, r.Made())
 	}
 	switch {
+	case cr.Released == nil && len(cr.Doubtful) > 0:
+		d := cr.Doubtful[0]
+		why, _, _ := d.Doubt()
+		return fail(s, d.DoubtError(cfg.Namespace), "already released? Release %s of Snapshot %s (made by %s) did not succeed but may be in production: %s", d.Name, d.Snapshot, d.Made(), why)
 	case cr.Released != nil:
 		p.AlreadyReleased = cr.Released.Name
 		if done, ok := cr.Released.Done(); done && ok {
@@ -326,6 +336,12 @@ func alreadyReleased(ctx context.Context, c *konflux.Client, s *step.Step, cfg *
 		s.Warn("already released: the history %s records Release %s of commit %s succeeded at %s", cfg.HistoryConfigMap, e.Release, st.sha, e.Finished)
 		return nil
 	}
+	if e, ok := doubtfulInHistory(f.history, cfg.Component, st.sha); ok {
+		err := failure.New(failure.ReleaseMayBeInProduction, map[string]string{"release": e.Release, "snapshot": e.Snapshot, "namespace": cfg.Namespace,
+			"why": "the history " + cfg.HistoryConfigMap + " records it as " + outcome.Doubtful + " (" + e.Finished + ")", "check": "what that Release's managed PipelineRun pushed, then record the answer"},
+			"the history %s records Release %s of commit %s as %s: its content may be in production", cfg.HistoryConfigMap, e.Release, st.sha, outcome.Doubtful)
+		return fail(s, err, "already released? the history %s records Release %s of commit %s as %s (may be in production)", cfg.HistoryConfigMap, e.Release, short(st.sha), outcome.Doubtful)
+	}
 	switch {
 	case len(cr.Running) > 0:
 		r := cr.Running[0]
@@ -336,6 +352,17 @@ func alreadyReleased(ctx context.Context, c *konflux.Client, s *step.Step, cfg *
 	s.OK("not released yet: no Release of commit %s through %s in production or in progress (%d of its Releases in the namespace, %d entries in history %s)",
 		st.sha, p.ReleasePlan.Name, len(rels), len(f.history), cfg.HistoryConfigMap)
 	return nil
+}
+
+// doubtfulInHistory returns the newest entry of component at sha, when it says Doubtful: a later
+// Succeeded entry (someone checked and released) supersedes it.
+func doubtfulInHistory(entries []history.Entry, component, sha string) (history.Entry, bool) {
+	for _, e := range entries {
+		if e.Component == component && e.SHA == sha && (e.Status == outcome.Doubtful || outcome.IsReleased(e.Status)) {
+			return e, e.Status == outcome.Doubtful
+		}
+	}
+	return history.Entry{}, false
 }
 
 func latest(s *step.Step, cfg *Config, entries []history.Entry, p *Preflight) string {

@@ -31,6 +31,7 @@ type Config struct {
 	Snapshot         string        `env:"SNAPSHOT, required" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
 	ReleasePlan      string        `env:"RELEASE_PLAN, required" desc:"ReleasePlan to release through; empty: the only ReleasePlan of the application (the preflight chooses it)"`
 	ExistingRelease  string        `env:"EXISTING_RELEASE" desc:"a Release of the commit found running by the preflight (its EXISTING_RELEASE result): waited on instead of creating one; empty: the step looks for one itself"`
+	AllowOutOfOrder  string        `check:"bool" env:"ALLOW_OUT_OF_ORDER, default=false" desc:"true: release even when a newer commit of the component is in production already (a deliberate roll-back)"`
 	AutoRelease      string        `env:"AUTO_RELEASE, default=block" desc:"what to do when the ReleasePlan auto-releases: block (stop; the fix is to label it release.appstudio.openshift.io/auto-release=\"false\" so these gates decide) or observe (run the gates, create no Release and report the one integration-service creates)"`
 	Kubeconfig       string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
 	DryRun           string        `check:"bool" env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
@@ -47,7 +48,7 @@ const requestTimeout = 30 * time.Second
 const maxAttempts = 20
 
 type settings struct {
-	dry, automated, wait, observe bool
+	dry, automated, wait, observe, ooOrder bool
 }
 
 func parse(cfg *Config) (string, settings, error) {
@@ -72,7 +73,7 @@ func parse(cfg *Config) (string, settings, error) {
 		name, value string
 		def         bool
 		to          *bool
-	}{{"DRY_RUN", cfg.DryRun, false, &st.dry}, {"AUTOMATED", cfg.Automated, false, &st.automated}, {"WAIT", cfg.Wait, true, &st.wait}} {
+	}{{"DRY_RUN", cfg.DryRun, false, &st.dry}, {"AUTOMATED", cfg.Automated, false, &st.automated}, {"WAIT", cfg.Wait, true, &st.wait}, {"ALLOW_OUT_OF_ORDER", cfg.AllowOutOfOrder, false, &st.ooOrder}} {
 		if *b.to, err = step.ParseBool(b.name, b.value, b.def); err != nil {
 			return "", st, err
 		}
@@ -132,6 +133,8 @@ func (r *run) release(ctx context.Context) error {
 	switch {
 	case existing.Released != nil:
 		return r.alreadyReleased(existing.Released)
+	case len(existing.Doubtful) > 0:
+		return r.doubtful(existing.Doubtful[0])
 	case len(existing.Running) > 0:
 		rel := existing.Running[0]
 		r.s.OK("Release %s of Snapshot %s (made by %s) is in progress (%s): not creating another", rel.Name, rel.Snapshot, rel.Made(), rel.Phase())
@@ -196,6 +199,20 @@ func (r *run) alreadyReleased(rel *konflux.Release) error {
 	return r.s.Result("RELEASE_STATUS", outcome.AlreadyReleased)
 }
 
+// doubtful stops the run on a Release that did not succeed but may have reached production: it
+// is neither a success nor a reason to release again.
+func (r *run) doubtful(rel *konflux.Release) error {
+	if err := r.s.Result("RELEASE_NAME", rel.Name); err != nil {
+		return err
+	}
+	why, _, _ := rel.Doubt()
+	r.s.Fail("Release %s (Snapshot %s, made by %s) may be in production: %s", rel.Name, rel.Snapshot, rel.Made(), why)
+	if err := r.s.Result("RELEASE_STATUS", outcome.Doubtful); err != nil {
+		return err
+	}
+	return rel.DoubtError(r.cfg.Namespace)
+}
+
 // follow reports a Release this run did not create: waited on when WAIT is true.
 func (r *run) follow(ctx context.Context, name string) error {
 	if err := r.s.Result("RELEASE_NAME", name); err != nil {
@@ -209,26 +226,29 @@ func (r *run) follow(ctx context.Context, name string) error {
 }
 
 // observe waits for the Release integration-service creates for the Snapshot, then its outcome.
+// It stops as soon as integration-service has decided not to create one (the Snapshot's
+// AutoReleased condition), rather than at the timeout.
 func (r *run) observe(ctx context.Context) error {
 	r.s.Info("  observe mode: waiting up to %s for integration-service to create the Release of Snapshot %s", r.cfg.Timeout, r.cfg.Snapshot)
 	start := time.Now()
-	rel, err := r.kc.WaitForRelease(ctx, r.s, r.cfg.Component, r.req.SHA, []string{r.cfg.Snapshot}, r.cfg.ReleasePlan, r.cfg.Timeout, r.cfg.ProgressInterval)
+	rel, decision, err := r.kc.WaitForRelease(ctx, r.s, r.cfg.Component, r.req.SHA, r.cfg.Snapshot, r.cfg.ReleasePlan, r.cfg.Timeout, r.cfg.ProgressInterval)
 	if err != nil {
 		return err
 	}
 	if rel == nil {
-		facts := map[string]string{"snapshot": r.cfg.Snapshot, "plan": r.cfg.ReleasePlan, "timeout": r.cfg.Timeout.String(), "namespace": r.cfg.Namespace}
-		cctx, cancel := context.WithTimeout(ctx, requestTimeout)
-		if sn, err := r.kc.GetSnapshot(cctx, r.cfg.Snapshot); err == nil {
-			if c, ok := sn.Condition(konflux.ConditionAutoReleased); ok {
-				facts["message"] = c.Message
-			}
+		facts := map[string]string{"snapshot": r.cfg.Snapshot, "plan": r.cfg.ReleasePlan, "within": "within " + r.cfg.Timeout.String(), "namespace": r.cfg.Namespace, "message": decision}
+		if decision != "" {
+			facts["within"] = "and integration-service has decided (after " + time.Since(start).Round(time.Second).String() + ")"
+			r.s.Fail("integration-service decided not to release Snapshot %s through %s: %s (AutoReleased condition, after %s)", r.cfg.Snapshot, r.cfg.ReleasePlan, decision, time.Since(start).Round(time.Second))
+			return failure.New(failure.AutoReleaseNotCreated, facts, "integration-service created no Release of Snapshot %s through %s: %s", r.cfg.Snapshot, r.cfg.ReleasePlan, decision)
 		}
-		cancel()
 		r.s.Fail("no Release of Snapshot %s appeared within %s", r.cfg.Snapshot, r.cfg.Timeout)
 		return failure.New(failure.AutoReleaseNotCreated, facts, "no Release of Snapshot %s through %s appeared within %s", r.cfg.Snapshot, r.cfg.ReleasePlan, r.cfg.Timeout)
 	}
 	r.s.OK("Release %s of Snapshot %s appeared (made by %s)", rel.Name, rel.Snapshot, rel.Made())
+	if rel.Doubtful() {
+		return r.doubtful(rel)
+	}
 	if rel.InProduction() {
 		return r.alreadyReleased(rel)
 	}
@@ -242,6 +262,9 @@ func (r *run) observe(ctx context.Context) error {
 func (r *run) create(ctx context.Context) error {
 	for range maxAttempts {
 		name := r.req.Name()
+		if err := r.checkOrder(ctx); err != nil {
+			return err
+		}
 		if err := r.s.Result("RELEASE_NAME", name); err != nil {
 			return err
 		}
@@ -264,6 +287,8 @@ func (r *run) create(ctx context.Context) error {
 		}
 		done, _ := rel.Done()
 		switch {
+		case rel.Doubtful():
+			return r.doubtful(rel)
 		case rel.InProduction():
 			return r.alreadyReleased(rel)
 		case !done:
@@ -275,6 +300,33 @@ func (r *run) create(ctx context.Context) error {
 	}
 	return fmt.Errorf("%d Releases of commit %s through %s failed: not creating another (kubectl get releases -n %s -l %s=%s)",
 		maxAttempts, r.req.SHA, r.req.ReleasePlan, r.cfg.Namespace, konflux.LabelSHA, r.req.SHA)
+}
+
+// checkOrder judges the order of releases again right before the create: the preflight's check
+// may be minutes old (a scan can wait), and a run for a newer commit may have created its
+// Release since. A newer build in production or on its way, or other components that would go
+// back, stop the run (unless ALLOW_OUT_OF_ORDER) before anything is created.
+func (r *run) checkOrder(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	snap, err := r.kc.GetSnapshot(ctx, r.cfg.Snapshot)
+	if err != nil {
+		r.s.Fail("in order: reading Snapshot %s to check the order again before creating", r.cfg.Snapshot)
+		return err
+	}
+	q := konflux.OrderQuery{Component: r.cfg.Component, SHA: r.req.SHA, Plan: r.cfg.ReleasePlan, Snapshot: snap}
+	rep, err := r.kc.CheckOrder(ctx, q)
+	if err != nil {
+		r.s.Fail("in order: reading the Releases through %s before creating", r.cfg.ReleasePlan)
+		return err
+	}
+	if err := rep.Judge(r.s, q, r.st.ooOrder, 0); err != nil {
+		if rerr := r.s.Result("RELEASE_STATUS", outcome.Blocked); rerr != nil {
+			return rerr
+		}
+		return err
+	}
+	return nil
 }
 
 // waitFor waits on the Release and reports its outcome. A Release whose managed pipeline
@@ -299,6 +351,8 @@ func (r *run) waitFor(ctx context.Context, name string) error {
 	}
 	done, ok := rel.Done()
 	switch {
+	case rel.Doubtful():
+		return r.doubtful(rel)
 	case done && ok:
 		r.s.OK("Release %s succeeded after %s", name, elapsed)
 		return r.s.Result("RELEASE_STATUS", outcome.Succeeded)

@@ -89,6 +89,8 @@ func (n Notification) title(component string) string {
 		return "Release blocked: " + component
 	case outcome.DryRunWouldBlock:
 		return "Dry run blocked: " + component
+	case outcome.ReleaseDoubtful:
+		return "Release doubtful, may be in production: " + component
 	case outcome.ReleaseFailed:
 		if strings.EqualFold(strings.TrimSpace(n.ReleaseStatus), "TimedOut") {
 			return "Release timed out: " + component
@@ -110,6 +112,8 @@ func emoji(o Outcome) string {
 		return ":hourglass_flowing_sand:"
 	case outcome.NotReleased:
 		return ":warning:"
+	case outcome.ReleaseDoubtful:
+		return ":rotating_light:"
 	}
 	return ":x:"
 }
@@ -138,6 +142,8 @@ func (n Notification) status() string {
 		return "Timed out (Tekton ended the run) before anything was released"
 	case outcome.RightMissing:
 		return "Stopped: a ServiceAccount of the run lacks a right, nothing was released"
+	case outcome.ReleaseDoubtful:
+		return "The Release did not succeed, but its content may be in production"
 	}
 	return "Not released"
 }
@@ -157,6 +163,8 @@ func (n Notification) defaultAdvice() (cause, fix string) {
 		return "the PipelineRun reached its timeouts", "raise the PipelineRun's timeouts (tasks must cover build_wait_timeout and scan_poll_timeout), then start the run again"
 	case outcome.RightMissing:
 		return "a ServiceAccount of the run was refused by the API server", "apply the project's RBAC (config/tenant-setup.sh) and start the run again"
+	case outcome.ReleaseDoubtful:
+		return outcome.DoubtfulNote, "check the Release's managed PipelineRun and the production registry; do not release this commit again until then"
 	}
 	return "the pipeline stopped before releasing", "open the PipelineRun to see which task did not run, then re-run"
 }

@@ -64,6 +64,7 @@ func TestBuildVariants(t *testing.T) {
 		{outcome.ReleaseFailed, "failure", ":x: Release failed: automation-analytics-backend-main", "Release failed", true},
 		{outcome.NotReleased, "failure", ":warning: Not released: automation-analytics-backend-main", "Not released", true},
 		{outcome.ReleaseCreated, "pending", ":hourglass_flowing_sand: Release created: automation-analytics-backend-main", "Release created", false},
+		{outcome.ReleaseDoubtful, "failure", ":rotating_light: Release doubtful, may be in production: automation-analytics-backend-main", "Release doubtful, may be in production", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.outcome.String(), func(t *testing.T) {

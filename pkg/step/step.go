@@ -27,6 +27,9 @@ const (
 	// (failure.NotPermitted). The exit code is what Tekton records of a step that continued
 	// (onError: continue), so the report tells a missing RoleBinding from a gate that blocked.
 	ExitNotPermitted = 3
+	// ExitMayBeInProduction: a Release did not succeed but its content may be in production
+	// (outcome.Doubtful); a person must check it before anything is released again.
+	ExitMayBeInProduction = 4
 )
 
 // Common holds the settings every step has. Embed it in a step's config struct.
@@ -117,6 +120,8 @@ func exitCode(err error) int {
 			return ExitBadArgs
 		case failure.NotPermitted:
 			return ExitNotPermitted
+		case failure.ReleaseMayBeInProduction:
+			return ExitMayBeInProduction
 		}
 	}
 	return ExitFailed

@@ -80,6 +80,8 @@ func TestRunFailureExplained(t *testing.T) {
 		{name: "invalid input exits 2", err: failure.New(failure.InvalidInput, nil, "bad sha"), wantCode: ExitBadArgs, outHas: []string{"bad sha"}},
 		{name: "a right refused exits 3", err: failure.Wrap(failure.NotPermitted, map[string]string{"verb": "list", "resource": "releaseplans", "namespace": "t"}, errors.New("forbidden")),
 			wantCode: ExitNotPermitted, outHas: []string{"the ServiceAccount may not list releaseplans in namespace t", "config/tenant-setup.sh"}},
+		{name: "a Release that may be in production exits 4", err: fmt.Errorf("release: %w", failure.New(failure.ReleaseMayBeInProduction, map[string]string{"release": "r1"}, "Release r1 may be in production")),
+			wantCode: ExitMayBeInProduction, outHas: []string{"Release r1 may be in production", "do not release this commit again"}},
 		{name: "unknown error still printed", err: errors.New("boom"), wantCode: ExitFailed, outHas: []string{"✗ test-step failed: boom"}},
 		{name: "json", format: "json", err: fmt.Errorf("checking: %w", &failure.HTTPStatusError{Service: "Quay", Method: "GET", URL: "https://quay.io/x", Code: 401}),
 			wantCode: ExitFailed, outHas: []string{`"level":"error"`, `"id":"unauthorized"`, `Quay rejected the credentials`}},

@@ -135,7 +135,7 @@ var Steps = []*Step{
 		Config:      &release.Config{},
 		Results: []Result{
 			{"RELEASE_NAME", "Name of the Release created, found, or (dry run) that would be created."},
-			{"RELEASE_STATUS", "Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, or Created (wait \"false\")."},
+			{"RELEASE_STATUS", "Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created (wait \"false\"), Running, Blocked (the order check stopped it before the create) or Doubtful (a Release that may be in production)."},
 		},
 	},
 	{

@@ -52,6 +52,10 @@ func (g Gate) Status() string {
 		return "did not run"
 	case step.ExitBadArgs:
 		return "invalid input (exit 2)"
+	case step.ExitNotPermitted:
+		return "not permitted (exit 3)"
+	case step.ExitMayBeInProduction:
+		return "may be in production (exit 4)"
 	default:
 		return fmt.Sprintf("blocked (exit %d)", g.ExitCode)
 	}

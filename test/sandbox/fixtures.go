@@ -235,7 +235,7 @@ func (s *Sandbox) Create(ctx context.Context, gvr schema.GroupVersionResource, n
 
 var kinds = map[string]string{
 	"applications": "Application", "components": "Component", "snapshots": "Snapshot",
-	"releaseplans": "ReleasePlan", "releases": "Release",
+	"releaseplans": "ReleasePlan", "releases": "Release", "releaseplanadmissions": "ReleasePlanAdmission",
 }
 
 // SetStatus replaces the status of an object through the status subresource, as the Konflux
