@@ -17,6 +17,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/release-to-prod/release-to-prod/pkg/input"
+	"github.com/release-to-prod/release-to-prod/pkg/verdict"
 )
 
 // PipelineRunLabel is the label Tekton puts on a PipelineRun's TaskRuns; PipelineTaskLabel
@@ -190,7 +193,7 @@ type Stop struct {
 // them in.
 const (
 	InputStep   = "check-input"
-	InputResult = "INVALID_PARAMS"
+	InputResult = string(input.ResultInvalid)
 )
 
 // Explain tells why tr (the preflight) stopped, from its steps' states and its condition.
@@ -237,7 +240,7 @@ func Explain(tr *TaskRun) Stop {
 	case tr.Reason == "TaskRunTimeout":
 		return Stop{Cause: "the preflight timed out: " + oneLine(tr.Message),
 			Fix: "raise the PipelineRun's timeouts.tasks (it must cover scan_poll_timeout and build_wait_timeout), or find the gate that hangs in the log"}
-	case tr.Status != "False" || tr.Results["GATE_SUMMARY"] != "":
+	case tr.Status != "False" || tr.Results[string(verdict.ResultGateSummary)] != "":
 		return Stop{} // the verdict ran: its results say why
 	}
 	// Failed without a verdict: name the step that stopped the pod, the first to fail that
