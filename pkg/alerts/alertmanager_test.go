@@ -44,7 +44,7 @@ func TestAgainstAlertmanager(t *testing.T) {
 	code, out, res := runStep(t, url)
 	assert.Equal(t, step.ExitOK, code, out)
 	assert.Contains(t, out, `✓ no firing production alerts (matchers environment="production")`)
-	assert.Equal(t, map[string]string{ResultFiring: "0", ResultNames: ""}, res)
+	assert.Equal(t, map[string]string{string(ResultFiring): "0", string(ResultNames): ""}, res)
 
 	am.PostAlerts(t, sandbox.AlertmanagerAlert{Labels: map[string]string{"alertname": "StagingDown", "environment": "staging", "severity": "critical"}})
 	code, out, _ = runStep(t, url)
@@ -58,7 +58,7 @@ func TestAgainstAlertmanager(t *testing.T) {
 	assert.Contains(t, out, "✗ check-alerts failed: 1 firing production alert blocks the release")
 	assert.Contains(t, out, `likely cause: 1 alert is firing in production (environment="production"): HighErrorRate`)
 	assert.Contains(t, out, "fix: resolve them, or silence them in Alertmanager if they are unrelated to this release, then re-run")
-	assert.Equal(t, map[string]string{ResultFiring: "1", ResultNames: "HighErrorRate"}, res)
+	assert.Equal(t, map[string]string{string(ResultFiring): "1", string(ResultNames): "HighErrorRate"}, res)
 
 	code, out, _ = runStep(t, url, "--severity=warning")
 	assert.Equal(t, step.ExitOK, code, "only warnings block, none fire: %s", out)
@@ -70,7 +70,7 @@ func TestAgainstAlertmanager(t *testing.T) {
 	am.Silence(t, map[string]string{"alertname": "HighErrorRate", "environment": "production"}, "known, unrelated to this release")
 	code, out, res = runStep(t, url)
 	assert.Equal(t, step.ExitOK, code, "a silenced alert does not block: %s", out)
-	assert.Equal(t, "0", res[ResultFiring])
+	assert.Equal(t, "0", res[string(ResultFiring)])
 
 	// Down: the same URL with nothing listening blocks, with network advice.
 	am.Stop()

@@ -38,8 +38,8 @@ type Config struct {
 
 // Result names.
 const (
-	ResultFiring = "FIRING_ALERTS"
-	ResultNames  = "ALERT_NAMES"
+	ResultFiring step.ResultName = "FIRING_ALERTS"
+	ResultNames  step.ResultName = "ALERT_NAMES"
 )
 
 // Limits of what the gate prints and writes.

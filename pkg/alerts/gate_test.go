@@ -43,7 +43,7 @@ func alert(name, sev, env string, since time.Time, summary string) Alert {
 func readResults(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, n := range []string{ResultFiring, ResultNames} {
+	for _, n := range []string{string(ResultFiring), string(ResultNames)} {
 		b, err := os.ReadFile(filepath.Join(dir, n))
 		if err == nil {
 			out[n] = string(b)
@@ -70,7 +70,7 @@ func TestCheck(t *testing.T) {
 	}{
 		{name: "clear", matchers: `environment="production"`,
 			alerts:      []Alert{alert("Staging", "critical", "staging", t0, "")},
-			wantResults: map[string]string{ResultFiring: "0", ResultNames: ""},
+			wantResults: map[string]string{string(ResultFiring): "0", string(ResultNames): ""},
 			outHas:      []string{`✓ no firing production alerts (matchers environment="production")`}},
 		{name: "firing sorted by severity", matchers: `environment="production"`,
 			alerts: []Alert{
@@ -79,7 +79,7 @@ func TestCheck(t *testing.T) {
 				alert("HighErrorRate", "critical", "production", t0.Add(2*time.Minute), "again"),
 			},
 			wantErrID:   failure.AlertsFiring,
-			wantResults: map[string]string{ResultFiring: "3", ResultNames: "HighErrorRate,DiskFilling"},
+			wantResults: map[string]string{string(ResultFiring): "3", string(ResultNames): "HighErrorRate,DiskFilling"},
 			outHas: []string{
 				"✗ HighErrorRate [critical] namespace=payments since 2024-05-01T10:01:00Z (for 59m): 5% of requests fail\n",
 				"✗ DiskFilling [warning] namespace=payments since 2024-05-01T10:00:00Z (for 1h0m): disk 91% full\n",
@@ -89,7 +89,7 @@ func TestCheck(t *testing.T) {
 			lines:     3},
 		{name: "capped to a screenful", matchers: `environment="production"`, alerts: many,
 			wantErrID:   failure.AlertsFiring,
-			wantResults: map[string]string{ResultFiring: "25"},
+			wantResults: map[string]string{string(ResultFiring): "25"},
 			outHas:      []string{"✗ Alert00 ", "✗ Alert19 ", "… and 5 more firing alerts"},
 			outHasNot:   []string{"✗ Alert20 "},
 			lines:       MaxLines},
@@ -199,7 +199,7 @@ func TestRun(t *testing.T) {
 				assert.Contains(t, out.String(), h)
 			}
 			if tt.wantNames != "" {
-				assert.Equal(t, map[string]string{ResultFiring: "0", ResultNames: tt.wantNames}, readResults(t, dir))
+				assert.Equal(t, map[string]string{string(ResultFiring): "0", string(ResultNames): tt.wantNames}, readResults(t, dir))
 			}
 		})
 	}

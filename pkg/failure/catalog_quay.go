@@ -29,7 +29,7 @@ func init() {
 		Defaults: map[string]string{"what": "the image", "why": "", "fix": "pass the per-platform digests (platform_digests, the image gate's PLATFORM_DIGESTS result) when the digest is a multi-arch index; otherwise the artifact has no scannable image layers"}})
 	register(Entry{ID: ScanNotFound, Title: "manifest not found in Quay",
 		Cause:    "Quay answered 404 for {digest} in repository {repository}: the manifest was not pushed there, the repository path is wrong, the credentials cannot see a private repository (Quay answers 404 then), or the security scanner is off on this Quay",
-		Fix:      "check image_url and image_digest (the image gate's IMAGE_URL and IMAGE_DIGEST) and that the credentials {secret} grant read access to {repository}",
+		Fix:      "check staging_image and pinned_digest (the image gate's STAGING_IMAGE and PINNED_DIGEST) and that the credentials {secret} grant read access to {repository}",
 		Defaults: map[string]string{"digest": "the digest", "repository": "?", "secret": "given to the step"}})
 	register(Entry{ID: ScanBadReply, Title: "unexpected reply from Quay",
 		Cause:    "{url} did not answer with Quay's security report JSON ({detail}): quay_api_url points at something else (a proxy, a login page) or the API changed",

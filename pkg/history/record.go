@@ -12,20 +12,21 @@ import (
 
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/image"
 	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
+	"github.com/release-to-prod/release-to-prod/pkg/knownissues"
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
 	"github.com/release-to-prod/release-to-prod/pkg/outcome"
+	"github.com/release-to-prod/release-to-prod/pkg/release"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/taskruns"
+	"github.com/release-to-prod/release-to-prod/pkg/verdict"
 )
 
 // RecordConfig is the record-history step's configuration.
 type RecordConfig struct {
 	step.Common
-	CommitSHA        string        `env:"COMMIT_SHA, required" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
-	Component        string        `env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component to release"`
-	Namespace        string        `env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
-	Application      string        `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
+	step.Subject
 	Snapshot         string        `env:"SNAPSHOT" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
 	ReleaseName      string        `env:"RELEASE_NAME" desc:"name of the Konflux Release created or found; empty when none"`
 	Status           string        `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Rejected, Running, Cancelled, RunTimedOut, NotPermitted, Doubtful); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
@@ -36,12 +37,32 @@ type RecordConfig struct {
 	TaskRunsDir      string        `param:"-" env:"TASKRUNS_DIR" desc:"folder of the run's TaskRuns as JSON (the local runner writes it); empty: read them from the cluster by PIPELINE_RUN"`
 	PipelineRun      string        `env:"PIPELINE_RUN" desc:"name of the PipelineRun, for the record"`
 	HistoryConfigMap string        `env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the release history (the project's Role grants access to release-history)"`
-	HistoryLimit     int           `env:"HISTORY_LIMIT, default=200" desc:"entries kept, newest first"`
+	HistoryLimit     int           `check:"count" env:"HISTORY_LIMIT, default=200" desc:"entries kept, newest first"`
 	Kubeconfig       string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
 	Timeout          time.Duration `param:"-" env:"TIMEOUT, default=1m" desc:"time limit for the update, retries on conflict included"`
 	UnknownFailures  string        `env:"UNKNOWN_FAILURES" desc:"the gate verdict's UNKNOWN_FAILURES: failures no catalog entry or learned fix explained, recorded with their fingerprints so that tkn-local failures list can show them; empty: read from the run's preflight TaskRun"`
 	KnownIssues      string        `env:"KNOWN_ISSUES" desc:"the team's active known issues, one per line (check-known-issues' KNOWN_ISSUES), shown in the message"`
 }
+
+// The step's results. Besides its own (HISTORY_ENTRIES), it passes on, under the same names,
+// what the run left (from its params, or the run's TaskRuns when the preflight left no
+// results): notify reads them all from this one step.
+const (
+	ResultHistoryEntries step.ResultName = "HISTORY_ENTRIES"
+	ResultReleaseStatus                  = release.ResultReleaseStatus
+	ResultReleaseName                    = release.ResultReleaseName
+	ResultGateSummary                    = verdict.ResultGateSummary
+	ResultPinnedDigest                   = image.ResultPinnedDigest
+	ResultFailureCause                   = verdict.ResultFailureCause
+	ResultFailureFix                     = verdict.ResultFailureFix
+	ResultKnownIssues                    = knownissues.ResultKnownIssues
+	// ResultRecordNote is what went wrong recording the run (e.g. a ConfigMap write refused).
+	ResultRecordNote step.ResultName = "RECORD_NOTE"
+)
+
+// preflightAlreadyReleased is preflight.ResultAlreadyReleased, which this package cannot import
+// (the preflight reads the history).
+const preflightAlreadyReleased step.ResultName = "ALREADY_RELEASED"
 
 // RunRecord is the record-history step: append one entry to the history ConfigMap.
 func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
@@ -63,11 +84,8 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 	if cfg.HistoryConfigMap == "" || konflux.ValidNames(map[string]string{"HISTORY_CONFIGMAP": cfg.HistoryConfigMap}) != nil {
 		cfg.HistoryConfigMap = "release-history"
 	}
-	if cfg.HistoryLimit <= 0 {
-		cfg.HistoryLimit = DefaultLimit
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = time.Minute
+	if err := errors.Join(step.Positive("HISTORY_LIMIT", cfg.HistoryLimit), step.Positive("TIMEOUT", cfg.Timeout)); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
@@ -144,10 +162,10 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 	// Written before the history update, so that the notification that follows can tell the
 	// outcome even when the update fails. Every result is written, empty or not: Tekton
 	// resolves the next step's $(steps.record-history.results.…) only when all of them exist.
-	if err := writeResults(s, [][2]string{
-		{"RELEASE_STATUS", cfg.Status}, {"RELEASE_NAME", cfg.ReleaseName}, {"GATE_SUMMARY", run.gates},
-		{"IMAGE_DIGEST", run.digest}, {"FAILURE_CAUSE", run.cause}, {"FAILURE_FIX", run.fix},
-		{"KNOWN_ISSUES", firstOf(cfg.KnownIssues, run.knownIssues)}, {"RECORD_NOTE", ""},
+	if err := writeResults(s, []result{
+		{ResultReleaseStatus, cfg.Status}, {ResultReleaseName, cfg.ReleaseName}, {ResultGateSummary, run.gates},
+		{ResultPinnedDigest, run.digest}, {ResultFailureCause, run.cause}, {ResultFailureFix, run.fix},
+		{ResultKnownIssues, firstOf(cfg.KnownIssues, run.knownIssues)}, {ResultRecordNote, ""},
 	}); err != nil {
 		return err
 	}
@@ -179,7 +197,7 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 		}
 		cause, fix := explain(err)
 		note := fmt.Sprintf("not recorded in ConfigMap %s: %s (fix: %s)", cfg.HistoryConfigMap, cause, fix)
-		if rerr := s.Result("RECORD_NOTE", note); rerr != nil {
+		if rerr := s.Result(ResultRecordNote, note); rerr != nil {
 			s.Warn("could not write result RECORD_NOTE: %v", rerr)
 		}
 		if isNotPermitted(err) && resolveErr == nil {
@@ -195,17 +213,23 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 		rel = " (Release " + cfg.ReleaseName + ")"
 	}
 	s.OK("recorded %s of %s at commit %s%s in ConfigMap %s (%d entries)", cfg.Status, cfg.Component, sha, rel, cfg.HistoryConfigMap, n)
-	if err := s.Result("HISTORY_ENTRIES", strconv.Itoa(n)); err != nil {
+	if err := s.Result(ResultHistoryEntries, strconv.Itoa(n)); err != nil {
 		return err
 	}
 	// Recorded, but the outcome could not be worked out in full: the report fails, as it must.
 	return resolveErr
 }
 
+// result is one result and its value.
+type result struct {
+	name  step.ResultName
+	value string
+}
+
 // writeResults writes every result, in order.
-func writeResults(s *step.Step, results [][2]string) error {
+func writeResults(s *step.Step, results []result) error {
 	for _, r := range results {
-		if err := s.Result(r[0], r[1]); err != nil {
+		if err := s.Result(r.name, r.value); err != nil {
 			return err
 		}
 	}
@@ -308,11 +332,12 @@ func readRun(ctx context.Context, s *step.Step, kc *konflux.Client, cfg *RecordC
 	f.started = taskruns.Started(trs)
 	f.end = taskruns.Ended(pr, trs)
 	if pre != nil {
-		f.alreadyReleased = strings.TrimSpace(pre.Results["ALREADY_RELEASED"]) == "true"
+		read := func(r step.ResultName) string { return pre.Results[string(r)] }
+		f.alreadyReleased = strings.TrimSpace(read(preflightAlreadyReleased)) == "true"
 		f.preflightPassed = pre.Status == "True"
-		f.gates, f.digest = pre.Results["GATE_SUMMARY"], pre.Results["IMAGE_DIGEST"]
-		f.cause, f.fix = pre.Results["FAILURE_CAUSE"], pre.Results["FAILURE_FIX"]
-		f.unknown, f.knownIssues = pre.Results["UNKNOWN_FAILURES"], pre.Results["KNOWN_ISSUES"]
+		f.gates, f.digest = read(verdict.ResultGateSummary), read(image.ResultPinnedDigest)
+		f.cause, f.fix = read(verdict.ResultFailureCause), read(verdict.ResultFailureFix)
+		f.unknown, f.knownIssues = read(verdict.ResultUnknownFailures), read(knownissues.ResultKnownIssues)
 	}
 	if pre == nil || pre.Status == "False" {
 		f.stop = taskruns.Explain(pre)

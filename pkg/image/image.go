@@ -35,18 +35,24 @@ import (
 // Config is the image gate's configuration.
 type Config struct {
 	step.Common
-	CommitSHA        string        `check:"sha" env:"COMMIT_SHA, required" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
-	Component        string        `check:"name" env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component to release"`
-	Namespace        string        `check:"name" env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
-	Application      string        `check:"name" env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
+	step.Subject
 	Repository       string        `env:"REPOSITORY" desc:"staging repository (host/path); empty: read it from the Component"`
 	DockerConfigFile string        `env:"DOCKER_CONFIG_FILE" desc:"docker config.json with registry credentials; empty: anonymous"`
 	Kubeconfig       string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
 	Timeout          time.Duration `param:"-" env:"TIMEOUT, default=2m" desc:"time limit for the whole check"`
 	RequestTimeout   time.Duration `param:"-" env:"REQUEST_TIMEOUT, default=30s" desc:"time limit for one registry request (a hung request is retried)"`
 	BuildWaitTimeout time.Duration `env:"BUILD_WAIT_TIMEOUT, default=0s" desc:"how long to wait for the commit's build (image pushed, push Snapshot tested) before the gates run, for a run started on merge together with the build; 0: no wait (the build is done)"`
-	ProgressInterval time.Duration `check:"duration" env:"PROGRESS_INTERVAL, default=30s" desc:"how often to print progress while waiting (Go duration)"`
+	ProgressInterval time.Duration `check:"period" env:"PROGRESS_INTERVAL, default=30s" desc:"how often to print progress while waiting (Go duration)"`
 }
+
+// The image gate's results. Neither may match Tekton Chains' type hints (IMAGE_URL,
+// IMAGE_DIGEST, *_IMAGE_URL, IMAGES, …): this step builds nothing, and Chains would sign the
+// image being released as if this TaskRun had built it.
+const (
+	ResultStagingImage    step.ResultName = "STAGING_IMAGE"
+	ResultPinnedDigest    step.ResultName = "PINNED_DIGEST"
+	ResultPlatformDigests step.ResultName = "PLATFORM_DIGESTS"
+)
 
 // FallbackRepository is used only when neither the Component nor a Snapshot names one.
 const FallbackRepository = "quay.io/redhat-user-workloads/%s/%s/%s"
@@ -79,7 +85,7 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	}
 	// Empty results first: when the check fails, the steps and the finally task that read them
 	// get "" (nothing pinned) instead of a reference Tekton cannot resolve, which would skip them.
-	for _, r := range []string{"IMAGE_URL", "IMAGE_DIGEST", "PLATFORM_DIGESTS"} {
+	for _, r := range []step.ResultName{ResultStagingImage, ResultPinnedDigest, ResultPlatformDigests} {
 		if err := s.Result(r, ""); err != nil {
 			return err
 		}
@@ -120,17 +126,17 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 			s.Info("  %-14s %s", p.Platform, p.Digest)
 		}
 	}
-	if err := s.Result("IMAGE_URL", repo); err != nil {
+	if err := s.Result(ResultStagingImage, repo); err != nil {
 		return err
 	}
-	if err := s.Result("IMAGE_DIGEST", found.Digest); err != nil {
+	if err := s.Result(ResultPinnedDigest, found.Digest); err != nil {
 		return err
 	}
 	platforms, err := PlatformsResult(found.Platforms)
 	if err != nil {
 		return err
 	}
-	return s.Result("PLATFORM_DIGESTS", platforms)
+	return s.Result(ResultPlatformDigests, platforms)
 }
 
 // PlatformsResult renders platforms as "os/arch=digest,…" and refuses an index too large for

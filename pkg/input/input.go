@@ -3,8 +3,10 @@
 // talks to a service, so that a bad param is reported once, by its name, and the run stops
 // there (the step has no onError: continue, so Tekton skips the gates after it).
 //
-// Its config (config_gen.go) is generated from the other steps' config structs by
-// make generate: one string setting per Pipeline param that has a rule.
+// Its config (package params, config_gen.go) is generated from the other steps' config structs
+// by make generate: one string setting per Pipeline param that has a rule. This package does
+// not import it, so that the generator, which reads ResultInvalid here, never depends on what
+// it generates.
 package input
 
 import (
@@ -17,13 +19,10 @@ import (
 // ResultInvalid names the params that are not valid. It is written before the step fails, so
 // that the report in the Pipeline's finally reads it from the TaskRun and records why the run
 // was rejected.
-const ResultInvalid = "INVALID_PARAMS"
-
-// InvalidResult tells the step runtime where an invalid configuration is described.
-func (*Config) InvalidResult() string { return ResultInvalid }
+const ResultInvalid step.ResultName = "INVALID_PARAMS"
 
 // Run is reached only when every param passed its rule (step.Run checks them first).
-func Run(_ context.Context, s *step.Step, cfg *Config) error {
+func Run[C step.Configurable](_ context.Context, s *step.Step, cfg C) error {
 	fields, err := step.EnvFields(cfg)
 	if err != nil {
 		return err

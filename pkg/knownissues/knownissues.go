@@ -22,11 +22,14 @@ import (
 // it writes the store for the later steps.
 type Config struct {
 	step.Common
-	Namespace          string        `check:"name" env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
+	step.Tenant
 	KnowledgeConfigMap string        `check:"name" env:"KNOWLEDGE_CONFIGMAP, default=release-knowledge" desc:"ConfigMap holding the team knowledge store (known issues, learned fixes); a missing ConfigMap is an empty store; empty: no store is read"`
 	Kubeconfig         string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
 	Timeout            time.Duration `param:"-" env:"TIMEOUT, default=30s" desc:"time limit for reading the store"`
 }
+
+// ResultKnownIssues is the step's result: the active known issues, for the notification.
+const ResultKnownIssues step.ResultName = "KNOWN_ISSUES"
 
 // MaxResult bounds the KNOWN_ISSUES result: it shares the pod's termination messages with the
 // gates' results; the log has every issue whole.
@@ -56,8 +59,8 @@ func run(ctx context.Context, s *step.Step, cfg *Config, now time.Time) error {
 	if strings.TrimSpace(cfg.Namespace) == "" {
 		return failure.New(failure.InvalidInput, nil, "NAMESPACE is empty: set the tenant namespace that holds ConfigMap %s", name)
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 30 * time.Second
+	if err := step.Positive("TIMEOUT", cfg.Timeout); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
@@ -123,7 +126,7 @@ func finish(s *step.Step, cfg *Config, k *knowledge.Store, now time.Time, warns 
 	if expired > maxExpiredLines {
 		s.Skip("%d more expired known issues ignored: remove them from the store", expired-maxExpiredLines)
 	}
-	if err := s.Result("KNOWN_ISSUES", result(lines)); err != nil {
+	if err := s.Result(ResultKnownIssues, result(lines)); err != nil {
 		return err
 	}
 	if len(unreadable) > 0 {

@@ -96,7 +96,7 @@ func TestNoStoreConfigured(t *testing.T) {
 	var out bytes.Buffer
 	dir := t.TempDir()
 	s := step.NewStep("check-known-issues", &out, "text", dir)
-	cfg := &Config{Namespace: "tenant", Common: step.Common{KnowledgeFile: filepath.Join(dir, "k.json")}}
+	cfg := &Config{Tenant: step.Tenant{Namespace: "tenant"}, Common: step.Common{KnowledgeFile: filepath.Join(dir, "k.json")}}
 	require.NoError(t, Run(context.Background(), s, cfg))
 	assert.Contains(t, out.String(), "- no team knowledge store (KNOWLEDGE_CONFIGMAP is empty)")
 	_, err := os.Stat(cfg.KnowledgeFile)

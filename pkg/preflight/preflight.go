@@ -20,13 +20,10 @@ import (
 // Config is the konflux-preflight step's configuration.
 type Config struct {
 	step.Common
-	CommitSHA          string        `check:"sha" env:"COMMIT_SHA, required" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
-	Component          string        `check:"name" env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component to release"`
-	Namespace          string        `check:"name" env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
-	Application        string        `check:"name" env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
+	step.Subject
 	ComponentGroup     string        `check:"name" env:"COMPONENT_GROUP" desc:"Konflux ComponentGroup the component is released with (ReleasePlan and Snapshot spec.componentGroup); empty: the application"`
 	ReleasePlan        string        `check:"name" env:"RELEASE_PLAN" desc:"ReleasePlan to release through; empty: the only ReleasePlan of the application (the preflight chooses it)"`
-	ImageDigest        string        `env:"IMAGE_DIGEST" desc:"digest of the staging image (sha256:…) that check-image pinned, the index digest for a multi-arch image"`
+	ImageDigest        string        `env:"PINNED_DIGEST" desc:"digest of the staging image (sha256:…) that check-image pinned, the index digest for a multi-arch image"`
 	AutoRelease        string        `env:"AUTO_RELEASE, default=block" desc:"what to do when the ReleasePlan auto-releases: block (stop; the fix is to label it release.appstudio.openshift.io/auto-release=\"false\" so these gates decide) or observe (run the gates, create no Release and report the one integration-service creates)"`
 	AllowOlderSnapshot string        `check:"bool" env:"ALLOW_OLDER_SNAPSHOT, default=false" desc:"true: when the newest push Snapshot of the commit failed its tests (or is still running them), release an older one of the same commit that passed; default: the newest test evidence wins and the release blocks"`
 	AllowOutOfOrder    string        `check:"bool" env:"ALLOW_OUT_OF_ORDER, default=false" desc:"true: release even when a newer commit of the component is in production already (a deliberate roll-back)"`
@@ -34,6 +31,15 @@ type Config struct {
 	Kubeconfig         string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
 	Timeout            time.Duration `param:"-" env:"TIMEOUT, default=2m" desc:"time limit for all the lookups"`
 }
+
+// The Konflux gate's results.
+const (
+	ResultSnapshot        step.ResultName = "SNAPSHOT"
+	ResultReleasePlan     step.ResultName = "RELEASE_PLAN"
+	ResultAlreadyReleased step.ResultName = "ALREADY_RELEASED"
+	ResultExistingRelease step.ResultName = "EXISTING_RELEASE"
+	ResultLatestRelease   step.ResultName = "LATEST_RELEASE"
+)
 
 // settings are the Config values parsed.
 type settings struct {
@@ -107,8 +113,8 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	if cfg.HistoryConfigMap == "" {
 		cfg.HistoryConfigMap = "release-history"
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Minute
+	if err := step.Positive("TIMEOUT", cfg.Timeout); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
@@ -120,12 +126,15 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range []struct{ name, value string }{
-		{"SNAPSHOT", p.Snapshot.Name},
-		{"RELEASE_PLAN", p.ReleasePlan.Name},
-		{"ALREADY_RELEASED", strconv.FormatBool(p.AlreadyReleased != "")},
-		{"EXISTING_RELEASE", p.Existing},
-		{"LATEST_RELEASE", p.LatestRelease},
+	for _, r := range []struct {
+		name  step.ResultName
+		value string
+	}{
+		{ResultSnapshot, p.Snapshot.Name},
+		{ResultReleasePlan, p.ReleasePlan.Name},
+		{ResultAlreadyReleased, strconv.FormatBool(p.AlreadyReleased != "")},
+		{ResultExistingRelease, p.Existing},
+		{ResultLatestRelease, p.LatestRelease},
 	} {
 		if err := s.Result(r.name, r.value); err != nil {
 			return err
@@ -255,7 +264,7 @@ func checkDigest(s *step.Step, cfg *Config, sha string, snap *konflux.Snapshot) 
 	}
 	switch {
 	case cfg.ImageDigest == "":
-		s.Skip("image digest not compared (IMAGE_DIGEST not given): releasing %s", image)
+		s.Skip("image digest not compared (PINNED_DIGEST not given): releasing %s", image)
 	case cfg.ImageDigest == digest:
 		s.OK("snapshot image %s is the image the tag points at", image)
 	default:

@@ -178,7 +178,8 @@ func TestCheck(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
 			s := step.NewStep("konflux-preflight", &out, "text", t.TempDir())
-			cfg := &Config{CommitSHA: ourSHA, Component: comp, Namespace: ns, Application: app, AutoRelease: "block", HistoryConfigMap: "release-history"}
+			cfg := &Config{Subject: step.Subject{Commit: step.Commit{CommitSHA: ourSHA}, Target: step.Target{Tenant: step.Tenant{Namespace: ns}, Component: comp, Application: app}},
+				AutoRelease: "block", HistoryConfigMap: "release-history"}
 			st := settings{sha: ourSHA, owner: konflux.Owner{Application: app}, ooOrder: tt.allowOutOfOrder}
 			p, err := check(context.Background(), fakeClient(tt.objects...), s, cfg, st)
 			t.Log(out.String())

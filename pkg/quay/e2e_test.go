@@ -46,7 +46,7 @@ func TestStepBinary(t *testing.T) {
 		outHas      []string
 		wantResults map[string]string // nil: no result files
 	}{
-		{name: "clean single-arch image passes", env: map[string]string{"IMAGE_DIGEST": single},
+		{name: "clean single-arch image passes", env: map[string]string{"PINNED_DIGEST": single},
 			wantLines: []string{
 				"  CVE-2023-0101 [high] curl 7.76.1, fixed in 7.76.1-29",
 				"✓ no critical vulnerabilities in " + image + "@" + single + ": critical 0, high 2, medium 1, low 1, unknown 1 (unpatched: critical 0, high 1, medium 0, low 1, unknown 1)",
@@ -70,19 +70,19 @@ func TestStepBinary(t *testing.T) {
 		{name: "index without platform digests fails closed", wantCode: 1,
 			outHas: []string{"✗ check-vulnerabilities failed: Quay does not scan " + image + "@" + idx + " (status unsupported) and no per-platform digests were given",
 				"  likely cause: Quay does not scan " + image + "@" + idx + " (status unsupported): it is a manifest list"}},
-		{name: "queued, then scanned", env: map[string]string{"IMAGE_DIGEST": queued, "POLL_INTERVAL": "10ms"},
+		{name: "queued, then scanned", env: map[string]string{"PINNED_DIGEST": queued, "POLL_INTERVAL": "10ms"},
 			outHas:      []string{"  scan queued for " + queued + " (elapsed 0s)\n", "✓ no critical vulnerabilities in "},
 			wantResults: map[string]string{"SCAN_OUTPUT": `{"vulnerabilities":{"critical":0,"high":0,"medium":0,"low":1,"unknown":1},"unpatched_vulnerabilities":{"critical":0,"high":0,"medium":0,"low":1,"unknown":1}}`, "CRITICAL_COUNT": "0"}},
-		{name: "not in Quay", env: map[string]string{"IMAGE_DIGEST": missing}, wantCode: 1,
+		{name: "not in Quay", env: map[string]string{"PINNED_DIGEST": missing}, wantCode: 1,
 			outHas: []string{"✗ check-vulnerabilities failed: manifest " + missing + " not found in Quay repository " + repo,
 				"  likely cause: Quay answered 404 for " + missing + " in repository " + image}},
-		{name: "token is sent, never printed", env: map[string]string{"IMAGE_DIGEST": missing, "TOKEN_FILE": tokenFile, "TOKEN_BOUND": "true"}, wantCode: 1,
-			outHas: []string{"fix: check image_url and image_digest", "the OAuth token in file " + tokenFile}},
-		{name: "invalid digest exits 2", env: map[string]string{"IMAGE_DIGEST": "sha256:123"}, wantCode: 2,
+		{name: "token is sent, never printed", env: map[string]string{"PINNED_DIGEST": missing, "TOKEN_FILE": tokenFile, "TOKEN_BOUND": "true"}, wantCode: 1,
+			outHas: []string{"fix: check staging_image and pinned_digest", "the OAuth token in file " + tokenFile}},
+		{name: "invalid digest exits 2", env: map[string]string{"PINNED_DIGEST": "sha256:123"}, wantCode: 2,
 			outHas: []string{"is not sha256:<64 lowercase hex>", "likely cause: a parameter is not valid"}},
 		{name: "http to a remote Quay exits 2", env: map[string]string{"QUAY_API_URL": "http://quay.io"}, wantCode: 2,
 			outHas: []string{"plain http"}},
-		{name: "skip", env: map[string]string{"SKIP": "true", "IMAGE_DIGEST": ""},
+		{name: "skip", env: map[string]string{"SKIP": "true", "PINNED_DIGEST": ""},
 			wantLines:   []string{"- vulnerability gate skipped (skip=true)"},
 			wantResults: map[string]string{"SCAN_OUTPUT": `{"skipped":true}`, "CRITICAL_COUNT": "skipped"}},
 		{name: "json log format", env: map[string]string{"LOG_FORMAT": "json", "PLATFORM_DIGESTS": "linux/amd64=" + amd + ",linux/arm64=" + arm}, wantCode: 1,
@@ -94,8 +94,8 @@ func TestStepBinary(t *testing.T) {
 			results := filepath.Join(t.TempDir(), "results")
 			env := []string{
 				"PATH=" + os.Getenv("PATH"),
-				"IMAGE_URL=" + image,
-				"IMAGE_DIGEST=" + idx,
+				"STAGING_IMAGE=" + image,
+				"PINNED_DIGEST=" + idx,
 				"PLATFORM_DIGESTS=",
 				"QUAY_API_URL=" + q.URL,
 				// As the StepAction passes it: the step's results folder, named through one result.
@@ -156,8 +156,10 @@ func TestTaskEnv(t *testing.T) {
 	task, ok := obj.(*v1.Task)
 	require.True(t, ok, "%T", obj)
 	require.Len(t, task.Spec.Steps, 1)
+	steps, err := v1.MergeStepsWithStepTemplate(task.Spec.StepTemplate, task.Spec.Steps)
+	require.NoError(t, err)
 	var set []string
-	for _, e := range task.Spec.Steps[0].Env {
+	for _, e := range steps[0].Env {
 		if e.Name != "GOMEMLIMIT" {
 			set = append(set, e.Name)
 		}
@@ -175,5 +177,5 @@ func TestTaskEnv(t *testing.T) {
 	for _, r := range task.Spec.Results {
 		results = append(results, r.Name)
 	}
-	assert.ElementsMatch(t, []string{ResultScanOutput, ResultCriticalCount}, results)
+	assert.ElementsMatch(t, []string{string(ResultScanOutput), string(ResultCriticalCount)}, results)
 }

@@ -31,8 +31,8 @@ import (
 // Config is the step's configuration (environment, or the same names as flags).
 type Config struct {
 	step.Common
-	ImageURL          string        `env:"IMAGE_URL, required" desc:"Quay repository of the image, host/path (the image gate's IMAGE_URL), e.g. quay.io/redhat-user-workloads/ns/app/comp"`
-	ImageDigest       string        `env:"IMAGE_DIGEST, required" desc:"digest of the staging image (sha256:…) that check-image pinned, the index digest for a multi-arch image"`
+	ImageURL          string        `env:"STAGING_IMAGE, required" desc:"Quay repository of the image, host/path (the image gate's STAGING_IMAGE), e.g. quay.io/redhat-user-workloads/ns/app/comp"`
+	ImageDigest       string        `env:"PINNED_DIGEST, required" desc:"digest of the staging image (sha256:…) that check-image pinned, the index digest for a multi-arch image"`
 	PlatformDigests   string        `env:"PLATFORM_DIGESTS" desc:"for an index: os/arch=sha256:… pairs, comma-separated (the image gate's PLATFORM_DIGESTS)"`
 	QuayAPIURL        string        `check:"url" env:"QUAY_API_URL, default=https://quay.io" desc:"base URL of Quay's API (https; http only on loopback)"`
 	TokenFile         string        `env:"TOKEN_FILE" desc:"file holding a Quay OAuth token (bearer); empty for none"`
@@ -51,8 +51,8 @@ type Config struct {
 
 // Result names.
 const (
-	ResultScanOutput    = "SCAN_OUTPUT"
-	ResultCriticalCount = "CRITICAL_COUNT"
+	ResultScanOutput    step.ResultName = "SCAN_OUTPUT"
+	ResultCriticalCount step.ResultName = "CRITICAL_COUNT"
 )
 
 // Skipped is SCAN_OUTPUT (and CRITICAL_COUNT says "skipped") when the gate is skipped: zeros

@@ -37,33 +37,33 @@ func ParseDigest(d string) (string, error) {
 	return d, nil
 }
 
-// ParseImage splits imageURL (host/path, as the image gate's IMAGE_URL; a tag is dropped, a
+// ParseImage splits imageURL (host/path, as the image gate's STAGING_IMAGE; a tag is dropped, a
 // digest must agree with digest) into the Quay repository and checks both.
 func ParseImage(imageURL, digest string) (Image, error) {
 	ref := strings.TrimSpace(imageURL)
 	if ref == "" {
-		return Image{}, failure.New(failure.InvalidInput, nil, "image_url (IMAGE_URL) is empty: no image to scan (in the pipeline: the image gate pinned none, see its failure above)")
+		return Image{}, failure.New(failure.InvalidInput, nil, "staging_image (STAGING_IMAGE) is empty: no image to scan (in the pipeline: the image gate pinned none, see its failure above)")
 	}
 	if strings.Contains(ref, "://") {
-		return Image{}, failure.New(failure.InvalidInput, nil, "image_url %.200q has a scheme: give host/path, e.g. quay.io/ns/repo", ref)
+		return Image{}, failure.New(failure.InvalidInput, nil, "staging_image %.200q has a scheme: give host/path, e.g. quay.io/ns/repo", ref)
 	}
 	digest = strings.TrimSpace(digest)
 	if r, d, ok := strings.Cut(ref, "@"); ok {
 		if digest != "" && d != digest {
-			return Image{}, failure.New(failure.InvalidInput, nil, "image_url %.200q names digest %s, but image_digest is %.80s", ref, d, digest)
+			return Image{}, failure.New(failure.InvalidInput, nil, "staging_image %.200q names digest %s, but pinned_digest is %.80s", ref, d, digest)
 		}
 		ref, digest = r, d
 	}
 	if digest == "" {
-		return Image{}, failure.New(failure.InvalidInput, nil, "image_digest (IMAGE_DIGEST) is empty: no image to scan (in the pipeline: the image gate pinned none, see its failure above)")
+		return Image{}, failure.New(failure.InvalidInput, nil, "pinned_digest (PINNED_DIGEST) is empty: no image to scan (in the pipeline: the image gate pinned none, see its failure above)")
 	}
 	d, err := ParseDigest(digest)
 	if err != nil {
-		return Image{}, fmt.Errorf("image_digest: %w", err)
+		return Image{}, fmt.Errorf("pinned_digest: %w", err)
 	}
 	host, path, ok := strings.Cut(ref, "/")
 	if !ok || !(strings.ContainsAny(host, ".:") || host == "localhost") {
-		return Image{}, failure.New(failure.InvalidInput, nil, "image_url %.200q does not start with a registry host: give host/namespace/repository, e.g. quay.io/ns/repo", ref)
+		return Image{}, failure.New(failure.InvalidInput, nil, "staging_image %.200q does not start with a registry host: give host/namespace/repository, e.g. quay.io/ns/repo", ref)
 	}
 	// A tag is only allowed on the last component (a colon before a slash is the host's port).
 	if i := strings.LastIndex(path, ":"); i >= 0 && !strings.Contains(path[i:], "/") {
@@ -71,11 +71,11 @@ func ParseImage(imageURL, digest string) (Image, error) {
 	}
 	parts := strings.Split(path, "/")
 	if len(parts) < 2 {
-		return Image{}, failure.New(failure.InvalidInput, nil, "image_url %.200q has no namespace: a Quay repository is host/namespace/repository", ref)
+		return Image{}, failure.New(failure.InvalidInput, nil, "staging_image %.200q has no namespace: a Quay repository is host/namespace/repository", ref)
 	}
 	for _, p := range parts {
 		if !componentRE.MatchString(p) {
-			return Image{}, failure.New(failure.InvalidInput, nil, "image_url %.200q: path component %.80q is not a valid repository name (lowercase letters, digits, . _ -)", ref, p)
+			return Image{}, failure.New(failure.InvalidInput, nil, "staging_image %.200q: path component %.80q is not a valid repository name (lowercase letters, digits, . _ -)", ref, p)
 		}
 	}
 	return Image{Host: host, Repository: path, Digest: d}, nil

@@ -23,10 +23,7 @@ import (
 // Config is the create-release step's configuration.
 type Config struct {
 	step.Common
-	CommitSHA        string        `check:"sha" env:"COMMIT_SHA, required" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
-	Component        string        `check:"name" env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component to release"`
-	Namespace        string        `check:"name" env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
-	Application      string        `check:"name" env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
+	step.Subject
 	ComponentGroup   string        `check:"name" env:"COMPONENT_GROUP" desc:"Konflux ComponentGroup the component is released with (ReleasePlan and Snapshot spec.componentGroup); empty: the application"`
 	Snapshot         string        `env:"SNAPSHOT, required" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
 	ReleasePlan      string        `env:"RELEASE_PLAN, required" desc:"ReleasePlan to release through; empty: the only ReleasePlan of the application (the preflight chooses it)"`
@@ -37,9 +34,15 @@ type Config struct {
 	DryRun           string        `check:"bool" env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
 	Automated        string        `check:"bool" env:"AUTOMATED, default=false" desc:"true when started by automation: recorded in the Release's annotation release-to-prod/started-by (the release service's automated label is never set: only integration-service may)"`
 	Wait             string        `check:"bool" env:"WAIT, default=true" desc:"true: wait for the Release to finish; false: return once created"`
-	Timeout          time.Duration `param:"release_timeout" env:"TIMEOUT, default=1h" desc:"how long to wait for the Release to finish (in observe mode: to appear and finish)"`
-	ProgressInterval time.Duration `env:"PROGRESS_INTERVAL, default=30s" desc:"how often to print progress while waiting (Go duration)"`
+	Timeout          time.Duration `check:"period" param:"release_timeout" env:"TIMEOUT, default=1h" desc:"how long to wait for the Release to finish (in observe mode: to appear and finish)"`
+	ProgressInterval time.Duration `check:"period" env:"PROGRESS_INTERVAL, default=30s" desc:"how often to print progress while waiting (Go duration)"`
 }
+
+// The step's results.
+const (
+	ResultReleaseName   step.ResultName = "RELEASE_NAME"
+	ResultReleaseStatus step.ResultName = "RELEASE_STATUS"
+)
 
 // requestTimeout bounds one API call; the wait as a whole is bounded by TIMEOUT.
 const requestTimeout = 30 * time.Second
@@ -81,11 +84,8 @@ func parse(cfg *Config) (string, settings, error) {
 	if st.observe, err = konflux.ParseAutoRelease(cfg.AutoRelease); err != nil {
 		return "", st, err
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = time.Hour
-	}
-	if cfg.ProgressInterval <= 0 {
-		cfg.ProgressInterval = 30 * time.Second
+	if err := errors.Join(step.Positive("TIMEOUT", cfg.Timeout), step.Positive("PROGRESS_INTERVAL", cfg.ProgressInterval)); err != nil {
+		return "", st, err
 	}
 	return sha, st, nil
 }
@@ -188,7 +188,7 @@ func has(rels []konflux.Release, name string) bool {
 }
 
 func (r *run) alreadyReleased(rel *konflux.Release) error {
-	if err := r.s.Result("RELEASE_NAME", rel.Name); err != nil {
+	if err := r.s.Result(ResultReleaseName, rel.Name); err != nil {
 		return err
 	}
 	if done, ok := rel.Done(); done && ok {
@@ -196,18 +196,18 @@ func (r *run) alreadyReleased(rel *konflux.Release) error {
 	} else {
 		r.s.OK("already released by %s: its managed pipeline succeeded, so the commit is in production (%s)", rel.Name, rel.Phase())
 	}
-	return r.s.Result("RELEASE_STATUS", outcome.AlreadyReleased)
+	return r.s.Result(ResultReleaseStatus, outcome.AlreadyReleased)
 }
 
 // doubtful stops the run on a Release that did not succeed but may have reached production: it
 // is neither a success nor a reason to release again.
 func (r *run) doubtful(rel *konflux.Release) error {
-	if err := r.s.Result("RELEASE_NAME", rel.Name); err != nil {
+	if err := r.s.Result(ResultReleaseName, rel.Name); err != nil {
 		return err
 	}
 	why, _, _ := rel.Doubt()
 	r.s.Fail("Release %s (Snapshot %s, made by %s) may be in production: %s", rel.Name, rel.Snapshot, rel.Made(), why)
-	if err := r.s.Result("RELEASE_STATUS", outcome.Doubtful); err != nil {
+	if err := r.s.Result(ResultReleaseStatus, outcome.Doubtful); err != nil {
 		return err
 	}
 	return rel.DoubtError(r.cfg.Namespace)
@@ -215,12 +215,12 @@ func (r *run) doubtful(rel *konflux.Release) error {
 
 // follow reports a Release this run did not create: waited on when WAIT is true.
 func (r *run) follow(ctx context.Context, name string) error {
-	if err := r.s.Result("RELEASE_NAME", name); err != nil {
+	if err := r.s.Result(ResultReleaseName, name); err != nil {
 		return err
 	}
 	if !r.st.wait {
 		r.s.Skip("not waiting for its outcome (WAIT=false): follow it with kubectl get release %s -n %s -w", name, r.cfg.Namespace)
-		return r.s.Result("RELEASE_STATUS", outcome.Running)
+		return r.s.Result(ResultReleaseStatus, outcome.Running)
 	}
 	return r.waitFor(ctx, name)
 }
@@ -265,7 +265,7 @@ func (r *run) create(ctx context.Context) error {
 		if err := r.checkOrder(ctx); err != nil {
 			return err
 		}
-		if err := r.s.Result("RELEASE_NAME", name); err != nil {
+		if err := r.s.Result(ResultReleaseName, name); err != nil {
 			return err
 		}
 		rel, created, err := createRelease(ctx, r.kc, r.s, r.req, r.cfg.Timeout)
@@ -276,7 +276,7 @@ func (r *run) create(ctx context.Context) error {
 			r.s.OK("created Release %s (snapshot %s, release plan %s)", name, r.req.Snapshot, r.req.ReleasePlan)
 			if !r.st.wait {
 				r.s.Skip("not waiting for the outcome (WAIT=false): follow it with kubectl get release %s -n %s -w", name, r.cfg.Namespace)
-				return r.s.Result("RELEASE_STATUS", outcome.Created)
+				return r.s.Result(ResultReleaseStatus, outcome.Created)
 			}
 			return r.waitFor(ctx, name)
 		}
@@ -321,7 +321,7 @@ func (r *run) checkOrder(ctx context.Context) error {
 		return err
 	}
 	if err := rep.Judge(r.s, q, r.st.ooOrder, 0); err != nil {
-		if rerr := r.s.Result("RELEASE_STATUS", outcome.Blocked); rerr != nil {
+		if rerr := r.s.Result(ResultReleaseStatus, outcome.Blocked); rerr != nil {
 			return rerr
 		}
 		return err
@@ -339,12 +339,12 @@ func (r *run) waitFor(ctx context.Context, name string) error {
 	var fe *failure.Error
 	switch {
 	case errors.As(err, &fe) && fe.ID == failure.ReleaseTimedOut:
-		if rerr := r.s.Result("RELEASE_STATUS", outcome.TimedOut); rerr != nil {
+		if rerr := r.s.Result(ResultReleaseStatus, outcome.TimedOut); rerr != nil {
 			return rerr
 		}
 		return err
 	case err != nil && !errors.Is(err, konflux.ErrStopped):
-		_ = r.s.Result("RELEASE_STATUS", outcome.Failed)
+		_ = r.s.Result(ResultReleaseStatus, outcome.Failed)
 		return err
 	case err != nil:
 		return err
@@ -355,28 +355,28 @@ func (r *run) waitFor(ctx context.Context, name string) error {
 		return r.doubtful(rel)
 	case done && ok:
 		r.s.OK("Release %s succeeded after %s", name, elapsed)
-		return r.s.Result("RELEASE_STATUS", outcome.Succeeded)
+		return r.s.Result(ResultReleaseStatus, outcome.Succeeded)
 	case rel.ManagedSucceeded():
 		r.s.Fail("Release %s: in production, but a phase after the managed pipeline failed (after %s)", name, elapsed)
-		if err := r.s.Result("RELEASE_STATUS", outcome.Succeeded); err != nil {
+		if err := r.s.Result(ResultReleaseStatus, outcome.Succeeded); err != nil {
 			return err
 		}
 		return rel.Failure(r.cfg.Namespace)
 	}
 	r.s.Fail("Release %s failed after %s", name, elapsed)
-	if err := r.s.Result("RELEASE_STATUS", outcome.Failed); err != nil {
+	if err := r.s.Result(ResultReleaseStatus, outcome.Failed); err != nil {
 		return err
 	}
 	return rel.Failure(r.cfg.Namespace)
 }
 
 func dryRun(ctx context.Context, s *step.Step, cfg *Config, st settings, req konflux.ReleaseRequest) error {
-	if err := s.Result("RELEASE_NAME", req.Name()); err != nil {
+	if err := s.Result(ResultReleaseName, req.Name()); err != nil {
 		return err
 	}
 	if st.observe {
 		s.Skip("dry run, observe mode: nothing created; integration-service would create the Release of Snapshot %s and this step would report it", cfg.Snapshot)
-		return s.Result("RELEASE_STATUS", outcome.DryRun)
+		return s.Result(ResultReleaseStatus, outcome.DryRun)
 	}
 	obj := req.Object(cfg.Namespace)
 	// Whether the Release exists already is worth knowing, but a preview never fails for it.
@@ -399,7 +399,7 @@ func dryRun(ctx context.Context, s *step.Step, cfg *Config, st settings, req kon
 	}
 	s.Skip("dry run: nothing created; the Release would be:")
 	fmt.Fprintf(s.Out(), "---\n%s", b)
-	return s.Result("RELEASE_STATUS", outcome.DryRun)
+	return s.Result(ResultReleaseStatus, outcome.DryRun)
 }
 
 // createAttempts bounds the tries of the create. Repeating it is safe because the name is fixed:

@@ -129,7 +129,8 @@ func TestRelease(t *testing.T) {
 			var out bytes.Buffer
 			dir := t.TempDir()
 			kc := fakeClient(tt.objects...)
-			cfg := &Config{CommitSHA: ourSHA, Component: comp, Namespace: ns, Application: "app", Snapshot: "snap-ours", ReleasePlan: plan,
+			cfg := &Config{Subject: step.Subject{Commit: step.Commit{CommitSHA: ourSHA}, Target: step.Target{Tenant: step.Tenant{Namespace: ns}, Component: comp, Application: "app"}},
+				Snapshot: "snap-ours", ReleasePlan: plan,
 				Timeout: time.Minute, ProgressInterval: time.Second}
 			r := &run{s: step.NewStep("create-release", &out, "text", dir), cfg: cfg, kc: kc,
 				st:  settings{observe: tt.observe, ooOrder: tt.allowOutOfOrder},

@@ -30,7 +30,7 @@ func TestRun(t *testing.T) {
 				"✓ " + saasPath + " deploys " + testSHA + " to production target aa-backend@aa-production (environment servicePhase: prod)",
 				"✓ SaaS file " + saasPath + " (saas-aa) valid: 2 target(s), 1 production",
 			},
-			results: map[string]string{ResultSaasFile: saasPath, ResultTargetsChecked: "aa-backend@aa-production"}},
+			results: map[string]string{string(ResultSaasFile): saasPath, string(ResultTargetsChecked): "aa-backend@aa-production"}},
 		{name: "wrong ref is its own known failure", dir: overlay("wrong-ref"), wantCode: step.ExitFailed,
 			outHas: []string{
 				"✗ " + saasPath + ":50: resourceTemplates[0] \"aa-backend\": targets[1]: production target aa-backend@aa-production has ref 9c1185a5c5e9fc54612808977ee8f548b2258d31, want " + testSHA,
@@ -52,7 +52,7 @@ func TestRun(t *testing.T) {
 			outHas: []string{"✗ " + saasPath + ":36: YAML syntax error: ", "1 problem(s)"}},
 		{name: "skip", env: map[string]string{"SKIP": "true", "COMMIT_SHA": "not-a-sha"}, wantCode: step.ExitOK,
 			outHas:  []string{"- app-interface check skipped (skip=true)"},
-			results: map[string]string{ResultSaasFile: saasPath, ResultTargetsChecked: "skipped"}},
+			results: map[string]string{string(ResultSaasFile): saasPath, string(ResultTargetsChecked): "skipped"}},
 		{name: "bad skip", env: map[string]string{"SKIP": "maybe"}, wantCode: step.ExitBadArgs, outHas: []string{`SKIP "maybe" is not true or false`}},
 		{name: "short sha", env: map[string]string{"COMMIT_SHA": "3f78685"}, wantCode: step.ExitBadArgs, outHas: []string{"COMMIT_SHA", "short SHA"}},
 		{name: "saas file escapes with ..", env: map[string]string{"SAAS_FILE": "data/../../etc/passwd"}, wantCode: step.ExitBadArgs,
@@ -76,7 +76,7 @@ func TestRun(t *testing.T) {
 		{name: "just the saas file with TARGET", dir: singleFile,
 			env:      map[string]string{"SAAS_FILE": "saas.yml", "TARGET": "/services/aa/namespaces/prod.yml"},
 			wantCode: step.ExitOK, outHas: []string{"! saas.yml: the workspace has no data/ folder", "to production target aa-backend@prod (named by TARGET)"},
-			results: map[string]string{ResultSaasFile: "saas.yml", ResultTargetsChecked: "aa-backend@prod"}},
+			results: map[string]string{string(ResultSaasFile): "saas.yml", string(ResultTargetsChecked): "aa-backend@prod"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,7 +172,7 @@ func TestStepBinary(t *testing.T) {
 	}{
 		{name: "valid", wantCode: 0,
 			outHas:  []string{"✓ SaaS file " + saasPath + " (saas-aa) valid"},
-			results: map[string]string{ResultSaasFile: saasPath, ResultTargetsChecked: "aa-backend@aa-production"}},
+			results: map[string]string{string(ResultSaasFile): saasPath, string(ResultTargetsChecked): "aa-backend@aa-production"}},
 		{name: "disabled production target", overlay: "disabled", wantCode: 1,
 			outHas: []string{"✗ " + saasPath + ":51: ", "has disable: true", "✗ check-app-interface failed: 1 problem(s) in " + saasPath, "likely cause: ", "fix: fix every ✗ line above"}},
 	}

@@ -24,7 +24,7 @@ import (
 // Config is the step's configuration.
 type Config struct {
 	step.Common
-	CommitSHA   string `check:"sha" env:"COMMIT_SHA, required" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
+	step.Commit
 	SaasFile    string `check:"relpath" env:"SAAS_FILE, required" desc:"path of the SaaS file relative to the checkout, e.g. data/services/<app>/cicd/saas.yml"`
 	CheckoutDir string `env:"CHECKOUT_DIR, required" desc:"the app-interface checkout (or a folder holding just the SaaS file)"`
 	Target      string `param:"app_interface_target" env:"TARGET" desc:"the production target: target name, namespace $ref or namespace name (default: targets whose environment is production)"`
@@ -33,8 +33,8 @@ type Config struct {
 
 // Result names.
 const (
-	ResultSaasFile       = "SAAS_FILE"
-	ResultTargetsChecked = "TARGETS_CHECKED"
+	ResultSaasFile       step.ResultName = "SAAS_FILE"
+	ResultTargetsChecked step.ResultName = "TARGETS_CHECKED"
 )
 
 // maxListed bounds the ✗ lines: past it, the file is broken wholesale and more lines do not help.

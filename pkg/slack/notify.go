@@ -21,17 +21,17 @@ import (
 // strings read leniently: a typo in a notification setting must not fail a release pipeline.
 type Config struct {
 	step.Common
+	// Not step.Subject: its COMMIT_SHA is required, and a notification goes out whatever the
+	// run was given (a rejected run's SHA may be anything, or nothing).
+	step.Target
+	CommitSHA      string `env:"COMMIT_SHA" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
 	WebhookURLFile string `env:"WEBHOOK_URL_FILE" desc:"file holding the Slack incoming-webhook URL (a secret); empty or missing: skip the notification"`
 	Status         string `param:"pipeline_status" env:"STATUS" desc:"the pipeline's $(tasks.status): Succeeded, Failed, Completed or None"`
 	DryRun         string `env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
 	ReleaseStatus  string `env:"RELEASE_STATUS" desc:"the run's RELEASE_STATUS (record-history's, else create-release's): Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked or Running; empty when neither ran"`
 	ReleaseName    string `env:"RELEASE_NAME" desc:"name of the Konflux Release created or found; empty when none"`
-	Component      string `env:"COMPONENT, default=automation-analytics-backend-main" desc:"Konflux Component to release"`
-	Application    string `env:"APPLICATION, default=aap-aa-main" desc:"Konflux Application of the component"`
-	Namespace      string `env:"NAMESPACE, default=aap-aa-tenant" desc:"Konflux tenant namespace"`
-	CommitSHA      string `env:"COMMIT_SHA" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
 	CommitURL      string `env:"COMMIT_URL" desc:"URL of the commit, linked from the SHA; empty: no link"`
-	ImageDigest    string `env:"IMAGE_DIGEST" desc:"digest of the staging image (sha256:…) that check-image pinned, the index digest for a multi-arch image"`
+	ImageDigest    string `env:"PINNED_DIGEST" desc:"digest of the staging image (sha256:…) that check-image pinned, the index digest for a multi-arch image"`
 	GateSummary    string `env:"GATE_SUMMARY" desc:"short summary of the gates, e.g. \"image ✓, konflux ✓, alerts ✗\""`
 	FailureCause   string `env:"FAILURE_CAUSE" desc:"likely cause of a failure, shown in failure messages"`
 	FailureFix     string `env:"FAILURE_FIX" desc:"fix for a failure, shown in failure messages"`
@@ -45,6 +45,10 @@ type Config struct {
 	FailOnError        string `env:"FAIL_ON_ERROR, default=false" desc:"true: a notification that cannot be sent fails the step (default: a warning)"`
 	Timeout            string `param:"-" env:"TIMEOUT, default=60s" desc:"time allowed for the delivery, retries included (each attempt at most 10s)"`
 }
+
+// ResultNotified says whether Slack took the message (NotifiedTrue, NotifiedFalse,
+// NotifiedSkipped).
+const ResultNotified step.ResultName = "NOTIFIED"
 
 // Result values of NOTIFIED.
 const (
@@ -118,7 +122,7 @@ func notify(ctx context.Context, s *step.Step, cfg *Config, recordFailed bool) e
 		}
 		s.Info("likely cause: %s", cause)
 		s.Info("fix: %s", fix)
-		if rerr := s.Result("NOTIFIED", NotifiedFalse); rerr != nil {
+		if rerr := s.Result(ResultNotified, NotifiedFalse); rerr != nil {
 			return rerr
 		}
 		if failOnError {
@@ -189,7 +193,7 @@ func notify(ctx context.Context, s *step.Step, cfg *Config, recordFailed bool) e
 		return notSent(err, "", "")
 	}
 	s.OK("notification sent to Slack (%s): %s", hook.Host(), result)
-	return s.Result("NOTIFIED", NotifiedTrue)
+	return s.Result(ResultNotified, NotifiedTrue)
 }
 
 // checkKeyFile checks the Secret key at the end of file (<workspace path>/<slack_webhook_key>)
@@ -208,7 +212,7 @@ func checkKeyFile(file string) error {
 
 func skip(s *step.Step) error {
 	s.Skip("notification skipped (no Slack webhook bound)")
-	return s.Result("NOTIFIED", NotifiedSkipped)
+	return s.Result(ResultNotified, NotifiedSkipped)
 }
 
 // lenientBool reads a true/false setting; anything else is false, with a warning.

@@ -34,7 +34,7 @@ func baseArgs(urlFile string) []string {
 		"--application=automation-analytics",
 		"--namespace=aap-tenant",
 		"--commit-sha=" + testSHA,
-		"--image-digest=sha256:" + strings.Repeat("ab", 32),
+		"--pinned-digest=sha256:" + strings.Repeat("ab", 32),
 		"--release-name=rtp-0123456-prod",
 		"--gate-summary=image ✓, konflux ✓, alerts ✗",
 		"--pipelinerun-url=https://console.example.com/pr/rtp-abc",

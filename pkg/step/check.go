@@ -25,6 +25,8 @@ import (
 //	url      an absolute http or https URL; empty is allowed unless required
 //	duration a Go duration (90s, 10m, 1h); empty means the default
 //	int      a whole number; empty means the default
+//	count    a whole number above zero (a limit); empty means the default
+//	period   a Go duration above zero (a timeout, an interval); empty means the default
 //	key      a Secret or ConfigMap key
 //	relpath  a relative path that stays inside its folder (no "..", not absolute)
 var checks = map[string]func(string) error{
@@ -70,6 +72,24 @@ var checks = map[string]func(string) error{
 		}
 		if n, err := strconv.Atoi(strings.TrimSpace(v)); err != nil || n < 0 {
 			return fmt.Errorf("%s is not a whole number", quote(v))
+		}
+		return nil
+	},
+	"count": func(v string) error {
+		if v == "" {
+			return nil
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err != nil || n <= 0 {
+			return fmt.Errorf("%s is not a whole number above zero", quote(v))
+		}
+		return nil
+	},
+	"period": func(v string) error {
+		if v == "" {
+			return nil
+		}
+		if d, err := time.ParseDuration(strings.TrimSpace(v)); err != nil || d <= 0 {
+			return fmt.Errorf("%s is not a duration above zero such as 90s, 10m or 1h", quote(v))
 		}
 		return nil
 	},
@@ -157,6 +177,16 @@ func Check(cfg any) error {
 func IsPlaceholder(v string) bool {
 	v = strings.TrimSpace(v)
 	return len(v) > 2 && strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">")
+}
+
+// Positive rejects a setting that must be above zero (a timeout, an interval, a limit) as
+// invalid input. Its default lives in the struct tag alone: a zero or negative value given
+// explicitly is a mistake to report, not one to replace silently.
+func Positive[T int | time.Duration](env string, v T) error {
+	if v <= 0 {
+		return failure.New(failure.InvalidInput, nil, "%s %v must be above zero", env, v)
+	}
+	return nil
 }
 
 // collectValues reads the string form of every env-tagged field of v (a struct).

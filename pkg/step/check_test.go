@@ -19,7 +19,7 @@ type rulesConfig struct {
 	Anything string `env:"NOTE"`
 }
 
-func (*rulesConfig) InvalidResult() string { return "INVALID_PARAMS" }
+func (*rulesConfig) InvalidResult() ResultName { return "INVALID_PARAMS" }
 
 func TestCheck(t *testing.T) {
 	valid := rulesConfig{SHA: "3f786850e387550fdab836ed7e6dc881de23001b", Name: "backend-main", Skip: "TRUE", URL: "https://quay.io",

@@ -46,8 +46,15 @@ func (s *Step) Skip(format string, args ...any) { s.line("skip", "-", format, ar
 // findings): "✗ …". The step still returns an error at the end.
 func (s *Step) Fail(format string, args ...any) { s.line("fail", "✗", format, args...) }
 
+// ResultName names a result a step writes. Each step declares its results as constants of this
+// type beside its code; the generator (pkg/tektongen) and every reader of a TaskRun use those
+// constants, so that a misspelt result is a compile error rather than an empty value at run time.
+type ResultName string
+
 // Result writes one Tekton result; see Results.Write.
-func (s *Step) Result(name, value string) error { return s.results.Write(name, value) }
+func (s *Step) Result(name ResultName, value string) error {
+	return s.results.Write(string(name), value)
+}
 
 // Out is where long output (a YAML document, a table) goes.
 func (s *Step) Out() io.Writer { return s.out }

@@ -78,7 +78,7 @@ func TestBoolWordsAlikeInEveryStep(t *testing.T) {
 			run: func(a []string, out *bytes.Buffer) int {
 				return step.Run(context.Background(), "check-vulnerabilities", a, out, &quay.Config{}, quay.Run)
 			},
-			args:     []string{"--image-url=quay.io/ns/repo", "--image-digest=sha256:" + strings.Repeat("0", 64), "--skip=yes"},
+			args:     []string{"--staging-image=quay.io/ns/repo", "--pinned-digest=sha256:" + strings.Repeat("0", 64), "--skip=yes"},
 			wantCode: step.ExitBadArgs, wantOut: `skip "yes" is not true or false`},
 		{name: "check-alerts skip=yes",
 			run: func(a []string, out *bytes.Buffer) int {

@@ -72,7 +72,7 @@ func (r *Results) Write(name, value string) error {
 
 // EncodedSize is the size of results in a termination message, which Tekton writes as a JSON
 // array of {"key":…,"value":…,"type":1}.
-func EncodedSize(results map[string]string) int {
+func EncodedSize[K ~string](results map[K]string) int {
 	type entry struct {
 		Key   string `json:"key"`
 		Value string `json:"value"`
@@ -80,7 +80,7 @@ func EncodedSize(results map[string]string) int {
 	}
 	list := make([]entry, 0, len(results))
 	for k, v := range results {
-		list = append(list, entry{Key: k, Value: v, Type: 1})
+		list = append(list, entry{Key: string(k), Value: v, Type: 1})
 	}
 	b, err := json.Marshal(list)
 	if err != nil {

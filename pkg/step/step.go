@@ -110,7 +110,7 @@ func (s *Step) ResultsBudget() int {
 // InvalidReporter is a config whose step applies the `check` rules of its settings (Check) and
 // describes what is not valid in a result, so that what reads the TaskRun afterwards can tell
 // why it stopped: the check-input step. The other steps keep their own checks, and messages.
-type InvalidReporter interface{ InvalidResult() string }
+type InvalidReporter interface{ InvalidResult() ResultName }
 
 func exitCode(err error) int {
 	var fe *failure.Error

@@ -153,8 +153,8 @@ func TestRunHonoursCancellation(t *testing.T) {
 func TestResults(t *testing.T) {
 	dir := t.TempDir()
 	r := NewResults(filepath.Join(dir, "results"))
-	require.NoError(t, r.Write("IMAGE_DIGEST", "sha256:abc"))
-	b, err := os.ReadFile(filepath.Join(dir, "results", "IMAGE_DIGEST"))
+	require.NoError(t, r.Write("PINNED_DIGEST", "sha256:abc"))
+	b, err := os.ReadFile(filepath.Join(dir, "results", "PINNED_DIGEST"))
 	require.NoError(t, err)
 	assert.Equal(t, "sha256:abc", string(b), "no trailing newline")
 
@@ -171,8 +171,8 @@ func TestResults(t *testing.T) {
 	assert.Len(t, entries, 1, "no temporary files left behind")
 
 	// Overwriting a result counts once.
-	require.NoError(t, r.Write("IMAGE_DIGEST", strings.Repeat("y", 3000)))
-	require.NoError(t, r.Write("IMAGE_DIGEST", strings.Repeat("y", 3000)))
+	require.NoError(t, r.Write("PINNED_DIGEST", strings.Repeat("y", 3000)))
+	require.NoError(t, r.Write("PINNED_DIGEST", strings.Repeat("y", 3000)))
 }
 
 func TestEnvFields(t *testing.T) {

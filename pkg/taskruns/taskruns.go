@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/release-to-prod/release-to-prod/pkg/step"
+	"github.com/release-to-prod/release-to-prod/pkg/input"
+	"github.com/release-to-prod/release-to-prod/pkg/verdict"
 )
 
 // PipelineRunLabel is the label Tekton puts on a PipelineRun's TaskRuns; PipelineTaskLabel
@@ -220,7 +222,7 @@ type Stop struct {
 // them in.
 const (
 	InputStep   = "check-input"
-	InputResult = "INVALID_PARAMS"
+	InputResult = string(input.ResultInvalid)
 )
 
 // Explain tells why tr (the preflight) stopped, from its steps' states and its condition.
@@ -268,18 +270,18 @@ func Explain(tr *TaskRun) Stop {
 	}
 	for _, s := range tr.Steps {
 		if s.ExitCode == step.ExitNotPermitted && !s.Waiting {
-			cause := tr.Results["FAILURE_CAUSE"]
+			cause := tr.Results[string(verdict.ResultFailureCause)]
 			if cause == "" {
 				cause = fmt.Sprintf("step %s was refused a right by the Kubernetes API server", s.Name)
 			}
-			return Stop{NotPermitted: true, Cause: oneLine(cause), Fix: firstNonEmpty(oneLine(tr.Results["FAILURE_FIX"]), notPermittedFix)}
+			return Stop{NotPermitted: true, Cause: oneLine(cause), Fix: firstNonEmpty(oneLine(tr.Results[string(verdict.ResultFailureFix)]), notPermittedFix)}
 		}
 	}
 	switch {
 	case tr.Reason == "TaskRunResultLargerThanAllowedLimit" || strings.HasPrefix(tr.Reason, "TaskRunResultLargerThanAllowedLimit"):
 		return Stop{Cause: "the preflight's results were over what the kubelet keeps of a step's termination message, so they were cut and could not be read: " + oneLine(tr.Message),
 			Fix: truncatedFix}
-	case tr.Status != "False" || tr.Results["GATE_SUMMARY"] != "":
+	case tr.Status != "False" || tr.Results[string(verdict.ResultGateSummary)] != "":
 		return Stop{} // the verdict ran: its results say why
 	}
 	// Failed without a verdict: name the step that stopped the pod, the first to fail that

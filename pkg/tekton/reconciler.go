@@ -263,7 +263,8 @@ type LocalDir func(pipelineWorkspace string) (string, bool)
 // TaskRun returns the TaskRun the reconciler would create for rpt and the TaskSpec its pod
 // would run: StepActions resolved into the steps (GetStepActionsData), then params, context,
 // results, exit-code paths and workspaces substituted (the TaskRun reconciler's
-// applyParamsContextsResultsAndWorkspaces). Workspace paths are the local folders dir gives.
+// applyParamsContextsResultsAndWorkspaces), and each step merged with the stepTemplate (the
+// pod builder's MergeStepsWithStepTemplate). Workspace paths are the local folders dir gives.
 func (p *PipelineRun) TaskRun(ctx context.Context, rpt *prr.ResolvedPipelineTask, dir LocalDir) (*v1.TaskRun, *v1.TaskSpec, error) {
 	ctx = Context(ctx)
 	pt := rpt.PipelineTask
@@ -311,7 +312,14 @@ func (p *PipelineRun) TaskRun(ctx context.Context, rpt *prr.ResolvedPipelineTask
 	}
 	spec = ApplyTaskRun(ctx, spec, rpt.ResolvedTask.TaskName, tr, mounts)
 	tr.Status.TaskSpec = spec
-	return tr, spec, nil
+	// The pod's containers: each step merged with the stepTemplate, as the pod builder does
+	// after substitution (pkg/pod Build). The status keeps the spec as written, as Tekton's does.
+	merged := spec.DeepCopy()
+	if merged.Steps, err = v1.MergeStepsWithStepTemplate(spec.StepTemplate, spec.Steps); err != nil {
+		return nil, nil, fmt.Errorf("pipeline task %q: merging the stepTemplate: %w", pt.Name, err)
+	}
+	merged.StepTemplate = nil
+	return tr, merged, nil
 }
 
 // ApplyTaskRun substitutes a resolved TaskSpec for tr as the TaskRun reconciler does

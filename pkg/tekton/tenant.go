@@ -70,9 +70,14 @@ func (r *Repo) CheckTenant() error {
 }
 
 func tenantSpec(spec *v1.TaskSpec) error {
+	// The containers as the pod builder makes them: each step merged with the stepTemplate.
+	steps, err := v1.MergeStepsWithStepTemplate(spec.StepTemplate, spec.Steps)
+	if err != nil {
+		return fmt.Errorf("merging the stepTemplate: %w", err)
+	}
 	var errs []error
 	budget := ResultsBudget(len(spec.Steps))
-	for _, s := range spec.Steps {
+	for _, s := range steps {
 		where := "step " + s.Name
 		if s.Ref != nil {
 			if s.Ref.Resolver == "" {

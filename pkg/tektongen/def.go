@@ -39,8 +39,8 @@ type Step struct {
 	Name        string // binary, image and step name
 	DisplayName string
 	Description string
-	Config      any // pointer to the step's config struct
-	Results     []Result
+	Config      any               // pointer to the step's config struct
+	Results     []step.ResultName // declared beside the step's code; described in resultDocs
 	Workspaces  []WorkspaceUse
 	// Memory is the container's memory limit (and request), from the step's measured peak
 	// (make bench); GOMEMLIMIT is set to 90% of it so the Go runtime collects before the
@@ -54,12 +54,6 @@ type Step struct {
 	// (check-input): its params are those, each in the env var of its upper-case name, so the
 	// YAML never depends on a stale generated config.
 	PipelineParams bool
-}
-
-// Result is one result the step writes.
-type Result struct {
-	Name        string
-	Description string
 }
 
 // WorkspaceUse is a workspace a step reads a file (or folder) from; the settings it feeds are

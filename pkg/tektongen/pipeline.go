@@ -6,6 +6,14 @@ import (
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/release-to-prod/release-to-prod/pkg/history"
+	"github.com/release-to-prod/release-to-prod/pkg/image"
+	"github.com/release-to-prod/release-to-prod/pkg/preflight"
+	"github.com/release-to-prod/release-to-prod/pkg/quay"
+	"github.com/release-to-prod/release-to-prod/pkg/release"
+	"github.com/release-to-prod/release-to-prod/pkg/step"
+	"github.com/release-to-prod/release-to-prod/pkg/verdict"
 )
 
 // PipelineName is the Pipeline's name.
@@ -45,8 +53,8 @@ func pipelineTasks() []pipelineTask {
 	for _, g := range gates {
 		gateList = append(gateList, g.gate+"=$(steps.step-"+g.step+".exitCode.path)")
 	}
-	image := func(r string) string { return "$(steps.check-image.results." + r + ")" }
-	preflight := []stepUse{use("check-input", false, nil)}
+	checkImage := func(r step.ResultName) string { return "$(steps.check-image.results." + string(r) + ")" }
+	gatesPod := []stepUse{use("check-input", false, nil)}
 	for _, g := range gates {
 		// Every step after check-known-issues matches its failures against the team's learned
 		// fixes too: the store reaches them as a file in that step's own folder, which every
@@ -54,28 +62,28 @@ func pipelineTasks() []pipelineTask {
 		values := map[string]string{"KNOWLEDGE_FILE": KnowledgeFile}
 		switch g.step {
 		case "konflux-preflight":
-			values["IMAGE_DIGEST"] = image("IMAGE_DIGEST")
+			values["PINNED_DIGEST"] = checkImage(image.ResultPinnedDigest)
 		case "check-vulnerabilities":
-			values["IMAGE_URL"], values["IMAGE_DIGEST"], values["PLATFORM_DIGESTS"] = image("IMAGE_URL"), image("IMAGE_DIGEST"), image("PLATFORM_DIGESTS")
+			values["STAGING_IMAGE"], values["PINNED_DIGEST"], values["PLATFORM_DIGESTS"] = checkImage(image.ResultStagingImage), checkImage(image.ResultPinnedDigest), checkImage(image.ResultPlatformDigests)
 		}
-		preflight = append(preflight, use(g.step, true, values))
+		gatesPod = append(gatesPod, use(g.step, true, values))
 	}
 	// The value must not start with "$(steps.": Tekton would read it as one result reference.
-	preflight = append(preflight, use("gate-verdict", false, map[string]string{"GATES": strings.Join(gateList, ","), "KNOWLEDGE_FILE": KnowledgeFile}))
+	gatesPod = append(gatesPod, use("gate-verdict", false, map[string]string{"GATES": strings.Join(gateList, ","), "KNOWLEDGE_FILE": KnowledgeFile}))
 
-	history := func(r string) string { return "$(steps.record-history.results." + r + ")" }
+	recorded := func(r step.ResultName) string { return "$(steps.record-history.results." + string(r) + ")" }
+	preflightResult := func(r step.ResultName) string { return "$(tasks.preflight.results." + string(r) + ")" }
 	return []pipelineTask{
-		{name: "preflight", uses: preflight,
+		{name: "preflight", uses: gatesPod,
 			desc: "Checks every param, then runs every gate as a step of one pod (onError: continue, so one run reports every gate that blocks), then the verdict, which fails the TaskRun when any gate failed."},
-		{name: "create-release", uses: []stepUse{use("create-release", false, nil)},
+		{name: "create-release", uses: []stepUse{use("create-release", false, map[string]string{"WAIT": "true"})},
 			desc: "Creates the Release (prints it in a dry run) and waits for its outcome.",
 			bindings: map[string]string{
-				"snapshot":         "$(tasks.preflight.results.SNAPSHOT)",
-				"release_plan":     "$(tasks.preflight.results.RELEASE_PLAN)",
-				"existing_release": "$(tasks.preflight.results.EXISTING_RELEASE)",
-				"wait":             "true",
+				"snapshot":         preflightResult(preflight.ResultSnapshot),
+				"release_plan":     preflightResult(preflight.ResultReleasePlan),
+				"existing_release": preflightResult(preflight.ResultExistingRelease),
 			},
-			when: v1.WhenExpressions{{Input: "$(tasks.preflight.results.ALREADY_RELEASED)", Operator: "notin", Values: []string{"true"}}}},
+			when: v1.WhenExpressions{{Input: preflightResult(preflight.ResultAlreadyReleased), Operator: "notin", Values: []string{"true"}}}},
 		// Its params name only params, $(tasks.status), a task's status and the run's context:
 		// Tekton skips a finally task whose params name a missing result, and the runs that most
 		// need a report (rejected input, a crashed or OOM-killed preflight) leave none.
@@ -84,30 +92,26 @@ func pipelineTasks() []pipelineTask {
 			uses: []stepUse{
 				// onError: continue, so that notify runs whatever record-history did; notify
 				// reads record-history's exit code and fails the report after telling Slack.
-				use("record-history", true, nil),
+				// The settings the run's end fills in (the history works them out) are left
+				// empty: unset, as their default is.
+				use("record-history", true, map[string]string{"STATUS": "", "SNAPSHOT": "", "RELEASE_NAME": "", "STARTED": "", "UNKNOWN_FAILURES": "", "KNOWN_ISSUES": ""}),
 				use("notify", false, map[string]string{
-					"RECORD_NOTE":           history("RECORD_NOTE"),
+					"RECORD_NOTE":           recorded(history.ResultRecordNote),
 					"RECORD_EXIT_CODE_FILE": RecordExitCodeFile,
-					"RELEASE_STATUS":        history("RELEASE_STATUS"),
-					"RELEASE_NAME":          history("RELEASE_NAME"),
-					"GATE_SUMMARY":          history("GATE_SUMMARY"),
-					"IMAGE_DIGEST":          history("IMAGE_DIGEST"),
-					"FAILURE_CAUSE":         history("FAILURE_CAUSE"),
-					"FAILURE_FIX":           history("FAILURE_FIX"),
-					"KNOWN_ISSUES":          history("KNOWN_ISSUES"),
+					"RELEASE_STATUS":        recorded(history.ResultReleaseStatus),
+					"RELEASE_NAME":          recorded(history.ResultReleaseName),
+					"GATE_SUMMARY":          recorded(history.ResultGateSummary),
+					"PINNED_DIGEST":         recorded(history.ResultPinnedDigest),
+					"FAILURE_CAUSE":         recorded(history.ResultFailureCause),
+					"FAILURE_FIX":           recorded(history.ResultFailureFix),
+					"KNOWN_ISSUES":          recorded(history.ResultKnownIssues),
+					"FAIL_ON_ERROR":         "false",
 				}),
 			},
 			bindings: map[string]string{
-				"pipeline_status":  "$(tasks.status)",
-				"create_status":    "$(tasks.create-release.status)",
-				"pipeline_run":     "$(context.pipelineRun.name)",
-				"status":           "",
-				"snapshot":         "",
-				"release_name":     "",
-				"started":          "",
-				"fail_on_error":    "false",
-				"unknown_failures": "",
-				"known_issues":     "",
+				"pipeline_status": "$(tasks.status)",
+				"create_status":   "$(tasks.create-release.status)",
+				"pipeline_run":    "$(context.pipelineRun.name)",
 			}},
 	}
 }
@@ -129,14 +133,19 @@ var pipelineDefaults = map[string]string{"alertmanager_url": "", "saas_file": ""
 // firstParams come first in the Pipeline's params, in this order: what a person sets.
 var firstParams = []string{"commit_sha", "component", "namespace", "application", "dry_run"}
 
-// pipelineResults are the Pipeline's results.
-var pipelineResults = []struct{ name, task, result, desc string }{
-	{"IMAGE_DIGEST", "preflight", "IMAGE_DIGEST", "Digest of the staging image released (the index digest for a multi-arch image)."},
-	{"SCAN_OUTPUT", "preflight", "SCAN_OUTPUT", "Vulnerability counts of the image in Konflux clair-scan's form."},
-	{"GATE_SUMMARY", "preflight", "GATE_SUMMARY", "One line summary of the gates, e.g. \"image ✓, alerts ✗\"."},
-	{"FAILED_GATES", "preflight", "FAILED_GATES", "Gates that failed or did not run, comma-separated; empty when all passed."},
-	{"RELEASE_NAME", "create-release", "RELEASE_NAME", "The Release created; absent when none was (already released, or blocked)."},
-	{"RELEASE_STATUS", "create-release", "RELEASE_STATUS", "Succeeded, Failed, TimedOut or DryRun; absent when create-release did not run (the history and Slack say AlreadyReleased, Blocked or Rejected)."},
+// pipelineResults are the Pipeline's results: task results under the same name and
+// description, and a note where the Pipeline's differs.
+var pipelineResults = []struct {
+	task   string
+	result step.ResultName
+	note   string
+}{
+	{"preflight", image.ResultPinnedDigest, ""},
+	{"preflight", quay.ResultScanOutput, ""},
+	{"preflight", verdict.ResultGateSummary, ""},
+	{"preflight", verdict.ResultFailedGates, ""},
+	{"create-release", release.ResultReleaseName, "Absent when create-release did not run (already released, or blocked)."},
+	{"create-release", release.ResultReleaseStatus, "Absent when create-release did not run: the history and Slack say AlreadyReleased, Blocked or Rejected."},
 }
 
 // Pipeline is the release-to-prod Pipeline, every task's spec inline.
@@ -157,23 +166,27 @@ func Pipeline() (*v1.Pipeline, error) {
 			return nil, fmt.Errorf("pipeline task %s: %w", pt.name, err)
 		}
 		task := v1.PipelineTask{Name: pt.name, TaskSpec: &v1.EmbeddedTask{TaskSpec: *spec}, When: pt.when}
+		// A param the task takes from the Pipeline param of the same name is propagated (Tekton
+		// substitutes the Pipeline's params into an inline taskSpec): neither declared in the
+		// taskSpec nor passed. Only a param bound to something else is both.
+		task.TaskSpec.Params = nil
 		for _, ps := range spec.Params {
-			value, bound := pt.bindings[ps.Name]
-			if !bound {
-				value = "$(params." + ps.Name + ")"
-				if d, ok := pipelineDefaults[ps.Name]; ok {
-					ps.Default = v1.NewStructuredValues(d)
-				}
-				if old, ok := params[ps.Name]; ok {
-					if old.Description != ps.Description || !sameDefault(old.Default, ps.Default) {
-						return nil, fmt.Errorf("param %s: tasks disagree on its description or default", ps.Name)
-					}
-				} else {
-					params[ps.Name] = ps
-					order = append(order, ps.Name)
-				}
+			if value, bound := pt.bindings[ps.Name]; bound {
+				task.TaskSpec.Params = append(task.TaskSpec.Params, ps)
+				task.Params = append(task.Params, v1.Param{Name: ps.Name, Value: *v1.NewStructuredValues(value)})
+				continue
 			}
-			task.Params = append(task.Params, v1.Param{Name: ps.Name, Value: *v1.NewStructuredValues(value)})
+			if d, ok := pipelineDefaults[ps.Name]; ok {
+				ps.Default = v1.NewStructuredValues(d)
+			}
+			if old, ok := params[ps.Name]; ok {
+				if old.Description != ps.Description || !sameDefault(old.Default, ps.Default) {
+					return nil, fmt.Errorf("param %s: tasks disagree on its description or default", ps.Name)
+				}
+			} else {
+				params[ps.Name] = ps
+				order = append(order, ps.Name)
+			}
 		}
 		for _, w := range spec.Workspaces {
 			task.Workspaces = append(task.Workspaces, v1.WorkspacePipelineTaskBinding{Name: w.Name, Workspace: w.Name})
@@ -200,8 +213,15 @@ func Pipeline() (*v1.Pipeline, error) {
 		}
 	}
 	for _, r := range pipelineResults {
-		p.Spec.Results = append(p.Spec.Results, v1.PipelineResult{Name: r.name, Type: v1.ResultsTypeString, Description: r.desc,
-			Value: *v1.NewStructuredValues("$(tasks." + r.task + ".results." + r.result + ")")})
+		desc, err := describe(r.result)
+		if err != nil {
+			return nil, err
+		}
+		if r.note != "" {
+			desc += " " + r.note
+		}
+		p.Spec.Results = append(p.Spec.Results, v1.PipelineResult{Name: string(r.result), Type: v1.ResultsTypeString, Description: desc,
+			Value: *v1.NewStructuredValues("$(tasks." + r.task + ".results." + string(r.result) + ")")})
 	}
 	return p, nil
 }

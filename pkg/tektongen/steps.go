@@ -1,6 +1,8 @@
 package tektongen
 
 import (
+	"fmt"
+
 	"github.com/release-to-prod/release-to-prod/pkg/alerts"
 	"github.com/release-to-prod/release-to-prod/pkg/history"
 	"github.com/release-to-prod/release-to-prod/pkg/image"
@@ -11,6 +13,7 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/release"
 	"github.com/release-to-prod/release-to-prod/pkg/saasfile"
 	"github.com/release-to-prod/release-to-prod/pkg/slack"
+	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/verdict"
 )
 
@@ -41,47 +44,34 @@ func keyParam(name, secret, def string) *Param {
 var Steps = []*Step{
 	{
 		Name: "check-input", DisplayName: "Check the run's params", NoTask: true, Memory: "32Mi",
-		Description: "Checks every param of the release-to-prod Pipeline against its rule (SHA, Kubernetes names, booleans, URLs, paths) before any gate talks to a service, and names each param that is not valid.",
-		Config:      &input.Config{}, PipelineParams: true,
-		Results: []Result{{"INVALID_PARAMS", "The params that are not valid, each with why; empty when all are valid."}},
+		Description:    "Checks every param of the release-to-prod Pipeline against its rule (SHA, Kubernetes names, booleans, URLs, paths) before any gate talks to a service, and names each param that is not valid.",
+		PipelineParams: true, // its config (pkg/input/params) is generated from the Pipeline's params
+		Results:        []step.ResultName{input.ResultInvalid},
 	},
 	{
 		Name: "check-known-issues", DisplayName: "Check the team's known issues", Memory: "32Mi", Tags: "release, knowledge",
 		Description: "Reads the team knowledge store (a ConfigMap: known issues and learned fixes), prints the active known issues, hands the store to the later steps of the pod (KNOWLEDGE_FILE) so that a failure is matched against the team's learned fixes too, and blocks like a gate while a known issue marked blocks: true is active.",
 		Config:      &knownissues.Config{},
-		Results:     []Result{{"KNOWN_ISSUES", "The active known issues, one \"service: message\" line each, for the notification (bounded); empty when none."}},
+		Results:     []step.ResultName{knownissues.ResultKnownIssues},
 	},
 	{
 		Name: "check-image", DisplayName: "Check staging image", Memory: "32Mi", Tags: "konflux, release, image",
 		Description: "Checks that the staging image tagged with the commit SHA exists (one HEAD request; with build_wait_timeout it first waits, with progress lines, for the commit's build and push Snapshot), pins its digest and lists the digest of each platform of a multi-arch index. The repository is read from the Konflux Component (or a Snapshot) unless given. Fails with advice when the image was not built yet, the credentials are rejected or the registry cannot be reached.",
 		Config:      &image.Config{},
-		Results: []Result{
-			{"IMAGE_URL", "The staging repository (host/path), without tag or digest."},
-			{"IMAGE_DIGEST", "Digest the tag points at (the index digest for a multi-arch image)."},
-			{"PLATFORM_DIGESTS", "For an index, os/arch=digest pairs separated by commas; empty otherwise."},
-		},
-		Workspaces: []WorkspaceUse{registryCredentials},
+		Results:     []step.ResultName{image.ResultStagingImage, image.ResultPinnedDigest, image.ResultPlatformDigests},
+		Workspaces:  []WorkspaceUse{registryCredentials},
 	},
 	{
 		Name: "konflux-preflight", DisplayName: "Konflux preflight", Memory: "32Mi", Tags: "konflux, release",
 		Description: "Checks that the Konflux objects a release needs exist and agree: the Application, the Component in it, the newest push-event Snapshot of the commit whose tests passed (its image digest equal to the one the image gate pinned), a matched and active ReleasePlan; and reports whether the commit was released already (Releases of any author, and the project's release history).",
 		Config:      &preflight.Config{},
-		Results: []Result{
-			{"SNAPSHOT", "Name of the Snapshot to release."},
-			{"RELEASE_PLAN", "Name of the ReleasePlan to release through."},
-			{"ALREADY_RELEASED", "\"true\" when a succeeded Release of this commit's Snapshot exists (any name, any author) or is recorded in the history, else \"false\"."},
-			{"EXISTING_RELEASE", "A Release of this commit's Snapshot that is still running (any name, any author): create-release waits on it instead of creating another; empty when none."},
-			{"LATEST_RELEASE", "Name of the latest Release of the component (from the history, else this commit's), for context; empty when none."},
-		},
+		Results:     []step.ResultName{preflight.ResultSnapshot, preflight.ResultReleasePlan, preflight.ResultAlreadyReleased, preflight.ResultExistingRelease, preflight.ResultLatestRelease},
 	},
 	{
 		Name: "check-alerts", DisplayName: "Check production alerts", Memory: "32Mi", Tags: "release, monitoring",
 		Description: "The alerts gate: blocks a production release while production alerts are firing. Reads Alertmanager's API v2 (silenced and inhibited alerts do not block) or a Prometheus/Thanos /api/v1/alerts, and fails closed when the source cannot be reached or read, unless skip_alerts is \"true\".",
 		Config:      &alerts.Config{},
-		Results: []Result{
-			{"FIRING_ALERTS", "Number of firing alerts that matched (0 when clear or skipped)."},
-			{"ALERT_NAMES", "Distinct names of the firing alerts, comma-separated, at most 512 bytes (\"…(+N more)\" when cut); \"skipped\" when skipped."},
-		},
+		Results:     []step.ResultName{alerts.ResultFiring, alerts.ResultNames},
 		Workspaces: []WorkspaceUse{
 			{Workspace: "monitoring-token", Optional: true,
 				Description: "An Opaque Secret holding the bearer token for Alertmanager/Prometheus under the key monitoring_token_key (copy a token of a ServiceAccount with cluster-monitoring-view into it: a tenant policy rejects Secrets of type service-account-token). Unbound: no token is sent.",
@@ -93,10 +83,7 @@ var Steps = []*Step{
 		Name: "check-vulnerabilities", DisplayName: "Check vulnerabilities (Quay scan)", Memory: "48Mi", Tags: "release, security",
 		Description: "The vulnerability gate: reads Quay's security scan (Clair) of the pinned image digest and blocks while it reports critical vulnerabilities (optionally high ones too). A queued scan is polled until scan_poll_timeout; a multi-arch index, which Quay does not scan, is checked platform by platform. Fails closed when the scan is missing, failed, unsupported or unreadable, unless skip_vulnerabilities is \"true\".",
 		Config:      &quay.Config{},
-		Results: []Result{
-			{"SCAN_OUTPUT", "Counts in the form of Konflux clair-scan's SCAN_OUTPUT ({\"vulnerabilities\":{\"critical\":N,…},\"unpatched_vulnerabilities\":{…}}), worst platform per severity; {\"skipped\":true} when skipped."},
-			{"CRITICAL_COUNT", "Number of critical vulnerabilities (worst platform); \"skipped\" when skipped."},
-		},
+		Results:     []step.ResultName{quay.ResultScanOutput, quay.ResultCriticalCount},
 		Workspaces: []WorkspaceUse{
 			{Workspace: "quay-token", Optional: true,
 				Description: "A Secret holding a Quay OAuth token (repo:read) under the key quay_token_key, for the security API. Unbound: registry-credentials, or anonymous.",
@@ -109,10 +96,7 @@ var Steps = []*Step{
 		Name: "check-app-interface", DisplayName: "Check app-interface SaaS file", Memory: "32Mi", Tags: "release, app-interface",
 		Description: "Validates the app-interface SaaS file that deploys the component: its production target's ref is the commit to release, the target is neither disabled nor deleted, the commit is not in the app's blockedVersions, every $ref resolves inside the checkout, parameters and promotion settings are well formed. Every problem is listed with its file and line before the step fails.",
 		Config:      &saasfile.Config{},
-		Results: []Result{
-			{"SAAS_FILE", "The SaaS file that was validated, relative to the checkout."},
-			{"TARGETS_CHECKED", "The production targets whose ref was checked, as name@namespace separated by commas (cut to 512 bytes with a \"+N more\" tail); \"skipped\" when skipped."},
-		},
+		Results:     []step.ResultName{saasfile.ResultSaasFile, saasfile.ResultTargetsChecked},
 		Workspaces: []WorkspaceUse{{Workspace: "app-interface", Optional: true,
 			Description: "A checkout of app-interface (the data/ folder is what matters), or a folder holding just the SaaS file. Read only. Unbound: the app-interface gate blocks (fail closed) unless skip_app_interface is \"true\".",
 			PathEnv:     "CHECKOUT_DIR"}},
@@ -121,44 +105,26 @@ var Steps = []*Step{
 		Name: "gate-verdict", DisplayName: "Gate verdict", NoTask: true, Memory: "32Mi",
 		Description: "Reads the exit code each gate step of the same TaskRun left (the gates run with onError: continue), prints a table of the gates with each failed gate's cause and fix, and fails when any gate failed or did not run.",
 		Config:      &verdict.Config{},
-		Results: []Result{
-			{"GATE_SUMMARY", "One line, e.g. \"image ✓, konflux ✓, alerts ✗\"."},
-			{"FAILED_GATES", "Names of the gates that failed or did not run, comma-separated; empty when all passed."},
-			{"FAILURE_CAUSE", "The likely cause of each failed gate, one \"gate - cause\" line each, cut to fit the results budget (the log has them whole); empty when all passed."},
-			{"FAILURE_FIX", "The fix for each failed gate, one \"gate - fix\" line each, cut to fit the results budget (the log has them whole); empty when all passed."},
-			{"UNKNOWN_FAILURES", "The failures no catalog entry or learned fix explained, with their fingerprints (bounded JSON), for the history and tkn-local failures list; empty when none."},
-		},
+		Results:     []step.ResultName{verdict.ResultGateSummary, verdict.ResultFailedGates, verdict.ResultFailureCause, verdict.ResultFailureFix, verdict.ResultUnknownFailures},
 	},
 	{
 		Name: "create-release", DisplayName: "Create Konflux Release", Memory: "32Mi", Tags: "konflux, release",
 		Description: "Creates the Konflux Release of a Snapshot through a ReleasePlan under a name derived from (component, commit, ReleasePlan), so that runs racing for the same commit create exactly one, then waits for the release service's outcome, printing progress and explaining a failure from the Release's conditions. In a dry run it prints the Release and creates nothing.",
 		Config:      &release.Config{},
-		Results: []Result{
-			{"RELEASE_NAME", "Name of the Release created, found, or (dry run) that would be created."},
-			{"RELEASE_STATUS", "Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created (wait \"false\"), Running, Blocked (the order check stopped it before the create) or Doubtful (a Release that may be in production)."},
-		},
+		Results:     []step.ResultName{release.ResultReleaseName, release.ResultReleaseStatus},
 	},
 	{
 		Name: "record-history", DisplayName: "Record release history", Memory: "32Mi", Tags: "konflux, release",
 		Description: "Works out how a release run ended — from its params, and from the run's TaskRuns in the cluster when the preflight left no results (rejected input, a crash, an OOM kill, an image that cannot be pulled) — and appends one entry (commit, component, Snapshot, Release, outcome, cause, PipelineRun) to the release history ConfigMap, newest first, bounded and safe under concurrent runs.",
 		Config:      &history.RecordConfig{},
-		Results: []Result{
-			{"HISTORY_ENTRIES", "Number of entries in the history after this one was added."},
-			{"RELEASE_STATUS", "The outcome recorded (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Blocked, Rejected, Running, Cancelled, RunTimedOut, NotPermitted)."},
-			{"RELEASE_NAME", "The Release created or found for the commit; empty when none."},
-			{"GATE_SUMMARY", "The gates' one-line summary, when the preflight got that far; empty otherwise."},
-			{"IMAGE_DIGEST", "The image digest the preflight pinned; empty when it did not."},
-			{"FAILURE_CAUSE", "The likely cause when the run did not release; empty otherwise."},
-			{"FAILURE_FIX", "The fix when the run did not release; empty otherwise."},
-			{"KNOWN_ISSUES", "The active known issues the preflight reported, for the notification; empty when none."},
-			{"RECORD_NOTE", "What went wrong recording the run in the history (e.g. a ConfigMap write the ServiceAccount may not make), in one line with the fix; empty when recorded."},
-		},
+		Results: []step.ResultName{history.ResultHistoryEntries, history.ResultReleaseStatus, history.ResultReleaseName, history.ResultGateSummary,
+			history.ResultPinnedDigest, history.ResultFailureCause, history.ResultFailureFix, history.ResultKnownIssues, history.ResultRecordNote},
 	},
 	{
 		Name: "notify", DisplayName: "Notify Slack of a release", Memory: "32Mi", Tags: "release, slack",
 		Description: "Posts how a release run went (released, blocked, rejected, dry run, failed) to a Slack incoming webhook as a Block Kit message, with the cause and the fix. A message that cannot be sent is a warning and the step succeeds, unless fail_on_error is \"true\". Without the slack-webhook workspace the notification is skipped.",
 		Config:      &slack.Config{},
-		Results:     []Result{{"NOTIFIED", "\"true\" when Slack took the message, \"false\" when it could not be sent, \"skipped\" when no webhook was bound."}},
+		Results:     []step.ResultName{slack.ResultNotified},
 		Workspaces: []WorkspaceUse{{Workspace: "slack-webhook", Optional: true,
 			Description: "A Secret holding the Slack incoming-webhook URL under the key slack_webhook_key. Unbound: the notification is skipped and says so.",
 			PathEnv:     "WEBHOOK_URL_FILE", KeyParam: keyParam("slack_webhook_key", "slack-webhook", "url")}},
@@ -173,4 +139,44 @@ func StepNamed(name string) *Step {
 		}
 	}
 	return nil
+}
+
+// resultDocs describes every result, once: a result passed on under the same name (record-history
+// passes on the preflight's, the Pipeline the tasks') means the same thing wherever it appears.
+var resultDocs = map[step.ResultName]string{
+	input.ResultInvalid:             "The params that are not valid, each with why; empty when all are valid.",
+	knownissues.ResultKnownIssues:   "The active known issues, one \"service: message\" line each, for the notification (bounded); empty when none.",
+	image.ResultStagingImage:        "The staging repository (host/path), without tag or digest.",
+	image.ResultPinnedDigest:        "Digest the commit's tag points at in the staging repository (the index digest for a multi-arch image): the image released; empty when the image gate pinned none.",
+	image.ResultPlatformDigests:     "For an index, os/arch=digest pairs separated by commas; empty otherwise.",
+	preflight.ResultSnapshot:        "Name of the Snapshot to release.",
+	preflight.ResultReleasePlan:     "Name of the ReleasePlan to release through.",
+	preflight.ResultAlreadyReleased: "\"true\" when a succeeded Release of this commit's Snapshot exists (any name, any author) or is recorded in the history, else \"false\".",
+	preflight.ResultExistingRelease: "A Release of this commit's Snapshot that is still running (any name, any author): create-release waits on it instead of creating another; empty when none.",
+	preflight.ResultLatestRelease:   "Name of the latest Release of the component (from the history, else this commit's), for context; empty when none.",
+	alerts.ResultFiring:             "Number of firing alerts that matched (0 when clear or skipped).",
+	alerts.ResultNames:              "Distinct names of the firing alerts, comma-separated, at most 512 bytes (\"…(+N more)\" when cut); \"skipped\" when skipped.",
+	quay.ResultScanOutput:           "Vulnerability counts in the form of Konflux clair-scan's SCAN_OUTPUT ({\"vulnerabilities\":{\"critical\":N,…},\"unpatched_vulnerabilities\":{…}}), worst platform per severity; {\"skipped\":true} when skipped.",
+	quay.ResultCriticalCount:        "Number of critical vulnerabilities (worst platform); \"skipped\" when skipped.",
+	saasfile.ResultSaasFile:         "The SaaS file that was validated, relative to the checkout.",
+	saasfile.ResultTargetsChecked:   "The production targets whose ref was checked, as name@namespace separated by commas (cut to 512 bytes with a \"+N more\" tail); \"skipped\" when skipped.",
+	verdict.ResultGateSummary:       "The gates in one line, e.g. \"image ✓, konflux ✓, alerts ✗\"; empty when the preflight did not get that far.",
+	verdict.ResultFailedGates:       "Names of the gates that failed or did not run, comma-separated; empty when all passed.",
+	verdict.ResultFailureCause:      "The likely cause of what stopped the run (for gates: one \"gate: cause\" line each, cut to fit the results budget, the log has them whole); empty when nothing failed.",
+	verdict.ResultFailureFix:        "The fix for what stopped the run (for gates: one \"gate: fix\" line each, cut to fit the results budget, the log has them whole); empty when nothing failed.",
+	verdict.ResultUnknownFailures:   "The failures no catalog entry or learned fix explained, with their fingerprints (bounded JSON), for the history and tkn-local failures list; empty when none.",
+	release.ResultReleaseName:       "The Release created or found for the commit (in a dry run: the one that would be created); empty when none.",
+	release.ResultReleaseStatus:     "How the release ended: Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created (wait \"false\"), Blocked (the order check stopped it before the create) or Doubtful (a Release that may be in production); record-history also says Rejected, Running, Cancelled, RunTimedOut or NotPermitted.",
+	history.ResultHistoryEntries:    "Number of entries in the history after this one was added.",
+	history.ResultRecordNote:        "What went wrong recording the run in the history (e.g. a ConfigMap write the ServiceAccount may not make), in one line with the fix; empty when recorded.",
+	slack.ResultNotified:            "\"true\" when Slack took the message, \"false\" when it could not be sent, \"skipped\" when no webhook was bound.",
+}
+
+// describe returns the description of result r.
+func describe(r step.ResultName) (string, error) {
+	d, ok := resultDocs[r]
+	if !ok {
+		return "", fmt.Errorf("result %s has no description in tektongen.resultDocs", r)
+	}
+	return d, nil
 }

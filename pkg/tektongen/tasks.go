@@ -2,6 +2,7 @@ package tektongen
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/tekton"
 )
 
@@ -41,13 +43,10 @@ func (u stepUse) params() ([]Param, map[string]bool, error) {
 	return params, fed, nil
 }
 
-// container builds the v1.Step of u in a pod of n steps.
-func (u stepUse) container(n int) (v1.Step, error) {
+// container builds the v1.Step of u: what is its own (image, command, memory, results, env).
+// What every step of the pod shares is in the TaskSpec's stepTemplate (see taskSpec).
+func (u stepUse) container() (v1.Step, error) {
 	s := u.step
-	fields, err := s.fields()
-	if err != nil {
-		return v1.Step{}, err
-	}
 	mem, err := s.MemoryLimit()
 	if err != nil {
 		return v1.Step{}, err
@@ -61,16 +60,39 @@ func (u stepUse) container(n int) (v1.Step, error) {
 		Image:   s.Image(),
 		Command: s.Command(),
 		ComputeResources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceCPU: mustQuantity("50m"), corev1.ResourceMemory: mem},
+			Requests: corev1.ResourceList{corev1.ResourceMemory: mem},
 			Limits:   corev1.ResourceList{corev1.ResourceMemory: mem},
 		},
-		SecurityContext: RestrictedSecurityContext(),
 	}
+	// Described once, as the task's results; Type is kept: Tekton reads a step result without
+	// one as JSON, and SCAN_OUTPUT is a JSON object meant as a string.
 	for _, r := range s.Results {
-		st.Results = append(st.Results, v1.StepResult{Name: r.Name, Type: v1.ResultsTypeString, Description: r.Description})
+		st.Results = append(st.Results, v1.StepResult{Name: string(r), Type: v1.ResultsTypeString})
 	}
 	if u.onError {
 		st.OnError = v1.Continue
+	}
+	env, err := u.env()
+	if err != nil {
+		return v1.Step{}, err
+	}
+	st.Env = append(env,
+		corev1.EnvVar{Name: "RESULTS_DIR", Value: "$(step.results." + string(s.Results[0]) + ".path)/.."},
+		corev1.EnvVar{Name: "GOMEMLIMIT", Value: gomem},
+	)
+	return st, nil
+}
+
+// env is the step's settings as env, sorted by name: each from its value, its workspace or
+// its param; the runtime's settings (KUBECONFIG: in-cluster) keep their defaults.
+func (u stepUse) env() ([]corev1.EnvVar, error) {
+	s := u.step
+	if len(s.Results) == 0 {
+		return nil, fmt.Errorf("step %s declares no result: its results folder has no name to derive from", s.Name)
+	}
+	fields, err := s.fields()
+	if err != nil {
+		return nil, err
 	}
 	ws := map[string]string{}
 	for _, w := range s.Workspaces {
@@ -91,29 +113,25 @@ func (u stepUse) container(n int) (v1.Step, error) {
 		names = append(names, env)
 	}
 	sort.Strings(names)
+	var out []corev1.EnvVar
 	for _, env := range names {
 		f := fields[env]
 		var value string
 		if v, ok := u.values[env]; ok {
+			if v == "" && f.Default == "" {
+				continue // unset is the same empty value
+			}
 			value = v
 		} else if v, ok := ws[env]; ok {
 			value = v
 		} else if f.Param() != "" {
 			value = "$(params." + f.Param() + ")"
 		} else {
-			continue // runtime settings keep their defaults (KUBECONFIG: in-cluster)
+			continue
 		}
-		st.Env = append(st.Env, corev1.EnvVar{Name: env, Value: value})
+		out = append(out, corev1.EnvVar{Name: env, Value: value})
 	}
-	if len(s.Results) == 0 {
-		return v1.Step{}, fmt.Errorf("step %s declares no result: its results folder has no name to derive from", s.Name)
-	}
-	st.Env = append(st.Env,
-		corev1.EnvVar{Name: "RESULTS_DIR", Value: "$(step.results." + s.Results[0].Name + ".path)/.."},
-		corev1.EnvVar{Name: "RESULTS_BUDGET", Value: fmt.Sprint(tekton.ResultsBudget(n))},
-		corev1.EnvVar{Name: "GOMEMLIMIT", Value: gomem},
-	)
-	return st, nil
+	return out, nil
 }
 
 // RestrictedSecurityContext is what restricted pod security and OpenShift's restricted-v2 SCC
@@ -131,12 +149,20 @@ func RestrictedSecurityContext() *corev1.SecurityContext {
 }
 
 // taskSpec builds the TaskSpec running uses in one pod: params (of the settings not fed by
-// values), workspaces and every step result as a task result.
+// values), workspaces, every step result as a task result (described there, once), and a
+// stepTemplate with what every step of the pod shares: the restricted security context, the
+// CPU request, the results budget (a function of the number of containers in the pod) and any
+// env every step sets to the same value. Tekton merges the template into each step
+// (v1.MergeStepsWithStepTemplate: env by name, resource lists key by key).
 func taskSpec(description string, uses []stepUse) (*v1.TaskSpec, error) {
-	spec := &v1.TaskSpec{Description: description}
-	seenParam, seenWS, seenResult := map[string]bool{}, map[string]bool{}, map[string]string{}
+	spec := &v1.TaskSpec{Description: description, StepTemplate: &v1.StepTemplate{
+		SecurityContext:  RestrictedSecurityContext(),
+		ComputeResources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: mustQuantity("50m")}},
+		Env:              []corev1.EnvVar{{Name: "RESULTS_BUDGET", Value: fmt.Sprint(tekton.ResultsBudget(len(uses)))}},
+	}}
+	seenParam, seenWS, seenResult := map[string]bool{}, map[string]bool{}, map[step.ResultName]string{}
 	for _, u := range uses {
-		c, err := u.container(len(uses))
+		c, err := u.container()
 		if err != nil {
 			return nil, err
 		}
@@ -160,21 +186,71 @@ func taskSpec(description string, uses []stepUse) (*v1.TaskSpec, error) {
 			spec.Workspaces = append(spec.Workspaces, v1.WorkspaceDeclaration{Name: w.Workspace, Description: w.Description, Optional: w.Optional, ReadOnly: true})
 		}
 		for _, r := range u.step.Results {
-			if other, dup := seenResult[r.Name]; dup {
+			if other, dup := seenResult[r]; dup {
 				if len(uses) > 1 && u.step.Name != other {
 					continue // the first step that writes a result provides it
 				}
 			}
-			seenResult[r.Name] = u.step.Name
-			spec.Results = append(spec.Results, v1.TaskResult{Name: r.Name, Type: v1.ResultsTypeString, Description: r.Description,
-				Value: v1.NewStructuredValues("$(steps." + u.step.Name + ".results." + r.Name + ")")})
+			seenResult[r] = u.step.Name
+			desc, err := describe(r)
+			if err != nil {
+				return nil, fmt.Errorf("step %s: %w", u.step.Name, err)
+			}
+			// No type: Tekton defaults a task result to string (TaskSpec.SetDefaults, which
+			// the webhook and the reconcilers apply to every spec, inline ones included).
+			spec.Results = append(spec.Results, v1.TaskResult{Name: string(r), Description: desc,
+				Value: v1.NewStructuredValues("$(steps." + u.step.Name + ".results." + string(r) + ")")})
 		}
+	}
+	if len(spec.Steps) > 1 {
+		shareEnv(spec, shareMemory(spec))
 	}
 	return spec, nil
 }
 
+// shareMemory moves the memory request and limit into the stepTemplate when every step has
+// the same, and says whether it did.
+func shareMemory(spec *v1.TaskSpec) bool {
+	mem := spec.Steps[0].ComputeResources.Limits[corev1.ResourceMemory]
+	for _, st := range spec.Steps {
+		if m := st.ComputeResources.Limits[corev1.ResourceMemory]; m.Cmp(mem) != 0 {
+			return false
+		}
+	}
+	spec.StepTemplate.ComputeResources.Requests[corev1.ResourceMemory] = mem
+	spec.StepTemplate.ComputeResources.Limits = corev1.ResourceList{corev1.ResourceMemory: mem}
+	for i := range spec.Steps {
+		spec.Steps[i].ComputeResources = corev1.ResourceRequirements{}
+	}
+	return true
+}
+
+// shareEnv moves into the stepTemplate each env var that every step sets to the same value.
+// Only those: a step given a setting it does not read, or a value it does not expect, would
+// not be the step its config struct describes. GOMEMLIMIT goes only with the memory limit it
+// is 90% of (memShared).
+func shareEnv(spec *v1.TaskSpec, memShared bool) {
+	count := map[corev1.EnvVar]int{}
+	for _, st := range spec.Steps {
+		for _, e := range st.Env {
+			count[e]++
+		}
+	}
+	shared := map[corev1.EnvVar]bool{}
+	for _, e := range spec.Steps[0].Env {
+		if count[e] == len(spec.Steps) && (e.Name != "GOMEMLIMIT" || memShared) {
+			shared[e] = true
+			spec.StepTemplate.Env = append(spec.StepTemplate.Env, e)
+		}
+	}
+	for i := range spec.Steps {
+		spec.Steps[i].Env = slices.DeleteFunc(spec.Steps[i].Env, func(e corev1.EnvVar) bool { return shared[e] })
+	}
+}
+
 func (p Param) spec() v1.ParamSpec {
-	ps := v1.ParamSpec{Name: p.Name, Type: v1.ParamTypeString, Description: p.Description}
+	// No type: Tekton defaults a param to string (ParamSpec.SetDefaults).
+	ps := v1.ParamSpec{Name: p.Name, Description: p.Description}
 	if p.Default != nil {
 		ps.Default = v1.NewStructuredValues(*p.Default)
 	}

@@ -82,7 +82,7 @@ func Files(root string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, File{Path: filepath.Join("pkg", "input", "config_gen.go"), Data: cfg})
+	out = append(out, File{Path: filepath.Join("pkg", "input", "params", "config_gen.go"), Data: cfg})
 	return out, nil
 }
 
@@ -111,6 +111,11 @@ func toYAML(obj any, header string) ([]byte, error) {
 		return nil, fmt.Errorf("marshalling: %w", err)
 	}
 	j = bytes.Replace(j, []byte(`"creationTimestamp":null,`), nil, 1)
+	// An inline taskSpec carries an empty metadata and a null spec (a custom task's): noise.
+	j = bytes.ReplaceAll(j, []byte(`"metadata":{},`), nil)
+	j = bytes.ReplaceAll(j, []byte(`"spec":null,`), nil)
+	// A step whose resources are all in the stepTemplate.
+	j = bytes.ReplaceAll(j, []byte(`"computeResources":{},`), nil)
 	y, err := yaml.JSONToYAML(j)
 	if err != nil {
 		return nil, fmt.Errorf("marshalling: %w", err)
@@ -120,14 +125,17 @@ func toYAML(obj any, header string) ([]byte, error) {
 
 // inputConfig is the Go source of the check-input step's config: one string setting per
 // Pipeline param, with the rule of the step setting behind it. Strings, so that every bad
-// value is reported (a typed field would stop decoding at the first).
+// value is reported (a typed field would stop decoding at the first). It is a package of its
+// own, which nothing this generator imports imports: a stale or broken generated file never
+// keeps the generator from building.
 func inputConfig() ([]byte, error) {
 	params, err := PipelineParams()
 	if err != nil {
 		return nil, err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "// %s\n\npackage input\n\nimport \"github.com/release-to-prod/release-to-prod/pkg/step\"\n\n", Header)
+	fmt.Fprintf(&b, "// %s\n\n// Package params is the check-input step's config (see package input).\npackage params\n\n", Header)
+	b.WriteString("import (\n\t\"github.com/release-to-prod/release-to-prod/pkg/input\"\n\t\"github.com/release-to-prod/release-to-prod/pkg/step\"\n)\n\n")
 	b.WriteString("// Config is every param of the release-to-prod Pipeline that has a rule.\ntype Config struct {\n\tstep.Common\n")
 	for _, p := range params {
 		if p.Check == "" {
@@ -140,7 +148,7 @@ func inputConfig() ([]byte, error) {
 		}
 		fmt.Fprintf(&b, "\t%s string `env:%q param:%q check:%q desc:%q`\n", goName(p.Name), tag, p.Name, p.Check, strings.TrimSuffix(p.Description, "."))
 	}
-	b.WriteString("}\n")
+	b.WriteString("}\n\n// InvalidResult tells the step runtime where an invalid configuration is described.\nfunc (*Config) InvalidResult() step.ResultName { return input.ResultInvalid }\n")
 	src, err := format.Source([]byte(b.String()))
 	if err != nil {
 		return nil, fmt.Errorf("formatting the check-input config: %w", err)
@@ -187,7 +195,11 @@ func taskReadme(root, path string, s *Step) (File, error) {
 	}
 	b.WriteString("\n## Results\n\n| name | description |\n|---|---|\n")
 	for _, r := range s.Results {
-		fmt.Fprintf(&b, "| `%s` | %s |\n", r.Name, cell(r.Description))
+		desc, err := describe(r)
+		if err != nil {
+			return File{}, err
+		}
+		fmt.Fprintf(&b, "| `%s` | %s |\n", r, cell(desc))
 	}
 	fmt.Fprintf(&b, "\n## Step\n\nImage `%s`, command `%s`, memory %s (GOMEMLIMIT 90%% of it), restricted security context (no fixed user).\n", s.Image(), s.Command()[0], s.Memory)
 	return spliceReadme(root, path, "# "+s.Name+"\n\n"+s.Description+"\n", b.String())

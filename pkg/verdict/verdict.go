@@ -28,6 +28,15 @@ type Config struct {
 	Gates string `env:"GATES, required" desc:"the gates, comma-separated name=exit-code-file pairs, e.g. image=/tekton/steps/step-check-image/exitCode"`
 }
 
+// The verdict's results.
+const (
+	ResultGateSummary     step.ResultName = "GATE_SUMMARY"
+	ResultFailedGates     step.ResultName = "FAILED_GATES"
+	ResultFailureCause    step.ResultName = "FAILURE_CAUSE"
+	ResultFailureFix      step.ResultName = "FAILURE_FIX"
+	ResultUnknownFailures step.ResultName = "UNKNOWN_FAILURES"
+)
+
 // Gate is one gate's outcome.
 type Gate struct {
 	Name     string
@@ -150,10 +159,10 @@ func adviceLines(gates []Gate, namespace string) (cause, fix []string) {
 // container's message past its share of the pod's 12288 bytes, which makes the whole TaskRun's
 // results unreadable: cut here, line by line so that every failed gate keeps its name and the
 // start of its advice; the log keeps every word.
-func FitAdvice(others map[string]string, causes, fixes []string, budget int) (cause, fix string) {
+func FitAdvice(others map[step.ResultName]string, causes, fixes []string, budget int) (cause, fix string) {
 	cause, fix = strings.Join(causes, "\n"), strings.Join(fixes, "\n")
 	size := func() int {
-		all := map[string]string{"FAILURE_CAUSE": cause, "FAILURE_FIX": fix}
+		all := map[step.ResultName]string{ResultFailureCause: cause, ResultFailureFix: fix}
 		for k, v := range others {
 			all[k] = v
 		}
@@ -257,11 +266,11 @@ func Run(_ context.Context, s *step.Step, cfg *Config) error {
 			s.Info("  fix: %s", g.Fix)
 		}
 	}
-	others := map[string]string{"GATE_SUMMARY": Summary(gates), "FAILED_GATES": strings.Join(failed, ",")}
-	if err := s.Result("GATE_SUMMARY", others["GATE_SUMMARY"]); err != nil {
+	others := map[step.ResultName]string{ResultGateSummary: Summary(gates), ResultFailedGates: strings.Join(failed, ",")}
+	if err := s.Result(ResultGateSummary, others[ResultGateSummary]); err != nil {
 		return err
 	}
-	if err := s.Result("FAILED_GATES", others["FAILED_GATES"]); err != nil {
+	if err := s.Result(ResultFailedGates, others[ResultFailedGates]); err != nil {
 		return err
 	}
 	ns := "<namespace>"
@@ -277,16 +286,16 @@ func Run(_ context.Context, s *step.Step, cfg *Config) error {
 			s.Info("  %s: no known cause yet: %s", g.Name, teachHint(g.Unknown.Fingerprint, ns))
 		}
 	}
-	others["UNKNOWN_FAILURES"] = knowledge.EncodeUnmatched(unknown, maxUnknownResult)
-	if err := s.Result("UNKNOWN_FAILURES", others["UNKNOWN_FAILURES"]); err != nil {
+	others[ResultUnknownFailures] = knowledge.EncodeUnmatched(unknown, maxUnknownResult)
+	if err := s.Result(ResultUnknownFailures, others[ResultUnknownFailures]); err != nil {
 		return err
 	}
 	causes, fixes := adviceLines(gates, ns)
 	cause, fix := FitAdvice(others, causes, fixes, s.ResultsBudget())
-	if err := s.Result("FAILURE_CAUSE", cause); err != nil {
+	if err := s.Result(ResultFailureCause, cause); err != nil {
 		return err
 	}
-	if err := s.Result("FAILURE_FIX", fix); err != nil {
+	if err := s.Result(ResultFailureFix, fix); err != nil {
 		return err
 	}
 	if len(failed) > 0 {

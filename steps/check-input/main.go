@@ -3,7 +3,8 @@ package main
 
 import (
 	"github.com/release-to-prod/release-to-prod/pkg/input"
+	"github.com/release-to-prod/release-to-prod/pkg/input/params"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
-func main() { step.Main("check-input", &input.Config{}, input.Run) }
+func main() { step.Main("check-input", &params.Config{}, input.Run[*params.Config]) }

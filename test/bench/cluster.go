@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -260,7 +261,12 @@ func stepMemory(ctx context.Context, rep *Report, c *cluster.Cluster, w *cluster
 		if task.TaskSpec == nil {
 			continue
 		}
-		for _, st := range task.TaskSpec.Steps {
+		// The containers as the pod builder makes them: the memory may be in the stepTemplate.
+		steps, err := v1.MergeStepsWithStepTemplate(task.TaskSpec.StepTemplate, task.TaskSpec.Steps)
+		if err != nil {
+			return fmt.Errorf("pipeline task %s: %w", task.Name, err)
+		}
+		for _, st := range steps {
 			limit := st.ComputeResources.Limits.Memory().Value()
 			p := peaks[task.Name+"/step-"+st.Name]
 			if p == nil || p.peak == 0 {

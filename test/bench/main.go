@@ -193,7 +193,7 @@ func konfluxLookups(rep *Report, s *sandbox.Sandbox, t *sandbox.Tenant, runs int
 		return err
 	}
 	pre, err := median(runs, shell("bin/konflux-preflight", "COMMIT_SHA="+sha, "NAMESPACE="+t.Namespace, "KUBECONFIG="+s.Kubeconfig,
-		"IMAGE_DIGEST="+t.Digest, "RESULTS_DIR="+res))
+		"PINNED_DIGEST="+t.Digest, "RESULTS_DIR="+res))
 	if err != nil {
 		return err
 	}

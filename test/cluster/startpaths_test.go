@@ -293,8 +293,8 @@ func TestStartPathsOnNode(t *testing.T) {
 					{Name: "commit_sha", Value: str("$(params.revision)")}, {Name: "namespace", Value: str("$(params.tenant)")},
 					{Name: "component", Value: str(Component)}, {Name: "application", Value: str(Application)}}},
 				{Name: "scan", TaskRef: byBundle("task-check-vulnerabilities", "check-vulnerabilities"), Params: pipelinev1.Params{
-					{Name: "image_url", Value: str("$(tasks.image.results." + imageResult + ")")},
-					{Name: "image_digest", Value: str("$(tasks.image.results." + digestResult + ")")},
+					{Name: "staging_image", Value: str("$(tasks.image.results." + imageResult + ")")},
+					{Name: "pinned_digest", Value: str("$(tasks.image.results." + digestResult + ")")},
 					{Name: "quay_api_url", Value: str("$(params.quay)")}, {Name: "scan_poll_timeout", Value: str("30s")}}},
 			},
 			Results: []pipelinev1.PipelineResult{

@@ -24,6 +24,7 @@ import (
 	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
 
+	"github.com/release-to-prod/release-to-prod/pkg/input/params"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/tekton"
 	"github.com/release-to-prod/release-to-prod/pkg/tektongen"
@@ -153,7 +154,11 @@ func (p *problems) envMatchesConfig(t *testing.T, s v1.Step) {
 		p.add("step %s: image %s is no step of tektongen.Steps", s.Name, s.Image)
 		return
 	}
-	fields, err := step.EnvFields(def.Config)
+	cfg := def.Config
+	if def.PipelineParams {
+		cfg = &params.Config{} // generated from the Pipeline's params; the generator does not import it
+	}
+	fields, err := step.EnvFields(cfg)
 	require.NoError(t, err)
 	read := map[string]step.Field{}
 	for _, f := range fields {
@@ -163,7 +168,7 @@ func (p *problems) envMatchesConfig(t *testing.T, s v1.Step) {
 	for _, e := range s.Env {
 		set[e.Name] = true
 		if _, ok := read[e.Name]; !ok && e.Name != "GOMEMLIMIT" {
-			p.add("step %s: env %s is set but %T does not read it", s.Name, e.Name, def.Config)
+			p.add("step %s: env %s is set but %T does not read it", s.Name, e.Name, cfg)
 		}
 	}
 	var left []string
@@ -171,7 +176,7 @@ func (p *problems) envMatchesConfig(t *testing.T, s v1.Step) {
 		switch {
 		case set[f.Env] || notExposed[f.Env]:
 		case f.Required:
-			p.add("step %s: %T requires %s but the step does not set it", s.Name, def.Config, f.Env)
+			p.add("step %s: %T requires %s but the step does not set it", s.Name, cfg, f.Env)
 		default:
 			left = append(left, f.Env)
 		}
@@ -288,7 +293,11 @@ func (p *problems) taskSpec(t *testing.T, ts *v1.TaskSpec) {
 	if ts.StepTemplate != nil {
 		p.env(ts.StepTemplate.Env, "stepTemplate env")
 	}
-	for _, s := range ts.Steps {
+	// Each step as its container runs it: merged with the stepTemplate, as Tekton's pod
+	// builder does.
+	steps, err := v1.MergeStepsWithStepTemplate(ts.StepTemplate, ts.Steps)
+	require.NoError(t, err)
+	for _, s := range steps {
 		where := "step " + s.Name
 		if s.Script != "" {
 			p.add("%s uses script:", where)

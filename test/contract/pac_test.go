@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/release-to-prod/release-to-prod/pkg/input"
+	"github.com/release-to-prod/release-to-prod/pkg/input/params"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/tekton"
 )
@@ -35,7 +36,7 @@ func TestPaCPlaceholdersStopAtCheckInput(t *testing.T) {
 			require.NotEmpty(t, placeholders, "the template has placeholders (its comment block lists them)")
 
 			args := func(set map[string]string) []string {
-				fields, err := step.EnvFields(&input.Config{})
+				fields, err := step.EnvFields(&params.Config{})
 				require.NoError(t, err)
 				byParam := map[string]string{}
 				for _, p := range pr.Spec.Params {
@@ -57,9 +58,9 @@ func TestPaCPlaceholdersStopAtCheckInput(t *testing.T) {
 
 			var out bytes.Buffer
 			a := args(nil)
-			code := step.Run(context.Background(), "check-input", a, &out, &input.Config{}, input.Run)
+			code := step.Run(context.Background(), "check-input", a, &out, &params.Config{}, input.Run[*params.Config])
 			assert.Equal(t, step.ExitBadArgs, code, "check-input rejects the run as shipped:\n%s", out.String())
-			results, err := os.ReadFile(filepath.Join(strings.TrimPrefix(a[0], "--results-dir="), input.ResultInvalid))
+			results, err := os.ReadFile(filepath.Join(strings.TrimPrefix(a[0], "--results-dir="), string(input.ResultInvalid)))
 			require.NoError(t, err, "check-input wrote %s", input.ResultInvalid)
 			for _, name := range placeholders {
 				assert.Contains(t, out.String(), name+" (", "the message names placeholder %s", name)
@@ -74,7 +75,7 @@ func TestPaCPlaceholdersStopAtCheckInput(t *testing.T) {
 				_, ok := set[name]
 				require.True(t, ok, "a value for placeholder %s in this test", name)
 			}
-			code = step.Run(context.Background(), "check-input", args(set), &out, &input.Config{}, input.Run)
+			code = step.Run(context.Background(), "check-input", args(set), &out, &params.Config{}, input.Run[*params.Config])
 			assert.Equal(t, step.ExitOK, code, "with the placeholders set, check-input passes:\n%s", out.String())
 		})
 	}

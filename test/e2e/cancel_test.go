@@ -68,7 +68,7 @@ func TestCancelQuayPolling(t *testing.T) {
 	t.Cleanup(reg.Close)
 	reg.Quay.SetSecurity(quayRepo, quayQueued, sandbox.QuayStatus("queued"))
 	p := kxCommand(t, "check-vulnerabilities", map[string]string{
-		"IMAGE_URL": reg.Host + "/" + quayRepo, "IMAGE_DIGEST": quayQueued, "QUAY_API_URL": reg.URL,
+		"STAGING_IMAGE": reg.Host + "/" + quayRepo, "PINNED_DIGEST": quayQueued, "QUAY_API_URL": reg.URL,
 		"POLL_INTERVAL": "200ms", "POLL_TIMEOUT": "5m", "REQUEST_TIMEOUT": "5s",
 	})
 	r, took := terminate(t, p, "a queued poll", outputHas(p, "scan queued for "+quayQueued))

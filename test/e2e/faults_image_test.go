@@ -37,10 +37,10 @@ func TestImageGateFaults(t *testing.T) {
 			assert.Equal(t, tt.wantCode, r.Code)
 			assert.Positive(t, inj.Injected())
 			if tt.wantCode == 0 {
-				assert.Equal(t, tenant.Digest, r.Results["IMAGE_DIGEST"], "the pinned digest is the real one")
+				assert.Equal(t, tenant.Digest, r.Results["PINNED_DIGEST"], "the pinned digest is the real one")
 			} else {
 				assert.Contains(t, r.Output, tt.outHas)
-				assert.Empty(t, r.Results["IMAGE_DIGEST"], "a gate whose source failed never passes")
+				assert.Empty(t, r.Results["PINNED_DIGEST"], "a gate whose source failed never passes")
 			}
 		})
 	}

@@ -192,7 +192,7 @@ func konfluxPreflightFaults(t *testing.T, s *sandbox.Sandbox) {
 			kubeconfig := kubeFaultProxy(t, s, wrap)
 			t.Cleanup(closeInj)
 			start := time.Now()
-			r := runStep(t, "konflux-preflight", kxEnv(s, tn, "KUBECONFIG", kubeconfig, "IMAGE_DIGEST", tn.Digest, "TIMEOUT", timeout.String()))
+			r := runStep(t, "konflux-preflight", kxEnv(s, tn, "KUBECONFIG", kubeconfig, "PINNED_DIGEST", tn.Digest, "TIMEOUT", timeout.String()))
 			elapsed := time.Since(start)
 			assert.Equal(t, tt.wantCode, r.Code)
 			assert.Positive(t, injected())

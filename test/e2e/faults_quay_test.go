@@ -45,7 +45,7 @@ func TestQuayGateFaults(t *testing.T) {
 			t.Cleanup(inj.Close)
 			start := time.Now()
 			r := runStep(t, "check-vulnerabilities", map[string]string{
-				"IMAGE_URL": reg.Host + "/" + quayRepo, "IMAGE_DIGEST": quayScanned, "QUAY_API_URL": p.URL,
+				"STAGING_IMAGE": reg.Host + "/" + quayRepo, "PINNED_DIGEST": quayScanned, "QUAY_API_URL": p.URL,
 				"REQUEST_TIMEOUT": "1s", "POLL_INTERVAL": "100ms", "POLL_TIMEOUT": "20s",
 			})
 			elapsed := time.Since(start)

@@ -56,10 +56,10 @@ func TestImageGate(t *testing.T) {
 	}{
 		{name: "found", env: base(single.Namespace), wantCode: 0,
 			outHas:  []string{"✓ repository " + single.Repository + " (from Component automation-analytics-backend-main)", "✓ image " + single.Repository + ":" + sha + " exists: " + single.Digest},
-			results: map[string]string{"IMAGE_URL": single.Repository, "IMAGE_DIGEST": single.Digest, "PLATFORM_DIGESTS": ""}},
+			results: map[string]string{"STAGING_IMAGE": single.Repository, "PINNED_DIGEST": single.Digest, "PLATFORM_DIGESTS": ""}},
 		{name: "multi-arch index", env: base(multi.Namespace), wantCode: 0,
 			outHas: []string{"(linux/amd64, linux/arm64)", multi.Platforms["linux/arm64"]},
-			results: map[string]string{"IMAGE_DIGEST": multi.Digest,
+			results: map[string]string{"PINNED_DIGEST": multi.Digest,
 				"PLATFORM_DIGESTS": "linux/amd64=" + multi.Platforms["linux/amd64"] + ",linux/arm64=" + multi.Platforms["linux/arm64"]}},
 		{name: "not built yet", env: base(unbuilt.Namespace), wantCode: 1,
 			outHas: []string{"not found in the staging registry", "likely cause: the image " + unbuilt.Repository + ":" + sha + " does not exist", "fix: check the build PipelineRun"}},

@@ -249,7 +249,7 @@ func TestSnapshotsAndPlansAsUpstream(t *testing.T) {
 		}},
 	}))
 	require.NoError(t, s.SetSnapshotConditions(ctx, versions.Namespace, "two-versions", sandbox.Condition("AppStudioTestSucceeded", "True", "Passed", "")))
-	r = runStep(t, "konflux-preflight", kxEnv(s, versions, "IMAGE_DIGEST", versions.Digest))
+	r = runStep(t, "konflux-preflight", kxEnv(s, versions, "PINNED_DIGEST", versions.Digest))
 	require.Equal(t, 0, r.Code)
 	assert.Contains(t, r.Output, "✓ snapshot image "+versions.Repository+"@"+versions.Digest+" is the image the tag points at")
 

@@ -279,7 +279,7 @@ func TestComponentGroupRelease(t *testing.T) {
 		Component: tn.Component, SHA: tn.SHA, Image: tn.Repository + "@" + tn.Digest, EventType: "push", Tests: "True"}))
 	require.NoError(t, s.CreateReleasePlan(ctx, sandbox.ReleasePlanOptions{Namespace: tn.Namespace, Name: "group-prod", ComponentGroup: group, Matched: true, Active: true}))
 
-	pre := runStep(t, "konflux-preflight", kxEnv(s, tn, "COMPONENT_GROUP", group, "IMAGE_DIGEST", tn.Digest))
+	pre := runStep(t, "konflux-preflight", kxEnv(s, tn, "COMPONENT_GROUP", group, "PINNED_DIGEST", tn.Digest))
 	require.Equal(t, 0, pre.Code)
 	assert.Equal(t, "group-snap", pre.Results["SNAPSHOT"])
 	assert.Equal(t, "group-prod", pre.Results["RELEASE_PLAN"], "the group's plan, not the application's")
@@ -354,10 +354,10 @@ func TestWaitForBuild(t *testing.T) {
 		require.NoError(t, s.SetSnapshotConditions(ctx, tn.Namespace, snap, sandbox.Condition("AppStudioTestSucceeded", "True", "Passed", "all passed")))
 		img := kxDone(t, p)
 		require.Equal(t, 0, img.Code)
-		assert.Equal(t, digest, img.Results["IMAGE_DIGEST"])
+		assert.Equal(t, digest, img.Results["PINNED_DIGEST"])
 		assert.Contains(t, img.Output, "✓ build of commit "+tn.SHA[:12]+" done")
 
-		pre := runStep(t, "konflux-preflight", kxEnv(s, tn, "IMAGE_DIGEST", digest))
+		pre := runStep(t, "konflux-preflight", kxEnv(s, tn, "PINNED_DIGEST", digest))
 		require.Equal(t, 0, pre.Code)
 		assert.Equal(t, snap, pre.Results["SNAPSHOT"])
 		r := runStep(t, "create-release", kxEnv(s, tn, "SNAPSHOT", snap, "RELEASE_PLAN", pre.Results["RELEASE_PLAN"], "WAIT", "false", "AUTOMATED", "true"))

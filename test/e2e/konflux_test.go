@@ -112,7 +112,7 @@ func TestKonfluxPreflight(t *testing.T) {
 	require.NotEqual(t, moved.Digest, newDigest)
 	gate := runStep(t, "check-image", kxEnv(s, moved))
 	require.Equal(t, 0, gate.Code)
-	require.Equal(t, newDigest, gate.Results["IMAGE_DIGEST"])
+	require.Equal(t, newDigest, gate.Results["PINNED_DIGEST"])
 
 	plans := kxSeed(t, s, "plans-tenant", sandbox.TenantOptions{})
 	require.NoError(t, s.CreateReleasePlan(ctx, sandbox.ReleasePlanOptions{Namespace: plans.Namespace, Name: "unmatched-plan", Application: plans.Application, Matched: false}))
@@ -147,16 +147,16 @@ func TestKonfluxPreflight(t *testing.T) {
 		outLacks []string
 		results  map[string]string
 	}{
-		{name: "all good", env: kxEnv(s, happy, "IMAGE_DIGEST", happy.Digest), wantCode: 0,
+		{name: "all good", env: kxEnv(s, happy, "PINNED_DIGEST", happy.Digest), wantCode: 0,
 			outHas: []string{"✓ application aap-aa-main exists", "✓ component automation-analytics-backend-main belongs to application aap-aa-main",
 				"✓ snapshot " + happy.Snapshot + " (push, tests passed", "✓ snapshot image " + happy.Repository + "@" + happy.Digest + " is the image the tag points at",
 				"✓ release plan " + happy.ReleasePlan + " (matched to", "✓ not released yet"},
 			results: map[string]string{"SNAPSHOT": happy.Snapshot, "RELEASE_PLAN": happy.ReleasePlan, "ALREADY_RELEASED": "false", "EXISTING_RELEASE": "", "LATEST_RELEASE": ""}},
-		{name: "the newest test evidence wins: a newer failing push Snapshot blocks the older passing one", env: kxEnv(s, choice, "IMAGE_DIGEST", choice.Digest), wantCode: 1,
+		{name: "the newest test evidence wins: a newer failing push Snapshot blocks the older passing one", env: kxEnv(s, choice, "PINNED_DIGEST", choice.Digest), wantCode: 1,
 			outHas: []string{"passed over Snapshot choice-newest-invalid: marked Invalid", "passed over Snapshot choice-pr: not a push event",
 				"Snapshot choice-newest-fail, the newest of commit " + choice.SHA + ", failed its integration tests", "(older Snapshot choice-newer-pass passed)",
 				"fix: find out why choice-newest-fail failed", "allow_older_snapshot=true"}},
-		{name: "allow_older_snapshot releases the older passing Snapshot deliberately", env: kxEnv(s, choice, "IMAGE_DIGEST", choice.Digest, "ALLOW_OLDER_SNAPSHOT", "true"), wantCode: 0,
+		{name: "allow_older_snapshot releases the older passing Snapshot deliberately", env: kxEnv(s, choice, "PINNED_DIGEST", choice.Digest, "ALLOW_OLDER_SNAPSHOT", "true"), wantCode: 0,
 			outHas: []string{"passed over Snapshot choice-newest-fail: tests failed", "! releasing Snapshot choice-newer-pass although newer Snapshot choice-newest-fail of this commit is not releasable (tests failed)",
 				"✓ snapshot choice-newer-pass"},
 			results: map[string]string{"SNAPSHOT": "choice-newer-pass"}},
@@ -170,7 +170,7 @@ func TestKonfluxPreflight(t *testing.T) {
 			outHas: []string{"Snapshot running-snap: integration tests still running", "fix: wait for the integration test PipelineRuns"}},
 		{name: "invalid snapshot", env: kxEnv(s, onlyInvalid), wantCode: 1,
 			outHas: []string{"Snapshot invalid-snap is marked Invalid: component image is not by digest", "never released"}},
-		{name: "digest mismatch: tag re-pushed", env: kxEnv(s, moved, "IMAGE_DIGEST", newDigest), wantCode: 1,
+		{name: "digest mismatch: tag re-pushed", env: kxEnv(s, moved, "PINNED_DIGEST", newDigest), wantCode: 1,
 			outHas: []string{"✗ image digest: Snapshot has " + moved.Digest + ", the registry tag has " + newDigest,
 				"the tag was re-pushed after the Snapshot was made"}},
 		{name: "two release plan candidates", env: kxEnv(s, plans), wantCode: 1,
@@ -255,7 +255,7 @@ func benchPreflight(b *testing.B, n int) {
 	bin := stepexec.Build(b, "konflux-preflight")
 	results := b.TempDir()
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "RESULTS_DIR=" + results,
-		"COMMIT_SHA=" + tn.SHA, "NAMESPACE=" + tn.Namespace, "KUBECONFIG=" + s.Kubeconfig, "IMAGE_DIGEST=" + tn.Digest}
+		"COMMIT_SHA=" + tn.SHA, "NAMESPACE=" + tn.Namespace, "KUBECONFIG=" + s.Kubeconfig, "PINNED_DIGEST=" + tn.Digest}
 	runProcess := func(name string, arg ...string) {
 		cmd := exec.Command(name, arg...)
 		cmd.Env = env
@@ -283,7 +283,7 @@ func benchPreflight(b *testing.B, n int) {
 		}
 	}
 	args := []string{"--commit-sha=" + tn.SHA, "--namespace=" + tn.Namespace, "--kubeconfig=" + s.Kubeconfig,
-		"--image-digest=" + tn.Digest, "--results-dir=" + results}
+		"--pinned-digest=" + tn.Digest, "--results-dir=" + results}
 	runInProcess := func() {
 		if code := step.Run(ctx, "konflux-preflight", args, io.Discard, &preflight.Config{}, preflight.Run); code != 0 {
 			b.Fatalf("konflux-preflight exited %d", code)

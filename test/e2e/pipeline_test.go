@@ -40,7 +40,7 @@ func TestPipeline(t *testing.T) {
 		require.True(t, ok, "RELEASE_NAME result")
 		assertResult(t, r, "RELEASE_STATUS", "Succeeded")
 		assertResult(t, r, "FAILED_GATES", "")
-		assertResult(t, r, "IMAGE_DIGEST", tn.Digest)
+		assertResult(t, r, "PINNED_DIGEST", tn.Digest)
 		assertResult(t, r, "GATE_SUMMARY", "known-issues ✓, image ✓, konflux ✓, alerts ✓, vulnerabilities ✓, app-interface ✓")
 
 		rels := k.releasesIn(t, tn.Namespace)

@@ -80,7 +80,7 @@ func TestStepsUnderTheShippedRole(t *testing.T) {
 
 		r = runStep(t, "check-image", env())
 		require.Equal(t, 0, r.Code)
-		r = runStep(t, "konflux-preflight", env("IMAGE_DIGEST", tn.Digest))
+		r = runStep(t, "konflux-preflight", env("PINNED_DIGEST", tn.Digest))
 		require.Equal(t, 0, r.Code, "get/list on the Konflux kinds, get on the (missing) history")
 		assert.Equal(t, "false", r.Results["ALREADY_RELEASED"])
 

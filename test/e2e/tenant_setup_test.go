@@ -54,7 +54,7 @@ func TestTenantSetup(t *testing.T) {
 				e["KUBECONFIG"] = kubeconfig
 				return e
 			}
-			r := runStep(t, "konflux-preflight", as("release-to-prod", "IMAGE_DIGEST", tn.Digest))
+			r := runStep(t, "konflux-preflight", as("release-to-prod", "PINNED_DIGEST", tn.Digest))
 			require.Equal(t, 0, r.Code, r.Output)
 			assert.Equal(t, "false", r.Results["ALREADY_RELEASED"])
 
