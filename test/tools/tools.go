@@ -3,7 +3,8 @@
 // controller and the binaries of its images — from source through the Go module proxy, once,
 // into a git-ignored cache.
 //
-// Each tool lives in its own Go module below this folder (kube/, tekton/, alertmanager/, pause/),
+// Each tool lives in its own Go module below this folder (kube/, tekton/, alertmanager/, pause/,
+// chains/),
 // pinned by its go.mod and go.sum. The cache key is a hash of those files and of the flags the
 // module is built with, so a binary is rebuilt (often only relinked, from Go's build cache) when
 // the pinned versions or the flags change. Concurrent test processes wait on a lock instead of
@@ -66,14 +67,22 @@ var (
 	TektonSidecarLogResults = Tool{Name: "tekton-sidecarlogresults", Module: "tekton", Package: "github.com/tektoncd/pipeline/cmd/sidecarlogresults",
 		About: "Tekton Pipelines v1.15.0 sidecarlogresults"}
 
+	// ChainsSubjects runs Tekton Chains' own type-hinting code over Tekton YAML: which results
+	// Chains would take for artifacts a run built (test/contract; pkg/tekton.CheckChains is the
+	// fast rule it keeps honest).
+	ChainsSubjects = Tool{Name: "chains-subjects", Module: "chains", Package: ".",
+		About: "Tekton Chains v0.26.2 type hinting (chains-subjects)"}
+
 	// Pause is the pod sandbox process of the test cluster (no pause image can be pulled here).
 	Pause = Tool{Name: "pause", Module: "pause", Package: ".", About: "the pod sandbox pause process"}
 )
 
-// All is every tool, in build order: the sandbox's first, then the test cluster's.
+// All is every tool, in build order: the sandbox's first, then the test cluster's, then the
+// contract test's Chains checker.
 var All = []Tool{KubeAPIServer, Etcd, Alertmanager, Kubectl,
 	Kubelet, KubeScheduler, KubeControllerManager,
-	TektonController, TektonEntrypoint, TektonNop, TektonWorkingDirInit, TektonSidecarLogResults, Pause}
+	TektonController, TektonEntrypoint, TektonNop, TektonWorkingDirInit, TektonSidecarLogResults, Pause,
+	ChainsSubjects}
 
 // ldflags returns the linker flags a module's binaries are built with. Built from the module
 // proxy, Kubernetes binaries report version v0.0.0-master+$Format:%H$, which Tekton's controller
