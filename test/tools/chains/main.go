@@ -10,9 +10,11 @@
 // storage call (tektoncd/chains v0.26.2):
 //   - artifacts.ExtractOCIImagesFromResults: the images the OCI signer signs and the OCI storage
 //     attaches signatures and attestations to (pkg/artifacts/signable.go, OCIArtifact);
-//   - extract.SubjectDigests: the subjects of the in-toto/slsa/v1 and slsa/v2alpha3 provenance,
-//     and with deep inspection (hosted Konflux) the union of the PipelineRun's own and its
-//     TaskRuns' (pkg/chains/formats/slsa/extract/extract.go);
+//   - extract.SubjectDigests (through its exported wrapper RetrieveAllArtifactURIs): the
+//     subjects of the in-toto/slsa/v1 and slsa/v2alpha3 provenance
+//     (pkg/chains/formats/slsa/extract/extract.go). With deep inspection, as hosted Konflux
+//     runs it, a PipelineRun's subjects are its own plus each of its TaskRuns' by this same
+//     function, so checking every embedded task as a TaskRun covers them;
 //   - extract.SubjectsFromBuildArtifact over the task's and every step's results, as
 //     slsa/v2alpha4 does (pkg/chains/formats/slsa/v2alpha4/internal/taskrun, internal to Chains,
 //     so its five-line loop is repeated here);
