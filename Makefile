@@ -59,7 +59,7 @@ test: tools build lint-tekton
 generate:
 	$(GO) run ./cmd/generate
 
-## lint-tekton: every Task and Pipeline through Tekton's validation and wiring checks, the tenant rules and the PaC run's timeouts
+## lint-tekton: every Task and Pipeline through Tekton's validation and wiring checks, the tenant rules, no Tekton Chains type-hinting result names, and the PaC run's timeouts
 lint-tekton:
 	$(GO) run ./cmd/lint-tekton
 

@@ -1,7 +1,9 @@
 // Command lint-tekton checks the repository's Tekton YAML with tektoncd/pipeline's own code
 // (see package tekton): strict decoding, defaults and validation, StepAction resolution, the
-// wiring of every Pipeline, and prints each Pipeline's critical path. It exits non-zero on any
-// problem, or when a Pipeline has more TaskRuns on its critical path than -max-critical-path.
+// wiring of every Pipeline, what a Konflux tenant's cluster requires, no result name that Tekton
+// Chains takes for a built artifact, and prints each Pipeline's critical path. It exits non-zero
+// on any problem, or when a Pipeline has more TaskRuns on its critical path than
+// -max-critical-path.
 package main
 
 import (
@@ -37,6 +39,10 @@ func run(ctx context.Context, root string, maxPath int) int {
 		failed = true
 	}
 	if err := repo.CheckTenant(); err != nil {
+		report(err)
+		failed = true
+	}
+	if err := repo.CheckChains(); err != nil {
 		report(err)
 		failed = true
 	}

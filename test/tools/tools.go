@@ -4,7 +4,7 @@
 // into a git-ignored cache.
 //
 // Each tool lives in its own Go module below this folder (kube/, tekton/, resolvers/, tkn/,
-// alertmanager/, pause/), pinned by its go.mod and go.sum. The cache key is a hash of those
+// alertmanager/, pause/, chains/), pinned by its go.mod and go.sum. The cache key is a hash of those
 // files and of the flags the module is built with, so a binary is rebuilt (often only relinked,
 // from Go's build cache) when the pinned versions or the flags change. Concurrent test processes wait on a lock instead of
 // building twice.
@@ -72,6 +72,11 @@ var (
 		About: "Tekton Pipelines v1.15.0 resolvers"}
 	// Tkn is the Tekton CLI a user starts the Pipeline with (the README's `tkn pipeline start`).
 	Tkn = Tool{Name: "tkn", Module: "tkn", Package: "github.com/tektoncd/cli/cmd/tkn", About: "Tekton CLI v0.45.0 tkn"}
+	// ChainsSubjects runs Tekton Chains' own type-hinting code over Tekton YAML: which results
+	// Chains would take for artifacts a run built (test/contract; pkg/tekton.CheckChains is the
+	// fast rule it keeps honest).
+	ChainsSubjects = Tool{Name: "chains-subjects", Module: "chains", Package: ".",
+		About: "Tekton Chains v0.26.2 type hinting (chains-subjects)"}
 
 	// Pause is the pod sandbox process of the test cluster (no pause image can be pulled here).
 	Pause = Tool{Name: "pause", Module: "pause", Package: ".", About: "the pod sandbox pause process"}
@@ -80,11 +85,12 @@ var (
 // Sandbox is what the sandbox and so `make demo` run: the local demo needs no node.
 var Sandbox = []Tool{KubeAPIServer, Etcd, Alertmanager, Kubectl}
 
-// All is every tool, in build order: the sandbox's first, then the test cluster's.
+// All is every tool, in build order: the sandbox's first, then the test cluster's, then the
+// contract test's Chains checker.
 var All = []Tool{KubeAPIServer, Etcd, Alertmanager, Kubectl,
 	Kubelet, KubeScheduler, KubeControllerManager,
 	TektonController, TektonEntrypoint, TektonNop, TektonWorkingDirInit, TektonSidecarLogResults, Pause,
-	TektonResolvers, Tkn}
+	TektonResolvers, Tkn, ChainsSubjects}
 
 // ldflags returns the linker flags a module's binaries are built with. Built from the module
 // proxy, Kubernetes binaries report version v0.0.0-master+$Format:%H$, which Tekton's controller
