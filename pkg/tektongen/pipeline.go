@@ -145,7 +145,7 @@ var pipelineResults = []struct {
 	{"preflight", verdict.ResultGateSummary, ""},
 	{"preflight", verdict.ResultFailedGates, ""},
 	{"create-release", release.ResultReleaseName, "Absent when create-release did not run (already released, or blocked)."},
-	{"create-release", release.ResultReleaseStatus, "Absent when create-release did not run: the history and Slack say AlreadyReleased, Blocked or Rejected."},
+	{"create-release", release.ResultReleaseStatus, "Absent when create-release did not run (the report says why)."},
 }
 
 // Pipeline is the release-to-prod Pipeline, every task's spec inline.
@@ -154,7 +154,7 @@ func Pipeline() (*v1.Pipeline, error) {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "tekton.dev/v1", Kind: "Pipeline"},
 		ObjectMeta: catalogMeta(PipelineName, "Release to production", "konflux, release"),
 		Spec: v1.PipelineSpec{
-			Description: "Promotes one commit of a Konflux component to production: checks its params, that its image exists, that Konflux agrees (Snapshot, ReleasePlan), that nothing fires in production, that the image has no critical vulnerability, that the commit is not released yet and that app-interface deploys it; then creates the Konflux Release, records the outcome and reports it to Slack.",
+			Description: "Promotes one commit of a Konflux component to production: when its image exists, Konflux agrees, nothing fires in production, no critical vulnerability is found, it is not released yet and app-interface deploys it, creates the Konflux Release; then records the outcome and tells Slack.",
 		},
 	}
 	params := map[string]v1.ParamSpec{}

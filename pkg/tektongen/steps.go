@@ -20,10 +20,10 @@ import (
 // The workspaces, described once.
 var (
 	registryCredentials = WorkspaceUse{Workspace: "registry-credentials", Optional: true,
-		Description: "A kubernetes.io/dockerconfigjson Secret (key .dockerconfigjson) with pull credentials for the staging repository; its entry for the Quay host (a robot account) also authenticates the security API. Unbound: anonymous.",
+		Description: "Pull credentials (a dockerconfigjson Secret) for the staging repository; its Quay entry also authenticates the security API. Unbound: anonymous.",
 		PathEnv:     "DOCKER_CONFIG_FILE", File: ".dockerconfigjson"}
 	caBundle = WorkspaceUse{Workspace: "ca-bundle", Optional: true,
-		Description: "A ConfigMap or Secret holding a PEM CA bundle under the key ca.crt (e.g. the service CA) or ca-bundle.crt (Konflux's trusted-ca ConfigMap), trusted besides the system roots. Unbound: system roots only.",
+		Description: "A PEM CA bundle (key ca.crt, or ca-bundle.crt as in Konflux's trusted-ca) trusted besides the system roots. Unbound: system roots only.",
 		PathEnv:     "CA_FILE", File: "ca.crt", BoundEnv: "CA_BOUND"}
 )
 
@@ -74,7 +74,7 @@ var Steps = []*Step{
 		Results:     []step.ResultName{alerts.ResultFiring, alerts.ResultNames},
 		Workspaces: []WorkspaceUse{
 			{Workspace: "monitoring-token", Optional: true,
-				Description: "An Opaque Secret holding the bearer token for Alertmanager/Prometheus under the key monitoring_token_key (copy a token of a ServiceAccount with cluster-monitoring-view into it: a tenant policy rejects Secrets of type service-account-token). Unbound: no token is sent.",
+				Description: "An Opaque Secret (tenant policy rejects service-account-token Secrets) with the bearer token for Alertmanager/Prometheus under monitoring_token_key. Unbound: no token.",
 				PathEnv:     "TOKEN_FILE", KeyParam: keyParam("monitoring_token_key", "monitoring-token", "token"), BoundEnv: "TOKEN_BOUND"},
 			caBundle,
 		},
@@ -86,7 +86,7 @@ var Steps = []*Step{
 		Results:     []step.ResultName{quay.ResultScanOutput, quay.ResultCriticalCount},
 		Workspaces: []WorkspaceUse{
 			{Workspace: "quay-token", Optional: true,
-				Description: "A Secret holding a Quay OAuth token (repo:read) under the key quay_token_key, for the security API. Unbound: registry-credentials, or anonymous.",
+				Description: "A Quay OAuth token (repo:read) under quay_token_key, for the security API. Unbound: registry-credentials, or anonymous.",
 				PathEnv:     "TOKEN_FILE", KeyParam: keyParam("quay_token_key", "quay-token", "token"), BoundEnv: "TOKEN_BOUND"},
 			func() WorkspaceUse { w := registryCredentials; w.BoundEnv = "DOCKER_CONFIG_BOUND"; return w }(),
 			caBundle,
@@ -98,7 +98,7 @@ var Steps = []*Step{
 		Config:      &saasfile.Config{},
 		Results:     []step.ResultName{saasfile.ResultSaasFile, saasfile.ResultTargetsChecked},
 		Workspaces: []WorkspaceUse{{Workspace: "app-interface", Optional: true,
-			Description: "A checkout of app-interface (the data/ folder is what matters), or a folder holding just the SaaS file. Read only. Unbound: the app-interface gate blocks (fail closed) unless skip_app_interface is \"true\".",
+			Description: "A checkout of app-interface, or a folder holding just the SaaS file. Unbound: the app-interface gate blocks (fail closed) unless skip_app_interface is \"true\".",
 			PathEnv:     "CHECKOUT_DIR"}},
 	},
 	{
@@ -147,7 +147,7 @@ var resultDocs = map[step.ResultName]string{
 	input.ResultInvalid:             "The params that are not valid, each with why; empty when all are valid.",
 	knownissues.ResultKnownIssues:   "The active known issues, one \"service: message\" line each, for the notification (bounded); empty when none.",
 	image.ResultStagingImage:        "The staging repository (host/path), without tag or digest.",
-	image.ResultPinnedDigest:        "Digest the commit's tag points at in the staging repository (the index digest for a multi-arch image): the image released; empty when the image gate pinned none.",
+	image.ResultPinnedDigest:        "Digest of the commit's tag in the staging repository (an index's for a multi-arch image): the image released; empty when none was pinned.",
 	image.ResultPlatformDigests:     "For an index, os/arch=digest pairs separated by commas; empty otherwise.",
 	preflight.ResultSnapshot:        "Name of the Snapshot to release.",
 	preflight.ResultReleasePlan:     "Name of the ReleasePlan to release through.",
@@ -156,17 +156,17 @@ var resultDocs = map[step.ResultName]string{
 	preflight.ResultLatestRelease:   "Name of the latest Release of the component (from the history, else this commit's), for context; empty when none.",
 	alerts.ResultFiring:             "Number of firing alerts that matched (0 when clear or skipped).",
 	alerts.ResultNames:              "Distinct names of the firing alerts, comma-separated, at most 512 bytes (\"…(+N more)\" when cut); \"skipped\" when skipped.",
-	quay.ResultScanOutput:           "Vulnerability counts in the form of Konflux clair-scan's SCAN_OUTPUT ({\"vulnerabilities\":{\"critical\":N,…},\"unpatched_vulnerabilities\":{…}}), worst platform per severity; {\"skipped\":true} when skipped.",
+	quay.ResultScanOutput:           "Vulnerability counts as Konflux clair-scan's SCAN_OUTPUT, worst platform per severity; {\"skipped\":true} when skipped.",
 	quay.ResultCriticalCount:        "Number of critical vulnerabilities (worst platform); \"skipped\" when skipped.",
 	saasfile.ResultSaasFile:         "The SaaS file that was validated, relative to the checkout.",
 	saasfile.ResultTargetsChecked:   "The production targets whose ref was checked, as name@namespace separated by commas (cut to 512 bytes with a \"+N more\" tail); \"skipped\" when skipped.",
 	verdict.ResultGateSummary:       "The gates in one line, e.g. \"image ✓, konflux ✓, alerts ✗\"; empty when the preflight did not get that far.",
 	verdict.ResultFailedGates:       "Names of the gates that failed or did not run, comma-separated; empty when all passed.",
-	verdict.ResultFailureCause:      "The likely cause of what stopped the run (for gates: one \"gate: cause\" line each, cut to fit the results budget, the log has them whole); empty when nothing failed.",
-	verdict.ResultFailureFix:        "The fix for what stopped the run (for gates: one \"gate: fix\" line each, cut to fit the results budget, the log has them whole); empty when nothing failed.",
+	verdict.ResultFailureCause:      "The likely cause of what stopped the run (one \"gate: cause\" line per gate, cut to fit; the log has them whole); empty when nothing failed.",
+	verdict.ResultFailureFix:        "The fix for what stopped the run (one \"gate: fix\" line per gate, cut to fit; the log has them whole); empty when nothing failed.",
 	verdict.ResultUnknownFailures:   "The failures no catalog entry or learned fix explained, with their fingerprints (bounded JSON), for the history and tkn-local failures list; empty when none.",
 	release.ResultReleaseName:       "The Release created or found for the commit (in a dry run: the one that would be created); empty when none.",
-	release.ResultReleaseStatus:     "How the release ended: Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created (wait \"false\"), Blocked (the order check stopped it before the create) or Doubtful (a Release that may be in production); record-history also says Rejected, Running, Cancelled, RunTimedOut or NotPermitted.",
+	release.ResultReleaseStatus:     "How the release ended: Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked or Doubtful (may be in production); record-history adds Rejected, Running, Cancelled, RunTimedOut, NotPermitted.",
 	history.ResultHistoryEntries:    "Number of entries in the history after this one was added.",
 	history.ResultRecordNote:        "What went wrong recording the run in the history (e.g. a ConfigMap write the ServiceAccount may not make), in one line with the fix; empty when recorded.",
 	slack.ResultNotified:            "\"true\" when Slack took the message, \"false\" when it could not be sent, \"skipped\" when no webhook was bound.",
