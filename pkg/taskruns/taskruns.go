@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/input"
+	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/verdict"
 )
 
