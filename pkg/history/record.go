@@ -64,27 +64,11 @@ const (
 // (the preflight reads the history).
 const preflightAlreadyReleased step.ResultName = "ALREADY_RELEASED"
 
-// RunRecord is the record-history step: append one entry to the history ConfigMap.
+// RunRecord is the record-history step: work out how the run ended, write it as results for
+// notify, and append one entry to the history ConfigMap.
 func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
-	if err := konflux.ValidNames(map[string]string{"NAMESPACE": cfg.Namespace}); err != nil {
-		return err // without a valid namespace there is nowhere to record
-	}
-	dryRun, err := step.ParseBool("DRY_RUN", cfg.DryRun, false)
+	dryRun, err := checkRecordConfig(s, cfg)
 	if err != nil {
-		s.Warn("%v: recorded as not a dry run", err)
-	}
-	if cfg.Status == "" && cfg.PipelineStatus == "" && !dryRun {
-		return failure.New(failure.InvalidInput, nil, "set STATUS, or PIPELINE_STATUS (and CREATE_STATUS) for the step to work the outcome out")
-	}
-	if cfg.Started != "" {
-		if _, err := time.Parse(time.RFC3339, cfg.Started); err != nil {
-			return failure.New(failure.InvalidInput, nil, "STARTED=%q is not an RFC 3339 time: %w", cfg.Started, err)
-		}
-	}
-	if cfg.HistoryConfigMap == "" || konflux.ValidNames(map[string]string{"HISTORY_CONFIGMAP": cfg.HistoryConfigMap}) != nil {
-		cfg.HistoryConfigMap = "release-history"
-	}
-	if err := errors.Join(step.Positive("HISTORY_LIMIT", cfg.HistoryLimit), step.Positive("TIMEOUT", cfg.Timeout)); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -92,6 +76,63 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 	kc, err := konflux.NewClient(cfg.Kubeconfig, cfg.Namespace)
 	if err != nil {
 		return err
+	}
+	run := readRun(ctx, s, kc, cfg)
+	sha, shaErr := commit.ParseSHA(cfg.CommitSHA)
+	d := decision{status: cfg.Status, release: cfg.ReleaseName, snapshot: cfg.Snapshot, sha: sha}
+	resolveErr := d.decide(cfg, &run, errors.Join(shaErr, konflux.ValidNames(map[string]string{"COMPONENT": cfg.Component})),
+		func() (RunOutcome, error) {
+			return ResolveOutcome(ctx, kc, RunFacts{DryRun: dryRun, PipelineStatus: cfg.PipelineStatus, CreateStatus: cfg.CreateStatus,
+				Release: cfg.ReleaseName, Snapshot: cfg.Snapshot}, cfg.Component, sha, cfg.HistoryConfigMap)
+		})
+	d.say(s, &run)
+	// Written before the history update, so that the notification that follows can tell the
+	// outcome even when the update fails. Every result is written, empty or not: Tekton
+	// resolves the next step's $(steps.record-history.results.…) only when all of them exist.
+	if err := writeResults(s, []result{
+		{ResultReleaseStatus, d.status}, {ResultReleaseName, d.release}, {ResultGateSummary, run.gates},
+		{ResultPinnedDigest, run.digest}, {ResultFailureCause, run.cause}, {ResultFailureFix, run.fix},
+		{ResultKnownIssues, firstOf(cfg.KnownIssues, run.knownIssues)}, {ResultRecordNote, ""},
+	}); err != nil {
+		return err
+	}
+	if resolveErr != nil && d.status == "" {
+		return resolveErr
+	}
+	e := d.entry(s, cfg, run)
+	if e.Snapshot != "" && outcome.MayBeInProduction(e.Status) {
+		// The build time lets later runs tell whether they would release an older commit.
+		if sn, err := kc.GetSnapshot(ctx, e.Snapshot); err == nil {
+			e.Built = sn.BuiltAt().UTC().Format(time.RFC3339)
+		} else {
+			s.Warn("reading Snapshot %s for its build time: %v (the entry is recorded without it)", e.Snapshot, err)
+		}
+	}
+	return store(ctx, s, kc, cfg, e, resolveErr)
+}
+
+// checkRecordConfig checks the settings before anything is read, and returns DRY_RUN.
+func checkRecordConfig(s *step.Step, cfg *RecordConfig) (dryRun bool, err error) {
+	if err := konflux.ValidNames(map[string]string{"NAMESPACE": cfg.Namespace}); err != nil {
+		return false, err // without a valid namespace there is nowhere to record
+	}
+	dryRun, err = step.ParseBool("DRY_RUN", cfg.DryRun, false)
+	if err != nil {
+		s.Warn("%v: recorded as not a dry run", err)
+	}
+	if cfg.Status == "" && cfg.PipelineStatus == "" && !dryRun {
+		return false, failure.New(failure.InvalidInput, nil, "set STATUS, or PIPELINE_STATUS (and CREATE_STATUS) for the step to work the outcome out")
+	}
+	if cfg.Started != "" {
+		if _, err := time.Parse(time.RFC3339, cfg.Started); err != nil {
+			return false, failure.New(failure.InvalidInput, nil, "STARTED=%q is not an RFC 3339 time: %w", cfg.Started, err)
+		}
+	}
+	if cfg.HistoryConfigMap == "" || konflux.ValidNames(map[string]string{"HISTORY_CONFIGMAP": cfg.HistoryConfigMap}) != nil {
+		cfg.HistoryConfigMap = "release-history"
+	}
+	if err := errors.Join(step.Positive("HISTORY_LIMIT", cfg.HistoryLimit), step.Positive("TIMEOUT", cfg.Timeout)); err != nil {
+		return false, err
 	}
 	if cfg.Status != "" {
 		// One spelling in the history, so that lookups (history.Released) match it.
@@ -101,56 +142,64 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 			s.Warn("STATUS %.80q is none of %s: recorded as given", cfg.Status, strings.Join(outcome.Statuses, ", "))
 		}
 	}
-	run := readRun(ctx, s, kc, cfg)
-	sha, shaErr := commit.ParseSHA(cfg.CommitSHA)
-	inputErr := errors.Join(shaErr, konflux.ValidNames(map[string]string{"COMPONENT": cfg.Component}))
-	if cfg.Status == "" && (run.stop.Rejected || inputErr != nil) {
+	return dryRun, nil
+}
+
+// decision is what the step records: the run's status and what it released, as given or worked
+// out.
+type decision struct {
+	status, release, snapshot, sha string
+}
+
+// decide works out the status when STATUS does not give it: from what the run's TaskRuns say
+// (rejected input, a right missing, ended by Tekton), else from the Releases (resolve). It may
+// set run's cause and fix. The error is resolve's, when the outcome could not be worked out.
+func (d *decision) decide(cfg *RecordConfig, run *runFacts, inputErr error, resolve func() (RunOutcome, error)) error {
+	switch {
+	case d.status != "":
+		return nil
+	case run.stop.Rejected || inputErr != nil:
 		// A run whose input was rejected is recorded too, with the values as given: the history
 		// and Slack must hear of every run.
-		cfg.Status = outcome.Rejected
-		sha = cfg.CommitSHA
-		if run.cause == "" {
+		d.status, d.sha = outcome.Rejected, cfg.CommitSHA
+		if run.cause == "" && inputErr != nil {
 			run.cause, run.fix = "invalid input, nothing was attempted: "+inputErr.Error(), "correct the params named and start the run again"
 		}
-	}
-	if cfg.Status == "" && run.stop.NotPermitted {
-		cfg.Status = outcome.NotPermitted
-	}
-	if cfg.Status == "" && run.endedBeforeRelease(cfg.CreateStatus) {
-		cfg.Status = run.endStatus()
+		return nil
+	case run.stop.NotPermitted:
+		d.status = outcome.NotPermitted
+		return nil
+	case run.endedBeforeRelease(cfg.CreateStatus):
+		d.status = run.endStatus()
 		run.cause, run.fix = run.end.Cause(), run.end.Fix()
+		return nil
 	}
-	var resolveErr error
-	if cfg.Status == "" {
-		o, err := ResolveOutcome(ctx, kc, RunFacts{DryRun: dryRun, PipelineStatus: cfg.PipelineStatus, CreateStatus: cfg.CreateStatus,
-			Release: cfg.ReleaseName, Snapshot: cfg.Snapshot},
-			cfg.Component, sha, cfg.HistoryConfigMap)
-		switch {
-		case err != nil:
-			// Told, not only logged: the notification that follows reads these results.
-			resolveErr = err
-			cfg.Status = ""
-			run.cause, run.fix = explain(err)
-			if isNotPermitted(err) {
-				cfg.Status = outcome.NotPermitted
-			}
-		case run.end.Kind != "" && o.Release == "":
-			// Ended by Tekton while create-release ran, before any Release existed.
-			cfg.Status = run.endStatus()
-			run.cause, run.fix = run.end.Cause(), run.end.Fix()
-		default:
-			cfg.Status = o.Status
-			if cfg.ReleaseName == "" {
-				cfg.ReleaseName = o.Release
-			}
-			if cfg.Snapshot == "" {
-				cfg.Snapshot = o.Snapshot
-			}
+	o, err := resolve()
+	switch {
+	case err != nil:
+		// Told, not only logged: the notification that follows reads these results.
+		run.cause, run.fix = explain(err)
+		if isNotPermitted(err) {
+			d.status = outcome.NotPermitted
 		}
+		return err
+	case run.end.Kind != "" && o.Release == "":
+		// Ended by Tekton while create-release ran, before any Release existed.
+		d.status = run.endStatus()
+		run.cause, run.fix = run.end.Cause(), run.end.Fix()
+	default:
+		d.status = o.Status
+		d.release = firstOf(d.release, o.Release)
+		d.snapshot = firstOf(d.snapshot, o.Snapshot)
 	}
-	switch cfg.Status {
+	return nil
+}
+
+// say prints the outcome's line; for a run that released (or will), it clears run's cause.
+func (d decision) say(s *step.Step, run *runFacts) {
+	switch d.status {
 	case outcome.Rejected, outcome.Blocked, outcome.NotPermitted, outcome.Cancelled, outcome.RunTimedOut:
-		s.Fail("%s: %s", cfg.Status, run.cause)
+		s.Fail("%s: %s", d.status, run.cause)
 		if run.fix != "" {
 			s.Info("  fix: %s", run.fix)
 		}
@@ -159,41 +208,31 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 	default:
 		run.cause, run.fix = "", ""
 	}
-	// Written before the history update, so that the notification that follows can tell the
-	// outcome even when the update fails. Every result is written, empty or not: Tekton
-	// resolves the next step's $(steps.record-history.results.…) only when all of them exist.
-	if err := writeResults(s, []result{
-		{ResultReleaseStatus, cfg.Status}, {ResultReleaseName, cfg.ReleaseName}, {ResultGateSummary, run.gates},
-		{ResultPinnedDigest, run.digest}, {ResultFailureCause, run.cause}, {ResultFailureFix, run.fix},
-		{ResultKnownIssues, firstOf(cfg.KnownIssues, run.knownIssues)}, {ResultRecordNote, ""},
-	}); err != nil {
-		return err
+}
+
+// entry is the history entry of the decision.
+func (d decision) entry(s *step.Step, cfg *RecordConfig, run runFacts) Entry {
+	started := cfg.Started
+	if started == "" && !run.started.IsZero() {
+		started = run.started.UTC().Format(time.RFC3339)
 	}
-	if resolveErr != nil && cfg.Status == "" {
-		return resolveErr
-	}
-	if cfg.Started == "" && !run.started.IsZero() {
-		cfg.Started = run.started.UTC().Format(time.RFC3339)
-	}
-	e := Entry{SHA: sha, Component: cfg.Component, Application: cfg.Application, Snapshot: cfg.Snapshot,
-		Release: cfg.ReleaseName, Status: cfg.Status, Started: cfg.Started,
+	return Entry{SHA: d.sha, Component: cfg.Component, Application: cfg.Application, Snapshot: d.snapshot,
+		Release: d.release, Status: d.status, Started: started,
 		Finished: time.Now().UTC().Format(time.RFC3339), PipelineRun: cfg.PipelineRun, Cause: run.cause,
 		Unmatched: unknownFailures(s, firstOf(cfg.UnknownFailures, run.unknown))}
-	if cfg.Snapshot != "" && outcome.MayBeInProduction(cfg.Status) {
-		// The build time lets later runs tell whether they would release an older commit.
-		if sn, err := kc.GetSnapshot(ctx, cfg.Snapshot); err == nil {
-			e.Built = sn.BuiltAt().UTC().Format(time.RFC3339)
-		} else {
-			s.Warn("reading Snapshot %s for its build time: %v (the entry is recorded without it)", cfg.Snapshot, err)
-		}
-	}
+}
+
+// store appends e to the history ConfigMap. A write the ServiceAccount may not make is one line
+// and a RECORD_NOTE, and the run's outcome stands; resolveErr (an outcome not worked out in
+// full) still fails the step after a write.
+func store(ctx context.Context, s *step.Step, kc *konflux.Client, cfg *RecordConfig, e Entry, resolveErr error) error {
 	n, err := Append(ctx, kc, cfg.HistoryConfigMap, e, cfg.HistoryLimit)
 	if err != nil {
 		if ctx.Err() != nil {
 			// Stopped (SIGTERM or TIMEOUT) with an update possibly in flight: the entry is either
 			// whole or absent, never partial; say which to check.
 			err = fmt.Errorf("stopped before the history update was confirmed: the entry for %s may or may not be in ConfigMap %s (check with kubectl get configmap %s -n %s -o yaml): %w",
-				sha, cfg.HistoryConfigMap, cfg.HistoryConfigMap, cfg.Namespace, err)
+				e.SHA, cfg.HistoryConfigMap, cfg.HistoryConfigMap, cfg.Namespace, err)
 		}
 		cause, fix := explain(err)
 		note := fmt.Sprintf("not recorded in ConfigMap %s: %s (fix: %s)", cfg.HistoryConfigMap, cause, fix)
@@ -209,10 +248,10 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 		return errors.Join(resolveErr, err)
 	}
 	rel := ""
-	if cfg.ReleaseName != "" {
-		rel = " (Release " + cfg.ReleaseName + ")"
+	if e.Release != "" {
+		rel = " (Release " + e.Release + ")"
 	}
-	s.OK("recorded %s of %s at commit %s%s in ConfigMap %s (%d entries)", cfg.Status, cfg.Component, sha, rel, cfg.HistoryConfigMap, n)
+	s.OK("recorded %s of %s at commit %s%s in ConfigMap %s (%d entries)", e.Status, e.Component, e.SHA, rel, cfg.HistoryConfigMap, n)
 	if err := s.Result(ResultHistoryEntries, strconv.Itoa(n)); err != nil {
 		return err
 	}
