@@ -168,18 +168,18 @@ func TestReleaseMayBeInProduction(t *testing.T) {
 	assert.Equal(t, name, h.Results["RELEASE_NAME"])
 
 	pre := runStep(t, "konflux-preflight", kxEnv(s, tn))
-	assert.Equal(t, 3, pre.Code)
+	assert.Equal(t, step.ExitMayBeInProduction, pre.Code)
 	assert.Contains(t, pre.Output, "✗ already released? Release "+name)
 	assert.Contains(t, pre.Output, "failedPostValidation")
 	c := runStep(t, "create-release", kxReleaseEnv(s, tn, "TIMEOUT", "1m"))
-	assert.Equal(t, 3, c.Code)
+	assert.Equal(t, step.ExitMayBeInProduction, c.Code)
 	assert.Equal(t, "Doubtful", c.Results["RELEASE_STATUS"])
 	assert.Len(t, kxReleases(t, s, tn.Namespace), 1, "never released again")
 
 	// Once the Release is gone (Konflux deletes old Releases), the history still stops a run.
 	require.NoError(t, s.Dynamic.Resource(sandbox.Releases).Namespace(tn.Namespace).Delete(ctx, name, deleteNow))
 	pre = runStep(t, "konflux-preflight", kxEnv(s, tn))
-	assert.Equal(t, 3, pre.Code)
+	assert.Equal(t, step.ExitMayBeInProduction, pre.Code)
 	assert.Contains(t, pre.Output, "records Release "+name+" of commit "+tn.SHA[:12]+" as Doubtful")
 
 	// A collectors pipeline that failed: the same outcome.
@@ -189,10 +189,10 @@ func TestReleaseMayBeInProduction(t *testing.T) {
 	require.NoError(t, s.CreateRelease(ctx, sandbox.ReleaseOptions{Namespace: col.Namespace, Name: "collected", Snapshot: col.Snapshot, ReleasePlan: col.ReleasePlan}))
 	require.NoError(t, s.SetStatus(ctx, sandbox.Releases, col.Namespace, "collected", st))
 	pre = runStep(t, "konflux-preflight", kxEnv(s, col))
-	assert.Equal(t, 3, pre.Code)
+	assert.Equal(t, step.ExitMayBeInProduction, pre.Code)
 	assert.Contains(t, pre.Output, "its tenant collectors pipeline failed")
 	c = runStep(t, "create-release", kxReleaseEnv(s, col, "TIMEOUT", "1m"))
-	assert.Equal(t, 3, c.Code)
+	assert.Equal(t, step.ExitMayBeInProduction, c.Code)
 	assert.Equal(t, "Doubtful", c.Results["RELEASE_STATUS"])
 	assert.Len(t, kxReleases(t, s, col.Namespace), 1)
 }
