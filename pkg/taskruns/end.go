@@ -121,7 +121,7 @@ func endOf(pr *PipelineRun, tr *TaskRun) End {
 	for _, s := range tr.Steps {
 		if s.TerminationReason == tr.Reason || (s.Reason == tr.Reason && s.TerminationReason == "") {
 			e.Step = s.Name
-			e.Doing = doing(s.Name, tr.Params)
+			e.Doing = doing(s.Name, tr.Params, tr.Env[s.Name])
 			break
 		}
 	}
@@ -136,12 +136,18 @@ var waits = map[string]struct{ param, doing string }{
 	"create-release":        {"release_timeout", "waited for the Release"},
 }
 
-func doing(stepName string, params map[string]string) string {
+// doing reads the wait's param from the TaskRun's params, else from the step's env (the
+// setting of the same name in upper case), where a param propagated into an inline spec is.
+func doing(stepName string, params, env map[string]string) string {
 	w, ok := waits[stepName]
 	if !ok {
 		return ""
 	}
-	if d, err := time.ParseDuration(strings.TrimSpace(params[w.param])); err == nil && d > 0 {
+	v, ok := params[w.param]
+	if !ok {
+		v = env[strings.ToUpper(w.param)]
+	}
+	if d, err := time.ParseDuration(strings.TrimSpace(v)); err == nil && d > 0 {
 		return w.doing
 	}
 	return ""

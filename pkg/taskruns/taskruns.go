@@ -48,6 +48,10 @@ type TaskRun struct {
 	SpecStatusMessage string
 	Timeout           string
 	Params            map[string]string
+	// Env is each step's env (by step name) in the TaskRun's resolved spec (status.taskSpec,
+	// else spec.taskSpec): a Pipeline's param propagated into an inline spec is no TaskRun
+	// param, only the value substituted there.
+	Env map[string]map[string]string
 }
 
 // Step is one step's container state.
@@ -82,6 +86,7 @@ func Parse(obj map[string]any) TaskRun {
 		tr.PipelineRun, _ = labels[PipelineRunLabel].(string)
 	}
 	status, _ := obj["status"].(map[string]any)
+	tr.Env = stepEnv(status, obj["spec"])
 	if v, ok := status["startTime"].(string); ok {
 		if t, err := time.Parse(time.RFC3339, v); err == nil {
 			tr.StartTime = t
@@ -120,6 +125,41 @@ func Parse(obj map[string]any) TaskRun {
 		tr.Steps = append(tr.Steps, st)
 	}
 	return tr
+}
+
+// stepEnv reads each step's env from status.taskSpec, else spec.taskSpec; the stepTemplate's
+// env applies to every step that does not set the variable itself, as Tekton merges them.
+func stepEnv(status map[string]any, spec any) map[string]map[string]string {
+	ts, ok := status["taskSpec"].(map[string]any)
+	if !ok {
+		sp, _ := spec.(map[string]any)
+		if ts, ok = sp["taskSpec"].(map[string]any); !ok {
+			return nil
+		}
+	}
+	shared := map[string]string{}
+	if tmpl, ok := ts["stepTemplate"].(map[string]any); ok {
+		for _, e := range list(tmpl["env"]) {
+			if n, ok := e["name"].(string); ok {
+				shared[n], _ = e["value"].(string)
+			}
+		}
+	}
+	out := map[string]map[string]string{}
+	for _, st := range list(ts["steps"]) {
+		name, _ := st["name"].(string)
+		env := map[string]string{}
+		for k, v := range shared {
+			env[k] = v
+		}
+		for _, e := range list(st["env"]) {
+			if n, ok := e["name"].(string); ok {
+				env[n], _ = e["value"].(string)
+			}
+		}
+		out[name] = env
+	}
+	return out
 }
 
 func list(v any) []map[string]any {
