@@ -403,7 +403,10 @@ func tenantRun(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant, ref *p
 			TaskRunTemplate: pipelinev1.PipelineTaskRunTemplate{ServiceAccountName: "release-to-prod"}},
 	}
 	if spec == nil {
+		// The release Pipeline, bound as the README binds it: only create-release may create a
+		// Release.
 		pr.Spec.Workspaces = []pipelinev1.WorkspaceBinding{{Name: "slack-webhook", Secret: &corev1.SecretVolumeSource{SecretName: "slack-webhook"}}}
+		pr.Spec.TaskRunSpecs = []pipelinev1.PipelineTaskRunSpec{{PipelineTaskName: "create-release", ServiceAccountName: "release-to-prod-releaser"}}
 	}
 	created := time.Now()
 	got, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Create(ctx, pr, metav1.CreateOptions{})
@@ -511,13 +514,14 @@ func appInterfaceClaim(ctx context.Context, t *testing.T, c *Cluster, root, name
 	}))
 }
 
-// tenantKubeconfig writes a kubeconfig that acts as the tenant user (the admin's certificate,
-// impersonating tenant-user, whose Role NewTenant binds): what tkn runs with.
+// tenantKubeconfig writes a kubeconfig that acts as the tenant admin (the cluster admin's
+// certificate, impersonating TenantAdminUser, bound to Konflux's admin role by NewTenant): on
+// hosted Konflux only a tenant admin may create PipelineRuns. What tkn runs with.
 func tenantKubeconfig(t *testing.T, c *Cluster) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(c.Dir, "kubeconfig"))
 	require.NoError(t, err)
-	cfg := strings.Replace(string(b), "  user:\n", "  user:\n    as: tenant-user\n    as-groups: [\"system:authenticated\"]\n", 1)
+	cfg := strings.Replace(string(b), "  user:\n", "  user:\n    as: "+TenantAdminUser+"\n    as-groups: [\"system:authenticated\"]\n", 1)
 	require.NotEqual(t, string(b), cfg)
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
