@@ -195,68 +195,101 @@ func (o *Options) runStep(ctx context.Context, dir taskRunDir, idx int, s v1.Ste
 	if err := os.MkdirAll(filepath.Join(stepDir, "results"), 0o755); err != nil {
 		return so, err
 	}
-	bin, err := o.binary(s.Image)
+	if s.Timeout != nil && s.Timeout.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.Timeout.Duration)
+		defer cancel()
+	}
+	p, err := o.stepProcess(ctx, dir, stepDir, s, so.MemoryLimit, stepResults)
 	if err != nil {
 		return so, err
 	}
+	fmt.Fprintf(o.Out, "  ▶ %s\n", s.Name)
+	start := time.Now()
+	if err := o.runProcess(ctx, p, s, &so); err != nil {
+		return so, err
+	}
+	if so.Status != "Failed" {
+		if err := os.WriteFile(filepath.Join(stepDir, "exitCode"), []byte(strconv.Itoa(so.ExitCode)), 0o644); err != nil {
+			return so, err
+		}
+	}
+	return o.collectResults(dir, stepDir, container, s, so, start, stepResults, budget)
+}
+
+// stepProcess is a step's process as the local runner starts it: the image's own binary, through
+// the peak-rss launcher when it sits beside the step binaries.
+type stepProcess struct {
+	cmd      *exec.Cmd
+	bin      string
+	launcher string // empty: no launcher, no peak RSS of the step's own
+	rssFile  string
+}
+
+// stepProcess builds the step's command: its binary, args and env with Tekton's substitutions.
+func (o *Options) stepProcess(ctx context.Context, dir taskRunDir, stepDir string, s v1.Step, memoryLimit int64, stepResults map[string]string) (stepProcess, error) {
+	bin, err := o.binary(s.Image)
+	if err != nil {
+		return stepProcess{}, err
+	}
 	if s.Script != "" {
-		return so, errors.New("script steps are not supported: steps run their image's binary")
+		return stepProcess{}, errors.New("script steps are not supported: steps run their image's binary")
 	}
 	args := append([]string{}, s.Args...)
 	if len(s.Command) > 0 {
 		if filepath.Base(s.Command[0]) != filepath.Base(bin) {
-			return so, fmt.Errorf("command %q: only the image's own binary can run locally", s.Command[0])
+			return stepProcess{}, fmt.Errorf("command %q: only the image's own binary can run locally", s.Command[0])
 		}
 		args = append(append([]string{}, s.Command[1:]...), args...)
 	}
 	env, err := o.baseEnv(dir)
 	if err != nil {
-		return so, err
+		return stepProcess{}, err
 	}
 	for _, e := range s.Env {
 		if e.ValueFrom != nil {
-			return so, fmt.Errorf("env %s: valueFrom is not supported locally (and secrets come as files)", e.Name)
+			return stepProcess{}, fmt.Errorf("env %s: valueFrom is not supported locally (and secrets come as files)", e.Name)
 		}
 		env = append(env, e.Name+"="+o.stepValue(dir, s.Name, e.Value, stepResults))
 	}
 	for i, a := range args {
 		args[i] = o.stepValue(dir, s.Name, a, stepResults)
 	}
-	if s.Timeout != nil && s.Timeout.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.Timeout.Duration)
-		defer cancel()
-	}
-	fmt.Fprintf(o.Out, "  ▶ %s\n", s.Name)
 	// Through the peak-rss launcher when it sits beside the step binaries: only then is the
 	// figure the step's own (see cmd/peak-rss).
-	rssFile, launcher := filepath.Join(stepDir, "peak-rss"), filepath.Join(filepath.Dir(bin), PeakRSSLauncher)
-	if _, err := os.Stat(launcher); err != nil {
-		launcher = ""
+	p := stepProcess{bin: bin, rssFile: filepath.Join(stepDir, "peak-rss"), launcher: filepath.Join(filepath.Dir(bin), PeakRSSLauncher)}
+	if _, err := os.Stat(p.launcher); err != nil {
+		p.launcher = ""
 	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	if launcher != "" {
-		largs := []string{rssFile, bin}
-		if so.MemoryLimit > 0 {
+	p.cmd = exec.CommandContext(ctx, bin, args...)
+	if p.launcher != "" {
+		largs := []string{p.rssFile, bin}
+		if memoryLimit > 0 {
 			// The launcher holds the step to its limits.memory as the container's cgroup would.
-			largs = append([]string{"-limit", strconv.FormatInt(so.MemoryLimit, 10)}, largs...)
+			largs = append([]string{"-limit", strconv.FormatInt(memoryLimit, 10)}, largs...)
 		}
-		cmd = exec.CommandContext(ctx, launcher, append(largs, args...)...)
+		p.cmd = exec.CommandContext(ctx, p.launcher, append(largs, args...)...)
 	}
-	cmd.Env = env
-	cmd.Dir = dir.local("/tekton/home")
+	p.cmd.Env = env
+	p.cmd.Dir = dir.local("/tekton/home")
+	return p, nil
+}
+
+// runProcess runs the step's process and sets so's status, exit code, duration and peak RSS as the
+// kubelet and Tekton would report them.
+func (o *Options) runProcess(ctx context.Context, p stepProcess, s v1.Step, so *StepOutcome) error {
 	var out io.Writer = io.Discard
 	if o.ShowLog {
 		out = &prefixWriter{w: o.Out, prefix: "    │ "}
 	}
-	cmd.Stdout, cmd.Stderr = out, out
+	p.cmd.Stdout, p.cmd.Stderr = out, out
 	start := time.Now()
-	runErr := cmd.Run()
+	runErr := p.cmd.Run()
 	if pw, ok := out.(*prefixWriter); ok {
 		pw.flush()
 	}
 	so.Duration = time.Since(start)
-	so.PeakRSS = peakRSS(cmd, launcher, rssFile)
+	so.PeakRSS = peakRSS(p.cmd, p.launcher, p.rssFile)
 	var exitErr *exec.ExitError
 	switch {
 	case runErr == nil:
@@ -271,17 +304,16 @@ func (o *Options) runStep(ctx context.Context, dir taskRunDir, idx int, s v1.Ste
 			so.Status = "Continued"
 		}
 	default:
-		return so, fmt.Errorf("running %s: %w", bin, runErr)
+		return fmt.Errorf("running %s: %w", p.bin, runErr)
 	}
-	if so.Status != "Failed" {
-		if err := os.WriteFile(filepath.Join(stepDir, "exitCode"), []byte(strconv.Itoa(so.ExitCode)), 0o644); err != nil {
-			return so, err
-		}
-	}
-	// Step results: read from the step's results folder, as the entrypoint does, and written
-	// to the container's termination message with Tekton's own writer (which enforces 4096).
-	// What the entrypoint writes besides the results: when the step started, and its exit code
-	// under onError: continue.
+	return nil
+}
+
+// collectResults reads the step's results from its results folder, as the entrypoint does, and
+// writes the container's termination message with Tekton's own writer (which enforces 4096),
+// holding it to the kubelet's share of the pod (budget). What the entrypoint writes besides the
+// results: when the step started, and its exit code under onError: continue.
+func (o *Options) collectResults(dir taskRunDir, stepDir, container string, s v1.Step, so StepOutcome, start time.Time, stepResults map[string]string, budget int) (StepOutcome, error) {
 	rr := []result.RunResult{{Key: "StartedAt", Value: start.UTC().Format(time.RFC3339Nano), ResultType: result.InternalTektonResultType}}
 	if so.Status == "Continued" {
 		rr = append(rr, result.RunResult{Key: "ExitCode", Value: strconv.Itoa(so.ExitCode), ResultType: result.InternalTektonResultType})
