@@ -69,6 +69,11 @@ type Options struct {
 	Name       string            // PipelineRun name (default <pipeline>-local-<time>)
 	Out        io.Writer         // the log (default os.Stdout)
 	ShowLog    bool              // print the steps' output
+	// Namespace is where the TaskRuns' Secret and ConfigMap volumes are read (see
+	// mountVolumes); empty: the run's "namespace" param. Objects reads them; nil: the API
+	// server of Kubeconfig.
+	Namespace string
+	Objects   ObjectReader
 }
 
 // TaskOutcome is what happened to one pipeline task.
@@ -211,6 +216,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			tr, spec, err := pr.TaskRun(ctx, rpt, local)
 			if err != nil {
 				return out, err
+			}
+			if spec, err = o.mountVolumes(ctx, tr.Name, spec); err != nil {
+				return out, fmt.Errorf("TaskRun %s: %w", tr.Name, err)
 			}
 			for _, d := range dirs {
 				if err := os.MkdirAll(d, 0o755); err != nil {
