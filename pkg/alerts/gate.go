@@ -122,7 +122,7 @@ func (cfg *Config) Gate() (*Gate, error) {
 	if caNote != "" {
 		notes = append(notes, caNote)
 	}
-	secret := "(none was given: create the Secret " + token.Name + " with the key " + token.Key() + ", or set TOKEN_FILE)"
+	secret := "(none was given: create the Secret " + token.Name + " with the token under monitoring_token_key, or name yours in monitoring_token_secret)"
 	if tokenFile == "" && cfg.TokenFile != "" {
 		notes = append(notes, "monitoring token "+token.NotConfigured()+": no token")
 	}

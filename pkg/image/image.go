@@ -315,7 +315,7 @@ func classify(err error, ref, credsFrom string, cfg *Config) error {
 	case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden:
 		secret := credsFrom
 		if secret == "" {
-			secret = "registry-credentials (none bound: the repository needs credentials; bind a docker config.json)"
+			secret = cfg.DockerConfigSecret + " (none given: the repository needs credentials; create that Secret with a .dockerconfigjson, or name yours in registry_secret)"
 		}
 		return failure.New(failure.Unauthorized, map[string]string{
 			"service": "the registry " + strings.SplitN(ref, "/", 2)[0], "secret": secret, "permission": "pull access to " + ref,

@@ -71,9 +71,10 @@ type Options struct {
 	ShowLog    bool              // print the steps' output
 	// Namespace is where the TaskRuns' Secret and ConfigMap volumes are read (see
 	// mountVolumes); empty: the run's "namespace" param. Objects reads them; nil: the API
-	// server of Kubeconfig.
-	Namespace string
-	Objects   ObjectReader
+	// server of MountKubeconfig (the kubelet's credentials; empty: Kubeconfig's).
+	Namespace       string
+	Objects         ObjectReader
+	MountKubeconfig string
 }
 
 // TaskOutcome is what happened to one pipeline task.
@@ -226,6 +227,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 				}
 			}
 			t := o.runTaskRun(ctx, rpt.PipelineTask.Name, tr.Name, spec)
+			if err := o.unmountVolumes(tr.Name); err != nil {
+				return out, err
+			}
 			pr.Finish(rpt, tr, t.Status == "Succeeded", t.Reason, t.Message, t.Results)
 			out.Tasks = append(out.Tasks, t)
 			if err := o.writeTaskRun(t); err != nil {

@@ -18,7 +18,7 @@ import (
 )
 
 // ObjectReader reads the Secrets and ConfigMaps a TaskRun's volumes name, from the API server
-// the run works against (Options.Objects; by default the kubeconfig's).
+// the run works against (Options.Objects; by default the API server of Options.MountKubeconfig).
 type ObjectReader interface {
 	// Data returns the object's keys and values; found is false when it does not exist.
 	Data(ctx context.Context, kind, namespace, name string) (data map[string][]byte, found bool, err error)
@@ -65,7 +65,11 @@ func (o *Options) objects() (ObjectReader, error) {
 	if o.Objects != nil {
 		return o.Objects, nil
 	}
-	cfg, err := konflux.RESTConfig(o.Kubeconfig)
+	kc := o.MountKubeconfig
+	if kc == "" {
+		kc = o.Kubeconfig
+	}
+	cfg, err := konflux.RESTConfig(kc)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +146,15 @@ func (o *Options) mountVolumes(ctx context.Context, taskRun string, spec *v1.Tas
 		}
 	}
 	return out, nil
+}
+
+// unmountVolumes removes the TaskRun's volume folders once it ended, as a pod's go with it: the
+// Secrets' values do not stay in the run's files.
+func (o *Options) unmountVolumes(taskRun string) error {
+	if err := os.RemoveAll(filepath.Join(o.WorkDir, taskRun, "volumes")); err != nil {
+		return fmt.Errorf("TaskRun %s: removing its volumes: %w", taskRun, err)
+	}
+	return nil
 }
 
 // volumeObject is the Secret or ConfigMap a volume mounts; kind is "" for another volume.
