@@ -37,6 +37,12 @@ func TestPipelineMissingSecrets(t *testing.T) {
 		{name: "a CA ConfigMap that does not exist", ns: "pl-mount-no-ca", params: []string{"ca_bundle_configmap", "corp-ca"},
 			gate:  "alerts",
 			cause: []string{"ConfigMap corp-ca (param ca_bundle_configmap) does not exist", "key ca-bundle.crt"}},
+		{name: "a CA ConfigMap without the key", ns: "pl-mount-ca-no-key", params: []string{"ca_bundle_configmap", "corp-ca"},
+			setup: func(t *testing.T, tn *pipelineTenant) {
+				k.configMap(t, tn.Namespace, "corp-ca", map[string]string{"corp.pem": "not this key"})
+			},
+			gate:  "alerts",
+			cause: []string{"ConfigMap corp-ca (param ca_bundle_configmap) has no key ca-bundle.crt (its keys: corp.pem)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
