@@ -149,7 +149,8 @@ func New(service string, opts ...Option) (*Client, error) {
 // CABundleKeys are the keys a CA bundle is read under, in order: ca.crt (the service CA, a
 // Secret of kubernetes.io/tls or a ConfigMap made for it), then ca-bundle.crt, the key of
 // Konflux's trusted-ca ConfigMap (and OpenShift's injected trusted CA bundle).
-var CABundleKeys = []string{"ca.crt", "ca-bundle.crt"}
+// service-ca.crt is the key of OpenShift's openshift-service-ca.crt ConfigMap.
+var CABundleKeys = []string{"ca.crt", "ca-bundle.crt", "service-ca.crt"}
 
 // readCABundle reads the bundle at path; when path names one of CABundleKeys and is missing,
 // the others in the same folder are tried, so that a CA bundle ConfigMap of either kind works.

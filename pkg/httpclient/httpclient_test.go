@@ -219,7 +219,7 @@ func TestCABundleKeys(t *testing.T) {
 	}{
 		{"ca.crt", "ca.crt", ""},
 		{"Konflux trusted-ca: ca-bundle.crt", "ca-bundle.crt", ""},
-		{"neither", "other.pem", "holds none of the keys ca.crt, ca-bundle.crt"},
+		{"neither", "other.pem", "holds none of the keys ca.crt, ca-bundle.crt, service-ca.crt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

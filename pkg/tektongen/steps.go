@@ -22,7 +22,8 @@ import (
 var (
 	registryCredentials = MountUse{Volume: "registry-credentials", Kind: "Secret", NameEnv: "DOCKER_CONFIG_SECRET",
 		FileEnv: "DOCKER_CONFIG_FILE", Key: ".dockerconfigjson"}
-	// The key of Konflux's trusted-ca; the step reads ca.crt (a service CA's) when it is missing.
+	// The key of Konflux's trusted-ca; the step reads ca.crt or service-ca.crt when it is missing
+	// (httpclient.CABundleKeys).
 	caBundle = MountUse{Volume: "ca-bundle", Kind: "ConfigMap", NameEnv: "CA_CONFIGMAP", FileEnv: "CA_FILE", Key: "ca-bundle.crt"}
 	tokenOf  = func(volume, secretParam, def, what string) MountUse {
 		return MountUse{Volume: volume, Kind: "Secret", NameEnv: "TOKEN_SECRET", FileEnv: "TOKEN_FILE",
@@ -156,7 +157,7 @@ var resultDocs = map[step.ResultName]string{
 	release.ResultReleaseStatus:     "How the release ended: Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked or Doubtful (may be in production); record-history adds Rejected, Running, Cancelled, RunTimedOut, NotPermitted.",
 	history.ResultHistoryEntries:    "Number of entries in the history after this one was added.",
 	history.ResultRecordNote:        "What went wrong recording the run in the history (e.g. a ConfigMap write the ServiceAccount may not make), in one line with the fix; empty when recorded.",
-	slack.ResultNotified:            "\"true\" when Slack took the message, \"false\" when it could not be sent, \"skipped\" when no webhook was bound.",
+	slack.ResultNotified:            "\"true\" when Slack took the message, \"false\" when it could not be sent, \"skipped\" when no Slack Secret is configured.",
 }
 
 // describe returns the description of result r.
