@@ -82,7 +82,7 @@ func (o *Options) objects() (ObjectReader, error) {
 }
 
 // namespace is where the TaskRuns' pods would run: Options.Namespace, else the run's
-// "namespace" param (the tenant namespace every step works in).
+// "namespace" param as given or defaulted (the tenant namespace every step works in).
 func (o *Options) namespace() string {
 	if o.Namespace != "" {
 		return o.Namespace
@@ -90,6 +90,13 @@ func (o *Options) namespace() string {
 	for _, p := range o.Params {
 		if p.Name == "namespace" && p.Value.StringVal != "" {
 			return p.Value.StringVal
+		}
+	}
+	if o.Pipeline != nil {
+		for _, ps := range o.Pipeline.Spec.Params {
+			if ps.Name == "namespace" && ps.Default != nil && ps.Default.StringVal != "" {
+				return ps.Default.StringVal
+			}
 		}
 	}
 	return "default"

@@ -83,3 +83,14 @@ func TestMountVolumes(t *testing.T) {
 		})
 	}
 }
+
+// TestVolumesNamespace: the objects are read in the run's namespace param, as given or as the
+// Pipeline defaults it; Options.Namespace wins.
+func TestVolumesNamespace(t *testing.T) {
+	p := &v1.Pipeline{Spec: v1.PipelineSpec{Params: v1.ParamSpecs{{Name: "namespace", Default: v1.NewStructuredValues("tenant-default")}}}}
+	given := v1.Params{{Name: "namespace", Value: *v1.NewStructuredValues("tenant-given")}}
+	assert.Equal(t, "tenant-given", (&Options{Pipeline: p, Params: given}).namespace())
+	assert.Equal(t, "tenant-default", (&Options{Pipeline: p}).namespace())
+	assert.Equal(t, "explicit", (&Options{Pipeline: p, Params: given, Namespace: "explicit"}).namespace())
+	assert.Equal(t, "default", (&Options{Pipeline: &v1.Pipeline{}}).namespace())
+}
