@@ -3,7 +3,6 @@
 // follow `tkn pipeline start`:
 //
 //	tkn-local pipeline start release-to-prod -p commit_sha=<sha> \
-//	    -w name=registry-credentials,secret=./secrets/registry \
 //	    -w name=app-interface,dir=../app-interface --kubeconfig ~/.kube/config
 //
 // It exits 0 when the PipelineRun succeeds, 1 when it fails, 2 when it cannot run.
@@ -70,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := fs.String("repo", ".", "repository root: where stepactions/, tasks/ and pipelines/ are")
 	bin := fs.String("bin", "", "folder of the step binaries (default <repo>/bin)")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig passed to the steps as KUBECONFIG (default: $KUBECONFIG)")
+	mountKubeconfig := fs.String("mount-kubeconfig", "", "kubeconfig that reads the Secrets and ConfigMaps the Tasks mount, as the kubelet does with its own credentials (default: --kubeconfig)")
 	showlog := fs.Bool("showlog", true, "print the steps' output")
 	workdir := fs.String("workdir", "", "folder for the TaskRuns' files (default: a new temporary folder)")
 	name := fs.String("prefix-name", "", "prefix of the PipelineRun name, to which a random suffix is added as tkn does (default <pipeline>-local-<time>)")
@@ -117,7 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	opts := runner.Options{Repo: repo, Pipeline: p, Kubeconfig: *kubeconfig, BinDir: *bin, WorkDir: *workdir, Name: prName, Out: stdout, ShowLog: *showlog, Workspaces: map[string]runner.Workspace{}}
+	opts := runner.Options{Repo: repo, Pipeline: p, Kubeconfig: *kubeconfig, MountKubeconfig: *mountKubeconfig, BinDir: *bin, WorkDir: *workdir, Name: prName, Out: stdout, ShowLog: *showlog, Workspaces: map[string]runner.Workspace{}}
 	if opts.BinDir == "" {
 		opts.BinDir = filepath.Join(*root, "bin")
 	}

@@ -119,12 +119,12 @@ func TestAlertmanagerToken(t *testing.T) {
 			outHas: []string{"✗ HighErrorRate [critical]"}},
 		{name: "wrong token", args: []string{"--token-file=" + bad}, wantCode: step.ExitFailed,
 			outHas: []string{"403 Forbidden", "likely cause: Alertmanager answered 403 Forbidden: the token lacks the monitoring role",
-				"fix: grant the ServiceAccount whose token is in file " + bad + " the cluster role cluster-monitoring-view"},
+				"fix: grant the ServiceAccount whose token is Secret release-to-prod-monitoring-token (key " + filepath.Base(bad) + ") the cluster role cluster-monitoring-view"},
 			outHasNot: []string{"expired-token"}},
 		{name: "no token", args: nil, wantCode: step.ExitFailed,
-			outHas: []string{"401 Unauthorized", "likely cause: Alertmanager rejected the credentials", "bind the monitoring-token workspace"}},
-		{name: "token ignored when its workspace is not bound", args: []string{"--token-file=/token", "--token-bound=false"}, wantCode: step.ExitFailed,
-			outHas: []string{"401 Unauthorized"}},
+			outHas: []string{"401 Unauthorized", "likely cause: Alertmanager rejected the credentials", "create the Secret release-to-prod-monitoring-token with the token"}},
+		{name: "no token Secret under its default name: not configured", args: []string{"--token-file=" + filepath.Join(t.TempDir(), "monitoring-token", "token")}, wantCode: step.ExitFailed,
+			outHas: []string{"monitoring token not configured", "401 Unauthorized"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

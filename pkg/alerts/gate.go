@@ -24,16 +24,15 @@ import (
 // Config is the step's configuration (environment, or the same names as flags).
 type Config struct {
 	step.Common
-	URL        string        `check:"url" env:"ALERTMANAGER_URL, required" desc:"base URL of Alertmanager (of Prometheus/Thanos with SOURCE=prometheus); the step appends the API path"`
-	Source     string        `param:"alerts_source" env:"SOURCE, default=alertmanager" desc:"alertmanager (API v2, silences honoured) or prometheus (GET /api/v1/alerts)"`
-	Matchers   string        `param:"alert_matchers" env:"MATCHERS, default=environment=\"production\"" desc:"comma-separated label matchers selecting production alerts, e.g. environment=\"production\",team=~\"a|b\""`
-	Severity   string        `param:"alert_severity" env:"SEVERITY" desc:"only alerts of this severity block (critical, or a list critical,warning); empty for every severity"`
-	TokenFile  string        `env:"TOKEN_FILE" desc:"file holding a bearer token (a ServiceAccount token on OpenShift); empty for none"`
-	TokenBound string        `env:"TOKEN_BOUND, default=true" desc:"false makes the step ignore TOKEN_FILE (a Task passes $(workspaces.monitoring-token.bound))"`
-	CAFile     string        `env:"CA_FILE" desc:"PEM CA bundle trusted besides the system roots; empty for system roots only"`
-	CABound    string        `env:"CA_BOUND, default=true" desc:"false makes the step ignore CA_FILE (a Task passes $(workspaces.ca-bundle.bound))"`
-	Timeout    time.Duration `param:"-" env:"TIMEOUT, default=30s" desc:"how long the check may take, retries included (Go duration)"`
-	Skip       string        `param:"skip_alerts" check:"bool" env:"SKIP, default=false" desc:"true to skip the alerts gate explicitly (it passes and says so)"`
+	URL      string `check:"url" env:"ALERTMANAGER_URL, required" desc:"base URL of Alertmanager (of Prometheus/Thanos with SOURCE=prometheus); the step appends the API path"`
+	Source   string `param:"alerts_source" env:"SOURCE, default=alertmanager" desc:"alertmanager (API v2, silences honoured) or prometheus (GET /api/v1/alerts)"`
+	Matchers string `param:"alert_matchers" env:"MATCHERS, default=environment=\"production\"" desc:"comma-separated label matchers selecting production alerts, e.g. environment=\"production\",team=~\"a|b\""`
+	Severity string `param:"alert_severity" env:"SEVERITY" desc:"only alerts of this severity block (critical, or a list critical,warning); empty for every severity"`
+	httpclient.CABundle
+	TokenFile   string        `env:"TOKEN_FILE" desc:"file holding a bearer token (a Task sets it to the monitoring_token_key of the mounted monitoring_token_secret); empty for none"`
+	TokenSecret string        `param:"monitoring_token_secret" env:"TOKEN_SECRET, default=release-to-prod-monitoring-token" desc:"Opaque Secret with the Alertmanager/Prometheus bearer token under monitoring_token_key; absent under this default name: no token"`
+	Timeout     time.Duration `param:"-" env:"TIMEOUT, default=30s" desc:"how long the check may take, retries included (Go duration)"`
+	Skip        string        `param:"skip_alerts" check:"bool" env:"SKIP, default=false" desc:"true to skip the alerts gate explicitly (it passes and says so)"`
 }
 
 // Result names.
@@ -87,21 +86,17 @@ func (cfg *Config) Gate() (*Gate, error) {
 	} else if ok {
 		ms = append(ms, sm)
 	}
-	tokenBound, err := step.ParseBool("token_bound", cfg.TokenBound, false)
-	if err != nil {
-		return nil, err
-	}
-	caBound, err := step.ParseBool("ca_bound", cfg.CABound, false)
-	if err != nil {
-		return nil, err
-	}
 	// Four attempts of a quarter of the timeout each, and backoffs of at most an eighth: a refused
 	// connection fails all attempts well within the timeout and is reported as such, not as a
 	// timeout; a server that hangs runs into the overall deadline.
 	opts := []httpclient.Option{httpclient.WithTimeout(max(cfg.Timeout/4, time.Second)), httpclient.WithAttempts(4),
 		httpclient.WithBackoff(0, max(cfg.Timeout/8, 500*time.Millisecond))}
-	if caBound && cfg.CAFile != "" {
-		opts = append(opts, httpclient.WithCAFile(cfg.CAFile))
+	ca, caNote, err := cfg.CAOption(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if ca != nil {
+		opts = append(opts, ca)
 	}
 	service, path := "Alertmanager", AlertmanagerPath
 	switch cfg.Source {
@@ -115,37 +110,41 @@ func (cfg *Config) Gate() (*Gate, error) {
 	if _, err := Endpoint(cfg.URL, path); err != nil {
 		return nil, err
 	}
-	secret := "(none was given: bind the monitoring-token workspace, or set TOKEN_FILE)"
-	if tokenBound && cfg.TokenFile != "" {
+	token, err := step.MountOf(cfg, "Secret", "TOKEN_SECRET", cfg.TokenSecret, cfg.TokenFile)
+	if err != nil {
+		return nil, err
+	}
+	tokenFile, err := token.WithKeyParam("monitoring_token_key").Resolve()
+	if err != nil {
+		return nil, err
+	}
+	var notes []string
+	if caNote != "" {
+		notes = append(notes, caNote)
+	}
+	secret := "(none was given: create the Secret " + token.Name + " with the token under monitoring_token_key, or name yours in monitoring_token_secret)"
+	if tokenFile == "" && cfg.TokenFile != "" {
+		notes = append(notes, "monitoring token "+token.NotConfigured()+": no token")
+	}
+	if tokenFile != "" {
 		if u, _ := url.Parse(strings.TrimSpace(cfg.URL)); u.Scheme != "https" && !httpclient.IsLoopback(u.Host) {
 			return nil, failure.New(failure.InvalidInput, nil, "url %s is plain http: refusing to send the token in clear text; use https", httpclient.Redact(cfg.URL))
 		}
-		bearer, err := httpclient.BearerFromFile(cfg.TokenFile)
+		bearer, err := httpclient.BearerFromFile(tokenFile)
 		if err != nil {
 			return nil, failure.AsInvalid(fmt.Errorf("token_file: %w", err))
 		}
 		opts = append(opts, bearer)
-		secret = SecretOf(cfg.TokenFile)
+		secret = token.Where()
 	}
 	c, err := httpclient.New(service, opts...)
 	if err != nil {
 		return nil, failure.AsInvalid(fmt.Errorf("ca_file: %w", err))
 	}
 	if path == PrometheusPath {
-		return &Gate{Source: &Prometheus{URL: cfg.URL, Client: c, Secret: secret}, Matchers: ms}, nil
+		return &Gate{Source: &Prometheus{URL: cfg.URL, Client: c, Secret: secret}, Matchers: ms, Notes: notes}, nil
 	}
-	return &Gate{Source: &Alertmanager{URL: cfg.URL, Client: c, Secret: secret}, Matchers: ms}, nil
-}
-
-// SecretOf says where a token file came from, for advice: Tekton mounts a workspace named w
-// at /workspace/w.
-func SecretOf(tokenFile string) string {
-	if rest, ok := strings.CutPrefix(tokenFile, "/workspace/"); ok {
-		if w, _, ok := strings.Cut(rest, "/"); ok && w != "" {
-			return fmt.Sprintf("bound to workspace %s (file %s)", w, tokenFile)
-		}
-	}
-	return "in file " + tokenFile
+	return &Gate{Source: &Alertmanager{URL: cfg.URL, Client: c, Secret: secret}, Matchers: ms, Notes: notes}, nil
 }
 
 // Gate decides from a source's firing alerts.
@@ -153,11 +152,15 @@ type Gate struct {
 	Source   Source
 	Matchers Matchers
 	Now      func() time.Time // for "for 12m"; time.Now when nil
+	Notes    []string         // what is not configured (a token, a CA bundle), printed first
 }
 
 // Check lists the firing alerts, prints one line per alert, writes the results and returns
 // failure.AlertsFiring when any fires.
 func (g *Gate) Check(ctx context.Context, s *step.Step) error {
+	for _, n := range g.Notes {
+		s.Skip("%s", n)
+	}
 	alerts, err := g.Source.Firing(ctx, g.Matchers)
 	if err != nil {
 		err = fmt.Errorf("listing firing alerts from %s: %w", g.Source.Name(), err)

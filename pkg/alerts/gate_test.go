@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/httpclient"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
@@ -160,14 +161,23 @@ func TestRun(t *testing.T) {
 		{name: "bad matchers", cfg: Config{URL: "https://am", Matchers: `env="prod`}, wantCode: step.ExitBadArgs, outHas: []string{"unterminated"}},
 		{name: "empty matchers", cfg: Config{URL: "https://am", Matchers: ``}, wantCode: step.ExitBadArgs, outHas: []string{"no matcher given"}},
 		{name: "bad source", cfg: Config{URL: "https://am", Source: "grafana"}, wantCode: step.ExitBadArgs, outHas: []string{`source "grafana"`}},
-		{name: "missing token file", cfg: Config{URL: "https://am", TokenFile: "/nonexistent/token", TokenBound: "true"},
+		{name: "missing token file", cfg: Config{URL: "https://am", TokenFile: "/nonexistent/token"},
 			wantCode: step.ExitBadArgs, outHas: []string{"token_file: reading secret file"}},
-		{name: "token over plain http", cfg: Config{URL: "http://am.example.com", TokenFile: "/nonexistent/token", TokenBound: "true"},
+		{name: "token over plain http", cfg: Config{URL: "http://am.example.com", TokenFile: "/nonexistent/token"},
 			wantCode: step.ExitBadArgs, outHas: []string{"refusing to send the token in clear text"}},
-		{name: "missing CA file", cfg: Config{URL: "https://am", CAFile: "/nonexistent/ca.crt", CABound: "true"},
+		{name: "missing CA file", cfg: Config{URL: "https://am", CABundle: httpclient.CABundle{CAFile: "/nonexistent/ca.crt"}},
 			wantCode: step.ExitBadArgs, outHas: []string{"ca_file: reading CA bundle"}},
-		{name: "unbound workspaces ignored", cfg: Config{URL: "http://127.0.0.1:1", TokenFile: "/token", TokenBound: "false", CAFile: "/ca.crt", CABound: "false"},
-			wantCode: step.ExitFailed, outHas: []string{"connection refused", "likely cause: cannot reach 127.0.0.1:1"}},
+		{name: "Secret and ConfigMap absent under their default names: not configured", cfg: Config{URL: "http://127.0.0.1:1",
+			TokenFile: "/nonexistent/monitoring-token/token", TokenSecret: "release-to-prod-monitoring-token",
+			CABundle: httpclient.CABundle{CAFile: "/nonexistent/ca-bundle/ca-bundle.crt", CAConfigMap: "trusted-ca"}},
+			wantCode: step.ExitFailed, outHas: []string{"monitoring token not configured (no Secret release-to-prod-monitoring-token in this namespace; monitoring_token_secret names another): no token",
+				"CA bundle not configured (no ConfigMap trusted-ca", "connection refused", "likely cause: cannot reach 127.0.0.1:1"}},
+		{name: "a Secret the user named is absent", cfg: Config{URL: "https://am", TokenFile: "/nonexistent/monitoring-token/token", TokenSecret: "my-token"},
+			wantCode: step.ExitBadArgs, outHas: []string{"Secret my-token (param monitoring_token_secret), key token: does not exist",
+				"kubectl create secret generic my-token --from-file=token=<file>"}},
+		{name: "a CA ConfigMap the user named is absent", cfg: Config{URL: "https://am", CABundle: httpclient.CABundle{CAFile: "/nonexistent/ca-bundle/ca-bundle.crt", CAConfigMap: "my-ca"}},
+			wantCode: step.ExitBadArgs, outHas: []string{"ConfigMap my-ca (param ca_bundle_configmap), key ca-bundle.crt: does not exist",
+				"kubectl create configmap my-ca --from-file=ca-bundle.crt=<file>"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,12 +196,12 @@ func TestRun(t *testing.T) {
 			if err != nil {
 				var fe *failure.Error
 				code = step.ExitFailed
-				if errors.As(err, &fe) && fe.ID == failure.InvalidInput {
+				if errors.As(err, &fe) && (fe.ID == failure.InvalidInput || fe.ID == failure.MountMissing) {
 					code = step.ExitBadArgs
 				}
 				out.WriteString(err.Error() + "\n")
 				if a, ok := failure.Explain(err); ok {
-					out.WriteString("likely cause: " + a.Cause + "\n")
+					out.WriteString("likely cause: " + a.Cause + "\nfix: " + a.Fix + "\n")
 				}
 			}
 			assert.Equal(t, tt.wantCode, code, out.String())

@@ -221,9 +221,9 @@ func TestStatusAdvice(t *testing.T) {
 		wantAdvice []string
 	}{
 		{name: "403", code: 403, body: "forbidden", wantID: failure.AlertsForbidden,
-			wantAdvice: []string{"lacks the monitoring role", "cluster-monitoring-view", "bound to workspace monitoring-token"}},
+			wantAdvice: []string{"lacks the monitoring role", "cluster-monitoring-view", "whose token is Secret release-to-prod-monitoring-token (key token)"}},
 		{name: "401", code: 401, wantID: failure.Unauthorized,
-			wantAdvice: []string{"Alertmanager rejected the credentials", "bound to workspace monitoring-token (file /workspace/monitoring-token/token)"}},
+			wantAdvice: []string{"Alertmanager rejected the credentials", "refresh the secret Secret release-to-prod-monitoring-token (key token)"}},
 		{name: "404", code: 404, wantID: failure.AlertsBadReply, wantAdvice: []string{"/api/v2/alerts", "source=alertmanager"}},
 		{name: "500", code: 500, wantID: failure.ServerError, wantAdvice: []string{"Alertmanager kept answering with server errors"}},
 		{name: "400", code: 400, body: "bad matcher format", wantID: failure.InvalidInput},
@@ -240,7 +240,7 @@ func TestStatusAdvice(t *testing.T) {
 				_, _ = w.Write([]byte(tt.body))
 			}))
 			t.Cleanup(srv.Close)
-			secret := SecretOf("/workspace/monitoring-token/token")
+			secret := "Secret release-to-prod-monitoring-token (key token)"
 			var src Source = &Alertmanager{URL: srv.URL, Client: testClient(t, "Alertmanager"), Secret: secret}
 			if tt.source == "prometheus" {
 				src = &Prometheus{URL: srv.URL, Client: testClient(t, "Prometheus"), Secret: secret}
@@ -279,7 +279,7 @@ func TestPrometheusSource(t *testing.T) {
 	ca := filepath.Join(t.TempDir(), "ca.crt")
 	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
 
-	cfg := &Config{URL: srv.URL, Source: "prometheus", Matchers: `environment="production"`, CAFile: ca, CABound: "true", Timeout: 2 * time.Second}
+	cfg := &Config{URL: srv.URL, Source: "prometheus", Matchers: `environment="production"`, CABundle: httpclient.CABundle{CAFile: ca}, Timeout: 2 * time.Second}
 	g, err := cfg.Gate()
 	require.NoError(t, err)
 	alerts, err := g.Source.Firing(context.Background(), g.Matchers)
@@ -290,7 +290,7 @@ func TestPrometheusSource(t *testing.T) {
 	assert.Equal(t, "payments", alerts[0].Labels["namespace"])
 
 	// Verification is always on: without the CA the server is not trusted.
-	cfg.CABound = "false"
+	cfg.CAFile = ""
 	g, err = cfg.Gate()
 	require.NoError(t, err)
 	_, err = g.Source.Firing(context.Background(), g.Matchers)
@@ -298,10 +298,4 @@ func TestPrometheusSource(t *testing.T) {
 	a, ok := failure.Explain(err)
 	require.True(t, ok, err.Error())
 	assert.Equal(t, failure.TLS, a.ID)
-}
-
-func TestSecretOf(t *testing.T) {
-	assert.Equal(t, "bound to workspace monitoring-token (file /workspace/monitoring-token/token)", SecretOf("/workspace/monitoring-token/token"))
-	assert.Equal(t, "in file /home/me/token", SecretOf("/home/me/token"))
-	assert.Equal(t, "in file /workspace/token", SecretOf("/workspace/token"))
 }

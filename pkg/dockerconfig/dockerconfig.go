@@ -1,5 +1,5 @@
 // Package dockerconfig reads registry credentials from a docker config.json (the format of a
-// kubernetes.io/dockerconfigjson Secret mounted from a workspace) for one repository.
+// kubernetes.io/dockerconfigjson Secret its Task mounts) for one repository.
 package dockerconfig
 
 import (
@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
 // Credentials are a username and password (a robot account, or a token as password).
@@ -60,4 +62,16 @@ func Lookup(path, repository string) (c Credentials, ok bool, err error) {
 		c = Credentials{Username: user, Password: pass}
 	}
 	return c, best >= 0, nil
+}
+
+// Setting is the registry credentials setting of a step: a dockerconfigjson Secret its Task
+// mounts from a volume named by a param (see step.Mounted).
+type Setting struct {
+	DockerConfigFile   string `env:"DOCKER_CONFIG_FILE" desc:"docker config.json with registry credentials (a Task sets it to the .dockerconfigjson of the mounted registry_secret); empty: anonymous"`
+	DockerConfigSecret string `param:"registry_secret" env:"DOCKER_CONFIG_SECRET, default=release-to-prod-registry" desc:"dockerconfigjson Secret with pull credentials for the staging repository and Quay; absent under this default name: anonymous"`
+}
+
+// Mount is where the credentials of cfg (a step's config struct embedding Setting) come from.
+func (s Setting) Mount(cfg any) (step.Mounted, error) {
+	return step.MountOf(cfg, "Secret", "DOCKER_CONFIG_SECRET", s.DockerConfigSecret, s.DockerConfigFile)
 }

@@ -15,7 +15,7 @@ func init() {
 	register(Entry{ID: AlertsForbidden, Title: "monitoring access forbidden (403)",
 		Cause:    "{service} answered 403 Forbidden: the token lacks the monitoring role",
 		Fix:      "grant the ServiceAccount whose token is {secret} the cluster role cluster-monitoring-view (oc adm policy add-cluster-role-to-user cluster-monitoring-view -z <serviceaccount> -n <namespace>; for a namespace-scoped Thanos tenancy port, the role monitoring-rules-view in that namespace), then re-run",
-		Defaults: map[string]string{"service": "Alertmanager", "secret": "bound to the monitoring-token workspace"}})
+		Defaults: map[string]string{"service": "Alertmanager", "secret": "the monitoring_token_secret Secret"}})
 	register(Entry{ID: AlertsBadReply, Title: "unexpected reply from the alerts source",
 		Cause:    "{url} did not answer like the {api}: the URL points at something else (the web UI, a login page, a proxy) or source={source} does not match the server",
 		Fix:      "set url to the base URL of the server (the step appends {path}) and source to alertmanager or prometheus to match it; the gate fails closed until the reply is readable",

@@ -84,7 +84,7 @@ func init() {
 			Defaults: map[string]string{"release": "?", "namespace": "<namespace>"}},
 		{ID: TLS, Title: "TLS verification failed",
 			Cause:    "the certificate of {host} is not trusted (unknown CA, expired, or wrong host name)",
-			Fix:      "mount the right CA bundle into the Task (ca-bundle param / workspace); do not turn verification off",
+			Fix:      "name the ConfigMap holding the right CA bundle in ca_bundle_configmap (default trusted-ca); do not turn verification off",
 			Defaults: map[string]string{"host": "the server"}},
 		{ID: Timeout, Title: "timed out",
 			Cause:    "{what} did not answer or finish in time",

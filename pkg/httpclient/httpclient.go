@@ -149,11 +149,11 @@ func New(service string, opts ...Option) (*Client, error) {
 // CABundleKeys are the keys a CA bundle is read under, in order: ca.crt (the service CA, a
 // Secret of kubernetes.io/tls or a ConfigMap made for it), then ca-bundle.crt, the key of
 // Konflux's trusted-ca ConfigMap (and OpenShift's injected trusted CA bundle).
-var CABundleKeys = []string{"ca.crt", "ca-bundle.crt"}
+// service-ca.crt is the key of OpenShift's openshift-service-ca.crt ConfigMap.
+var CABundleKeys = []string{"ca.crt", "ca-bundle.crt", "service-ca.crt"}
 
 // readCABundle reads the bundle at path; when path names one of CABundleKeys and is missing,
-// the others in the same folder are tried, so that a ca-bundle workspace bound to either kind
-// of ConfigMap works.
+// the others in the same folder are tried, so that a CA bundle ConfigMap of either kind works.
 func readCABundle(path string) ([]byte, error) {
 	pem, err := os.ReadFile(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) || !slices.Contains(CABundleKeys, filepath.Base(path)) {
@@ -168,7 +168,7 @@ func readCABundle(path string) ([]byte, error) {
 			return pem, nil
 		}
 	}
-	return nil, failure.New(failure.InvalidInput, nil, "reading CA bundle: %s holds none of the keys %s (the ConfigMap or Secret bound to the ca-bundle workspace must have one of them)",
+	return nil, failure.New(failure.InvalidInput, nil, "reading CA bundle: %s holds none of the keys %s (the ca_bundle_configmap ConfigMap must have one of them)",
 		dir, strings.Join(CABundleKeys, ", "))
 }
 

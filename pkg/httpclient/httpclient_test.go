@@ -208,7 +208,7 @@ func TestOptionsDefaults(t *testing.T) {
 	}
 }
 
-// TestCABundleKeys: the ca-bundle workspace's path names ca.crt; bound to Konflux's trusted-ca
+// TestCABundleKeys: the CA bundle's path names ca.crt; mounted from Konflux's trusted-ca
 // ConfigMap it holds ca-bundle.crt instead, which is read; with neither, the error names the
 // folder and the keys (no TLS error later, no hang).
 func TestCABundleKeys(t *testing.T) {
@@ -219,7 +219,7 @@ func TestCABundleKeys(t *testing.T) {
 	}{
 		{"ca.crt", "ca.crt", ""},
 		{"Konflux trusted-ca: ca-bundle.crt", "ca-bundle.crt", ""},
-		{"neither", "other.pem", "holds none of the keys ca.crt, ca-bundle.crt"},
+		{"neither", "other.pem", "holds none of the keys ca.crt, ca-bundle.crt, service-ca.crt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

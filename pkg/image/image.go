@@ -9,10 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"syscall"
@@ -36,8 +34,8 @@ import (
 type Config struct {
 	step.Common
 	step.Subject
-	Repository       string        `env:"REPOSITORY" desc:"staging repository (host/path); empty: read it from the Component"`
-	DockerConfigFile string        `env:"DOCKER_CONFIG_FILE" desc:"docker config.json with registry credentials; empty: anonymous"`
+	Repository string `env:"REPOSITORY" desc:"staging repository (host/path); empty: read it from the Component"`
+	dockerconfig.Setting
 	Kubeconfig       string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
 	Timeout          time.Duration `param:"-" env:"TIMEOUT, default=2m" desc:"time limit for the whole check"`
 	RequestTimeout   time.Duration `param:"-" env:"REQUEST_TIMEOUT, default=30s" desc:"time limit for one registry request (a hung request is retried)"`
@@ -94,11 +92,18 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	defer cancel()
 
 	if cfg.DockerConfigFile != "" {
-		// An optional workspace that is not bound still yields a path: no file means no
-		// credentials, said out loud rather than failing.
-		if _, err := os.Stat(cfg.DockerConfigFile); errors.Is(err, fs.ErrNotExist) {
-			s.Skip("no registry credentials at %s: pulling anonymously", cfg.DockerConfigFile)
-			cfg.DockerConfigFile = ""
+		// The Task mounts the Secret optionally: absent under its default name means no
+		// credentials, said out loud; a Secret the user named that is absent, or without the
+		// key, is invalid input, said now rather than as a registry's 401 later.
+		m, err := cfg.Mount(cfg)
+		if err != nil {
+			return err
+		}
+		if cfg.DockerConfigFile, err = m.Resolve(); err != nil {
+			return err
+		}
+		if cfg.DockerConfigFile == "" {
+			s.Skip("registry credentials %s: pulling anonymously", m.NotConfigured())
 		}
 	}
 	repo, source, err := resolveRepository(ctx, cfg, sha)
@@ -270,7 +275,7 @@ func remoteOptions(ctx context.Context, cfg *Config, repo string) ([]remote.Opti
 	if !ok {
 		return opts, "", nil
 	}
-	return append(opts, remote.WithAuth(&authn.Basic{Username: creds.Username, Password: creds.Password})), "registry-credentials (docker config.json)", nil
+	return append(opts, remote.WithAuth(&authn.Basic{Username: creds.Username, Password: creds.Password})), "Secret " + cfg.DockerConfigSecret + " (docker config.json)", nil
 }
 
 // retryable adds per-request timeouts to go-containerregistry's transient errors; the step's
@@ -310,7 +315,7 @@ func classify(err error, ref, credsFrom string, cfg *Config) error {
 	case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden:
 		secret := credsFrom
 		if secret == "" {
-			secret = "registry-credentials (none bound: the repository needs credentials; bind a docker config.json)"
+			secret = cfg.DockerConfigSecret + " (none given: the repository needs credentials; create that Secret with a .dockerconfigjson, or name yours in registry_secret)"
 		}
 		return failure.New(failure.Unauthorized, map[string]string{
 			"service": "the registry " + strings.SplitN(ref, "/", 2)[0], "secret": secret, "permission": "pull access to " + ref,

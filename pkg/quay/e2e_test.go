@@ -76,8 +76,8 @@ func TestStepBinary(t *testing.T) {
 		{name: "not in Quay", env: map[string]string{"PINNED_DIGEST": missing}, wantCode: 1,
 			outHas: []string{"✗ check-vulnerabilities failed: manifest " + missing + " not found in Quay repository " + repo,
 				"  likely cause: Quay answered 404 for " + missing + " in repository " + image}},
-		{name: "token is sent, never printed", env: map[string]string{"PINNED_DIGEST": missing, "TOKEN_FILE": tokenFile, "TOKEN_BOUND": "true"}, wantCode: 1,
-			outHas: []string{"fix: check staging_image and pinned_digest", "the OAuth token in file " + tokenFile}},
+		{name: "token is sent, never printed", env: map[string]string{"PINNED_DIGEST": missing, "TOKEN_FILE": tokenFile, "TOKEN_SECRET": "my-quay-token"}, wantCode: 1,
+			outHas: []string{"fix: check staging_image and pinned_digest", "the OAuth token in Secret my-quay-token (key " + filepath.Base(tokenFile) + ")"}},
 		{name: "invalid digest exits 2", env: map[string]string{"PINNED_DIGEST": "sha256:123"}, wantCode: 2,
 			outHas: []string{"is not sha256:<64 lowercase hex>", "likely cause: a parameter is not valid"}},
 		{name: "http to a remote Quay exits 2", env: map[string]string{"QUAY_API_URL": "http://quay.io"}, wantCode: 2,
@@ -92,6 +92,7 @@ func TestStepBinary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			results := filepath.Join(t.TempDir(), "results")
+			absent := t.TempDir()
 			env := []string{
 				"PATH=" + os.Getenv("PATH"),
 				"STAGING_IMAGE=" + image,
@@ -100,10 +101,11 @@ func TestStepBinary(t *testing.T) {
 				"QUAY_API_URL=" + q.URL,
 				// As the StepAction passes it: the step's results folder, named through one result.
 				"RESULTS_DIR=" + results + "/SCAN_OUTPUT/..",
-				// As a Task passes unbound workspaces: a path, and bound=false.
-				"TOKEN_FILE=/token", "TOKEN_BOUND=false",
-				"DOCKER_CONFIG_FILE=/.dockerconfigjson", "DOCKER_CONFIG_BOUND=false",
-				"CA_FILE=/ca.crt", "CA_BOUND=false",
+				// As a Task passes Secrets and ConfigMaps that are absent under their default
+				// names: a path in a mount that holds nothing (not configured).
+				"TOKEN_FILE=" + filepath.Join(absent, "quay-token", "token"),
+				"DOCKER_CONFIG_FILE=" + filepath.Join(absent, "registry-credentials", ".dockerconfigjson"),
+				"CA_FILE=" + filepath.Join(absent, "ca-bundle", "ca-bundle.crt"),
 				"POLL_INTERVAL=1ms",
 			}
 			for k, v := range tt.env {

@@ -12,10 +12,7 @@ package quay
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,22 +28,21 @@ import (
 // Config is the step's configuration (environment, or the same names as flags).
 type Config struct {
 	step.Common
-	ImageURL          string        `env:"STAGING_IMAGE, required" desc:"Quay repository of the image, host/path (the image gate's STAGING_IMAGE), e.g. quay.io/redhat-user-workloads/ns/app/comp"`
-	ImageDigest       string        `env:"PINNED_DIGEST, required" desc:"digest of the staging image (sha256:…) that check-image pinned, the index digest for a multi-arch image"`
-	PlatformDigests   string        `env:"PLATFORM_DIGESTS" desc:"for an index: os/arch=sha256:… pairs, comma-separated (the image gate's PLATFORM_DIGESTS)"`
-	QuayAPIURL        string        `check:"url" env:"QUAY_API_URL, default=https://quay.io" desc:"base URL of Quay's API (https; http only on loopback)"`
-	TokenFile         string        `env:"TOKEN_FILE" desc:"file holding a Quay OAuth token (bearer); empty for none"`
-	TokenBound        string        `env:"TOKEN_BOUND, default=true" desc:"false makes the step ignore TOKEN_FILE (a Task passes $(workspaces.quay-token.bound))"`
-	DockerConfigFile  string        `env:"DOCKER_CONFIG_FILE" desc:"docker config.json whose entry for the Quay host (robot account) is sent as basic auth; empty for none"`
-	DockerConfigBound string        `env:"DOCKER_CONFIG_BOUND, default=true" desc:"false makes the step ignore DOCKER_CONFIG_FILE (a Task passes $(workspaces.registry-credentials.bound))"`
-	CAFile            string        `env:"CA_FILE" desc:"PEM CA bundle trusted besides the system roots; empty for system roots only"`
-	CABound           string        `env:"CA_BOUND, default=true" desc:"false makes the step ignore CA_FILE"`
-	FailOnCritical    string        `check:"bool" env:"FAIL_ON_CRITICAL, default=true" desc:"true blocks on any critical vulnerability"`
-	FailOnHigh        string        `check:"bool" env:"FAIL_ON_HIGH, default=false" desc:"true blocks on any high vulnerability too"`
-	PollTimeout       time.Duration `param:"scan_poll_timeout" env:"POLL_TIMEOUT, default=10m" desc:"how long to wait for a scan that Quay still has queued (Go duration)"`
-	PollInterval      time.Duration `param:"scan_poll_interval" env:"POLL_INTERVAL, default=5s" desc:"first wait between polls of a queued scan; doubled each time up to 30s"`
-	RequestTimeout    time.Duration `param:"-" env:"REQUEST_TIMEOUT, default=30s" desc:"time limit of one request to Quay (a hung request is retried)"`
-	Skip              string        `param:"skip_vulnerabilities" check:"bool" env:"SKIP, default=false" desc:"true to skip the vulnerability gate explicitly (it passes and says so)"`
+	ImageURL        string `env:"STAGING_IMAGE, required" desc:"Quay repository of the image, host/path (the image gate's STAGING_IMAGE), e.g. quay.io/redhat-user-workloads/ns/app/comp"`
+	ImageDigest     string `env:"PINNED_DIGEST, required" desc:"digest of the staging image (sha256:…) that check-image pinned, the index digest for a multi-arch image"`
+	PlatformDigests string `env:"PLATFORM_DIGESTS" desc:"for an index: os/arch=sha256:… pairs, comma-separated (the image gate's PLATFORM_DIGESTS)"`
+	QuayAPIURL      string `check:"url" env:"QUAY_API_URL, default=https://quay.io" desc:"base URL of Quay's API (https; http only on loopback)"`
+	TokenFile       string `env:"TOKEN_FILE" desc:"file holding a Quay OAuth token (a Task sets it to the quay_token_key of the mounted quay_token_secret); empty for none"`
+	TokenSecret     string `param:"quay_token_secret" env:"TOKEN_SECRET, default=release-to-prod-quay-token" desc:"Secret with a Quay OAuth token (repo:read) under quay_token_key; absent under this default name: registry_secret's Quay entry"`
+	// The robot account of the image's registry entry is sent as basic auth when no token is.
+	dockerconfig.Setting
+	httpclient.CABundle
+	FailOnCritical string        `check:"bool" env:"FAIL_ON_CRITICAL, default=true" desc:"true blocks on any critical vulnerability"`
+	FailOnHigh     string        `check:"bool" env:"FAIL_ON_HIGH, default=false" desc:"true blocks on any high vulnerability too"`
+	PollTimeout    time.Duration `param:"scan_poll_timeout" env:"POLL_TIMEOUT, default=10m" desc:"how long to wait for a scan that Quay still has queued (Go duration)"`
+	PollInterval   time.Duration `param:"scan_poll_interval" env:"POLL_INTERVAL, default=5s" desc:"first wait between polls of a queued scan; doubled each time up to 30s"`
+	RequestTimeout time.Duration `param:"-" env:"REQUEST_TIMEOUT, default=30s" desc:"time limit of one request to Quay (a hung request is retried)"`
+	Skip           string        `param:"skip_vulnerabilities" check:"bool" env:"SKIP, default=false" desc:"true to skip the vulnerability gate explicitly (it passes and says so)"`
 }
 
 // Result names.
@@ -116,10 +112,15 @@ func (cfg *Config) Gate(s *step.Step, clientOpts ...httpclient.Option) (*Gate, e
 		return nil, failure.New(failure.InvalidInput, nil, "poll_timeout %s must not be negative, poll_interval %s and request_timeout %s must be positive", cfg.PollTimeout, cfg.PollInterval, cfg.RequestTimeout)
 	}
 	opts := []httpclient.Option{httpclient.WithTimeout(cfg.RequestTimeout), httpclient.WithBackoff(0, 10*time.Second)}
-	if on, err := step.ParseBool("ca_bound", cfg.CABound, false); err != nil {
+	ca, caNote, err := cfg.CAOption(cfg)
+	if err != nil {
 		return nil, err
-	} else if on && cfg.CAFile != "" {
-		opts = append(opts, httpclient.WithCAFile(cfg.CAFile))
+	}
+	if ca != nil {
+		opts = append(opts, ca)
+	}
+	if caNote != "" {
+		s.Skip("%s", caNote)
 	}
 	auth, secret, err := cfg.auth(s, img, base)
 	if err != nil {
@@ -137,16 +138,24 @@ func (cfg *Config) Gate(s *step.Step, clientOpts ...httpclient.Option) (*Gate, e
 // none for a public repository. It returns the client option that sends them (none for none) and
 // where they come from, for advice.
 func (cfg *Config) auth(s *step.Step, img Image, base string) ([]httpclient.Option, string, error) {
-	tokenOn, err := step.ParseBool("token_bound", cfg.TokenBound, false)
+	token, err := step.MountOf(cfg, "Secret", "TOKEN_SECRET", cfg.TokenSecret, cfg.TokenFile)
 	if err != nil {
 		return nil, "", err
 	}
-	dockerOn, err := step.ParseBool("docker_config_bound", cfg.DockerConfigBound, false)
+	token = token.WithKeyParam("quay_token_key")
+	tokenFile, err := token.Resolve()
 	if err != nil {
 		return nil, "", err
 	}
-	tokenOn = tokenOn && cfg.TokenFile != ""
-	dockerOn = dockerOn && cfg.DockerConfigFile != ""
+	docker, err := cfg.Mount(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	dockerFile, err := docker.Resolve()
+	if err != nil {
+		return nil, "", err
+	}
+	tokenOn, dockerOn := tokenFile != "", dockerFile != ""
 	// Credentials go only to the host they are for. The token and the image's registry entry
 	// are for the image's host: sent to a quay_api_url on another host (a typo, a param set by
 	// someone else) they would be handed to whoever runs it.
@@ -163,32 +172,29 @@ func (cfg *Config) auth(s *step.Step, img Image, base string) ([]httpclient.Opti
 			// made for the API, is the better credential here.
 			s.Info("  using the Quay OAuth token (the docker config.json is bound too, and not used for the scan)")
 		}
-		bearer, err := httpclient.BearerFromFile(cfg.TokenFile)
+		bearer, err := httpclient.BearerFromFile(tokenFile)
 		if err != nil {
 			return nil, "", failure.AsInvalid(fmt.Errorf("token_file: %w", err))
 		}
-		return []httpclient.Option{bearer}, secretOf(cfg.TokenFile, "the OAuth token"), nil
+		return []httpclient.Option{bearer}, "the OAuth token in " + token.Where(), nil
 	case dockerOn:
-		if _, err := os.Stat(cfg.DockerConfigFile); errors.Is(err, fs.ErrNotExist) {
-			return nil, "", failure.New(failure.InvalidInput, nil, "docker_config_file %s does not exist", cfg.DockerConfigFile)
-		}
 		// The image's entry when the API is on the image's host; else only the API host's own.
 		ref := img.Ref()
 		if !sameHost {
 			ref = apiHost
 		}
-		creds, ok, err := dockerconfig.Lookup(cfg.DockerConfigFile, ref)
+		creds, ok, err := dockerconfig.Lookup(dockerFile, ref)
 		if err != nil {
 			return nil, "", failure.AsInvalid(fmt.Errorf("docker_config_file: %w", err))
 		}
-		where := secretOf(cfg.DockerConfigFile, "the docker config.json")
+		where := "the docker config.json in " + docker.Where()
 		if !ok {
-			s.Warn("no entry for %s in %s: asking Quay without credentials", ref, cfg.DockerConfigFile)
+			s.Warn("no entry for %s in %s: asking Quay without credentials", ref, where)
 			return nil, where + ", which has no entry for " + hostOnly(ref), nil
 		}
 		return []httpclient.Option{httpclient.WithBasicAuth(creds.Username, creds.Password)}, where, nil
 	}
-	return nil, "(none was given: bind the quay-token or registry-credentials workspace for a private repository)", nil
+	return nil, fmt.Sprintf("(none was given: create the Secret %s or %s for a private repository)", token.Name, docker.Name), nil
 }
 
 // SameHost reports whether two host[:port]s name the same server: case aside, and with
@@ -202,16 +208,6 @@ func SameHost(a, b string) bool {
 func hostOnly(ref string) string {
 	h, _, _ := strings.Cut(ref, "/")
 	return h
-}
-
-// secretOf says where a secret file came from: Tekton mounts workspace w at /workspace/w.
-func secretOf(path, what string) string {
-	if rest, ok := strings.CutPrefix(path, "/workspace/"); ok {
-		if w, _, ok := strings.Cut(rest, "/"); ok && w != "" {
-			return fmt.Sprintf("%s in workspace %s (file %s)", what, w, path)
-		}
-	}
-	return what + " in file " + path
 }
 
 // Gate decides from Quay's scan of one image.

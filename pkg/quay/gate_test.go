@@ -82,7 +82,6 @@ func (q *quayServer) authHeaders() []string {
 func config(q *quayServer) *Config {
 	return &Config{
 		ImageURL: q.Host + "/" + repo, ImageDigest: idx, QuayAPIURL: q.URL,
-		TokenBound: "true", DockerConfigBound: "true", CABound: "true",
 		FailOnCritical: "true", FailOnHigh: "false", Skip: "false",
 		PollTimeout: time.Minute, PollInterval: time.Millisecond, RequestTimeout: 5 * time.Second,
 	}
@@ -348,8 +347,11 @@ func TestAuth(t *testing.T) {
 		}, reply: sandbox.QuayScanned(zlib), wantAuth: "Bearer " + token, outHas: []string{"using the Quay OAuth token"}},
 		{name: "a reply echoing the refused token does not print it", cfg: func(c *Config, _ *quayServer) { c.TokenFile = tokenFile },
 			reply: sandbox.Reply{Status: 401, Body: `{"error":"invalid token ` + token + `"}`}, wantAuth: "Bearer " + token, wantID: "unauthorized", secret: "the OAuth token in file " + tokenFile},
-		{name: "unbound token workspace is ignored", cfg: func(c *Config, _ *quayServer) { c.TokenFile = "/token"; c.TokenBound = "false" },
-			reply: sandbox.QuayScanned(zlib), wantAuth: ""},
+		{name: "token Secret absent under its default name: not configured", cfg: func(c *Config, _ *quayServer) {
+			c.TokenFile, c.TokenSecret = filepath.Join(t.TempDir(), "token"), "release-to-prod-quay-token"
+		}, reply: sandbox.QuayScanned(zlib), wantAuth: ""},
+		{name: "token from its Secret, named in the advice", cfg: func(c *Config, _ *quayServer) { c.TokenFile, c.TokenSecret = tokenFile, "my-quay-token" },
+			reply: sandbox.Reply{Status: 401, Body: `{}`}, wantAuth: "Bearer " + token, wantID: "unauthorized", secret: "the OAuth token in Secret my-quay-token (key " + filepath.Base(tokenFile) + ")"},
 		{name: "robot from docker config, entry for the repository's host", cfg: func(c *Config, q *quayServer) { c.DockerConfigFile = dockerConfig(q.Host) },
 			reply: sandbox.QuayScanned(zlib), wantAuth: robot},
 		{name: "robot from docker config, entry for a repository prefix", cfg: func(c *Config, q *quayServer) {
@@ -424,7 +426,7 @@ func TestConfigInvalid(t *testing.T) {
 		{"zero interval", func(c *Config) { c.PollInterval = 0 }, "poll_interval 0s"},
 		{"missing token file", func(c *Config) { c.TokenFile = "/nonexistent/token" }, "token_file"},
 		{"empty token file", func(c *Config) { c.TokenFile = emptyFile }, "is empty"},
-		{"missing docker config", func(c *Config) { c.DockerConfigFile = "/nonexistent/config.json" }, "does not exist"},
+		{"missing docker config", func(c *Config) { c.DockerConfigFile = "/nonexistent/config.json" }, "no such file"},
 		{"docker config not JSON", func(c *Config) { c.DockerConfigFile = tokenFile }, "not valid JSON"},
 		{"missing CA file", func(c *Config) { c.CAFile = "/nonexistent/ca.crt" }, "ca_file"},
 	}

@@ -69,6 +69,12 @@ type Options struct {
 	Name       string            // PipelineRun name (default <pipeline>-local-<time>)
 	Out        io.Writer         // the log (default os.Stdout)
 	ShowLog    bool              // print the steps' output
+	// Namespace is where the TaskRuns' Secret and ConfigMap volumes are read (see
+	// mountVolumes); empty: the run's "namespace" param. Objects reads them; nil: the API
+	// server of MountKubeconfig (the kubelet's credentials; empty: Kubeconfig's).
+	Namespace       string
+	Objects         ObjectReader
+	MountKubeconfig string
 }
 
 // TaskOutcome is what happened to one pipeline task.
@@ -212,12 +218,18 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			if err != nil {
 				return out, err
 			}
+			if spec, err = o.mountVolumes(ctx, tr.Name, spec); err != nil {
+				return out, fmt.Errorf("TaskRun %s: %w", tr.Name, err)
+			}
 			for _, d := range dirs {
 				if err := os.MkdirAll(d, 0o755); err != nil {
 					return out, fmt.Errorf("workspace folder: %w", err)
 				}
 			}
 			t := o.runTaskRun(ctx, rpt.PipelineTask.Name, tr.Name, spec)
+			if err := o.unmountVolumes(tr.Name); err != nil {
+				return out, err
+			}
 			pr.Finish(rpt, tr, t.Status == "Succeeded", t.Reason, t.Message, t.Results)
 			out.Tasks = append(out.Tasks, t)
 			if err := o.writeTaskRun(t); err != nil {

@@ -34,8 +34,8 @@ func TestNotifyBinary(t *testing.T) {
 		{name: "Slack down, fail on error", replies: []reply{{code: 503, retryAfter: "0"}},
 			env:      map[string]string{"STATUS": "Succeeded", "FAIL_ON_ERROR": "true"},
 			wantCode: 1, wantResult: "false", outHas: []string{"✗ notify failed: notification not sent and FAIL_ON_ERROR is true"}},
-		{name: "unbound webhook", env: map[string]string{"WEBHOOK_URL_FILE": "/url", "STATUS": "Succeeded"},
-			wantResult: "skipped", outHas: []string{"- notification skipped (no Slack webhook bound)"}},
+		{name: "no Slack Secret under its default name", env: map[string]string{"WEBHOOK_URL_FILE": "/nonexistent/slack-webhook/url", "STATUS": "Succeeded"},
+			wantResult: "skipped", outHas: []string{"- notification skipped: Slack webhook not configured (no Secret release-to-prod-slack-webhook"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"slices"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/release-to-prod/release-to-prod/pkg/commit"
+	"github.com/release-to-prod/release-to-prod/pkg/failure"
 	"github.com/release-to-prod/release-to-prod/pkg/httpclient"
 	"github.com/release-to-prod/release-to-prod/pkg/outcome"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
@@ -25,7 +25,8 @@ type Config struct {
 	// run was given (a rejected run's SHA may be anything, or nothing).
 	step.Target
 	CommitSHA      string `env:"COMMIT_SHA" desc:"full 40-character SHA of the commit to release (lowercase hex; short SHAs never exist as image tags)"`
-	WebhookURLFile string `env:"WEBHOOK_URL_FILE" desc:"file holding the Slack incoming-webhook URL (a secret); empty or missing: skip the notification"`
+	WebhookURLFile string `env:"WEBHOOK_URL_FILE" desc:"file holding the Slack incoming-webhook URL (a Task sets it to the slack_webhook_key of the mounted slack_webhook_secret); empty: skip the notification"`
+	WebhookSecret  string `param:"slack_webhook_secret" env:"WEBHOOK_SECRET, default=release-to-prod-slack-webhook" desc:"Secret with the Slack incoming-webhook URL under slack_webhook_key; absent under this default name: no notification"`
 	Status         string `param:"pipeline_status" env:"STATUS" desc:"the pipeline's $(tasks.status): Succeeded, Failed, Completed or None"`
 	DryRun         string `env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
 	ReleaseStatus  string `env:"RELEASE_STATUS" desc:"the run's RELEASE_STATUS (record-history's, else create-release's): Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked or Running; empty when neither ran"`
@@ -112,7 +113,7 @@ func notify(ctx context.Context, s *step.Step, cfg *Config, recordFailed bool) e
 	}
 
 	if strings.TrimSpace(cfg.WebhookURLFile) == "" {
-		return skip(s)
+		return skip(s, "not configured (no WEBHOOK_URL_FILE)")
 	}
 	notSent := func(err error, cause, fix string) error {
 		s.Warn("notification not sent: %s", err)
@@ -135,14 +136,26 @@ func notify(ctx context.Context, s *step.Step, cfg *Config, recordFailed bool) e
 	// must not read another file than a key of the Secret (or skip in silence).
 	if err := checkKeyFile(cfg.WebhookURLFile); err != nil {
 		return notSent(err, "slack_webhook_key is not a valid Secret key, so the webhook URL cannot be read",
-			"set slack_webhook_key to the key of the slack-webhook Secret that holds the URL (default url), then re-run")
+			"set slack_webhook_key to the key of the slack_webhook_secret Secret that holds the URL (default url), then re-run")
 	}
-	rawURL, err := httpclient.ReadSecret(cfg.WebhookURLFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		// An optional workspace that is not bound leaves the path pointing at nothing.
-		return skip(s)
+	// The report mounts the Secret optionally, so that it always runs: absent under its
+	// default name, Slack is not configured; a Secret the user named that is absent, or without
+	// the key, is said here (and in the log) with the fix, while the history has the run.
+	hookSecret, err := step.MountOf(cfg, "Secret", "WEBHOOK_SECRET", cfg.WebhookSecret, cfg.WebhookURLFile)
+	if err != nil {
+		return err
 	}
-	const badSecretCause = "the secret bound to the slack-webhook workspace does not hold a usable incoming-webhook URL"
+	hookSecret = hookSecret.WithKeyParam("slack_webhook_key")
+	hookFile, err := hookSecret.Resolve()
+	if err != nil {
+		a, _ := failure.Explain(err)
+		return notSent(err, a.Cause, a.Fix)
+	}
+	if hookFile == "" {
+		return skip(s, hookSecret.NotConfigured())
+	}
+	rawURL, err := httpclient.ReadSecret(hookFile)
+	badSecretCause := hookSecret.Where() + " does not hold a usable incoming-webhook URL"
 	const badSecretFix = "put the webhook URL (https://hooks.slack.com/services/…) alone in the secret's key; see the Task's README"
 	if err != nil {
 		return notSent(err, badSecretCause, badSecretFix)
@@ -210,8 +223,8 @@ func checkKeyFile(file string) error {
 	return nil
 }
 
-func skip(s *step.Step) error {
-	s.Skip("notification skipped (no Slack webhook bound)")
+func skip(s *step.Step, why string) error {
+	s.Skip("notification skipped: Slack webhook %s", why)
 	return s.Result(ResultNotified, NotifiedSkipped)
 }
 

@@ -125,17 +125,50 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunSkipsWithoutWebhook(t *testing.T) {
-	for name, file := range map[string]string{
-		"empty setting":                      "",
-		"unbound workspace (file missing)":   "/url",
-		"missing file in a missing folder":   filepath.Join(t.TempDir(), "nope", "url"),
-		"missing file in an existing folder": filepath.Join(t.TempDir(), "url"),
+	for name, tt := range map[string]struct{ file, why string }{
+		"empty setting": {"", "not configured (no WEBHOOK_URL_FILE)"},
+		"Secret absent under its default name (an empty mount)": {filepath.Join(t.TempDir(), "url"),
+			"not configured (no Secret release-to-prod-slack-webhook in this namespace; slack_webhook_secret names another)"},
+		"Secret absent under its default name (no mount at all)": {filepath.Join(t.TempDir(), "nope", "url"),
+			"not configured (no Secret release-to-prod-slack-webhook in this namespace; slack_webhook_secret names another)"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			code, out, results := runStep(t, "--webhook-url-file="+file, "--status=Succeeded")
+			code, out, results := runStep(t, "--webhook-url-file="+tt.file, "--status=Succeeded")
 			assert.Equal(t, 0, code)
-			assert.Equal(t, "- notification skipped (no Slack webhook bound)\n", out)
+			assert.Equal(t, "- notification skipped: Slack webhook "+tt.why+"\n", out)
 			assert.Equal(t, "skipped", results["NOTIFIED"])
+		})
+	}
+}
+
+// TestRunNamedWebhookSecretMissing: a Slack Secret the user named that is absent, or without
+// the key, is said with the object, the key and the fix; the message is not sent and the step
+// passes (a notification never fails the run) unless FAIL_ON_ERROR.
+func TestRunNamedWebhookSecretMissing(t *testing.T) {
+	withOther := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(withOther, "webhook"), []byte("x"), 0o600))
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		outHas   []string
+	}{
+		{name: "absent", args: []string{"--webhook-url-file=" + filepath.Join(t.TempDir(), "url"), "--webhook-secret=team-hook"},
+			outHas: []string{"! notification not sent: Secret team-hook (param slack_webhook_secret), key url: does not exist in this namespace",
+				"fix: create it (kubectl create secret generic team-hook --from-file=url=<file> -n <namespace>), or set slack_webhook_secret to the Secret that holds it"}},
+		{name: "without the key", args: []string{"--webhook-url-file=" + filepath.Join(withOther, "url"), "--webhook-secret=team-hook"},
+			outHas: []string{"Secret team-hook (param slack_webhook_secret), key url: has no key url (its keys: webhook)", "or set slack_webhook_key to the key that holds it"}},
+		{name: "absent, fail on error", args: []string{"--webhook-url-file=" + filepath.Join(t.TempDir(), "url"), "--webhook-secret=team-hook", "--fail-on-error=true"},
+			wantCode: 1, outHas: []string{"Secret team-hook (param slack_webhook_secret), key url: does not exist"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, results := runStep(t, append(tt.args, "--status=Failed")...)
+			assert.Equal(t, tt.wantCode, code, out)
+			for _, h := range tt.outHas {
+				assert.Contains(t, out, h)
+			}
+			assert.Equal(t, "false", results["NOTIFIED"])
 		})
 	}
 }
@@ -187,7 +220,7 @@ func TestRunUnusableSecret(t *testing.T) {
 			assert.Equal(t, 0, code, out)
 			assert.Contains(t, out, "! notification not sent: ")
 			assert.Contains(t, out, tt.outHas)
-			assert.Contains(t, out, "likely cause: the secret bound to the slack-webhook workspace")
+			assert.Contains(t, out, "does not hold a usable incoming-webhook URL")
 			assert.Equal(t, "false", results["NOTIFIED"])
 			assertNoSecret(t, out)
 		})

@@ -137,9 +137,9 @@ var replyAdvice = map[string][2]string{
 	"invalid_blocks": {"Slack rejected the message's blocks (a bug in the notify step)",
 		"report it with the step's log; the release itself is not affected"},
 	"no_service": {"the webhook was revoked or its URL is wrong (the Slack app was removed or the webhook deleted)",
-		"create a new incoming webhook in Slack and update the secret bound to the slack-webhook workspace"},
+		"create a new incoming webhook in Slack and update the URL in the slack_webhook_secret Secret"},
 	"no_team": {"the Slack workspace of the webhook no longer exists or the URL is wrong",
-		"create a new incoming webhook and update the secret bound to the slack-webhook workspace"},
+		"create a new incoming webhook and update the URL in the slack_webhook_secret Secret"},
 	"channel_not_found": {"the channel the webhook posts to no longer exists",
 		"create a new incoming webhook for an existing channel and update the secret"},
 	"channel_is_archived": {"the channel the webhook posts to is archived",
@@ -173,7 +173,7 @@ func (w *Webhook) replyError(r *httpclient.Response) error {
 	case r.Code == http.StatusUnauthorized || r.Code == http.StatusForbidden:
 		e.ID = failure.Unauthorized
 		if e.Cause == "" {
-			e.Cause, e.Fix = "Slack refused the webhook", "check the webhook in Slack and the secret bound to the slack-webhook workspace"
+			e.Cause, e.Fix = "Slack refused the webhook", "check the webhook in Slack and the URL in the slack_webhook_secret Secret"
 		}
 	case e.Cause == "":
 		e.Cause, e.Fix = "Slack refused the message", "check the webhook in Slack (Apps → Incoming Webhooks) and the secret bound to the slack-webhook workspace"

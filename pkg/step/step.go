@@ -116,7 +116,7 @@ func exitCode(err error) int {
 	var fe *failure.Error
 	if errors.As(err, &fe) {
 		switch fe.ID {
-		case failure.InvalidInput:
+		case failure.InvalidInput, failure.MountMissing:
 			return ExitBadArgs
 		case failure.NotPermitted:
 			return ExitNotPermitted

@@ -42,6 +42,7 @@ type Step struct {
 	Config      any               // pointer to the step's config struct
 	Results     []step.ResultName // declared beside the step's code; described in resultDocs
 	Workspaces  []WorkspaceUse
+	Mounts      []MountUse
 	// Memory is the container's memory limit (and request), from the step's measured peak
 	// (make bench); GOMEMLIMIT is set to 90% of it so the Go runtime collects before the
 	// cgroup kills.
@@ -62,14 +63,39 @@ type WorkspaceUse struct {
 	Workspace   string
 	Description string
 	Optional    bool
-	// PathEnv receives the workspace's path, plus "/"+File when File is set.
+	// PathEnv receives the workspace's path.
 	PathEnv string
-	File    string
-	// KeyParam, when set, is a param naming the file (a Secret's key): File is then
-	// "$(params.<KeyParam.Name>)".
-	KeyParam *Param
 	// BoundEnv receives "$(workspaces.<name>.bound)".
 	BoundEnv string
+}
+
+// MountUse is a Secret or ConfigMap a step reads one file of. The Task mounts it itself, from a
+// volume named by a param with optional: true, never from a workspace: a workspace bound to an
+// object that does not exist leaves the pod in ContainerCreating (the kubelet's FailedMount)
+// until the run times out, whereas an optional volume always lets the pod start and the step
+// says within a second which object or key is missing (step.Mounted).
+type MountUse struct {
+	Volume  string // the volume's name; mounted read-only at MountDir/<Volume>
+	Kind    string // "Secret" or "ConfigMap"
+	NameEnv string // the setting that names the object: its param names the volume's object
+	FileEnv string // receives MountDir/<Volume>/<key>
+	Key     string // the key, when fixed
+	// KeyParam, when set, is a param naming the key instead.
+	KeyParam *Param
+}
+
+// MountDir is where a step finds the Secrets and ConfigMaps its Task mounts (MountUse).
+const MountDir = "/mnt"
+
+// Dir is the folder the volume is mounted at.
+func (m MountUse) Dir() string { return MountDir + "/" + m.Volume }
+
+// File is the value of FileEnv: the key's file in the mount.
+func (m MountUse) File() string {
+	if m.KeyParam != nil {
+		return m.Dir() + "/$(params." + m.KeyParam.Name + ")"
+	}
+	return m.Dir() + "/" + m.Key
 }
 
 // Param is a Tekton string param.
@@ -104,6 +130,9 @@ func (s *Step) Params() ([]Param, error) {
 	for _, w := range s.Workspaces {
 		fed[w.PathEnv], fed[w.BoundEnv] = true, true
 	}
+	for _, m := range s.Mounts {
+		fed[m.FileEnv] = true
+	}
 	var out []Param
 	for _, f := range fields {
 		if f.Param() == "" || fed[f.Env] {
@@ -116,9 +145,9 @@ func (s *Step) Params() ([]Param, error) {
 		}
 		out = append(out, p)
 	}
-	for _, w := range s.Workspaces {
-		if w.KeyParam != nil {
-			out = append(out, *w.KeyParam)
+	for _, m := range s.Mounts {
+		if m.KeyParam != nil {
+			out = append(out, *m.KeyParam)
 		}
 	}
 	return out, nil

@@ -2,6 +2,7 @@ package tektongen
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/release-to-prod/release-to-prod/pkg/alerts"
 	"github.com/release-to-prod/release-to-prod/pkg/history"
@@ -17,22 +18,21 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/verdict"
 )
 
-// The workspaces, described once.
+// The Secrets and ConfigMaps the steps read, mounted by their Tasks (MountUse), described once.
 var (
-	registryCredentials = WorkspaceUse{Workspace: "registry-credentials", Optional: true,
-		Description: "Pull credentials (a dockerconfigjson Secret) for the staging repository; its Quay entry also authenticates the security API. Unbound: anonymous.",
-		PathEnv:     "DOCKER_CONFIG_FILE", File: ".dockerconfigjson"}
-	caBundle = WorkspaceUse{Workspace: "ca-bundle", Optional: true,
-		Description: "A PEM CA bundle (key ca.crt, or ca-bundle.crt as in Konflux's trusted-ca) trusted besides the system roots. Unbound: system roots only.",
-		PathEnv:     "CA_FILE", File: "ca.crt", BoundEnv: "CA_BOUND"}
+	registryCredentials = MountUse{Volume: "registry-credentials", Kind: "Secret", NameEnv: "DOCKER_CONFIG_SECRET",
+		FileEnv: "DOCKER_CONFIG_FILE", Key: ".dockerconfigjson"}
+	// The key of Konflux's trusted-ca; the step reads ca.crt or service-ca.crt when it is missing
+	// (httpclient.CABundleKeys).
+	caBundle = MountUse{Volume: "ca-bundle", Kind: "ConfigMap", NameEnv: "CA_CONFIGMAP", FileEnv: "CA_FILE", Key: "ca-bundle.crt"}
+	tokenOf  = func(volume, secretParam, def, what string) MountUse {
+		return MountUse{Volume: volume, Kind: "Secret", NameEnv: "TOKEN_SECRET", FileEnv: "TOKEN_FILE",
+			KeyParam: keyParam(strings.ReplaceAll(volume, "-", "_")+"_key", secretParam, def, what)}
+	}
 )
 
-func keyParam(name, secret, def string) *Param {
-	return &Param{Name: name, Default: &def, Check: "key", Description: "Key of the " + secret + " Secret that holds " + map[string]string{
-		"monitoring-token": "the bearer token for Alertmanager/Prometheus.",
-		"quay-token":       "the Quay OAuth token.",
-		"slack-webhook":    "the Slack incoming-webhook URL.",
-	}[secret]}
+func keyParam(name, objectParam, def, what string) *Param {
+	return &Param{Name: name, Default: &def, Check: "key", Description: "Key of " + objectParam + " holding " + what + "."}
 }
 
 // Steps is every step of the project, in the order the preflight pod runs the gates.
@@ -59,7 +59,7 @@ var Steps = []*Step{
 		Description: "Checks that the staging image tagged with the commit SHA exists (one HEAD request; with build_wait_timeout it first waits, with progress lines, for the commit's build and push Snapshot), pins its digest and lists the digest of each platform of a multi-arch index. The repository is read from the Konflux Component (or a Snapshot) unless given. Fails with advice when the image was not built yet, the credentials are rejected or the registry cannot be reached.",
 		Config:      &image.Config{},
 		Results:     []step.ResultName{image.ResultStagingImage, image.ResultPinnedDigest, image.ResultPlatformDigests},
-		Workspaces:  []WorkspaceUse{registryCredentials},
+		Mounts:      []MountUse{registryCredentials},
 	},
 	{
 		Name: "konflux-preflight", DisplayName: "Konflux preflight", Memory: "32Mi", Tags: "konflux, release",
@@ -72,25 +72,14 @@ var Steps = []*Step{
 		Description: "The alerts gate: blocks a production release while production alerts are firing. Reads Alertmanager's API v2 (silenced and inhibited alerts do not block) or a Prometheus/Thanos /api/v1/alerts, and fails closed when the source cannot be reached or read, unless skip_alerts is \"true\".",
 		Config:      &alerts.Config{},
 		Results:     []step.ResultName{alerts.ResultFiring, alerts.ResultNames},
-		Workspaces: []WorkspaceUse{
-			{Workspace: "monitoring-token", Optional: true,
-				Description: "An Opaque Secret (tenant policy rejects service-account-token Secrets) with the bearer token for Alertmanager/Prometheus under monitoring_token_key. Unbound: no token.",
-				PathEnv:     "TOKEN_FILE", KeyParam: keyParam("monitoring_token_key", "monitoring-token", "token"), BoundEnv: "TOKEN_BOUND"},
-			caBundle,
-		},
+		Mounts:      []MountUse{tokenOf("monitoring-token", "monitoring_token_secret", "token", "the token"), caBundle},
 	},
 	{
 		Name: "check-vulnerabilities", DisplayName: "Check vulnerabilities (Quay scan)", Memory: "48Mi", Tags: "release, security",
 		Description: "The vulnerability gate: reads Quay's security scan (Clair) of the pinned image digest and blocks while it reports critical vulnerabilities (optionally high ones too). A queued scan is polled until scan_poll_timeout; a multi-arch index, which Quay does not scan, is checked platform by platform. Fails closed when the scan is missing, failed, unsupported or unreadable, unless skip_vulnerabilities is \"true\".",
 		Config:      &quay.Config{},
 		Results:     []step.ResultName{quay.ResultScanOutput, quay.ResultCriticalCount},
-		Workspaces: []WorkspaceUse{
-			{Workspace: "quay-token", Optional: true,
-				Description: "A Quay OAuth token (repo:read) under quay_token_key, for the security API. Unbound: registry-credentials, or anonymous.",
-				PathEnv:     "TOKEN_FILE", KeyParam: keyParam("quay_token_key", "quay-token", "token"), BoundEnv: "TOKEN_BOUND"},
-			func() WorkspaceUse { w := registryCredentials; w.BoundEnv = "DOCKER_CONFIG_BOUND"; return w }(),
-			caBundle,
-		},
+		Mounts:      []MountUse{tokenOf("quay-token", "quay_token_secret", "token", "the token"), registryCredentials, caBundle},
 	},
 	{
 		Name: "check-app-interface", DisplayName: "Check app-interface SaaS file", Memory: "32Mi", Tags: "release, app-interface",
@@ -98,7 +87,7 @@ var Steps = []*Step{
 		Config:      &saasfile.Config{},
 		Results:     []step.ResultName{saasfile.ResultSaasFile, saasfile.ResultTargetsChecked},
 		Workspaces: []WorkspaceUse{{Workspace: "app-interface", Optional: true,
-			Description: "A checkout of app-interface, or a folder holding just the SaaS file. Unbound: the app-interface gate blocks (fail closed) unless skip_app_interface is \"true\".",
+			Description: "A checkout of app-interface (PVC or emptyDir a clone task filled). Unbound: the gate blocks unless skip_app_interface is \"true\".",
 			PathEnv:     "CHECKOUT_DIR"}},
 	},
 	{
@@ -122,12 +111,11 @@ var Steps = []*Step{
 	},
 	{
 		Name: "notify", DisplayName: "Notify Slack of a release", Memory: "32Mi", Tags: "release, slack",
-		Description: "Posts how a release run went (released, blocked, rejected, dry run, failed) to a Slack incoming webhook as a Block Kit message, with the cause and the fix. A message that cannot be sent is a warning and the step succeeds, unless fail_on_error is \"true\". Without the slack-webhook workspace the notification is skipped.",
+		Description: "Posts how a release run went (released, blocked, rejected, dry run, failed) to a Slack incoming webhook as a Block Kit message, with the cause and the fix. A message that cannot be sent is a warning and the step succeeds, unless fail_on_error is \"true\". Without the Slack Secret (slack_webhook_secret) the notification is skipped and says so.",
 		Config:      &slack.Config{},
 		Results:     []step.ResultName{slack.ResultNotified},
-		Workspaces: []WorkspaceUse{{Workspace: "slack-webhook", Optional: true,
-			Description: "A Secret holding the Slack incoming-webhook URL under the key slack_webhook_key. Unbound: the notification is skipped and says so.",
-			PathEnv:     "WEBHOOK_URL_FILE", KeyParam: keyParam("slack_webhook_key", "slack-webhook", "url")}},
+		Mounts: []MountUse{{Volume: "slack-webhook", Kind: "Secret", NameEnv: "WEBHOOK_SECRET", FileEnv: "WEBHOOK_URL_FILE",
+			KeyParam: keyParam("slack_webhook_key", "slack_webhook_secret", "url", "the webhook URL")}},
 	},
 }
 
@@ -169,7 +157,7 @@ var resultDocs = map[step.ResultName]string{
 	release.ResultReleaseStatus:     "How the release ended: Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked or Doubtful (may be in production); record-history adds Rejected, Running, Cancelled, RunTimedOut, NotPermitted.",
 	history.ResultHistoryEntries:    "Number of entries in the history after this one was added.",
 	history.ResultRecordNote:        "What went wrong recording the run in the history (e.g. a ConfigMap write the ServiceAccount may not make), in one line with the fix; empty when recorded.",
-	slack.ResultNotified:            "\"true\" when Slack took the message, \"false\" when it could not be sent, \"skipped\" when no webhook was bound.",
+	slack.ResultNotified:            "\"true\" when Slack took the message, \"false\" when it could not be sent, \"skipped\" when no Slack Secret is configured.",
 }
 
 // describe returns the description of result r.

@@ -76,6 +76,10 @@ func (u stepUse) container() (v1.Step, error) {
 	if err != nil {
 		return v1.Step{}, err
 	}
+	for _, m := range s.Mounts {
+		// Read-only without saying so: the kubelet mounts Secret and ConfigMap volumes read-only.
+		st.VolumeMounts = append(st.VolumeMounts, corev1.VolumeMount{Name: m.Volume, MountPath: m.Dir()})
+	}
 	st.Env = append(env,
 		corev1.EnvVar{Name: "RESULTS_DIR", Value: "$(step.results." + string(s.Results[0]) + ".path)/.."},
 		corev1.EnvVar{Name: "GOMEMLIMIT", Value: gomem},
@@ -95,15 +99,11 @@ func (u stepUse) env() ([]corev1.EnvVar, error) {
 		return nil, err
 	}
 	ws := map[string]string{}
+	for _, m := range s.Mounts {
+		ws[m.FileEnv] = m.File()
+	}
 	for _, w := range s.Workspaces {
-		path := "$(workspaces." + w.Workspace + ".path)"
-		switch {
-		case w.KeyParam != nil:
-			path += "/$(params." + w.KeyParam.Name + ")"
-		case w.File != "":
-			path += "/" + w.File
-		}
-		ws[w.PathEnv] = path
+		ws[w.PathEnv] = "$(workspaces." + w.Workspace + ".path)"
 		if w.BoundEnv != "" {
 			ws[w.BoundEnv] = "$(workspaces." + w.Workspace + ".bound)"
 		}
@@ -132,6 +132,30 @@ func (u stepUse) env() ([]corev1.EnvVar, error) {
 		out = append(out, corev1.EnvVar{Name: env, Value: value})
 	}
 	return out, nil
+}
+
+// volume is the Task volume of m: the object its param names, optional, so that the pod starts
+// whether or not it exists (see MountUse).
+func (s *Step) volume(m MountUse) (corev1.Volume, error) {
+	fields, err := s.fields()
+	if err != nil {
+		return corev1.Volume{}, err
+	}
+	f, ok := fields[m.NameEnv]
+	if !ok || f.Param() == "" {
+		return corev1.Volume{}, fmt.Errorf("step %s: mount %s: setting %s is not a param of the step", s.Name, m.Volume, m.NameEnv)
+	}
+	name := "$(params." + f.Param() + ")"
+	v := corev1.Volume{Name: m.Volume}
+	switch m.Kind {
+	case "Secret":
+		v.Secret = &corev1.SecretVolumeSource{SecretName: name, Optional: ptr.To(true)}
+	case "ConfigMap":
+		v.ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}, Optional: ptr.To(true)}
+	default:
+		return corev1.Volume{}, fmt.Errorf("step %s: mount %s: kind %q is not Secret or ConfigMap", s.Name, m.Volume, m.Kind)
+	}
+	return v, nil
 }
 
 // RestrictedSecurityContext is what restricted pod security and OpenShift's restricted-v2 SCC
@@ -177,6 +201,17 @@ func taskSpec(description string, uses []stepUse) (*v1.TaskSpec, error) {
 			}
 			seenParam[p.Name] = true
 			spec.Params = append(spec.Params, p.spec())
+		}
+		for _, m := range u.step.Mounts {
+			if seenWS[m.Volume] {
+				continue
+			}
+			seenWS[m.Volume] = true
+			v, err := u.step.volume(m)
+			if err != nil {
+				return nil, err
+			}
+			spec.Volumes = append(spec.Volumes, v)
 		}
 		for _, w := range u.step.Workspaces {
 			if seenWS[w.Workspace] {

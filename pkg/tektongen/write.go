@@ -193,6 +193,9 @@ func taskReadme(root, path string, s *Step) (File, error) {
 			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", w.Workspace, yesNo(w.Optional), cell(w.Description))
 		}
 	}
+	if err := mountsTable(&b, []*Step{s}); err != nil {
+		return File{}, err
+	}
 	b.WriteString("\n## Results\n\n| name | description |\n|---|---|\n")
 	for _, r := range s.Results {
 		desc, err := describe(r)
@@ -219,6 +222,15 @@ func pipelineReadme(root string, pl *v1.Pipeline) (File, error) {
 	for _, w := range pl.Spec.Workspaces {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", w.Name, yesNo(w.Optional), cell(w.Description))
 	}
+	var steps []*Step
+	for _, pt := range pipelineTasks() {
+		for _, u := range pt.uses {
+			steps = append(steps, u.step)
+		}
+	}
+	if err := mountsTable(&b, steps); err != nil {
+		return File{}, err
+	}
 	b.WriteString("\n## Results\n\n| name | description |\n|---|---|\n")
 	for _, r := range pl.Spec.Results {
 		fmt.Fprintf(&b, "| `%s` | %s |\n", r.Name, cell(r.Description))
@@ -234,6 +246,39 @@ func pipelineReadme(root string, pl *v1.Pipeline) (File, error) {
 	}
 	path := filepath.Join("pipelines", PipelineName, Version, "README.md")
 	return spliceReadme(root, path, "# "+pl.Name+"\n\n"+pl.Spec.Description+"\n", b.String())
+}
+
+// mountsTable writes the Secrets and ConfigMaps the steps read, which their Tasks mount from
+// optional volumes named by params (MountUse), once each.
+func mountsTable(b *strings.Builder, steps []*Step) error {
+	seen := map[string]bool{}
+	var rows []string
+	for _, s := range steps {
+		fields, err := s.fields()
+		if err != nil {
+			return err
+		}
+		for _, m := range s.Mounts {
+			if seen[m.Volume] {
+				continue
+			}
+			seen[m.Volume] = true
+			f := fields[m.NameEnv]
+			key := "`" + m.Key + "`"
+			if m.KeyParam != nil {
+				key = fmt.Sprintf("param `%s` (default `%s`)", m.KeyParam.Name, *m.KeyParam.Default)
+			}
+			rows = append(rows, fmt.Sprintf("| `%s` (default `%s`) | %s | %s | %s |\n", f.Param(), f.Default, m.Kind, key, cell(sentence(f.Desc))))
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	b.WriteString("\n## Secrets and ConfigMaps\n\nMounted by the Task from optional volumes named by params, never bound as workspaces: absent under its default name means not configured; a name you pass that does not exist, or an object without the key, fails the step (exit 2) naming the object, the key and the fix (notify says it, sends nothing and succeeds unless fail_on_error).\n\n| named by | kind | key | description |\n|---|---|---|---|\n")
+	for _, r := range rows {
+		b.WriteString(r)
+	}
+	return nil
 }
 
 // spliceReadme replaces the generated part of the README at path, or writes a new README

@@ -57,8 +57,8 @@ func (r *LocalRun) Cond() *apis.Condition {
 // namespace, against what the node's run uses: the API server at the kubernetes Service IP
 // with a token of the tenant's release-to-prod ServiceAccount (the rights its pods get), the
 // cluster's registry, the stand-ins served on the pods' gateway, trusted as the step images
-// trust them (the host's CA bundle and the cluster's CA), and the tenant's Slack webhook as a
-// secret folder. Its files stay in workDir.
+// trust them (the host's CA bundle and the cluster's CA); the Secrets the Tasks mount (the Slack
+// webhook's) it reads as the tenant admin. Its files stay in workDir.
 func (tn *Tenant) RunLocal(ctx context.Context, lr LocalRunner, p *pipelinev1.Pipeline, params map[string]string, workDir string) (*LocalRun, error) {
 	c := tn.c
 	if err := os.MkdirAll(workDir, 0o700); err != nil {
@@ -109,19 +109,15 @@ current-context: node
 `, APIServiceIP, caFile, tok.Status.Token, tn.NS)), 0o600); err != nil {
 		return nil, fmt.Errorf("tkn-local: %w", err)
 	}
-	slack := filepath.Join(workDir, "secrets", "slack-webhook")
-	if err := os.MkdirAll(slack, 0o700); err != nil {
-		return nil, fmt.Errorf("tkn-local: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(slack, "url"), []byte(tn.SlackURL), 0o600); err != nil {
-		return nil, fmt.Errorf("tkn-local: %w", err)
-	}
 	runDir := filepath.Join(workDir, "run")
 	args := []string{"--net=" + c.ns.path, "--", lr.TknLocal, "pipeline", "start", "-f", pipelineFile,
 		"--repo", lr.Root, "--bin", lr.BinDir, "--kubeconfig", kubeconfig, "--workdir", runDir,
 		// The name the node's runs get (generateName release-to-prod-): texts that quote it
 		// are cut at the same places.
-		"--prefix-name", "release-to-prod", "-w", "name=slack-webhook,secret=" + slack}
+		"--prefix-name", "release-to-prod",
+		// The Secrets the Tasks mount are read as the kubelet reads them, not with the steps'
+		// ServiceAccount (which may not read Secrets).
+		"--mount-kubeconfig", tn.AdminKubeconfig}
 	for _, n := range slices.Sorted(maps.Keys(params)) {
 		args = append(args, "-p", n+"="+params[n])
 	}

@@ -196,6 +196,23 @@ func TestPipelineOnNode(t *testing.T) {
 				}
 				checkNotBlocked(t, r)
 			}},
+		{name: "a Secret that does not exist", ns: "no-secret", konflux: passing, scan: CleanScan(),
+			// Named by its param and mounted by the Task as an optional volume: the pod starts
+			// and the step says what is missing, where a workspace bound to it would leave the
+			// pod in ContainerCreating until the run's timeout.
+			params: []string{"skip_alerts", "false", "alertmanager_url", alertmanagerURL, "alert_matchers", `environment="production",case="none"`,
+				"monitoring_token_secret", "team-monitoring-token"},
+			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, releases int) {
+				assert.Less(t, r.Wall, time.Minute, "a missing Secret ends the run within a minute")
+				checkStopped(t, r, h, "Blocked", "Secret team-monitoring-token (param monitoring_token_secret) does not exist in this namespace (or holds no key): the step cannot read its key token")
+				if assert.Len(t, r.Posts, 1) {
+					assert.Contains(t, r.Posts[0], "kubectl create secret generic team-monitoring-token --from-file=token=", "Slack gives the fix")
+				}
+				assert.Zero(t, releases, "no Release")
+				if pre := r.TaskRun("preflight"); assert.NotNil(t, pre) {
+					assert.Equal(t, "alerts", taskResults(pre)["FAILED_GATES"])
+				}
+			}},
 		{name: "tasks timeout while check-image waits for the build", ns: "timeout", konflux: passing, scan: CleanScan(), runSHA: unbuiltSHA,
 			params: []string{"build_wait_timeout", "10m"},
 			opts: RunOptions{Timeouts: &pipelinev1.TimeoutFields{

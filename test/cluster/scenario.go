@@ -87,13 +87,16 @@ func ReadPipeline(root string) (*pipelinev1.Pipeline, error) {
 }
 
 // Tenant is a restricted tenant namespace set up as a Konflux tenant admin does it (Konflux's
-// own roles, the README's set-up script run as the admin), a Slack sink over HTTPS bound as the
-// slack-webhook Secret, and a Tekton client acting as that admin: on hosted Konflux only the
+// own roles, the README's set-up script run as the admin), a Slack sink over HTTPS whose URL is
+// the Secret release-to-prod-slack-webhook, and a Tekton client acting as that admin: on hosted Konflux only the
 // tenant admin may create PipelineRuns.
 type Tenant struct {
 	NS       string
 	SlackURL string // the webhook URL, as pods see it
 	Tekton   tektonclient.Interface
+	// AdminKubeconfig acts as the tenant admin: tkn-local reads the Secrets the Tasks mount
+	// with it, as the kubelet reads them with its own credentials.
+	AdminKubeconfig string
 
 	c     *Cluster
 	mu    sync.Mutex
@@ -113,7 +116,7 @@ const TenantVariant = tenantsetup.Upstream
 // tenant admin does: Konflux's own ClusterRoles of TenantVariant (read beside the checkout at
 // root), TenantAdminUser bound to the admin role by RoleBindings in ns as Konflux binds it, the
 // README's set-up script (config/tenant-setup.sh) run as that user, as written, and the
-// slack-webhook Secret created by that user. A step the admin may not perform fails here.
+// Slack webhook Secret created by that user under the name the Pipeline mounts by default. A step the admin may not perform fails here.
 func (c *Cluster) NewTenant(ctx context.Context, root, ns string) (*Tenant, error) {
 	if err := c.RestrictedNamespace(ctx, ns); err != nil {
 		return nil, err
@@ -140,7 +143,7 @@ func (c *Cluster) NewTenant(ctx context.Context, root, ns string) (*Tenant, erro
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", ns, err)
 	}
-	tn := &Tenant{NS: ns, c: c}
+	tn := &Tenant{NS: ns, c: c, AdminKubeconfig: adminKubeconfig}
 	sink, err := c.ServeTLS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		tn.mu.Lock()
@@ -153,10 +156,10 @@ func (c *Cluster) NewTenant(ctx context.Context, root, ns string) (*Tenant, erro
 	}
 	tn.SlackURL = "https://" + sink + "/services/T000/B000/XXXX"
 	if _, err := admin.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "slack-webhook"},
+		ObjectMeta: metav1.ObjectMeta{Name: "release-to-prod-slack-webhook"}, // slack_webhook_secret's default
 		StringData: map[string]string{"url": tn.SlackURL},
 	}, metav1.CreateOptions{}); err != nil {
-		return nil, fmt.Errorf("tenant %s: slack-webhook Secret: %w", ns, err)
+		return nil, fmt.Errorf("tenant %s: Slack webhook Secret: %w", ns, err)
 	}
 	if tn.Tekton, err = tektonclient.NewForConfig(cfg); err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", ns, err)
@@ -263,8 +266,8 @@ func (r *Run) Reported() bool {
 	return rc != nil && rc.Status == corev1.ConditionTrue
 }
 
-// Run creates a PipelineRun of spec with params as the tenant admin (the slack-webhook Secret
-// bound, ServiceAccount release-to-prod, release-to-prod-releaser for create-release), reports the TaskRuns as they end on progress, and
+// Run creates a PipelineRun of spec with params as the tenant admin (the Tasks mount the Slack
+// Secret by its default name; ServiceAccount release-to-prod, release-to-prod-releaser for create-release), reports the TaskRuns as they end on progress, and
 // waits up to timeout for the run to end.
 func (tn *Tenant) Run(ctx context.Context, spec *pipelinev1.PipelineSpec, params map[string]string, timeout time.Duration, progress io.Writer) (*Run, error) {
 	return tn.RunWith(ctx, spec, params, RunOptions{}, timeout, progress)
@@ -309,11 +312,8 @@ func (tn *Tenant) RunWith(ctx context.Context, spec *pipelinev1.PipelineSpec, pa
 	pr := &pipelinev1.PipelineRun{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "release-to-prod-"},
 		Spec: pipelinev1.PipelineRunSpec{
-			PipelineSpec: spec,
-			Params:       ps,
-			Workspaces: []pipelinev1.WorkspaceBinding{
-				{Name: "slack-webhook", Secret: &corev1.SecretVolumeSource{SecretName: "slack-webhook"}},
-			},
+			PipelineSpec:    spec,
+			Params:          ps,
 			TaskRunTemplate: pipelinev1.PipelineTaskRunTemplate{ServiceAccountName: "release-to-prod"},
 			// As the README binds them: only create-release may create a Release.
 			TaskRunSpecs: []pipelinev1.PipelineTaskRunSpec{{PipelineTaskName: "create-release", ServiceAccountName: "release-to-prod-releaser"}},

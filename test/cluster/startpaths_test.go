@@ -127,7 +127,7 @@ func TestStartPathsOnNode(t *testing.T) {
 		for _, n := range slices.Sorted(maps.Keys(fill)) {
 			pr.Spec.Params = append(pr.Spec.Params, pipelinev1.Param{Name: n, Value: *pipelinev1.NewStructuredValues(fill[n])})
 		}
-		pacSecrets(ctx, t, c, tn)
+		defaultSecrets(ctx, t, c, tn)
 		return &pr
 	}
 	// What the node needs over the PaC run's values: the Quay stand-in, no Alertmanager or
@@ -324,14 +324,16 @@ func TestStartPathsOnNode(t *testing.T) {
 
 		tn, _, err := w.SeedTenant(ctx, "start-tkn", releaseSHA)
 		require.NoError(t, err)
-		// The Secrets and the claim the command names, as the tenant would have them; the
-		// claim holds an app-interface checkout that points production at the commit.
+		// The Secrets under the names the Pipeline mounts by default (the command names none:
+		// a Secret bound as a workspace would hang the run when missing), and the claim the
+		// command names, as the tenant would have them; the claim holds an app-interface
+		// checkout that points production at the commit.
 		bound := workspaceBindings(strings.Fields(command))
-		for ws, secret := range map[string]string{"registry-credentials": bound["registry-credentials"]["secret"],
-			"monitoring-token": bound["monitoring-token"]["secret"], "slack-webhook": bound["slack-webhook"]["secret"]} {
-			require.NotEmpty(t, secret, "the command binds workspace %s to a Secret", ws)
-			createSecret(ctx, t, c, tn, ws, secret)
+		for ws, b := range bound {
+			assert.Empty(t, b["secret"], "the README binds no Secret as workspace %s", ws)
+			assert.Empty(t, b["config"], "the README binds no ConfigMap as workspace %s", ws)
 		}
+		defaultSecrets(ctx, t, c, tn)
 		claim := bound["app-interface"]["claimName"]
 		require.NotEmpty(t, claim, "the command binds app-interface to a claim holding a checkout")
 		appInterfaceClaim(ctx, t, c, root, tn.NS, claim)
@@ -389,8 +391,8 @@ func checkReleased(ctx context.Context, t *testing.T, w *ReleaseWorld, tn *Tenan
 	}
 }
 
-// tenantRun creates a PipelineRun as the tenant user — of ref or of spec — with params, the
-// slack-webhook Secret bound and ServiceAccount release-to-prod, and follows it.
+// tenantRun creates a PipelineRun as the tenant user — of ref or of spec — with params and
+// ServiceAccount release-to-prod, and follows it.
 func tenantRun(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant, ref *pipelinev1.PipelineRef, spec *pipelinev1.PipelineSpec, params map[string]string) *Run {
 	t.Helper()
 	var ps pipelinev1.Params
@@ -405,7 +407,6 @@ func tenantRun(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant, ref *p
 	if spec == nil {
 		// The release Pipeline, bound as the README binds it: only create-release may create a
 		// Release.
-		pr.Spec.Workspaces = []pipelinev1.WorkspaceBinding{{Name: "slack-webhook", Secret: &corev1.SecretVolumeSource{SecretName: "slack-webhook"}}}
 		pr.Spec.TaskRunSpecs = []pipelinev1.PipelineTaskRunSpec{{PipelineTaskName: "create-release", ServiceAccountName: "release-to-prod-releaser"}}
 	}
 	created := time.Now()
@@ -434,30 +435,30 @@ func logRun(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant, r *Run) {
 	}
 }
 
-// pacSecrets creates the Secrets the PaC run's workspaces name, as its comments ask a team to:
-// pull credentials (none needed here), a monitoring token, the Slack webhook (the tenant's sink).
-func pacSecrets(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant) {
+// defaultSecrets creates the Secrets the Pipeline mounts under their default names, as the PaC
+// run's comments and the README ask a team to: pull credentials (none needed here), a
+// monitoring token, the Slack webhook (the tenant's sink).
+func defaultSecrets(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant) {
 	t.Helper()
-	for ws, name := range map[string]string{"registry-credentials": "release-to-prod-registry",
-		"monitoring-token": "release-to-prod-monitoring-token", "slack-webhook": "release-to-prod-slack-webhook"} {
-		createSecret(ctx, t, c, tn, ws, name)
+	for _, name := range []string{"release-to-prod-registry", "release-to-prod-monitoring-token", "release-to-prod-slack-webhook"} {
+		createSecret(ctx, t, c, tn, name)
 	}
 }
 
-// createSecret creates Secret name for workspace ws, unless it exists.
-func createSecret(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant, ws, name string) {
+// createSecret creates default-named Secret name, unless it exists.
+func createSecret(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant, name string) {
 	t.Helper()
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	switch ws {
-	case "registry-credentials":
+	switch name {
+	case "release-to-prod-registry":
 		s.Type = corev1.SecretTypeDockerConfigJson
 		s.StringData = map[string]string{corev1.DockerConfigJsonKey: `{"auths":{}}`}
-	case "monitoring-token":
+	case "release-to-prod-monitoring-token":
 		s.StringData = map[string]string{"token": "monitoring-token-of-the-test"}
-	case "slack-webhook":
+	case "release-to-prod-slack-webhook":
 		s.StringData = map[string]string{"url": tn.SlackURL}
 	default:
-		t.Fatalf("no Secret for workspace %s", ws)
+		t.Fatalf("no default Secret %s", name)
 	}
 	if _, err := c.Client.CoreV1().Secrets(tn.NS).Create(ctx, s, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
 		require.NoError(t, err)

@@ -18,8 +18,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/release-to-prod/release-to-prod/pkg/history"
 	"github.com/release-to-prod/release-to-prod/pkg/runner"
@@ -44,7 +46,7 @@ type pipelineKit struct {
 	repo     *tekton.Repo
 	pipeline *v1.Pipeline
 	binDir   string
-	dir      string // app-interface checkout, secret folders
+	dir      string // app-interface checkout
 	checkout string
 
 	// Every secret value any run was given; every run's output and files are checked for them.
@@ -85,15 +87,49 @@ func (k *pipelineKit) canary(what string) string {
 	return v
 }
 
-// secretDir writes a folder holding a Secret's keys, as a mounted Secret would.
-func (k *pipelineKit) secretDir(t *testing.T, files map[string]string) string {
+// secret creates (or replaces) Secret name in namespace ns with data, in the sandbox's API
+// server: the Pipeline's Tasks mount their Secrets by name, and the local runner reads them
+// from there as the kubelet would.
+func (k *pipelineKit) secret(t *testing.T, ns, name string, data map[string]string) {
 	t.Helper()
-	d, err := os.MkdirTemp(k.dir, "secret-")
-	require.NoError(t, err)
-	for name, v := range files {
-		require.NoError(t, os.WriteFile(filepath.Join(d, name), []byte(v), 0o600))
+	k.object(t, ns, "secrets", name, map[string]any{"apiVersion": "v1", "kind": "Secret", "stringData": toAny(data)})
+}
+
+// configMap creates (or replaces) ConfigMap name in namespace ns with data.
+func (k *pipelineKit) configMap(t *testing.T, ns, name string, data map[string]string) {
+	t.Helper()
+	k.object(t, ns, "configmaps", name, map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "data": toAny(data)})
+}
+
+// deleteSecret deletes Secret name in namespace ns (absent already is fine).
+func (k *pipelineKit) deleteSecret(t *testing.T, ns, name string) {
+	t.Helper()
+	err := k.s.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}).Namespace(ns).Delete(context.Background(), name, metav1.DeleteOptions{})
+	if !apierrors.IsNotFound(err) {
+		require.NoError(t, err)
 	}
-	return d
+}
+
+func (k *pipelineKit) object(t *testing.T, ns, resource, name string, obj map[string]any) {
+	t.Helper()
+	u := &unstructured.Unstructured{Object: obj}
+	u.SetName(name)
+	u.SetNamespace(ns)
+	res := k.s.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: resource}).Namespace(ns)
+	err := res.Delete(context.Background(), name, metav1.DeleteOptions{})
+	if !apierrors.IsNotFound(err) {
+		require.NoError(t, err)
+	}
+	_, err = res.Create(context.Background(), u, metav1.CreateOptions{})
+	require.NoError(t, err)
+}
+
+func toAny(m map[string]string) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // pipelineTenant is one case's world: a seeded namespace, its webhook, its secrets.
@@ -101,13 +137,15 @@ type pipelineTenant struct {
 	*sandbox.Tenant
 	QuayRepo   string // the repository path in the Quay API
 	Hook       *sandbox.SlackWebhook
-	Workspaces map[string]runner.Workspace
-	AlertCase  string // the value of the "case" label that selects this case's alerts
+	QuayToken  string                      // in the Secret release-to-prod-quay-token
+	Workspaces map[string]runner.Workspace // the app-interface checkout
+	AlertCase  string                      // the value of the "case" label that selects this case's alerts
 }
 
 // tenant seeds namespace ns (multi-arch image unless o says otherwise), answers Quay with a
-// clean scan for the index and each platform, and binds the webhook, the Quay token and the
-// monitoring token (canaries) and the app-interface checkout.
+// clean scan for the index and each platform, creates the Secrets of the webhook, the Quay token
+// and the monitoring token (canaries) under their default names, and binds the app-interface
+// checkout.
 func (k *pipelineKit) tenant(t *testing.T, ns string, o sandbox.TenantOptions) *pipelineTenant {
 	t.Helper()
 	o.Namespace = ns
@@ -131,12 +169,11 @@ func (k *pipelineKit) tenant(t *testing.T, ns string, o sandbox.TenantOptions) *
 		}
 	}
 	pt.Hook = k.slack.Webhook(k.canary("Slack webhook path of " + ns))
-	pt.Workspaces = map[string]runner.Workspace{
-		"app-interface":    {Kind: "dir", Path: k.checkout},
-		"slack-webhook":    {Kind: "secret", Path: k.secretDir(t, map[string]string{"url": pt.Hook.URL + "\n"})},
-		"quay-token":       {Kind: "secret", Path: k.secretDir(t, map[string]string{"token": k.canary("Quay token of " + ns)})},
-		"monitoring-token": {Kind: "secret", Path: k.secretDir(t, map[string]string{"token": k.canary("monitoring token of " + ns)})},
-	}
+	pt.QuayToken = k.canary("Quay token of " + ns)
+	k.secret(t, ns, "release-to-prod-slack-webhook", map[string]string{"url": pt.Hook.URL + "\n"})
+	k.secret(t, ns, "release-to-prod-quay-token", map[string]string{"token": pt.QuayToken})
+	k.secret(t, ns, "release-to-prod-monitoring-token", map[string]string{"token": k.canary("monitoring token of " + ns)})
+	pt.Workspaces = map[string]runner.Workspace{"app-interface": {Kind: "dir", Path: k.checkout}}
 	return pt
 }
 

@@ -286,47 +286,43 @@ func (k *pipelineKit) secretCases(t *testing.T) {
 		k.s.Registry.RequireAuth("robot+release", pass)
 		t.Cleanup(func() { k.s.Registry.RequireAuth("", "") })
 		tn := k.tenant(t, "pl-registry-auth", sandbox.TenantOptions{})
-		ws := copyWorkspaces(tn.Workspaces)
-		// Quay robot auth from the same docker config (the quay-token workspace stays unbound:
-		// see "both credentials bound").
-		delete(ws, "quay-token")
-		ws["registry-credentials"] = runner.Workspace{Kind: "secret", Path: k.secretDir(t, map[string]string{
-			".dockerconfigjson": dockerConfig(k.s.Registry.Host, "robot+release", pass)})}
-		r := k.run(t, k.params(tn), ws)
+		// Quay robot auth from the same docker config (no Quay token Secret: see "both
+		// credentials").
+		k.deleteSecret(t, tn.Namespace, "release-to-prod-quay-token")
+		k.secret(t, tn.Namespace, "release-to-prod-registry", map[string]string{
+			".dockerconfigjson": dockerConfig(k.s.Registry.Host, "robot+release", pass)})
+		r := k.run(t, k.params(tn), tn.Workspaces)
 		require.NoError(t, r.Err)
 		assert.True(t, r.Succeeded(), r.statuses())
 		assertResult(t, r, "RELEASE_STATUS", "Succeeded")
 
 		t.Run("wrong password", func(t *testing.T) {
 			tn := k.tenant(t, "pl-registry-401", sandbox.TenantOptions{})
-			ws := copyWorkspaces(tn.Workspaces)
-			delete(ws, "quay-token")
-			ws["registry-credentials"] = runner.Workspace{Kind: "secret", Path: k.secretDir(t, map[string]string{
-				".dockerconfigjson": dockerConfig(k.s.Registry.Host, "robot+release", k.canary("wrong registry password"))})}
-			r := k.assertBlocked(t, tn, k.params(tn), ws, "image", "vulnerabilities")
+			k.deleteSecret(t, tn.Namespace, "release-to-prod-quay-token")
+			k.secret(t, tn.Namespace, "release-to-prod-registry", map[string]string{
+				".dockerconfigjson": dockerConfig(k.s.Registry.Host, "robot+release", k.canary("wrong registry password"))})
+			r := k.assertBlocked(t, tn, k.params(tn), tn.Workspaces, "image", "vulnerabilities")
 			assert.Contains(t, r.taskResult("preflight", "FAILURE_CAUSE"), "vulnerabilities: ")
 			assert.Contains(t, r.taskResult("preflight", "FAILURE_CAUSE"), "rejected the credentials")
-			assert.Contains(t, r.taskResult("preflight", "FAILURE_FIX"), "registry-credentials")
+			assert.Contains(t, r.taskResult("preflight", "FAILURE_FIX"), "Secret release-to-prod-registry")
 		})
 	})
 
-	t.Run("both credentials bound", func(t *testing.T) {
-		// registry-credentials for the staging registry and quay-token for the security API, the
-		// two workspaces the Pipeline offers: the release must go through.
+	t.Run("both credentials", func(t *testing.T) {
+		// The registry Secret for the staging registry and the Quay token Secret for the
+		// security API, the two credentials the Pipeline takes: the release must go through.
 		tn := k.tenant(t, "pl-both-creds", sandbox.TenantOptions{})
-		ws := copyWorkspaces(tn.Workspaces)
-		ws["registry-credentials"] = runner.Workspace{Kind: "secret", Path: k.secretDir(t, map[string]string{
-			".dockerconfigjson": dockerConfig(k.s.Registry.Host, "robot+release", k.canary("registry password (both bound)"))})}
-		r := k.run(t, k.params(tn), ws)
+		k.secret(t, tn.Namespace, "release-to-prod-registry", map[string]string{
+			".dockerconfigjson": dockerConfig(k.s.Registry.Host, "robot+release", k.canary("registry password (both given)"))})
+		r := k.run(t, k.params(tn), tn.Workspaces)
 		require.NoError(t, r.Err)
-		assert.True(t, r.Succeeded(), "binding both registry-credentials and quay-token blocks the vulnerability gate: %s\n%s",
+		assert.True(t, r.Succeeded(), "giving both the registry and the Quay token Secret blocks the vulnerability gate: %s\n%s",
 			r.taskResult("preflight", "FAILURE_CAUSE"), r.statuses())
 	})
 
 	t.Run("Quay answers 401", func(t *testing.T) {
 		tn := k.tenant(t, "pl-quay-401", sandbox.TenantOptions{})
-		token, err := os.ReadFile(filepath.Join(tn.Workspaces["quay-token"].Path, "token"))
-		require.NoError(t, err)
+		token := tn.QuayToken
 		// A proxy that echoes the credentials it refused, in the body.
 		body := fmt.Sprintf(`{"error":"unauthorized","error_message":"Invalid token: Bearer %s","status":401}`, token)
 		for _, d := range append([]string{tn.Digest}, sortedValues(tn.Platforms)...) {
@@ -334,7 +330,7 @@ func (k *pipelineKit) secretCases(t *testing.T) {
 		}
 		r := k.assertBlocked(t, tn, k.params(tn), tn.Workspaces, "vulnerabilities")
 		assert.Contains(t, r.taskResult("preflight", "FAILURE_CAUSE"), "rejected the credentials")
-		assert.Contains(t, r.taskResult("preflight", "FAILURE_FIX"), "the OAuth token in file "+tn.Workspaces["quay-token"].Path)
+		assert.Contains(t, r.taskResult("preflight", "FAILURE_FIX"), "the OAuth token in Secret release-to-prod-quay-token (key token)")
 	})
 
 	t.Run("Slack answers 500 with the URL", func(t *testing.T) {
@@ -351,10 +347,9 @@ func (k *pipelineKit) secretCases(t *testing.T) {
 	t.Run("Slack URL path wrong", func(t *testing.T) {
 		// A webhook the sink does not know: 404 no_service, the advice names the secret.
 		tn := k.tenant(t, "pl-slack-404", sandbox.TenantOptions{})
-		ws := copyWorkspaces(tn.Workspaces)
-		ws["slack-webhook"] = runner.Workspace{Kind: "secret", Path: k.secretDir(t, map[string]string{
-			"url": k.slack.URL + "/services/T0SANDBOX/B0SANDBOX/" + k.canary("revoked Slack webhook path")})}
-		r := k.run(t, k.params(tn), ws)
+		k.secret(t, tn.Namespace, "release-to-prod-slack-webhook", map[string]string{
+			"url": k.slack.URL + "/services/T0SANDBOX/B0SANDBOX/" + k.canary("revoked Slack webhook path")})
+		r := k.run(t, k.params(tn), tn.Workspaces)
 		require.NoError(t, r.Err)
 		assert.True(t, r.Succeeded(), r.statuses())
 		assertLines(t, r.Output, "no_service")

@@ -18,6 +18,10 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 )
 
@@ -34,7 +38,6 @@ type World struct {
 	Slack        *httptest.Server
 	Tenant       *sandbox.Tenant
 	Checkout     string // app-interface checkout
-	WebhookDir   string // secret folder holding the Slack webhook URL under "url"
 	stopRS       func()
 }
 
@@ -67,12 +70,14 @@ func Start(ctx context.Context, root, dir string, out io.Writer) (w *World, err 
 	if w.Checkout, err = appInterface(root, dir); err != nil {
 		return nil, err
 	}
-	w.WebhookDir = filepath.Join(dir, "slack")
-	if err := os.MkdirAll(w.WebhookDir, 0o700); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(w.WebhookDir, "url"), []byte(w.Slack.URL+"/services/T000/B000/stage"), 0o600); err != nil {
-		return nil, err
+	// The Slack Secret under the name the Pipeline mounts by default (slack_webhook_secret).
+	hook := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "release-to-prod-slack-webhook"},
+		"stringData": map[string]any{"url": w.Slack.URL + "/services/T000/B000/stage"},
+	}}
+	secrets := w.Sandbox.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}).Namespace(w.Tenant.Namespace)
+	if _, err := secrets.Create(ctx, hook, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("slack webhook Secret: %w", err)
 	}
 	// The demo's pace: Progressing after a second, released a second later.
 	w.stopRS = w.Sandbox.StartReleaseService(time.Second).Stop
@@ -88,7 +93,6 @@ func (w *World) PipelineArgs() []string {
 		"-p", "saas_file=data/services/aa/cicd/saas.yml",
 		"-p", "progress_interval=1s",
 		"-w", "name=app-interface,dir=" + w.Checkout,
-		"-w", "name=slack-webhook,secret=" + w.WebhookDir,
 		"--kubeconfig", w.Sandbox.Kubeconfig,
 	}
 }

@@ -25,21 +25,21 @@ type Config struct {
 	ReleasePlan         string `env:"RELEASE_PLAN" param:"release_plan" check:"name" desc:"ReleasePlan to release through; empty: the only ReleasePlan of the application (the preflight chooses it)"`
 	AlertmanagerURL     string `env:"ALERTMANAGER_URL" param:"alertmanager_url" check:"url" desc:"Base URL of Alertmanager (of Prometheus/Thanos with SOURCE=prometheus); the step appends the API path"`
 	SkipAlerts          string `env:"SKIP_ALERTS, default=false" param:"skip_alerts" check:"bool" desc:"\"true\" to skip the alerts gate explicitly (it passes and says so)"`
-	MonitoringTokenKey  string `env:"MONITORING_TOKEN_KEY, default=token" param:"monitoring_token_key" check:"key" desc:"Key of the monitoring-token Secret that holds the bearer token for Alertmanager/Prometheus"`
+	MonitoringTokenKey  string `env:"MONITORING_TOKEN_KEY, default=token" param:"monitoring_token_key" check:"key" desc:"Key of monitoring_token_secret holding the token"`
 	FailOnCritical      string `env:"FAIL_ON_CRITICAL, default=true" param:"fail_on_critical" check:"bool" desc:"\"true\" blocks on any critical vulnerability"`
 	FailOnHigh          string `env:"FAIL_ON_HIGH, default=false" param:"fail_on_high" check:"bool" desc:"\"true\" blocks on any high vulnerability too"`
 	ScanPollInterval    string `env:"SCAN_POLL_INTERVAL, default=5s" param:"scan_poll_interval" check:"duration" desc:"First wait between polls of a queued scan; doubled each time up to 30s"`
 	ScanPollTimeout     string `env:"SCAN_POLL_TIMEOUT, default=10m" param:"scan_poll_timeout" check:"duration" desc:"How long to wait for a scan that Quay still has queued (Go duration)"`
 	QuayAPIURL          string `env:"QUAY_API_URL, default=https://quay.io" param:"quay_api_url" check:"url" desc:"Base URL of Quay's API (https; http only on loopback)"`
 	SkipVulnerabilities string `env:"SKIP_VULNERABILITIES, default=false" param:"skip_vulnerabilities" check:"bool" desc:"\"true\" to skip the vulnerability gate explicitly (it passes and says so)"`
-	QuayTokenKey        string `env:"QUAY_TOKEN_KEY, default=token" param:"quay_token_key" check:"key" desc:"Key of the quay-token Secret that holds the Quay OAuth token"`
+	QuayTokenKey        string `env:"QUAY_TOKEN_KEY, default=token" param:"quay_token_key" check:"key" desc:"Key of quay_token_secret holding the token"`
 	SaasFile            string `env:"SAAS_FILE" param:"saas_file" check:"relpath" desc:"Path of the SaaS file relative to the checkout, e.g. data/services/<app>/cicd/saas.yml"`
 	SkipAppInterface    string `env:"SKIP_APP_INTERFACE, default=false" param:"skip_app_interface" check:"bool" desc:"\"true\" to skip the app-interface gate explicitly (it passes and says so)"`
 	Automated           string `env:"AUTOMATED, default=false" param:"automated" check:"bool" desc:"\"true\" when started by automation: recorded in the Release's annotation release-to-prod/started-by (the release service's automated label is never set: only integration-service may)"`
 	DryRun              string `env:"DRY_RUN, default=false" param:"dry_run" check:"bool" desc:"\"true\" runs every gate and prints the Release it would create, without creating it"`
 	ReleaseTimeout      string `env:"RELEASE_TIMEOUT, default=1h" param:"release_timeout" check:"period" desc:"How long to wait for the Release to finish (in observe mode: to appear and finish)"`
 	HistoryLimit        string `env:"HISTORY_LIMIT, default=200" param:"history_limit" check:"count" desc:"Entries kept, newest first"`
-	SlackWebhookKey     string `env:"SLACK_WEBHOOK_KEY, default=url" param:"slack_webhook_key" check:"key" desc:"Key of the slack-webhook Secret that holds the Slack incoming-webhook URL"`
+	SlackWebhookKey     string `env:"SLACK_WEBHOOK_KEY, default=url" param:"slack_webhook_key" check:"key" desc:"Key of slack_webhook_secret holding the webhook URL"`
 }
 
 // InvalidResult tells the step runtime where an invalid configuration is described.
