@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/release-to-prod/release-to-prod/pkg/imagebuild"
+	"github.com/release-to-prod/release-to-prod/test/cluster"
 )
 
 const testPEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -40,4 +41,30 @@ func TestColdPull(t *testing.T) {
 	arm, err := coldPull(dir, "arm64")
 	require.NoError(t, err)
 	assert.Equal(t, got.base, arm.base, "the same base layer on both platforms")
+}
+
+func TestStepGaps(t *testing.T) {
+	at := func(ms int) time.Time { return time.Unix(0, 0).Add(time.Duration(ms) * time.Millisecond) }
+	step := func(began, lastRan int) cluster.ContainerMemory {
+		return cluster.ContainerMemory{Began: at(began), LastRan: at(lastRan)}
+	}
+	tests := []struct {
+		name   string
+		steps  []cluster.ContainerMemory
+		want   gaps
+		wantOK bool
+	}{
+		{"one step: no gap", []cluster.ContainerMemory{step(0, 100)}, gaps{}, false},
+		{"ordered by start, whatever the order given", []cluster.ContainerMemory{step(1100, 1200), step(0, 100), step(2000, 2050)},
+			gaps{total: 1800 * time.Millisecond, longest: 1000 * time.Millisecond, ran: 250 * time.Millisecond}, true},
+		{"overlap within a sample counts zero", []cluster.ContainerMemory{step(0, 100), step(90, 200)},
+			gaps{total: 0, longest: 0, ran: 210 * time.Millisecond}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := stepGaps(tt.steps)
+			assert.Equal(t, tt.wantOK, ok)
+			assert.Equal(t, tt.want, got)
+		})
+	}
 }
