@@ -13,6 +13,7 @@ import (
 	"github.com/go-logr/logr"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
@@ -25,22 +26,29 @@ type nodeRun struct {
 	label, ns, status string
 	sha               string        // the commit released; sha when empty
 	target            time.Duration // the wall time the issue asks for; 0: none
-	kv                []string      // params over the release defaults
-	scale             bool          // the tenant holds noise objects and Quay's report is big, as in TestStepMemory
+	// flags are entries of Tekton's feature-flags ConfigMap set for this run only: a lever of
+	// whoever runs Tekton (not a tenant's), measured against the same run without it.
+	flags map[string]string
+	kv    []string // params over the release defaults
+	scale bool     // the tenant holds noise objects and Quay's report is big, as in TestStepMemory
 }
 
 // noiseObjects is how many Snapshots and Releases of other commits the dry run's tenant holds:
 // TestStepMemory's figure, so that the node's figures compare with the local runner's.
 const noiseObjects = 10_000
 
-// otherSHA is the commit the warm-node release releases.
-const otherSHA = "c2c3d4e5f60718293a4b5c6d7e8f901234567890"
+// otherSHA and thirdSHA are the commits the warm-node releases release.
+const (
+	otherSHA = "c2c3d4e5f60718293a4b5c6d7e8f901234567890"
+	thirdSHA = "d3d4e5f60718293a4b5c6d7e8f90123456789012"
+)
 
 // clusterSection measures what only a real node shows, on a cluster started fresh for it (a
 // cold node: no image pulled yet): each PipelineRun's wall time, each TaskRun's pod start, each
 // step's peak memory as the kernel counts it against the step's limit, and the bytes the node
-// pulls. Four runs: a release, the same commit again (already released), a release of another
-// commit in a second tenant (the node warm: every image pulled), and a dry run in a third tenant
+// pulls. Five runs: a release, the same commit again (already released), a release of another
+// commit in a second tenant (the node warm: every image pulled), the same in a third tenant with
+// Tekton's first step no longer waiting for the ready annotation, and a dry run in a fourth tenant
 // among 10,000 Snapshots and 10,000 Releases with a 1.5 MB Quay report, as TestStepMemory's
 // (make bench ONLY=memory) through the local runner.
 func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *sandbox.Tenant, _ int) error {
@@ -100,6 +108,11 @@ func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *san
 		{label: "already-released run", ns: "bench-release", status: "AlreadyReleased"},
 		// Before the dry run: its tenant's set-up stops the release-service stand-in.
 		{label: "release run, warm node (another tenant and commit)", ns: "bench-warm", status: "Succeeded", sha: otherSHA, target: 10 * time.Second},
+		// Tekton's default (true) holds each pod's first step until the controller has seen the
+		// pod running and annotated it ready, and the kubelet has written the annotation into the
+		// pod's downward API file, which Tekton's entrypoint polls once a second.
+		{label: "release run, warm node, Tekton's running-in-environment-with-injected-sidecars false", ns: "bench-warm-ready", status: "Succeeded", sha: thirdSHA,
+			target: 10 * time.Second, flags: map[string]string{"running-in-environment-with-injected-sidecars": "false"}},
 		{label: "dry run among 10,000 Snapshots + Releases", ns: "bench-scale", status: "DryRun", kv: []string{"dry_run", "true"}, scale: true},
 	} {
 		if run.sha == "" {
@@ -118,11 +131,51 @@ func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *san
 				}
 			}
 		}
-		if err := measureRun(ctx, rep, c, w, tn, pulls, mem, run); err != nil {
+		if err := withFeatureFlags(ctx, c, run.flags, func() error { return measureRun(ctx, rep, c, w, tn, pulls, mem, run) }); err != nil {
 			return err
 		}
 	}
 	return stepMemory(ctx, rep, c, w, mem.Stop(), slices.Sorted(maps.Keys(tenants)))
+}
+
+// withFeatureFlags sets entries of Tekton's feature-flags ConfigMap, runs fn, and puts the
+// entries back as they were.
+func withFeatureFlags(ctx context.Context, c *cluster.Cluster, flags map[string]string, fn func() error) error {
+	if len(flags) == 0 {
+		return fn()
+	}
+	cms := c.Client.CoreV1().ConfigMaps(cluster.TektonNamespace)
+	set := func(values map[string]string) (map[string]string, error) {
+		cm, err := cms.Get(ctx, "feature-flags", metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("tekton feature-flags: %w", err)
+		}
+		was := map[string]string{}
+		for k, v := range values {
+			was[k] = cm.Data[k]
+			if v == "" {
+				delete(cm.Data, k)
+			} else {
+				cm.Data[k] = v
+			}
+		}
+		if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+			return nil, fmt.Errorf("tekton feature-flags: %w", err)
+		}
+		// The controller's ConfigMap watch applies it to the TaskRuns it reconciles next; no
+		// status says when it has, so give the watch time.
+		time.Sleep(3 * time.Second)
+		return was, nil
+	}
+	was, err := set(flags)
+	if err != nil {
+		return err
+	}
+	runErr := fn()
+	if _, err := set(was); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
 }
 
 // scaleTenant fills tenant tn as TestStepMemory fills its scale tenant: Snapshots and Releases
@@ -230,18 +283,30 @@ func measureRun(ctx context.Context, rep *Report, c *cluster.Cluster, w *cluster
 				fmt.Sprintf("%s in all over %d steps (mean %s, longest %s); the steps' own processes ran %s", secs(g.total), n,
 					secs(g.total/time.Duration(n-1)), secs(g.longest), secs(g.ran)), "", nil)
 		}
-		step := started[[2]string{t.Pod, t.FirstStep}]
+		first := started[[2]string{t.Pod, t.FirstStep}]
 		how := "its cgroup appeared"
-		if step.IsZero() {
-			step, how = t.StepRunning, "its status said running"
+		if first.IsZero() {
+			first, how = t.StepRunning, "its status said running"
 		}
-		if step.IsZero() || t.Created.IsZero() {
+		if first.IsZero() || t.Created.IsZero() {
 			rep.add(section, "pod start, "+run.label+": "+t.PipelineTask, "not measured: the watch missed the pod", "", nil)
 			continue
 		}
+		// When the first step's own process started: Tekton's entrypoint may hold it for the
+		// pod's ready annotation.
+		began := ""
+		var proc time.Time
+		for _, cm := range steps[t.Pod] {
+			if proc.IsZero() || cm.Began.Before(proc) {
+				proc = cm.Began
+			}
+		}
+		if !proc.IsZero() {
+			began = fmt.Sprintf("; its process +%s", secs(proc.Sub(t.Created)))
+		}
 		rep.add(section, "pod start, "+run.label+": "+t.PipelineTask+" (TaskRun created → first step container started)",
-			fmt.Sprintf("%s (scheduled +%s, initialized +%s, first step +%s: %s; TaskRun ended +%s)", secs(step.Sub(t.Created)),
-				secs(t.Scheduled.Sub(t.Created)), secs(t.Initialized.Sub(t.Created)), secs(step.Sub(t.Created)), how,
+			fmt.Sprintf("%s (scheduled +%s, initialized +%s, first step +%s: %s%s; TaskRun ended +%s)", secs(first.Sub(t.Created)),
+				secs(t.Scheduled.Sub(t.Created)), secs(t.Initialized.Sub(t.Created)), secs(first.Sub(t.Created)), how, began,
 				secs(t.Done.Sub(t.Created))), "", nil)
 	}
 	return nil
@@ -280,7 +345,7 @@ func mb(n int64) string { return fmt.Sprintf("%.2f MB", float64(n)/1e6) }
 // stepMemory reports each step's highest peak over the runs against the memory limit the
 // Pipeline gives it, in the Pipeline's order.
 func stepMemory(ctx context.Context, rep *Report, c *cluster.Cluster, w *cluster.ReleaseWorld, containers map[string]cluster.ContainerMemory, namespaces []string) error {
-	const section = "cluster: step memory (peak of its container's cgroup, 4 runs)"
+	const section = "cluster: step memory (peak of its container's cgroup, 5 runs)"
 	names := map[string]cluster.PodContainer{}
 	for _, ns := range namespaces {
 		n, err := c.ContainerNames(ctx, ns)
