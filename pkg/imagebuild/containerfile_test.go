@@ -34,7 +34,8 @@ func TestContainerfileMatchesImagebuild(t *testing.T) {
 		"ARG STEP",
 		"USER " + User,
 		`CGO_ENABLED=0 go build -trimpath -ldflags="-s -w"`,
-		"/rootfs" + BinDir + "/${STEP}",
+		"/step" + BinDir + "/${STEP}",
+		"/rootfs" + BinDir + " ",
 		"/rootfs" + CACertPath,
 		"SSL_CERT_FILE=" + CACertPath,
 		strings.ReplaceAll(passwd, "\n", `\n`),
@@ -44,4 +45,6 @@ func TestContainerfileMatchesImagebuild(t *testing.T) {
 	} {
 		assert.Contains(t, cf, want)
 	}
+	// Two layers as Image makes them: the base every step shares, then the step's binary.
+	assert.Regexp(t, `(?s)COPY --from=build /rootfs/ /\nCOPY --from=build /step/ /\n`, cf)
 }

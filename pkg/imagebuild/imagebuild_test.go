@@ -45,23 +45,30 @@ func readTar(t *testing.T, r io.Reader) []entry {
 	}
 }
 
-func TestRootFS(t *testing.T) {
-	rootfs, err := RootFS("check-image", []byte("ELF"), []byte(testPEM), epoch.Add(999*time.Millisecond))
+func TestLayers(t *testing.T) {
+	mtime := epoch.Add(999 * time.Millisecond)
+	base, err := BaseFS([]byte(testPEM), mtime)
 	require.NoError(t, err)
-	entries := readTar(t, bytes.NewReader(rootfs))
+	own, err := BinaryFS("check-image", []byte("ELF"), mtime)
+	require.NoError(t, err)
 
 	var names []string
 	byName := map[string]entry{}
-	for _, e := range entries {
-		names = append(names, e.name)
-		byName[e.name] = e
-		assert.Equal(t, epoch, e.mtime, "%s: fixed, whole-second mtime", e.name)
-		if e.name != "home/nonroot/" {
-			assert.Zero(t, e.uid, "%s: owned by root, not the build user", e.name)
-			assert.Zero(t, e.gid, e.name)
+	for _, layer := range [][]byte{base, own} {
+		var layerNames []string
+		for _, e := range readTar(t, bytes.NewReader(layer)) {
+			layerNames = append(layerNames, e.name)
+			byName[e.name] = e
+			assert.Equal(t, epoch, e.mtime, "%s: fixed, whole-second mtime", e.name)
+			if e.name != "home/nonroot/" {
+				assert.Zero(t, e.uid, "%s: owned by root, not the build user", e.name)
+				assert.Zero(t, e.gid, e.name)
+			}
 		}
+		assert.IsIncreasing(t, layerNames, "entries sorted")
+		names = append(names, layerNames...)
 	}
-	assert.IsIncreasing(t, names, "entries sorted")
+	assert.Equal(t, []string{"usr/local/bin/check-image"}, names[len(names)-1:], "the step's layer holds its binary alone")
 
 	tests := []struct {
 		name string
@@ -89,7 +96,7 @@ func TestRootFS(t *testing.T) {
 	assert.Contains(t, passwd, "nonroot:x:65532:65532:")
 }
 
-func TestRootFSRejects(t *testing.T) {
+func TestLayersReject(t *testing.T) {
 	tests := []struct {
 		name, step     string
 		binary, certs  []byte
@@ -102,10 +109,36 @@ func TestRootFSRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := RootFS(tt.step, tt.binary, tt.certs, epoch)
+			_, err := Image(Metadata{Step: tt.step, Created: epoch}, Platforms[0], tt.binary, tt.certs)
 			assert.ErrorContains(t, err, tt.wantErrContain)
 		})
 	}
+}
+
+// TestBaseLayerShared: the base layer is the same blob in every step's image and on every
+// platform, so a node pulls it once; the step's own layer differs.
+func TestBaseLayerShared(t *testing.T) {
+	layerDigests := func(step, arch string) []v1.Hash {
+		m := testMeta()
+		m.Step = step
+		img, err := Image(m, v1.Platform{OS: "linux", Architecture: arch}, []byte("ELF-"+step+arch), []byte(testPEM))
+		require.NoError(t, err)
+		layers, err := img.Layers()
+		require.NoError(t, err)
+		require.Len(t, layers, 2)
+		var ds []v1.Hash
+		for _, l := range layers {
+			d, err := l.Digest()
+			require.NoError(t, err)
+			ds = append(ds, d)
+		}
+		return ds
+	}
+	a, b, c := layerDigests("check-image", "amd64"), layerDigests("notify", "amd64"), layerDigests("notify", "arm64")
+	assert.Equal(t, a[0], b[0], "same base layer in two steps' images")
+	assert.Equal(t, b[0], c[0], "same base layer on two platforms")
+	assert.NotEqual(t, a[1], b[1], "each step its own binary layer")
+	assert.NotEqual(t, b[1], c[1])
 }
 
 func testMeta() Metadata {
@@ -133,17 +166,19 @@ func TestImageConfig(t *testing.T) {
 		LabelTitle:       "check-image",
 		LabelCreated:     "2026-01-02T03:04:05Z",
 	}, cf.Config.Labels)
-	require.Len(t, cf.History, 1)
+	require.Len(t, cf.History, 2)
 
 	mt, err := img.MediaType()
 	require.NoError(t, err)
 	assert.Equal(t, types.OCIManifestSchema1, mt)
 	layers, err := img.Layers()
 	require.NoError(t, err)
-	require.Len(t, layers, 1)
-	lmt, err := layers[0].MediaType()
-	require.NoError(t, err)
-	assert.Equal(t, types.OCILayer, lmt)
+	require.Len(t, layers, 2)
+	for _, l := range layers {
+		lmt, err := l.MediaType()
+		require.NoError(t, err)
+		assert.Equal(t, types.OCILayerZStd, lmt)
+	}
 }
 
 func TestIndexReproducible(t *testing.T) {

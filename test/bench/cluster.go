@@ -13,6 +13,7 @@ import (
 	"github.com/go-logr/logr"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
@@ -23,20 +24,33 @@ import (
 // nodeRun is one PipelineRun the cluster section measures.
 type nodeRun struct {
 	label, ns, status string
-	kv                []string // params over the release defaults
-	scale             bool     // the tenant holds noise objects and Quay's report is big, as in TestStepMemory
+	sha               string        // the commit released; sha when empty
+	target            time.Duration // the wall time the issue asks for; 0: none
+	// flags are entries of Tekton's feature-flags ConfigMap set for this run only: a lever of
+	// whoever runs Tekton (not a tenant's), measured against the same run without it.
+	flags map[string]string
+	kv    []string // params over the release defaults
+	scale bool     // the tenant holds noise objects and Quay's report is big, as in TestStepMemory
 }
 
 // noiseObjects is how many Snapshots and Releases of other commits the dry run's tenant holds:
 // TestStepMemory's figure, so that the node's figures compare with the local runner's.
 const noiseObjects = 10_000
 
+// otherSHA and thirdSHA are the commits the warm-node releases release.
+const (
+	otherSHA = "c2c3d4e5f60718293a4b5c6d7e8f901234567890"
+	thirdSHA = "d3d4e5f60718293a4b5c6d7e8f90123456789012"
+)
+
 // clusterSection measures what only a real node shows, on a cluster started fresh for it (a
 // cold node: no image pulled yet): each PipelineRun's wall time, each TaskRun's pod start, each
 // step's peak memory as the kernel counts it against the step's limit, and the bytes the node
-// pulls. Three runs: a release, the same commit again (already released), and a dry run in a
-// second tenant among 10,000 Snapshots and 10,000 Releases with a 1.5 MB Quay report, as
-// TestStepMemory's (make bench ONLY=memory) through the local runner.
+// pulls. Five runs: a release, the same commit again (already released), a release of another
+// commit in a second tenant (the node warm: every image pulled), the same in a third tenant with
+// Tekton's first step no longer waiting for the ready annotation, and a dry run in a fourth tenant
+// among 10,000 Snapshots and 10,000 Releases with a 1.5 MB Quay report, as TestStepMemory's
+// (make bench ONLY=memory) through the local runner.
 func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *sandbox.Tenant, _ int) error {
 	const section = "cluster"
 	if os.Geteuid() != 0 {
@@ -90,14 +104,24 @@ func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *san
 
 	tenants := map[string]*cluster.Tenant{}
 	for _, run := range []nodeRun{
-		{label: "release run", ns: "bench-release", status: "Succeeded"},
+		{label: "release run", ns: "bench-release", status: "Succeeded", target: 15 * time.Second},
 		{label: "already-released run", ns: "bench-release", status: "AlreadyReleased"},
+		// Before the dry run: its tenant's set-up stops the release-service stand-in.
+		{label: "release run, warm node (another tenant and commit)", ns: "bench-warm", status: "Succeeded", sha: otherSHA, target: 10 * time.Second},
+		// Tekton's default (true) holds each pod's first step until the controller has seen the
+		// pod running and annotated it ready, and the kubelet has written the annotation into the
+		// pod's downward API file, which Tekton's entrypoint polls once a second.
+		{label: "release run, warm node, Tekton's running-in-environment-with-injected-sidecars false", ns: "bench-warm-ready", status: "Succeeded", sha: thirdSHA,
+			target: 10 * time.Second, flags: map[string]string{"running-in-environment-with-injected-sidecars": "false"}},
 		{label: "dry run among 10,000 Snapshots + Releases", ns: "bench-scale", status: "DryRun", kv: []string{"dry_run", "true"}, scale: true},
 	} {
+		if run.sha == "" {
+			run.sha = sha
+		}
 		tn := tenants[run.ns]
 		if tn == nil {
 			var k *cluster.Konflux
-			if tn, k, err = w.SeedTenant(ctx, run.ns, sha); err != nil {
+			if tn, k, err = w.SeedTenant(ctx, run.ns, run.sha); err != nil {
 				return err
 			}
 			tenants[run.ns] = tn
@@ -107,11 +131,51 @@ func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *san
 				}
 			}
 		}
-		if err := measureRun(ctx, rep, c, w, tn, pulls, mem, run); err != nil {
+		if err := withFeatureFlags(ctx, c, run.flags, func() error { return measureRun(ctx, rep, c, w, tn, pulls, mem, run) }); err != nil {
 			return err
 		}
 	}
 	return stepMemory(ctx, rep, c, w, mem.Stop(), slices.Sorted(maps.Keys(tenants)))
+}
+
+// withFeatureFlags sets entries of Tekton's feature-flags ConfigMap, runs fn, and puts the
+// entries back as they were.
+func withFeatureFlags(ctx context.Context, c *cluster.Cluster, flags map[string]string, fn func() error) error {
+	if len(flags) == 0 {
+		return fn()
+	}
+	cms := c.Client.CoreV1().ConfigMaps(cluster.TektonNamespace)
+	set := func(values map[string]string) (map[string]string, error) {
+		cm, err := cms.Get(ctx, "feature-flags", metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("tekton feature-flags: %w", err)
+		}
+		was := map[string]string{}
+		for k, v := range values {
+			was[k] = cm.Data[k]
+			if v == "" {
+				delete(cm.Data, k)
+			} else {
+				cm.Data[k] = v
+			}
+		}
+		if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+			return nil, fmt.Errorf("tekton feature-flags: %w", err)
+		}
+		// The controller's ConfigMap watch applies it to the TaskRuns it reconciles next; no
+		// status says when it has, so give the watch time.
+		time.Sleep(3 * time.Second)
+		return was, nil
+	}
+	was, err := set(flags)
+	if err != nil {
+		return err
+	}
+	runErr := fn()
+	if _, err := set(was); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
 }
 
 // scaleTenant fills tenant tn as TestStepMemory fills its scale tenant: Snapshots and Releases
@@ -156,7 +220,7 @@ func measureRun(ctx context.Context, rep *Report, c *cluster.Cluster, w *cluster
 	}
 	defer watch.Stop()
 	fmt.Printf("bench: cluster: %s\n", run.label)
-	r, err := tn.Run(ctx, w.Pipeline.Spec.DeepCopy(), w.Params(tn, sha, run.kv...), 10*time.Minute, os.Stdout)
+	r, err := tn.Run(ctx, w.Pipeline.Spec.DeepCopy(), w.Params(tn, run.sha, run.kv...), 10*time.Minute, os.Stdout)
 	if err != nil {
 		return fmt.Errorf("cluster, %s: %w", run.label, err)
 	}
@@ -173,7 +237,12 @@ func measureRun(ctx context.Context, rep *Report, c *cluster.Cluster, w *cluster
 		return fmt.Errorf("cluster, %s: PipelineRun %s %s (%s), reported %t, history %q, want Succeeded with history %q",
 			run.label, r.PR.Name, r.Cond.Status, r.Cond.Reason, r.Reported(), got, run.status)
 	}
-	rep.add(section, fmt.Sprintf("PipelineRun wall time, %s (%d TaskRuns; creation → end of report)", run.label, len(r.TaskRuns)), secs(r.Wall), "", nil)
+	what := fmt.Sprintf("PipelineRun wall time, %s (%d TaskRuns; creation → end of report)", run.label, len(r.TaskRuns))
+	if run.target > 0 {
+		rep.add(section, what, secs(r.Wall), "≤ "+secs(run.target), boolp(r.Wall <= run.target))
+	} else {
+		rep.add(section, what, secs(r.Wall), "", nil)
+	}
 
 	p := pulls.Take()
 	var step, tekton, other int64
@@ -189,33 +258,84 @@ func measureRun(ctx context.Context, rep *Report, c *cluster.Cluster, w *cluster
 	}
 	rep.add(section, "bytes the node pulled, "+run.label, fmt.Sprintf("%s in %d GETs: step images %s, Tekton's images and pause %s, other %s",
 		mb(p.Node.Bytes), p.Node.Requests, mb(step), mb(tekton), mb(other)), "", nil)
+	if step > 0 {
+		rep.add(section, "bytes the node pulled for the step images, "+run.label, mb(step), "≤ 20 MB", boolp(step <= 20e6))
+	}
 
 	names, err := c.ContainerNames(ctx, tn.NS)
 	if err != nil {
 		return err
 	}
-	started := map[[2]string]time.Time{} // (pod, container) → its cgroup first seen
+	started := map[[2]string]time.Time{}            // (pod, container) → its cgroup first seen
+	steps := map[string][]cluster.ContainerMemory{} // by pod: its step containers
 	for id, cm := range mem.Containers() {
 		if n, ok := names[id]; ok {
 			started[[2]string{n.Pod, n.Container}] = cm.FirstSeen
+			if !n.Init && !cm.Began.IsZero() {
+				steps[n.Pod] = append(steps[n.Pod], cm)
+			}
 		}
 	}
 	for _, t := range watch.TaskRuns(r.PR.Name) {
-		step := started[[2]string{t.Pod, t.FirstStep}]
-		how := "its cgroup appeared"
-		if step.IsZero() {
-			step, how = t.StepRunning, "its status said running"
+		if g, ok := stepGaps(steps[t.Pod]); ok {
+			n := len(steps[t.Pod])
+			rep.add(section, "between steps, "+run.label+": "+t.PipelineTask+" (one step's process gone → the next one's started, as the cgroups showed; Tekton's entrypoint polls for the previous step's end once a second)",
+				fmt.Sprintf("%s in all over %d steps (mean %s, longest %s); the steps' own processes ran %s", secs(g.total), n,
+					secs(g.total/time.Duration(n-1)), secs(g.longest), secs(g.ran)), "", nil)
 		}
-		if step.IsZero() || t.Created.IsZero() {
+		first := started[[2]string{t.Pod, t.FirstStep}]
+		how := "its cgroup appeared"
+		if first.IsZero() {
+			first, how = t.StepRunning, "its status said running"
+		}
+		if first.IsZero() || t.Created.IsZero() {
 			rep.add(section, "pod start, "+run.label+": "+t.PipelineTask, "not measured: the watch missed the pod", "", nil)
 			continue
 		}
+		// When the first step's own process started: Tekton's entrypoint may hold it for the
+		// pod's ready annotation.
+		began := ""
+		var proc time.Time
+		for _, cm := range steps[t.Pod] {
+			if proc.IsZero() || cm.Began.Before(proc) {
+				proc = cm.Began
+			}
+		}
+		if !proc.IsZero() {
+			began = fmt.Sprintf("; its process +%s", secs(proc.Sub(t.Created)))
+		}
 		rep.add(section, "pod start, "+run.label+": "+t.PipelineTask+" (TaskRun created → first step container started)",
-			fmt.Sprintf("%s (scheduled +%s, initialized +%s, first step +%s: %s; TaskRun ended +%s)", secs(step.Sub(t.Created)),
-				secs(t.Scheduled.Sub(t.Created)), secs(t.Initialized.Sub(t.Created)), secs(step.Sub(t.Created)), how,
+			fmt.Sprintf("%s (scheduled +%s, initialized +%s, first step +%s: %s%s; TaskRun ended +%s)", secs(first.Sub(t.Created)),
+				secs(t.Scheduled.Sub(t.Created)), secs(t.Initialized.Sub(t.Created)), secs(first.Sub(t.Created)), how, began,
 				secs(t.Done.Sub(t.Created))), "", nil)
 	}
 	return nil
+}
+
+// gaps is how long a pod ran none of its steps between its first step's start and its last
+// step's end, and how long the steps ran.
+type gaps struct{ total, longest, ran time.Duration }
+
+// stepGaps orders a pod's step containers by when their process started and adds up the time
+// between one's last sample running and the next one's first: the sampler's interval (20 ms)
+// bounds the error of each.
+func stepGaps(steps []cluster.ContainerMemory) (gaps, bool) {
+	if len(steps) < 2 {
+		return gaps{}, false
+	}
+	steps = slices.Clone(steps)
+	slices.SortFunc(steps, func(a, b cluster.ContainerMemory) int { return a.Began.Compare(b.Began) })
+	var g gaps
+	for i, s := range steps {
+		g.ran += s.LastRan.Sub(s.Began)
+		if i == 0 {
+			continue
+		}
+		d := max(s.Began.Sub(steps[i-1].LastRan), 0)
+		g.total += d
+		g.longest = max(g.longest, d)
+	}
+	return g, true
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
@@ -225,7 +345,7 @@ func mb(n int64) string { return fmt.Sprintf("%.2f MB", float64(n)/1e6) }
 // stepMemory reports each step's highest peak over the runs against the memory limit the
 // Pipeline gives it, in the Pipeline's order.
 func stepMemory(ctx context.Context, rep *Report, c *cluster.Cluster, w *cluster.ReleaseWorld, containers map[string]cluster.ContainerMemory, namespaces []string) error {
-	const section = "cluster: step memory (peak of its container's cgroup, 3 runs)"
+	const section = "cluster: step memory (peak of its container's cgroup, 5 runs)"
 	names := map[string]cluster.PodContainer{}
 	for _, ns := range namespaces {
 		n, err := c.ContainerNames(ctx, ns)

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 	"github.com/release-to-prod/release-to-prod/test/stage"
 )
@@ -95,8 +98,88 @@ func imageSizes(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *sandbox
 	}
 	if found == 0 {
 		rep.add("image size (compressed)", "all steps", "see build-images output: "+firstLine(out), "≤ 5 MB", nil)
+		return nil
 	}
+	pull, err := coldPull(dir, "amd64")
+	if err != nil {
+		return err
+	}
+	rep.add("image size (compressed, amd64)", fmt.Sprintf("what a cold node pulls for the %d step images (manifests, configs, layers; a blob two images share counted once)", pull.images),
+		fmt.Sprintf("%s (%s if no blob were shared; the base layer, %s, is in every image)", mb(pull.unique), mb(pull.naive), mb(pull.base)),
+		"≤ 20 MB", boolp(pull.unique <= 20e6))
 	return nil
+}
+
+// pulled is what pulling every step image of one platform costs a node that has none.
+type pulled struct {
+	images        int
+	unique, naive int64 // bytes: each blob once; each image's blobs as if nothing were shared
+	base          int64 // the compressed size of the layer every image has
+}
+
+// coldPull reads the OCI layouts build-images wrote under dir and adds up what a node of
+// architecture arch GETs from the registry: each step's index, its image manifest, config and
+// layers; a blob already pulled (the shared base layer) is not pulled again.
+func coldPull(dir, arch string) (pulled, error) {
+	var p pulled
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return p, err
+	}
+	seen := map[v1.Hash]bool{}
+	inEvery := map[v1.Hash]int{}
+	sizes := map[v1.Hash]int64{}
+	for _, e := range entries {
+		top, err := layout.ImageIndexFromPath(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return p, fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		tm, err := top.IndexManifest()
+		if err != nil || len(tm.Manifests) != 1 {
+			return p, fmt.Errorf("%s: want one index in the layout: %v", e.Name(), err)
+		}
+		idx, err := top.ImageIndex(tm.Manifests[0].Digest)
+		if err != nil {
+			return p, fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return p, fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		blobs := []v1.Descriptor{tm.Manifests[0]}
+		for _, d := range im.Manifests {
+			if d.Platform == nil || d.Platform.Architecture != arch {
+				continue
+			}
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return p, fmt.Errorf("%s: %w", e.Name(), err)
+			}
+			m, err := img.Manifest()
+			if err != nil {
+				return p, fmt.Errorf("%s: %w", e.Name(), err)
+			}
+			blobs = append(append(blobs, d, m.Config), m.Layers...)
+			for _, l := range m.Layers {
+				inEvery[l.Digest]++
+			}
+		}
+		p.images++
+		for _, b := range blobs {
+			p.naive += b.Size
+			sizes[b.Digest] = b.Size
+			if !seen[b.Digest] {
+				seen[b.Digest] = true
+				p.unique += b.Size
+			}
+		}
+	}
+	for d, n := range inEvery {
+		if n == p.images && n > 1 {
+			p.base = sizes[d]
+		}
+	}
+	return p, nil
 }
 
 func firstLine(b []byte) string {

@@ -54,7 +54,11 @@ type ContainerMemory struct {
 	// later one saw it gone. Otherwise the container may have grown between the last read and
 	// the removal of its cgroup, and Peak is a lower bound.
 	Ended bool
-	ran   bool
+	// Began is the first sample that saw the step's process (a second process in the cgroup,
+	// once Tekton's entrypoint stopped waiting for the previous step), LastRan the last one:
+	// between one step's LastRan and the next step's Began, the pod ran no step.
+	Began, LastRan time.Time
+	ran            bool
 }
 
 // SampleMemory starts reading every container's memory cgroup each interval until Stop.
@@ -206,6 +210,10 @@ func (s *MemorySampler) read(dir, id, podUID string, now time.Time) {
 	cm.Resident = max(cm.Resident, resident)
 	if procs > 1 {
 		cm.ran = true
+		if cm.Began.IsZero() {
+			cm.Began = now
+		}
+		cm.LastRan = now
 	} else if cm.ran {
 		cm.Ended = true
 	}
