@@ -62,7 +62,7 @@ var Steps = []*Step{
 		Mounts:      []MountUse{registryCredentials},
 	},
 	{
-		Name: "konflux-preflight", DisplayName: "Konflux preflight", Memory: "32Mi", Tags: "konflux, release",
+		Name: "konflux-preflight", DisplayName: "Konflux preflight", Memory: "48Mi", Tags: "konflux, release",
 		Description: "Checks that the Konflux objects a release needs exist and agree: the Application, the Component in it, the newest push-event Snapshot of the commit whose tests passed (its image digest equal to the one the image gate pinned), a matched and active ReleasePlan; and reports whether the commit was released already (Releases of any author, and the project's release history).",
 		Config:      &preflight.Config{},
 		Results:     []step.ResultName{preflight.ResultSnapshot, preflight.ResultReleasePlan, preflight.ResultAlreadyReleased, preflight.ResultExistingRelease, preflight.ResultLatestRelease},
