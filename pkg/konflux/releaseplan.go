@@ -57,12 +57,7 @@ func releasePlanFrom(u *unstructured.Unstructured) ReleasePlan {
 
 // GetReleasePlan returns the ReleasePlan name.
 func (c *Client) GetReleasePlan(ctx context.Context, name string) (*ReleasePlan, error) {
-	u, err := c.get(ctx, ReleasePlansResource, "ReleasePlan", name)
-	if err != nil {
-		return nil, err
-	}
-	rp := releasePlanFrom(u)
-	return &rp, nil
+	return getAs(ctx, c, ReleasePlansResource, "ReleasePlan", name, releasePlanFrom)
 }
 
 // Owner is what a ReleasePlan releases: an application or a componentGroup (exactly one of the
