@@ -527,36 +527,11 @@ func (c *Cluster) stop() error {
 	for _, srv := range c.servers {
 		_ = srv.Close()
 	}
-	if c.state != nil {
-		// Anything that escaped (a shim started during the stop) goes now.
-		if err := killAll(c.Dir, c.state.CgroupName, c.nsInode, 30*time.Second); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if c.Dir != "" {
-		if err := unmountUnder(c.Dir); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if c.ns != nil {
-		if err := c.ns.remove(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if c.state != nil {
-		if err := c.state.restoreHost(); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	// Anything that escaped (a shim started during the stop) goes now, with the rest.
+	errs = teardown(c.Dir, c.state, c.ns, c.nsInode, errs)
 	if c.signals != nil {
 		signal.Stop(c.signals)
 		close(c.signalDone)
-	}
-	if len(errs) == 0 && c.Dir != "" {
-		// Only once nothing is mounted below it: RemoveAll would follow a bind mount.
-		if err := os.RemoveAll(c.Dir); err != nil {
-			errs = append(errs, fmt.Errorf("removing %s: %w", c.Dir, err))
-		}
 	}
 	if c.unlock != nil {
 		c.unlock()
@@ -570,12 +545,9 @@ func (c *Cluster) stop() error {
 // Sweep stops and removes what runs killed before their Stop left behind (their owner process
 // is gone), restoring the host state they recorded.
 func Sweep(log io.Writer) error {
-	entries, err := os.ReadDir(BaseDir)
+	entries, err := readDirIfAny(BaseDir)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return fmt.Errorf("listing %s: %w", BaseDir, err)
+		return err
 	}
 	var errs []error
 	for _, e := range entries {
@@ -598,23 +570,7 @@ func Sweep(log io.Writer) error {
 		fmt.Fprintf(log, "cluster: sweeping %s, left by process %d\n", dir, s.PID)
 		ns := &netns{path: filepath.Join(dir, "netns")}
 		inode, _ := ns.inode() // 0 when the namespace file is already gone
-		if err := killAll(dir, s.CgroupName, inode, 30*time.Second); err != nil {
-			errs = append(errs, err)
-		}
-		if err := unmountUnder(dir); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := ns.remove(); err != nil {
-			errs = append(errs, err)
-		}
-		if err := s.restoreHost(); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, teardown(dir, s, ns, inode, nil)...)
 	}
 	return errors.Join(errs...)
 }
