@@ -140,7 +140,7 @@ func adviceLines(gates []Gate, namespace string) (cause, fix []string) {
 		}
 		c := g.Cause
 		if c == "" && g.Unknown != nil {
-			c = fmt.Sprintf("%s, no known cause yet (fingerprint %s): %s", g.Status(), g.Unknown.Fingerprint, clipRunes(g.Unknown.Message, 120))
+			c = fmt.Sprintf("%s, no known cause yet (fingerprint %s): %s", g.Status(), g.Unknown.Fingerprint, step.Clip(g.Unknown.Message, 120))
 			fs = append(fs, g.Name+": "+teachHint(g.Unknown.Fingerprint, namespace))
 		}
 		if c == "" {
@@ -207,17 +207,6 @@ func cutLines(lines []string, n int) string {
 // teachHint is the command that teaches a failure's cause and fix.
 func teachHint(fingerprint, namespace string) string {
 	return fmt.Sprintf("once its cause is known, teach it: tkn-local failures teach %s -n %s --cause \"…\" --fix \"…\"", fingerprint, namespace)
-}
-
-// clipRunes cuts s to at most n bytes on a rune boundary.
-func clipRunes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // Summary is the GATE_SUMMARY result: "image ✓, alerts ✗, …".
