@@ -51,10 +51,10 @@ var checks = map[string]func(string) error{
 		}
 		return nil
 	}),
-	"duration": unlessEmpty(duration(false)),
-	"int":      unlessEmpty(wholeNumber(false)),
-	"count":    unlessEmpty(wholeNumber(true)),
-	"period":   unlessEmpty(duration(true)),
+	"duration": unlessEmpty(number("a duration", durationExample, time.ParseDuration, false)),
+	"int":      unlessEmpty(number("a whole number", "", strconv.Atoi, false)),
+	"count":    unlessEmpty(number("a whole number", "", strconv.Atoi, true)),
+	"period":   unlessEmpty(number("a duration", durationExample, time.ParseDuration, true)),
 	"key": func(v string) error {
 		if len(v) > 253 || !secretKey.MatchString(v) || v == "." || v == ".." {
 			return fmt.Errorf("%s is not a valid Secret key: letters, digits, '-', '_' and '.'", quote(v))
@@ -69,6 +69,8 @@ var checks = map[string]func(string) error{
 	}),
 }
 
+const durationExample = " such as 90s, 10m or 1h"
+
 // unlessEmpty applies check to a value that is set: for these rules an empty value is allowed
 // (unless the setting is required) or means the default.
 func unlessEmpty(check func(string) error) func(string) error {
@@ -80,32 +82,19 @@ func unlessEmpty(check func(string) error) func(string) error {
 	}
 }
 
-// duration checks a Go duration: above zero when positive (a timeout, an interval), else not
-// below zero.
-func duration(positive bool) func(string) error {
+// number checks a value parse reads as what (a duration, a whole number): above zero when
+// positive (a timeout, a limit), else not below zero; example, if any, ends the message.
+func number[T int | time.Duration](what, example string, parse func(string) (T, error), positive bool) func(string) error {
 	return func(v string) error {
-		d, err := time.ParseDuration(strings.TrimSpace(v))
-		switch {
-		case positive && (err != nil || d <= 0):
-			return fmt.Errorf("%s is not a duration above zero such as 90s, 10m or 1h", quote(v))
-		case err != nil || d < 0:
-			return fmt.Errorf("%s is not a duration such as 90s, 10m or 1h", quote(v))
+		x, err := parse(strings.TrimSpace(v))
+		if err == nil && (x > 0 || x == 0 && !positive) {
+			return nil
 		}
-		return nil
-	}
-}
-
-// wholeNumber checks a whole number: above zero when positive (a limit), else not below zero.
-func wholeNumber(positive bool) func(string) error {
-	return func(v string) error {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		switch {
-		case positive && (err != nil || n <= 0):
-			return fmt.Errorf("%s is not a whole number above zero", quote(v))
-		case err != nil || n < 0:
-			return fmt.Errorf("%s is not a whole number", quote(v))
+		above := ""
+		if positive {
+			above = " above zero"
 		}
-		return nil
+		return fmt.Errorf("%s is not %s%s%s", quote(v), what, above, example)
 	}
 }
 
