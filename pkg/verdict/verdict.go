@@ -74,21 +74,15 @@ func (g Gate) Status() string {
 func ParseGates(s string) ([][2]string, error) {
 	var out [][2]string
 	seen := map[string]bool{}
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
+	for _, p := range step.Pairs(s) {
+		if !p.OK || p.Value == "" {
+			return nil, fmt.Errorf("GATES: %q is not name=exit-code-file", p.Item)
 		}
-		name, path, ok := strings.Cut(part, "=")
-		name, path = strings.TrimSpace(name), strings.TrimSpace(path)
-		if !ok || name == "" || path == "" {
-			return nil, fmt.Errorf("GATES: %q is not name=exit-code-file", part)
+		if seen[p.Name] {
+			return nil, fmt.Errorf("GATES: gate %q is listed twice", p.Name)
 		}
-		if seen[name] {
-			return nil, fmt.Errorf("GATES: gate %q is listed twice", name)
-		}
-		seen[name] = true
-		out = append(out, [2]string{name, path})
+		seen[p.Name] = true
+		out = append(out, [2]string{p.Name, p.Value})
 	}
 	if len(out) == 0 {
 		return nil, errors.New("GATES: no gate given")
