@@ -428,18 +428,7 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		return err
 	}
 	probe := &http.Client{Transport: &http.Transport{DialContext: c.ns.dial}, Timeout: 5 * time.Second}
-	return c.waitFor(ctx, "Tekton controller probe", 2*time.Minute, func(ctx context.Context) (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+tektonProbesPort+"/readiness", nil)
-		if err != nil {
-			return false, err
-		}
-		resp, err := probe.Do(req)
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
+	return c.waitFor(ctx, "Tekton controller probe", 2*time.Minute, httpReady(probe, "http://127.0.0.1:"+tektonProbesPort+"/readiness"))
 }
 
 // waitFor polls cond until it holds, the timeout passes, or a daemon dies (then its log says why).
@@ -464,6 +453,23 @@ func (c *Cluster) waitFor(ctx context.Context, what string, timeout time.Duratio
 			return fmt.Errorf("cluster: waiting for %s: %w (logs in %s)", what, ctx.Err(), filepath.Join(c.Dir, "logs"))
 		case <-tick.C:
 		}
+	}
+}
+
+// httpReady is a waitFor condition: a GET of url through client answers 200 (a readiness
+// endpoint). Not answering yet is not an error.
+func httpReady(client *http.Client, url string) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
 	}
 }
 
