@@ -230,7 +230,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	c.phase("etcd + kube-apiserver ready", phaseStart)
 
 	phaseStart = time.Now()
-	if err := c.startNodeDaemons(bins, kubeconfig, opts.Mirrors); err != nil {
+	if err := c.startNodeDaemons(ctx, bins, kubeconfig, opts.Mirrors); err != nil {
 		return nil, err
 	}
 	if err := c.installTekton(ctx, opts.FeatureFlags); err != nil {
@@ -341,7 +341,7 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins binaries, kubeconf
 	})
 }
 
-func (c *Cluster) startNodeDaemons(bins binaries, kubeconfig string, mirrors []string) error {
+func (c *Cluster) startNodeDaemons(ctx context.Context, bins binaries, kubeconfig string, mirrors []string) error {
 	p := c.pki
 	if _, err := c.startDaemon("kube-controller-manager", nil, bins["kube-controller-manager"],
 		"--kubeconfig="+kubeconfig,
@@ -381,6 +381,18 @@ func (c *Cluster) startNodeDaemons(bins binaries, kubeconfig string, mirrors []s
 	if _, err := c.startDaemon("containerd", nil, bins["containerd"],
 		"--config="+filepath.Join(c.Dir, "containerd", "config.toml")); err != nil {
 		return fmt.Errorf("cluster: %w", err)
+	}
+	// The kubelet checks the CRI endpoint once, at its start, and exits when nothing answers
+	// there yet (seen on a loaded host): it starts once containerd listens.
+	sock := filepath.Join(c.Dir, "containerd.sock")
+	if err := c.waitFor(ctx, "containerd to listen", time.Minute, func(context.Context) (bool, error) {
+		conn, err := net.DialTimeout("unix", sock, time.Second)
+		if err != nil {
+			return false, nil
+		}
+		return true, conn.Close()
+	}); err != nil {
+		return err
 	}
 	if _, err := c.startDaemon("kubelet", nil, bins["kubelet"],
 		"--config="+filepath.Join(c.Dir, "kubelet.yaml"),
