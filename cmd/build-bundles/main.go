@@ -13,10 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -25,17 +22,7 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/imagebuild"
 )
 
-const defaultSource = "https://github.com/release-to-prod/release-to-prod"
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "build-bundles:", err)
-		os.Exit(1)
-	}
-}
+func main() { imagebuild.Command("build-bundles", run) }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("build-bundles", flag.ContinueOnError)
@@ -43,7 +30,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	pin := fs.Bool("pin-images", false, "replace "+bundle.ImagePrefix+"<step>:<tag> images with <images-registry>/<step>:<tag>@<digest>")
 	imagesRegistry := fs.String("images-registry", "", "where the step images were pushed (default: --registry)")
 	imagesLayout := fs.String("images-layout", "", "read step image digests from these OCI layouts (e.g. out/images) instead of the registry")
-	source := fs.String("source", defaultSource, "org.opencontainers.image.source label")
+	source := fs.String("source", imagebuild.DefaultSource, "org.opencontainers.image.source label")
 	insecure := fs.Bool("insecure", false, "talk plain HTTP to the registry")
 	dryRun := fs.Bool("dry-run", false, "build and print the bundles, push nothing")
 	if err := fs.Parse(args); err != nil {
@@ -58,7 +45,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *imagesRegistry == "" {
 		*imagesRegistry = *registry
 	}
-	var nameOpts []name.Option
+	var nameOpts []name.Option // for the step images' digests
 	if *insecure {
 		nameOpts = append(nameOpts, name.Insecure)
 	}
@@ -103,7 +90,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("bundle %s: %w", b.Repository, err)
 		}
-		ref, err := name.NewTag(strings.TrimSuffix(*registry, "/")+"/"+b.Repository+":"+b.Tag, nameOpts...)
+		ref, err := imagebuild.Tag(*registry, b.Repository, b.Tag, *insecure)
 		if err != nil {
 			return fmt.Errorf("bundle %s: reference: %w", b.Repository, err)
 		}

@@ -10,34 +10,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/release-to-prod/release-to-prod/pkg/imagebuild"
 )
 
-const defaultSource = "https://github.com/release-to-prod/release-to-prod"
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "build-images:", err)
-		os.Exit(1)
-	}
-}
+func main() { imagebuild.Command("build-images", run) }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("build-images", flag.ContinueOnError)
 	registry := fs.String("registry", "", "push each image as REGISTRY/<step>:<version> (e.g. quay.io/release-to-prod); empty: no push")
 	out := fs.String("out", "out/images", "write an OCI layout per step under this folder; empty: none")
 	version := fs.String("version", "0.1.0", "image tag and org.opencontainers.image.version")
-	source := fs.String("source", defaultSource, "org.opencontainers.image.source")
+	source := fs.String("source", imagebuild.DefaultSource, "org.opencontainers.image.source")
 	caCerts := fs.String("ca-certs", "/etc/ssl/certs/ca-certificates.crt", "CA bundle copied into the images")
 	insecure := fs.Bool("insecure", false, "talk plain HTTP to the registry")
 	fs.Usage = func() {
@@ -79,10 +65,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			Created:  created,
 		},
 	}
-	var nameOpts []name.Option
-	if *insecure {
-		nameOpts = append(nameOpts, name.Insecure)
-	}
 	for _, step := range steps {
 		built, err := b.Build(ctx, step)
 		if err != nil {
@@ -94,7 +76,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		refName := ""
 		if *registry != "" {
-			ref, err := name.NewTag(strings.TrimSuffix(*registry, "/")+"/"+step+":"+*version, nameOpts...)
+			ref, err := imagebuild.Tag(*registry, step, *version, *insecure)
 			if err != nil {
 				return fmt.Errorf("step %s: image reference: %w", step, err)
 			}

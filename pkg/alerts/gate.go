@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -316,7 +317,7 @@ func Line(a Alert, hide map[string]bool, now time.Time) string {
 	}
 	rest := make([]string, 0, len(a.Labels))
 	for k := range a.Labels {
-		if !contains(labelOrder, k) {
+		if !slices.Contains(labelOrder, k) {
 			rest = append(rest, k)
 		}
 	}
@@ -350,15 +351,6 @@ func age(d time.Duration) string {
 		return fmt.Sprintf("%dh%dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
 	}
 	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // clip puts s on one line of at most n runes.

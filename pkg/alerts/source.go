@@ -51,21 +51,9 @@ func (a *Alertmanager) Name() string { return "Alertmanager" }
 
 // Firing implements Source with one GET.
 func (a *Alertmanager) Firing(ctx context.Context, ms Matchers) ([]Alert, error) {
-	u, err := Endpoint(a.URL, AlertmanagerPath)
-	if err != nil {
-		return nil, err
-	}
-	t := target{url: u, path: AlertmanagerPath, api: "Alertmanager API v2", source: "alertmanager", secret: a.Secret}
+	t := target{path: AlertmanagerPath, api: "Alertmanager API v2", source: "alertmanager", secret: a.Secret}
 	q := url.Values{"active": {"true"}, "silenced": {"false"}, "inhibited": {"false"}, "filter": ms.Filters()}
-	body, err := t.get(ctx, a.Client, q)
-	if err != nil {
-		return nil, err
-	}
-	all, err := DecodeAlertmanager(body)
-	if err != nil {
-		return nil, t.badReply(err)
-	}
-	return firingMatching(all, ms), nil
+	return t.firing(ctx, a.Client, a.URL, q, DecodeAlertmanager, ms)
 }
 
 // Prometheus reads the alerts of a Prometheus or Thanos Querier: GET /api/v1/alerts takes no
@@ -82,20 +70,8 @@ func (p *Prometheus) Name() string { return "Prometheus" }
 
 // Firing implements Source with one GET.
 func (p *Prometheus) Firing(ctx context.Context, ms Matchers) ([]Alert, error) {
-	u, err := Endpoint(p.URL, PrometheusPath)
-	if err != nil {
-		return nil, err
-	}
-	t := target{url: u, path: PrometheusPath, api: "Prometheus alerts API", source: "prometheus", secret: p.Secret}
-	body, err := t.get(ctx, p.Client, nil)
-	if err != nil {
-		return nil, err
-	}
-	all, err := DecodePrometheus(body)
-	if err != nil {
-		return nil, t.badReply(err)
-	}
-	return firingMatching(all, ms), nil
+	t := target{path: PrometheusPath, api: "Prometheus alerts API", source: "prometheus", secret: p.Secret}
+	return t.firing(ctx, p.Client, p.URL, nil, DecodePrometheus, ms)
 }
 
 func firingMatching(all []Alert, ms Matchers) []Alert {
@@ -112,6 +88,25 @@ func firingMatching(all []Alert, ms Matchers) []Alert {
 type target struct {
 	url, path, api, source string
 	secret                 string // where the token came from
+}
+
+// firing does the one read of the alerts API at base (t's path joined to it) with the query q,
+// decodes the reply with decode and keeps the firing alerts ms matches.
+func (t target) firing(ctx context.Context, c *httpclient.Client, base string, q url.Values, decode func([]byte) ([]Alert, error), ms Matchers) ([]Alert, error) {
+	u, err := Endpoint(base, t.path)
+	if err != nil {
+		return nil, err
+	}
+	t.url = u
+	body, err := t.get(ctx, c, q)
+	if err != nil {
+		return nil, err
+	}
+	all, err := decode(body)
+	if err != nil {
+		return nil, t.badReply(err)
+	}
+	return firingMatching(all, ms), nil
 }
 
 // get does the one read and turns every status but 200 into an error the catalog explains.

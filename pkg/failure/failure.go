@@ -19,29 +19,6 @@ import (
 	"syscall"
 )
 
-// ID names one known failure.
-type ID string
-
-// The known failures. Keep README.md's table in step with this list (a test checks it).
-const (
-	ImageNotFound    ID = "image-not-found"
-	Unauthorized     ID = "unauthorized"
-	Network          ID = "network"
-	ReleaseExists    ID = "release-exists"
-	TLS              ID = "tls"
-	Timeout          ID = "timeout"
-	RateLimited      ID = "rate-limited"
-	ServerError      ID = "server-error"
-	InvalidInput     ID = "invalid-input"
-	DigestMismatch   ID = "digest-mismatch"
-	ResultsTooLarge  ID = "results-too-large"
-	ResourceNotFound ID = "resource-not-found"
-	// NotPermitted is the Kubernetes API server refusing the run's ServiceAccount a verb on a
-	// resource (403 Forbidden): a missing RoleBinding, not a wrong secret. Steps exit with
-	// step.ExitNotPermitted for it, so that the report tells it apart from a gate that blocked.
-	NotPermitted ID = "not-permitted"
-)
-
 // Entry is one row of the catalog. Cause and Fix may name facts as {key}; facts the error does
 // not carry fall back to the Defaults.
 type Entry struct {
@@ -54,71 +31,33 @@ type Entry struct {
 
 var catalog = map[ID]Entry{}
 
-// register adds an entry. Entries live in this package only (one file per area, each with an
-// init), so that the catalog, the README table and its test see one list. An ID registered twice
-// is a programming error caught by every test run.
+// sharedDefaults are the defaults of facts that mean the same in every entry that names them.
+var sharedDefaults = map[string]string{"namespace": "<namespace>"}
+
+// The catalog is one table (catalog.go), so that the catalog, the README table and its test
+// see one list.
+func init() {
+	for _, e := range entries {
+		register(e)
+	}
+}
+
+// register adds an entry, with the shared defaults of the facts its text names. An ID
+// registered twice is a programming error caught by every test run.
 func register(e Entry) {
 	if _, dup := catalog[e.ID]; dup {
 		panic("failure: duplicate catalog entry " + string(e.ID))
 	}
-	catalog[e.ID] = e
-}
-
-func init() {
-	for _, e := range []Entry{
-		{ID: ImageNotFound, Title: "image not found",
-			Cause:    "the image {image} does not exist: the build for this commit has not run, has not finished, or failed",
-			Fix:      "check the build PipelineRun for this commit (Konflux UI, application {application}, component {component}, on-push pipeline); re-run once it has pushed the image",
-			Defaults: map[string]string{"image": "for this commit", "application": "?", "component": "?"}},
-		{ID: Unauthorized, Title: "credentials rejected (401/403)",
-			Cause:    "{service} rejected the credentials: they are expired, wrong, or lack the permission",
-			Fix:      "refresh the secret {secret} (and check it grants {permission}), then re-run",
-			Defaults: map[string]string{"service": "the server", "secret": "bound to this Task's credentials workspace", "permission": "read access"}},
-		{ID: Network, Title: "no network route",
-			Cause:    "cannot reach {host}: DNS lookup failed, no route to host, or connection refused",
-			Fix:      "check the host name, the cluster's egress (NetworkPolicy, proxy, firewall) and that {host} is up; the gate fails closed until it is reachable",
-			Defaults: map[string]string{"host": "the server"}},
-		{ID: ReleaseExists, Title: "release already exists",
-			Cause:    "this commit was already released: Release {release}",
-			Fix:      "nothing to release; inspect it with: kubectl get release {release} -n {namespace} -o yaml",
-			Defaults: map[string]string{"release": "?", "namespace": "<namespace>"}},
-		{ID: TLS, Title: "TLS verification failed",
-			Cause:    "the certificate of {host} is not trusted (unknown CA, expired, or wrong host name)",
-			Fix:      "name the ConfigMap holding the right CA bundle in ca_bundle_configmap (default trusted-ca); do not turn verification off",
-			Defaults: map[string]string{"host": "the server"}},
-		{ID: Timeout, Title: "timed out",
-			Cause:    "{what} did not answer or finish in time",
-			Fix:      "check that {what} is healthy; raise the timeout param if it is just slow",
-			Defaults: map[string]string{"what": "the server"}},
-		{ID: RateLimited, Title: "rate limited (429)",
-			Cause:    "{service} kept answering 429 Too Many Requests after the retries",
-			Fix:      "wait a few minutes and re-run; use a dedicated robot account if it keeps happening",
-			Defaults: map[string]string{"service": "the server"}},
-		{ID: ServerError, Title: "server error (5xx)",
-			Cause:    "{service} kept answering with server errors after the retries",
-			Fix:      "check the service's status page or on-call; re-run when it is healthy",
-			Defaults: map[string]string{"service": "the server"}},
-		{ID: InvalidInput, Title: "invalid input",
-			Cause: "a parameter is not valid",
-			Fix:   "correct the parameter named above and re-run"},
-		{ID: DigestMismatch, Title: "image tag moved",
-			Cause:    "the tag {image} now points at {registry_digest}, but the Snapshot was made from {snapshot_digest}: the tag was re-pushed after the Snapshot was made",
-			Fix:      "release the Snapshot's digest only: find out who re-pushed the tag, then re-run the build for this commit so that a new Snapshot is made",
-			Defaults: map[string]string{"image": "?", "registry_digest": "?", "snapshot_digest": "?"}},
-		{ID: ResultsTooLarge, Title: "results over Tekton's budget",
-			Cause: "the step's results exceed the 4096-byte termination message of a TaskRun",
-			Fix:   "this is a bug in the step: report it; results must stay small and bigger data go to a workspace"},
-		{ID: NotPermitted, Title: "ServiceAccount not permitted (403)",
-			Cause:    "the ServiceAccount may not {verb} {resource} in namespace {namespace}: the API server answered Forbidden",
-			Fix:      "{fix}",
-			Defaults: map[string]string{"verb": "read", "resource": "the resource", "namespace": "<namespace>", "fix": "apply the project's RBAC to the namespace (config/tenant-setup.sh <namespace>, as a tenant admin) and bind the ServiceAccounts per task through the PipelineRun's taskRunSpecs; see config/rbac/README.md"}},
-		{ID: ResourceNotFound, Title: "Konflux object not found",
-			Cause:    "{kind} {name} does not exist in namespace {namespace}",
-			Fix:      "check the spelling of the param and that you are in the right tenant namespace (kubectl get {resource} -n {namespace})",
-			Defaults: map[string]string{"kind": "object", "name": "?", "namespace": "?", "resource": "<kind>"}},
-	} {
-		register(e)
+	for key, v := range sharedDefaults {
+		if _, set := e.Defaults[key]; set || !strings.Contains(e.Cause+e.Fix, "{"+key+"}") {
+			continue
+		}
+		if e.Defaults == nil {
+			e.Defaults = map[string]string{}
+		}
+		e.Defaults[key] = v
 	}
+	catalog[e.ID] = e
 }
 
 // Error is an error whose meaning is known.

@@ -2,6 +2,7 @@ package knowledge
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -25,12 +26,7 @@ func Decode(docs map[string]any) (*Store, []Warning) {
 func DecodeAt(docs map[string]any, now time.Time) (*Store, []Warning) {
 	s := &Store{}
 	var warns []Warning
-	keys := make([]string, 0, len(docs))
-	for k := range docs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, key := range keys {
+	for _, key := range slices.Sorted(maps.Keys(docs)) {
 		doc := docs[key]
 		switch key {
 		case KnownIssuesKey:

@@ -106,6 +106,26 @@ func (c *Client) get(ctx context.Context, gvr schema.GroupVersionResource, kind,
 	return u, nil
 }
 
+// getAs reads the object name and converts it with from.
+func getAs[T any](ctx context.Context, c *Client, gvr schema.GroupVersionResource, kind, name string, from func(*unstructured.Unstructured) T) (*T, error) {
+	u, err := c.get(ctx, gvr, kind, name)
+	if err != nil {
+		return nil, err
+	}
+	v := from(u)
+	return &v, nil
+}
+
+// listAs lists the objects matching the label selector, page by page, converted with from. On
+// an error it returns what the pages before it held.
+func listAs[T any](ctx context.Context, c *Client, gvr schema.GroupVersionResource, kind, selector string, from func(*unstructured.Unstructured) T) ([]T, error) {
+	var out []T
+	err := c.list(ctx, gvr, kind, selector, func(u *unstructured.Unstructured) {
+		out = append(out, from(u))
+	})
+	return out, err
+}
+
 // APIError classifies an API server error for the failure catalog.
 func (c *Client) APIError(err error, kind, resource, name string) error {
 	facts := map[string]string{"kind": kind, "name": name, "namespace": c.Namespace, "resource": resource}

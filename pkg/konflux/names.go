@@ -2,7 +2,8 @@ package konflux
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -16,12 +17,7 @@ import (
 // look-alike letter or a 10,000-character value is invalid input, quoted in the message, never
 // a "not found" from the server. Keys are the settings' names; empty values are an error.
 func ValidNames(names map[string]string) error {
-	keys := make([]string, 0, len(names))
-	for k := range names {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(names)) {
 		v := names[k]
 		if v == "" {
 			return failure.New(failure.InvalidInput, nil, "%s is empty", k)

@@ -464,19 +464,10 @@ func (c *Client) CreateRelease(ctx context.Context, req ReleaseRequest) (rel *Re
 
 // GetRelease returns the Release name.
 func (c *Client) GetRelease(ctx context.Context, name string) (*Release, error) {
-	u, err := c.get(ctx, ReleasesResource, "Release", name)
-	if err != nil {
-		return nil, err
-	}
-	r := releaseFrom(u)
-	return &r, nil
+	return getAs(ctx, c, ReleasesResource, "Release", name, releaseFrom)
 }
 
 // ListReleases lists the Releases matching a label selector, page by page.
 func (c *Client) ListReleases(ctx context.Context, selector string) ([]Release, error) {
-	var out []Release
-	err := c.list(ctx, ReleasesResource, "Release", selector, func(u *unstructured.Unstructured) {
-		out = append(out, releaseFrom(u))
-	})
-	return out, err
+	return listAs(ctx, c, ReleasesResource, "Release", selector, releaseFrom)
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
 // ConditionMatched is the ReleasePlan condition the release service sets when a
@@ -57,12 +58,7 @@ func releasePlanFrom(u *unstructured.Unstructured) ReleasePlan {
 
 // GetReleasePlan returns the ReleasePlan name.
 func (c *Client) GetReleasePlan(ctx context.Context, name string) (*ReleasePlan, error) {
-	u, err := c.get(ctx, ReleasePlansResource, "ReleasePlan", name)
-	if err != nil {
-		return nil, err
-	}
-	rp := releasePlanFrom(u)
-	return &rp, nil
+	return getAs(ctx, c, ReleasePlansResource, "ReleasePlan", name, releasePlanFrom)
 }
 
 // Owner is what a ReleasePlan releases: an application or a componentGroup (exactly one of the
@@ -183,12 +179,7 @@ func ParseAutoRelease(v string) (bool, error) {
 	return false, failure.New(failure.InvalidInput, nil, "AUTO_RELEASE %s: use block or observe", quote(v))
 }
 
-func clip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
-}
+func clip(s string, n int) string { return step.ClipRunes(s, n) }
 
 // Labels the release service reads on a ReleasePlan and a ReleasePlanAdmission.
 const (

@@ -72,21 +72,12 @@ func (s *Snapshot) trimmed() *Snapshot {
 // with a label selector and read page by page.
 func (c *Client) ListSnapshots(ctx context.Context, component, sha string) ([]Snapshot, error) {
 	sel := labels.Set{LabelComponent: component, LabelSHA: sha}.String()
-	var out []Snapshot
-	err := c.list(ctx, SnapshotsResource, "Snapshot", sel, func(u *unstructured.Unstructured) {
-		out = append(out, snapshotFrom(u))
-	})
-	return out, err
+	return listAs(ctx, c, SnapshotsResource, "Snapshot", sel, snapshotFrom)
 }
 
 // GetSnapshot returns the Snapshot name.
 func (c *Client) GetSnapshot(ctx context.Context, name string) (*Snapshot, error) {
-	u, err := c.get(ctx, SnapshotsResource, "Snapshot", name)
-	if err != nil {
-		return nil, err
-	}
-	s := snapshotFrom(u)
-	return &s, nil
+	return getAs(ctx, c, SnapshotsResource, "Snapshot", name, snapshotFrom)
 }
 
 func snapshotFrom(u *unstructured.Unstructured) Snapshot {

@@ -396,9 +396,4 @@ func short(sha string) string {
 	return sha
 }
 
-func clip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
-}
+func clip(s string, n int) string { return step.ClipRunes(s, n) }

@@ -13,11 +13,11 @@ package quay
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/release-to-prod/release-to-prod/pkg/dockerconfig"
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
@@ -446,7 +446,7 @@ func (g *Gate) decide(s *step.Step, scans []scanned) error {
 		}
 	}
 	for _, f := range findings {
-		if blocks(f.Severity) && len(cves) < MaxCVEsInAdvice && !contains(cves, f.CVE) {
+		if blocks(f.Severity) && len(cves) < MaxCVEsInAdvice && !slices.Contains(cves, f.CVE) {
 			cves = append(cves, f.CVE)
 		}
 	}
@@ -496,15 +496,6 @@ func countBlocking(fs []Finding, blocks func(Severity) bool) int {
 	return len(seen)
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // findingLine is "CVE-2024-1 [critical] openssl 3.0.7-1, fixed in 3.0.7-2: https://… (linux/arm64)";
 // the platforms are named only when the finding is not on every platform.
 func findingLine(f Finding, platforms int) string {
@@ -523,13 +514,4 @@ func findingLine(f Finding, platforms int) string {
 }
 
 // clip bounds a field of the report on one line: the reply is not trusted to be short or clean.
-func clip(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
+func clip(s string, n int) string { return step.Clip(strings.Join(strings.Fields(s), " "), n) }

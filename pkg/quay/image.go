@@ -8,6 +8,7 @@ import (
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
 	"github.com/release-to-prod/release-to-prod/pkg/httpclient"
+	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
 // Image is the image the gate scans: a Quay repository and a pinned digest.
@@ -92,25 +93,19 @@ type Platform struct {
 func ParsePlatforms(s string) ([]Platform, error) {
 	var out []Platform
 	seen := map[string]bool{}
-	for _, item := range strings.Split(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
+	for _, p := range step.Pairs(s) {
+		if !p.OK {
+			return nil, failure.New(failure.InvalidInput, nil, "platform_digests: %.120q is not os/arch=sha256:…", p.Item)
 		}
-		name, d, ok := strings.Cut(item, "=")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" {
-			return nil, failure.New(failure.InvalidInput, nil, "platform_digests: %.120q is not os/arch=sha256:…", item)
-		}
-		d, err := ParseDigest(d)
+		d, err := ParseDigest(p.Value)
 		if err != nil {
-			return nil, fmt.Errorf("platform_digests: %s: %w", name, err)
+			return nil, fmt.Errorf("platform_digests: %s: %w", p.Name, err)
 		}
 		if seen[d] {
 			continue
 		}
 		seen[d] = true
-		out = append(out, Platform{Name: name, Digest: d})
+		out = append(out, Platform{Name: p.Name, Digest: d})
 	}
 	return out, nil
 }

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	prr "github.com/tektoncd/pipeline/pkg/reconciler/pipelinerun/resources"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"knative.dev/pkg/apis"
 
@@ -125,6 +126,39 @@ func (o *Outcome) Rejected() bool {
 // Pipeline or params, unknown image, …); a PipelineRun that ran and failed returns an Outcome
 // whose Succeeded is false.
 func Run(ctx context.Context, o Options) (*Outcome, error) {
+	if err := o.setDefaults(); err != nil {
+		return nil, err
+	}
+	bindings, err := o.bindWorkspaces()
+	if err != nil {
+		return nil, err
+	}
+	pr, err := o.Repo.NewPipelineRun(ctx, o.Pipeline, o.Name, o.Params, bindings)
+	if err != nil {
+		return nil, fmt.Errorf("PipelineRun %s: %w", o.Name, err)
+	}
+	if err := o.checkImages(ctx, pr); err != nil {
+		return nil, err
+	}
+	out := &Outcome{Name: o.Name, WorkDir: o.WorkDir}
+	fmt.Fprintf(o.Out, "PipelineRun %s (Pipeline %s), files in %s\n", o.Name, o.Pipeline.Name, o.WorkDir)
+	if err := o.runTasks(ctx, pr, out); err != nil {
+		return out, err
+	}
+	cond, results, err := pr.Done(ctx)
+	out.Condition, out.Results = cond, results
+	o.summary(out)
+	if err != nil {
+		fmt.Fprintf(o.Out, "! %v\n", err)
+	}
+	if err := o.writePipelineRun(out); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// setDefaults fills in the options a caller left empty, making the work folder if needed.
+func (o *Options) setDefaults() error {
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
@@ -140,10 +174,16 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if o.WorkDir == "" {
 		d, err := os.MkdirTemp("", o.Name+"-")
 		if err != nil {
-			return nil, fmt.Errorf("work folder: %w", err)
+			return fmt.Errorf("work folder: %w", err)
 		}
 		o.WorkDir = d
 	}
+	return nil
+}
+
+// bindWorkspaces checks the workspaces' folders, makes their paths absolute (steps run in
+// their own folder) and returns the PipelineRun's bindings for them.
+func (o *Options) bindWorkspaces() ([]v1.WorkspaceBinding, error) {
 	var bindings []v1.WorkspaceBinding
 	for _, name := range tekton.Names(o.Workspaces) {
 		w := o.Workspaces[name]
@@ -152,7 +192,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			if st, err := os.Stat(w.Path); err != nil || !st.IsDir() {
 				return nil, fmt.Errorf("workspace %s: %s=%s is not a folder", name, w.Kind, w.Path)
 			}
-			abs, err := filepath.Abs(w.Path) // steps run in their own folder
+			abs, err := filepath.Abs(w.Path)
 			if err != nil {
 				return nil, fmt.Errorf("workspace %s: %w", name, err)
 			}
@@ -165,88 +205,107 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		// The binding's volume only matters to Tekton as "bound"; the folder is ours.
 		bindings = append(bindings, v1.WorkspaceBinding{Name: name, EmptyDir: &emptyDir})
 	}
-	pr, err := o.Repo.NewPipelineRun(ctx, o.Pipeline, o.Name, o.Params, bindings)
-	if err != nil {
-		return nil, fmt.Errorf("PipelineRun %s: %w", o.Name, err)
-	}
-	// Every image must map to a binary before anything runs: a typo fails fast.
+	return bindings, nil
+}
+
+// checkImages maps every step image of the run to a binary before anything runs: a typo
+// fails fast.
+func (o *Options) checkImages(ctx context.Context, pr *tekton.PipelineRun) error {
 	for _, rpt := range pr.Facts.State {
 		tr, spec, err := pr.TaskRun(ctx, rpt, func(string) (string, bool) { return o.WorkDir, true })
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, s := range spec.Steps {
 			if _, err := o.binary(s.Image); err != nil {
-				return nil, fmt.Errorf("pipeline task %s (TaskRun %s), step %s: %w", rpt.PipelineTask.Name, tr.Name, s.Name, err)
+				return fmt.Errorf("pipeline task %s (TaskRun %s), step %s: %w", rpt.PipelineTask.Name, tr.Name, s.Name, err)
 			}
 		}
 	}
+	return nil
+}
 
-	out := &Outcome{Name: o.Name, WorkDir: o.WorkDir}
-	fmt.Fprintf(o.Out, "PipelineRun %s (Pipeline %s), files in %s\n", o.Name, o.Pipeline.Name, o.WorkDir)
+// runTasks runs the pipeline tasks in the order Tekton's DAG gives them, recording each (and
+// each skipped one) in out, until none is left to run.
+func (o *Options) runTasks(ctx context.Context, pr *tekton.PipelineRun, out *Outcome) error {
 	for {
 		next, skipped, err := pr.Next()
 		if err != nil {
-			return out, err
+			return err
 		}
 		for _, s := range skipped {
-			when := ""
-			if s.Reason == string(v1.WhenExpressionsSkip) {
-				when = describeWhen(s.When)
-			}
-			fmt.Fprintf(o.Out, "- %s skipped: %s%s\n", s.Name, s.Reason, when)
+			fmt.Fprintln(o.Out, skipLine(s))
 			out.Tasks = append(out.Tasks, TaskOutcome{Name: s.Name, Status: "Skipped", Reason: s.Reason})
 		}
 		if len(next) == 0 {
-			break
+			return nil
 		}
 		for _, rpt := range next {
-			dirs := map[string]string{}
-			local := func(ws string) (string, bool) {
-				w, ok := o.Workspaces[ws]
-				if !ok {
-					return "", false
-				}
-				if w.Kind != "emptyDir" {
-					return w.Path, true
-				}
-				d := filepath.Join(o.WorkDir, rpt.TaskRunNames[0], "emptydir", ws)
-				dirs[ws] = d
-				return d, true
-			}
-			tr, spec, err := pr.TaskRun(ctx, rpt, local)
+			t, err := o.runPipelineTask(ctx, pr, rpt)
 			if err != nil {
-				return out, err
+				return err
 			}
-			if spec, err = o.mountVolumes(ctx, tr.Name, spec); err != nil {
-				return out, fmt.Errorf("TaskRun %s: %w", tr.Name, err)
-			}
-			for _, d := range dirs {
-				if err := os.MkdirAll(d, 0o755); err != nil {
-					return out, fmt.Errorf("workspace folder: %w", err)
-				}
-			}
-			t := o.runTaskRun(ctx, rpt.PipelineTask.Name, tr.Name, spec)
-			if err := o.unmountVolumes(tr.Name); err != nil {
-				return out, err
-			}
-			pr.Finish(rpt, tr, t.Status == "Succeeded", t.Reason, t.Message, t.Results)
 			out.Tasks = append(out.Tasks, t)
 			if err := o.writeTaskRun(t); err != nil {
-				return out, err
+				return err
 			}
 		}
 	}
-	cond, results, err := pr.Done(ctx)
-	out.Condition, out.Results = cond, results
-	o.summary(out)
+}
+
+// runPipelineTask runs one pipeline task's TaskRun, its emptyDir workspaces made in its own
+// folder, and tells Tekton's state how it ended.
+func (o *Options) runPipelineTask(ctx context.Context, pr *tekton.PipelineRun, rpt *prr.ResolvedPipelineTask) (TaskOutcome, error) {
+	folder := filepath.Join(o.WorkDir, rpt.TaskRunNames[0])
+	dirs := map[string]string{}
+	local := func(ws string) (string, bool) {
+		d, empty, ok := localWorkspace(o.Workspaces, folder, ws)
+		if empty {
+			dirs[ws] = d
+		}
+		return d, ok
+	}
+	tr, spec, err := pr.TaskRun(ctx, rpt, local)
 	if err != nil {
-		fmt.Fprintf(o.Out, "! %v\n", err)
+		return TaskOutcome{}, err
 	}
-	if err := o.writePipelineRun(out); err != nil {
-		return out, err
+	if spec, err = o.mountVolumes(ctx, tr.Name, spec); err != nil {
+		return TaskOutcome{}, fmt.Errorf("TaskRun %s: %w", tr.Name, err)
 	}
-	return out, nil
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return TaskOutcome{}, fmt.Errorf("workspace folder: %w", err)
+		}
+	}
+	t := o.runTaskRun(ctx, rpt.PipelineTask.Name, tr.Name, spec)
+	if err := o.unmountVolumes(tr.Name); err != nil {
+		return TaskOutcome{}, err
+	}
+	pr.Finish(rpt, tr, t.Status == "Succeeded", t.Reason, t.Message, t.Results)
+	return t, nil
+}
+
+// localWorkspace is the local folder of the Pipeline workspace ws in the TaskRun whose folder
+// is taskRunFolder: a bound folder as it is, an emptyDir one of the TaskRun's own (empty is
+// true: the caller makes it); ok is false for a workspace that is not bound.
+func localWorkspace(ws map[string]Workspace, taskRunFolder, name string) (path string, empty, ok bool) {
+	w, ok := ws[name]
+	if !ok {
+		return "", false, false
+	}
+	if w.Kind != "emptyDir" {
+		return w.Path, false, true
+	}
+	return filepath.Join(taskRunFolder, "emptydir", name), true, true
+}
+
+// skipLine is the log line of a pipeline task Tekton skipped.
+func skipLine(s tekton.Skipped) string {
+	when := ""
+	if s.Reason == string(v1.WhenExpressionsSkip) {
+		when = describeWhen(s.When)
+	}
+	return fmt.Sprintf("- %s skipped: %s%s", s.Name, s.Reason, when)
 }
 
 var emptyDir = emptyDirSource()

@@ -65,6 +65,16 @@ func (d taskRunDir) local(s string) string {
 	return strings.ReplaceAll(s, "/tekton/", filepath.Join(string(d), "tekton")+"/")
 }
 
+// prepare makes the TaskRun's /tekton folders the steps write to.
+func (d taskRunDir) prepare() error {
+	for _, sub := range []string{"results", "home", "termination"} {
+		if err := os.MkdirAll(d.local(filepath.Join("/tekton", sub)), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // runTaskRun runs the steps of a substituted TaskSpec as a pod with Tekton's entrypoint would.
 func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.TaskSpec) TaskOutcome {
 	start := time.Now()
@@ -77,60 +87,101 @@ func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.Ta
 		fmt.Fprintf(o.Out, "✗ %s failed after %s: %s: %s\n", task, t.Duration.Round(time.Millisecond), reason, message)
 		return t
 	}
-	for _, sub := range []string{"results", "home", "termination"} {
-		if err := os.MkdirAll(dir.local(filepath.Join("/tekton", sub)), 0o755); err != nil {
-			return fail(v1.TaskRunReasonFailed, err.Error())
-		}
+	if err := dir.prepare(); err != nil {
+		return fail(v1.TaskRunReasonFailed, err.Error())
 	}
-	// A step image that cannot be pulled keeps the pod from ever starting its steps: Tekton
-	// fails the TaskRun with every step terminated for that reason.
-	for _, s := range spec.Steps {
-		if err := o.pullable(s.Image); err != nil {
-			for _, s := range spec.Steps {
-				t.Steps = append(t.Steps, StepOutcome{Name: s.Name, Status: "ImagePullFailed", ExitCode: 1})
-			}
-			return fail(v1.TaskRunReasonImagePullFailed, fmt.Sprintf(`the step %q in TaskRun %q failed to pull the image %q. The pod errored with the message: "Back-off pulling image %q: ErrImagePull: %v."`,
-				s.Name, name, "", s.Image, err))
-		}
+	if steps, message, failed := imagePullFailure(name, spec.Steps, o.pullable); failed {
+		t.Steps = steps
+		return fail(v1.TaskRunReasonImagePullFailed, message)
 	}
 	stepResults := map[string]string{} // "steps.<name>.results.<result>" → value
-	failedAt := -1                     // the step that failed the TaskRun
-	truncated := ""
 	budget := ContainerBudget(len(spec.Steps))
-	for i, s := range spec.Steps {
-		if failedAt >= 0 {
-			failed := t.Steps[failedAt]
-			so := StepOutcome{Name: s.Name, Status: "Skipped", ExitCode: 1}
-			if failed.Killed {
-				// The kernel killed the step's container; its entrypoint never wrote the file
-				// the next step waits for: the rest of the pod waits until Tekton gives up on it.
-				so = StepOutcome{Name: s.Name, Status: "Running"}
-			}
-			t.Steps = append(t.Steps, so)
+	steps, err := o.runSteps(ctx, dir, spec.Steps, stepResults, budget)
+	t.Steps = steps
+	if err != nil {
+		return fail(v1.TaskRunReasonFailed, err.Error())
+	}
+	t.Results, err = taskResults(spec.Results, stepResults, func(result string) ([]byte, error) {
+		return os.ReadFile(dir.local(filepath.Join(pipeline.DefaultResultPath, result)))
+	})
+	if err != nil {
+		return fail(v1.TaskRunReasonFailed, err.Error())
+	}
+	t.Duration = time.Since(start)
+	if reason, message, failed := taskRunEnd(t.Steps, budget); failed {
+		return fail(reason, message)
+	}
+	t.Status, t.Reason = "Succeeded", string(v1.TaskRunReasonSuccessful)
+	t.Message = "All Steps have completed executing"
+	fmt.Fprintf(o.Out, "✓ %s succeeded in %s\n", task, t.Duration.Round(time.Millisecond))
+	for _, r := range t.Results {
+		fmt.Fprintf(o.Out, "    %s = %s\n", r.Name, short(r.Value.StringVal))
+	}
+	return t
+}
+
+// imagePullFailure is how the TaskRun ends when a step image cannot be pulled (pullable says
+// why not): the pod never starts its steps, and Tekton fails the TaskRun with every step
+// terminated for that reason. failed is false when every image can be pulled.
+func imagePullFailure(taskRun string, steps []v1.Step, pullable func(image string) error) (outcomes []StepOutcome, message string, failed bool) {
+	for _, s := range steps {
+		err := pullable(s.Image)
+		if err == nil {
+			continue
+		}
+		for _, s := range steps {
+			outcomes = append(outcomes, StepOutcome{Name: s.Name, Status: "ImagePullFailed", ExitCode: 1})
+		}
+		return outcomes, fmt.Sprintf(`the step %q in TaskRun %q failed to pull the image %q. The pod errored with the message: "Back-off pulling image %q: ErrImagePull: %v."`,
+			s.Name, taskRun, "", s.Image, err), true
+	}
+	return nil, "", false
+}
+
+// runSteps runs the steps in order; after a failed one, the rest are not run. The error is for
+// a step that could not be run at all; the outcomes then end with that step's.
+func (o *Options) runSteps(ctx context.Context, dir taskRunDir, steps []v1.Step, stepResults map[string]string, budget int) ([]StepOutcome, error) {
+	var outcomes []StepOutcome
+	var failed *StepOutcome
+	for i, s := range steps {
+		if failed != nil {
+			outcomes = append(outcomes, notRun(s.Name, *failed))
 			fmt.Fprintf(o.Out, "  - %s not run: step %s failed\n", s.Name, failed.Name)
 			continue
 		}
 		so, err := o.runStep(ctx, dir, i, s, stepResults, budget)
 		if err != nil {
-			t.Steps = append(t.Steps, so)
-			return fail(v1.TaskRunReasonFailed, fmt.Sprintf("step %s: %v", s.Name, err))
+			return append(outcomes, so), fmt.Errorf("step %s: %w", s.Name, err)
 		}
 		if so.Killed {
 			// An OOM kill fails the TaskRun whatever the step's onError (Tekton's
 			// DidTaskRunFail): the kernel, not the step, ended it.
 			so.Status = "Failed"
 		}
-		t.Steps = append(t.Steps, so)
-		if so.Truncated && truncated == "" {
-			truncated = s.Name
-		}
+		outcomes = append(outcomes, so)
 		if so.Status == "Failed" {
-			failedAt = len(t.Steps) - 1
+			failed = &so
 		}
 	}
-	// Task results: mapped from step results ($(steps.x.results.y)), or written by a step to
-	// $(results.x.path). A result nobody wrote is absent, as in a cluster.
-	for _, r := range spec.Results {
+	return outcomes, nil
+}
+
+// notRun is the state of a step after the failed one.
+func notRun(step string, failed StepOutcome) StepOutcome {
+	if failed.Killed {
+		// The kernel killed the step's container; its entrypoint never wrote the file the
+		// next step waits for: the rest of the pod waits until Tekton gives up on it.
+		return StepOutcome{Name: step, Status: "Running"}
+	}
+	return StepOutcome{Name: step, Status: "Skipped", ExitCode: 1}
+}
+
+// taskResults are the Task's results: mapped from step results ($(steps.x.results.y)), or
+// written by a step to $(results.x.path), which read returns. A result nobody wrote is absent,
+// as in a cluster. On an error, the results before the one in error are returned with it.
+func taskResults(declared []v1.TaskResult, stepResults map[string]string, read func(result string) ([]byte, error)) ([]v1.TaskRunResult, error) {
+	var results []v1.TaskRunResult
+	for _, r := range declared {
 		var v string
 		if r.Value != nil && r.Value.StringVal != "" {
 			// Decided on the references, not on the value: a result may legitimately contain
@@ -140,7 +191,7 @@ func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.Ta
 			}
 			v = substitution.ApplyReplacements(r.Value.StringVal, stepResults)
 		} else {
-			b, err := os.ReadFile(dir.local(filepath.Join(pipeline.DefaultResultPath, r.Name)))
+			b, err := read(r.Name)
 			if err != nil {
 				continue
 			}
@@ -150,35 +201,38 @@ func (o *Options) runTaskRun(ctx context.Context, task, name string, spec *v1.Ta
 		if r.Type == v1.ResultsTypeString || r.Type == "" {
 			pv = *v1.NewStructuredValues(v)
 		} else if err := pv.UnmarshalJSON([]byte(v)); err != nil {
-			return fail(v1.TaskRunReasonFailed, fmt.Sprintf("result %s: %v", r.Name, err))
+			return results, fmt.Errorf("result %s: %v", r.Name, err)
 		}
-		t.Results = append(t.Results, v1.TaskRunResult{Name: r.Name, Type: r.Type, Value: pv})
+		results = append(results, v1.TaskRunResult{Name: r.Name, Type: r.Type, Value: pv})
 	}
-	if truncated != "" {
-		// On a node the kubelet cuts the message and Tekton (v1.15) drops the step's results
-		// without failing the TaskRun: the loss surfaces later, or never. Here it fails the
-		// TaskRun, so that it is fixed before a cluster hides it; the step's state keeps the
-		// cut text, as the node's does.
-		return fail(v1.TaskRunReasonResultLargerThanAllowedLimit, fmt.Sprintf("the termination message of step %s is over the %d bytes the kubelet keeps for each of the pod's %d containers: on a node it is cut, Tekton cannot read it and the step's results are lost",
-			truncated, budget, len(spec.Steps)+tekton.InitContainers))
+	return results, nil
+}
+
+// taskRunEnd is how Tekton ends a TaskRun whose steps ran as steps tells: failed with a reason
+// and a message, or not failed. budget is each container's share of the termination message.
+func taskRunEnd(steps []StepOutcome, budget int) (reason v1.TaskRunReason, message string, failed bool) {
+	for _, s := range steps {
+		if s.Truncated {
+			// On a node the kubelet cuts the message and Tekton (v1.15) drops the step's
+			// results without failing the TaskRun: the loss surfaces later, or never. Here it
+			// fails the TaskRun, so that it is fixed before a cluster hides it; the step's
+			// state keeps the cut text, as the node's does.
+			return v1.TaskRunReasonResultLargerThanAllowedLimit, fmt.Sprintf("the termination message of step %s is over the %d bytes the kubelet keeps for each of the pod's %d containers: on a node it is cut, Tekton cannot read it and the step's results are lost",
+				s.Name, budget, len(steps)+tekton.InitContainers), true
+		}
 	}
-	t.Duration = time.Since(start)
-	if failedAt >= 0 {
-		failed := t.Steps[failedAt]
+	for i, s := range steps {
+		if s.Status != "Failed" {
+			continue
+		}
 		// As Tekton words it (pkg/pod getFailureInfo, extractContainerFailureMessage).
 		reason, why := v1.TaskRunReasonStepFailed, "Error"
-		if failed.Killed {
+		if s.Killed {
 			reason, why = v1.TaskRunReasonStepOOM, "OOMKilled"
 		}
-		return fail(reason, fmt.Sprintf("%q exited with code %d: %s", pod.StepName(failed.Name, failedAt), failed.ExitCode, why))
+		return reason, fmt.Sprintf("%q exited with code %d: %s", pod.StepName(s.Name, i), s.ExitCode, why), true
 	}
-	t.Status, t.Reason = "Succeeded", string(v1.TaskRunReasonSuccessful)
-	t.Message = "All Steps have completed executing"
-	fmt.Fprintf(o.Out, "✓ %s succeeded in %s\n", task, t.Duration.Round(time.Millisecond))
-	for _, r := range t.Results {
-		fmt.Fprintf(o.Out, "    %s = %s\n", r.Name, short(r.Value.StringVal))
-	}
-	return t
+	return "", "", false
 }
 
 // runStep runs one step as Tekton's entrypoint does: step results of earlier steps substituted

@@ -34,80 +34,68 @@ var checks = map[string]func(string) error{
 		_, err := commit.ParseSHA(v)
 		return err
 	},
-	"name": func(v string) error {
-		if v == "" {
-			return nil
-		}
+	"name": unlessEmpty(func(v string) error {
 		if len(v) > 63 || !dns1123Label.MatchString(v) {
 			return fmt.Errorf("%s is not a valid Kubernetes name: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", quote(v))
 		}
 		return nil
-	},
+	}),
 	"bool": func(v string) error {
 		_, err := ParseBool("value", v, false)
 		return err
 	},
-	"url": func(v string) error {
-		if v == "" {
-			return nil
-		}
+	"url": unlessEmpty(func(v string) error {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("%s is not an absolute http(s) URL", quote(v))
 		}
 		return nil
-	},
-	"duration": func(v string) error {
-		if v == "" {
-			return nil
-		}
-		if d, err := time.ParseDuration(strings.TrimSpace(v)); err != nil || d < 0 {
-			return fmt.Errorf("%s is not a duration such as 90s, 10m or 1h", quote(v))
-		}
-		return nil
-	},
-	"int": func(v string) error {
-		if v == "" {
-			return nil
-		}
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err != nil || n < 0 {
-			return fmt.Errorf("%s is not a whole number", quote(v))
-		}
-		return nil
-	},
-	"count": func(v string) error {
-		if v == "" {
-			return nil
-		}
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err != nil || n <= 0 {
-			return fmt.Errorf("%s is not a whole number above zero", quote(v))
-		}
-		return nil
-	},
-	"period": func(v string) error {
-		if v == "" {
-			return nil
-		}
-		if d, err := time.ParseDuration(strings.TrimSpace(v)); err != nil || d <= 0 {
-			return fmt.Errorf("%s is not a duration above zero such as 90s, 10m or 1h", quote(v))
-		}
-		return nil
-	},
+	}),
+	"duration": unlessEmpty(number("a duration", durationExample, time.ParseDuration, false)),
+	"int":      unlessEmpty(number("a whole number", "", strconv.Atoi, false)),
+	"count":    unlessEmpty(number("a whole number", "", strconv.Atoi, true)),
+	"period":   unlessEmpty(number("a duration", durationExample, time.ParseDuration, true)),
 	"key": func(v string) error {
 		if len(v) > 253 || !secretKey.MatchString(v) || v == "." || v == ".." {
 			return fmt.Errorf("%s is not a valid Secret key: letters, digits, '-', '_' and '.'", quote(v))
 		}
 		return nil
 	},
-	"relpath": func(v string) error {
-		if v == "" {
-			return nil
-		}
+	"relpath": unlessEmpty(func(v string) error {
 		if path.IsAbs(v) || strings.HasPrefix(path.Clean(v), "..") || strings.ContainsAny(v, "\x00\n") {
 			return fmt.Errorf("%s must be a path relative to its folder, without \"..\"", quote(v))
 		}
 		return nil
-	},
+	}),
+}
+
+const durationExample = " such as 90s, 10m or 1h"
+
+// unlessEmpty applies check to a value that is set: for these rules an empty value is allowed
+// (unless the setting is required) or means the default.
+func unlessEmpty(check func(string) error) func(string) error {
+	return func(v string) error {
+		if v == "" {
+			return nil
+		}
+		return check(v)
+	}
+}
+
+// number checks a value parse reads as what (a duration, a whole number): above zero when
+// positive (a timeout, a limit), else not below zero; example, if any, ends the message.
+func number[T int | time.Duration](what, example string, parse func(string) (T, error), positive bool) func(string) error {
+	return func(v string) error {
+		x, err := parse(strings.TrimSpace(v))
+		if err == nil && (x > 0 || x == 0 && !positive) {
+			return nil
+		}
+		above := ""
+		if positive {
+			above = " above zero"
+		}
+		return fmt.Errorf("%s is not %s%s%s", quote(v), what, above, example)
+	}
 }
 
 // The rules of Kubernetes names and keys (apimachinery's validation), written here so that the

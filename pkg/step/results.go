@@ -107,7 +107,7 @@ func (s *Step) writeAdvice(e knowledge.Explanation) {
 	}
 	var werr error
 	if e.Known() {
-		text := clip(oneLine(e.Cause()), maxAdvice) + "\n" + clip(oneLine(e.Fix()), maxAdvice)
+		text := Clip(oneLine(e.Cause()), maxAdvice) + "\n" + Clip(oneLine(e.Fix()), maxAdvice)
 		werr = os.MkdirAll(s.results.dir, 0o755)
 		if werr == nil {
 			werr = os.WriteFile(filepath.Join(s.results.dir, AdviceFile), []byte(text), 0o644)
@@ -120,10 +120,19 @@ func (s *Step) writeAdvice(e knowledge.Explanation) {
 	}
 }
 
+// ClipRunes cuts s to at most n runes, marking a cut with "…" (a quoted message in a line).
+func ClipRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// clip cuts s to at most n bytes on a rune boundary.
-func clip(s string, n int) string {
+// Clip cuts s to at most n bytes on a rune boundary, marking a cut with "…" (a result or a
+// message line held to a byte budget).
+func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -84,7 +84,7 @@ func Run[C Configurable](ctx context.Context, name string, args []string, out io
 	if r, ok := any(cfg).(InvalidReporter); ok {
 		if err := Check(cfg); err != nil {
 			a := s.fail(fmt.Errorf("configuration: %w", err), true)
-			if werr := s.Result(r.InvalidResult(), clip(oneLine(err.Error()), s.results.budget/2)); werr != nil {
+			if werr := s.Result(r.InvalidResult(), Clip(oneLine(err.Error()), s.results.budget/2)); werr != nil {
 				s.Warn("could not write result %s: %v", r.InvalidResult(), werr)
 			}
 			s.writeAdvice(a)

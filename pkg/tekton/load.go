@@ -16,8 +16,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -192,11 +194,4 @@ func documents(data []byte) int {
 }
 
 // Names returns the sorted keys of m.
-func Names[T any](m map[string]T) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func Names[T any](m map[string]T) []string { return slices.Sorted(maps.Keys(m)) }

@@ -106,36 +106,76 @@ func (r *Repo) NewPipelineRun(ctx context.Context, p *v1.Pipeline, name string, 
 	if err != nil {
 		return nil, fmt.Errorf("pipeline DAG is invalid for finally clause: %w", err)
 	}
-	if err := spec.Validate(ctx); err != nil {
-		return nil, fmt.Errorf("pipeline spec is invalid: %w", err)
+	if err := validateRun(ctx, spec, pr); err != nil {
+		return nil, err
 	}
-	if err := prr.ValidateRequiredParametersProvided(&spec.Params, &pr.Spec.Params); err != nil {
-		return nil, fmt.Errorf("missing parameters: %w", err)
-	}
-	if err := prr.ValidateParamTypesMatching(spec, pr); err != nil {
-		return nil, fmt.Errorf("parameter types: %w", err)
-	}
-	if err := prr.ValidateObjectParamRequiredKeys(spec.Params, pr.Spec.Params); err != nil {
-		return nil, fmt.Errorf("object parameters: %w", err)
-	}
-	if err := prr.ValidateParamArrayIndex(spec, pr.Spec.Params); err != nil {
-		return nil, fmt.Errorf("array parameters: %w", err)
-	}
-	if err := prr.ValidateWorkspaceBindings(spec, pr); err != nil {
-		return nil, fmt.Errorf("workspaces: %w", err)
-	}
-	prr.ApplyParametersToWorkspaceBindings(pr)
-	spec, err = prr.ApplyParameters(spec, pr)
+	spec, err = substitute(spec, p.Name, pr)
 	if err != nil {
-		return nil, fmt.Errorf("applying parameters: %w", err)
+		return nil, err
 	}
-	spec = prr.ApplyContexts(spec, p.Name, pr)
-	spec = prr.ApplyWorkspaces(spec, pr)
 	pr.Status.PipelineSpec = spec
 
 	out := &PipelineRun{Run: pr, Spec: spec, client: r.Client(), reported: map[string]bool{}}
+	state, err := out.resolveTasks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out.Facts = &prr.PipelineRunFacts{
+		State:           state,
+		SpecStatus:      pr.Spec.Status,
+		TasksGraph:      d,
+		FinalTasksGraph: dfinally,
+		TimeoutsState:   prr.PipelineRunTimeoutsState{Clock: clock.RealClock{}},
+	}
+	if err := validateResolved(ctx, spec, state); err != nil {
+		return nil, err
+	}
+	now := metav1.NewTime(time.Now())
+	pr.Status.StartTime = &now
+	return out, nil
+}
+
+// validateRun checks the run's params and workspace bindings against the Pipeline's spec, as
+// the reconciler does before it resolves any task.
+func validateRun(ctx context.Context, spec *v1.PipelineSpec, pr *v1.PipelineRun) error {
+	if err := spec.Validate(ctx); err != nil {
+		return fmt.Errorf("pipeline spec is invalid: %w", err)
+	}
+	if err := prr.ValidateRequiredParametersProvided(&spec.Params, &pr.Spec.Params); err != nil {
+		return fmt.Errorf("missing parameters: %w", err)
+	}
+	if err := prr.ValidateParamTypesMatching(spec, pr); err != nil {
+		return fmt.Errorf("parameter types: %w", err)
+	}
+	if err := prr.ValidateObjectParamRequiredKeys(spec.Params, pr.Spec.Params); err != nil {
+		return fmt.Errorf("object parameters: %w", err)
+	}
+	if err := prr.ValidateParamArrayIndex(spec, pr.Spec.Params); err != nil {
+		return fmt.Errorf("array parameters: %w", err)
+	}
+	if err := prr.ValidateWorkspaceBindings(spec, pr); err != nil {
+		return fmt.Errorf("workspaces: %w", err)
+	}
+	return nil
+}
+
+// substitute applies the run's params, context and workspaces to the Pipeline's spec.
+func substitute(spec *v1.PipelineSpec, pipeline string, pr *v1.PipelineRun) (*v1.PipelineSpec, error) {
+	prr.ApplyParametersToWorkspaceBindings(pr)
+	spec, err := prr.ApplyParameters(spec, pr)
+	if err != nil {
+		return nil, fmt.Errorf("applying parameters: %w", err)
+	}
+	spec = prr.ApplyContexts(spec, pipeline, pr)
+	spec = prr.ApplyWorkspaces(spec, pr)
+	return spec, nil
+}
+
+// resolveTasks resolves the run's tasks and finally tasks (the Tasks from the Repo; no TaskRun
+// exists yet), as the reconciler does.
+func (p *PipelineRun) resolveTasks(ctx context.Context) (prr.PipelineRunState, error) {
 	getTask := func(ctx context.Context, name string) (*v1.Task, *v1.RefSource, *trustedresources.VerificationResult, error) {
-		return (&trr.LocalTaskRefResolver{Namespace: Namespace, Kind: v1.NamespacedTaskKind, Tektonclient: out.client}).GetTask(ctx, name)
+		return (&trr.LocalTaskRefResolver{Namespace: Namespace, Kind: v1.NamespacedTaskKind, Tektonclient: p.client}).GetTask(ctx, name)
 	}
 	notFound := func(kind string) func(string) error {
 		return func(n string) error {
@@ -147,6 +187,7 @@ func (r *Repo) NewPipelineRun(ctx context.Context, p *v1.Pipeline, name string, 
 	getChildPR := func(n string) (*v1.PipelineRun, error) { return nil, notFound("pipelineruns")(n) }
 
 	var state prr.PipelineRunState
+	spec, pr := p.Spec, p.Run
 	for _, pt := range append(append([]v1.PipelineTask{}, spec.Tasks...), spec.Finally...) {
 		rpt, err := prr.ResolvePipelineTask(ctx, *pr, getChildPR, nil, getTask, getTaskRun, getRun, pt, state)
 		if err != nil {
@@ -157,33 +198,30 @@ func (r *Repo) NewPipelineRun(ctx context.Context, p *v1.Pipeline, name string, 
 		}
 		state = append(state, rpt)
 	}
-	out.Facts = &prr.PipelineRunFacts{
-		State:           state,
-		SpecStatus:      pr.Spec.Status,
-		TasksGraph:      d,
-		FinalTasksGraph: dfinally,
-		TimeoutsState:   prr.PipelineRunTimeoutsState{Clock: clock.RealClock{}},
-	}
+	return state, nil
+}
+
+// validateResolved checks the resolved tasks (params, matrix, CEL when expressions) and the
+// results and optional workspaces the Pipeline uses.
+func validateResolved(ctx context.Context, spec *v1.PipelineSpec, state prr.PipelineRunState) error {
 	for _, rpt := range state {
 		if err := taskrun.ValidateResolvedTask(ctx, rpt.PipelineTask.Params, rpt.PipelineTask.Matrix, rpt.ResolvedTask); err != nil {
-			return nil, fmt.Errorf("pipeline task %q: %w", rpt.PipelineTask.Name, err)
+			return fmt.Errorf("pipeline task %q: %w", rpt.PipelineTask.Name, err)
 		}
 		if err := rpt.EvaluateCEL(); err != nil {
-			return nil, fmt.Errorf("pipeline task %q: %w", rpt.PipelineTask.Name, err)
+			return fmt.Errorf("pipeline task %q: %w", rpt.PipelineTask.Name, err)
 		}
 	}
 	if err := prr.ValidatePipelineTaskResults(state); err != nil {
-		return nil, err
+		return err
 	}
 	if err := prr.ValidatePipelineResults(spec, state); err != nil {
-		return nil, err
+		return err
 	}
 	if err := prr.ValidateOptionalWorkspaces(spec.Workspaces, state); err != nil {
-		return nil, fmt.Errorf("optional workspace not supported by task: %w", err)
+		return fmt.Errorf("optional workspace not supported by task: %w", err)
 	}
-	now := metav1.NewTime(time.Now())
-	pr.Status.StartTime = &now
-	return out, nil
+	return nil
 }
 
 // Skipped is a pipeline task Tekton decided not to run.

@@ -74,21 +74,15 @@ func (g Gate) Status() string {
 func ParseGates(s string) ([][2]string, error) {
 	var out [][2]string
 	seen := map[string]bool{}
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
+	for _, p := range step.Pairs(s) {
+		if !p.OK || p.Value == "" {
+			return nil, fmt.Errorf("GATES: %q is not name=exit-code-file", p.Item)
 		}
-		name, path, ok := strings.Cut(part, "=")
-		name, path = strings.TrimSpace(name), strings.TrimSpace(path)
-		if !ok || name == "" || path == "" {
-			return nil, fmt.Errorf("GATES: %q is not name=exit-code-file", part)
+		if seen[p.Name] {
+			return nil, fmt.Errorf("GATES: gate %q is listed twice", p.Name)
 		}
-		if seen[name] {
-			return nil, fmt.Errorf("GATES: gate %q is listed twice", name)
-		}
-		seen[name] = true
-		out = append(out, [2]string{name, path})
+		seen[p.Name] = true
+		out = append(out, [2]string{p.Name, p.Value})
 	}
 	if len(out) == 0 {
 		return nil, errors.New("GATES: no gate given")
@@ -140,7 +134,7 @@ func adviceLines(gates []Gate, namespace string) (cause, fix []string) {
 		}
 		c := g.Cause
 		if c == "" && g.Unknown != nil {
-			c = fmt.Sprintf("%s, no known cause yet (fingerprint %s): %s", g.Status(), g.Unknown.Fingerprint, clipRunes(g.Unknown.Message, 120))
+			c = fmt.Sprintf("%s, no known cause yet (fingerprint %s): %s", g.Status(), g.Unknown.Fingerprint, step.Clip(g.Unknown.Message, 120))
 			fs = append(fs, g.Name+": "+teachHint(g.Unknown.Fingerprint, namespace))
 		}
 		if c == "" {
@@ -207,17 +201,6 @@ func cutLines(lines []string, n int) string {
 // teachHint is the command that teaches a failure's cause and fix.
 func teachHint(fingerprint, namespace string) string {
 	return fmt.Sprintf("once its cause is known, teach it: tkn-local failures teach %s -n %s --cause \"…\" --fix \"…\"", fingerprint, namespace)
-}
-
-// clipRunes cuts s to at most n bytes on a rune boundary.
-func clipRunes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // Summary is the GATE_SUMMARY result: "image ✓, alerts ✗, …".

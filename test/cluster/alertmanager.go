@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -44,18 +43,7 @@ func (c *Cluster) StartAlertmanager(ctx context.Context) (*Alertmanager, error) 
 	}
 	am := &Alertmanager{URL: "http://" + addr, c: c}
 	client := c.HTTPClient()
-	err = c.waitFor(ctx, "Alertmanager ready", time.Minute, func(ctx context.Context) (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, am.URL+"/-/ready", nil)
-		if err != nil {
-			return false, err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
+	err = c.waitFor(ctx, "Alertmanager ready", time.Minute, httpReady(client, am.URL+"/-/ready"))
 	if err != nil {
 		return nil, err
 	}

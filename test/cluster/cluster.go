@@ -230,7 +230,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	c.phase("etcd + kube-apiserver ready", phaseStart)
 
 	phaseStart = time.Now()
-	if err := c.startNodeDaemons(bins, kubeconfig, opts.Mirrors); err != nil {
+	if err := c.startNodeDaemons(ctx, bins, kubeconfig, opts.Mirrors); err != nil {
 		return nil, err
 	}
 	if err := c.installTekton(ctx, opts.FeatureFlags); err != nil {
@@ -341,7 +341,7 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins binaries, kubeconf
 	})
 }
 
-func (c *Cluster) startNodeDaemons(bins binaries, kubeconfig string, mirrors []string) error {
+func (c *Cluster) startNodeDaemons(ctx context.Context, bins binaries, kubeconfig string, mirrors []string) error {
 	p := c.pki
 	if _, err := c.startDaemon("kube-controller-manager", nil, bins["kube-controller-manager"],
 		"--kubeconfig="+kubeconfig,
@@ -381,6 +381,18 @@ func (c *Cluster) startNodeDaemons(bins binaries, kubeconfig string, mirrors []s
 	if _, err := c.startDaemon("containerd", nil, bins["containerd"],
 		"--config="+filepath.Join(c.Dir, "containerd", "config.toml")); err != nil {
 		return fmt.Errorf("cluster: %w", err)
+	}
+	// The kubelet checks the CRI endpoint once, at its start, and exits when nothing answers
+	// there yet (seen on a loaded host): it starts once containerd listens.
+	sock := filepath.Join(c.Dir, "containerd.sock")
+	if err := c.waitFor(ctx, "containerd to listen", time.Minute, func(context.Context) (bool, error) {
+		conn, err := net.DialTimeout("unix", sock, time.Second)
+		if err != nil {
+			return false, nil
+		}
+		return true, conn.Close()
+	}); err != nil {
+		return err
 	}
 	if _, err := c.startDaemon("kubelet", nil, bins["kubelet"],
 		"--config="+filepath.Join(c.Dir, "kubelet.yaml"),
@@ -428,18 +440,7 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		return err
 	}
 	probe := &http.Client{Transport: &http.Transport{DialContext: c.ns.dial}, Timeout: 5 * time.Second}
-	return c.waitFor(ctx, "Tekton controller probe", 2*time.Minute, func(ctx context.Context) (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+tektonProbesPort+"/readiness", nil)
-		if err != nil {
-			return false, err
-		}
-		resp, err := probe.Do(req)
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
+	return c.waitFor(ctx, "Tekton controller probe", 2*time.Minute, httpReady(probe, "http://127.0.0.1:"+tektonProbesPort+"/readiness"))
 }
 
 // waitFor polls cond until it holds, the timeout passes, or a daemon dies (then its log says why).
@@ -464,6 +465,23 @@ func (c *Cluster) waitFor(ctx context.Context, what string, timeout time.Duratio
 			return fmt.Errorf("cluster: waiting for %s: %w (logs in %s)", what, ctx.Err(), filepath.Join(c.Dir, "logs"))
 		case <-tick.C:
 		}
+	}
+}
+
+// httpReady is a waitFor condition: a GET of url through client answers 200 (a readiness
+// endpoint). Not answering yet is not an error.
+func httpReady(client *http.Client, url string) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
 	}
 }
 
@@ -527,36 +545,11 @@ func (c *Cluster) stop() error {
 	for _, srv := range c.servers {
 		_ = srv.Close()
 	}
-	if c.state != nil {
-		// Anything that escaped (a shim started during the stop) goes now.
-		if err := killAll(c.Dir, c.state.CgroupName, c.nsInode, 30*time.Second); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if c.Dir != "" {
-		if err := unmountUnder(c.Dir); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if c.ns != nil {
-		if err := c.ns.remove(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if c.state != nil {
-		if err := c.state.restoreHost(); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	// Anything that escaped (a shim started during the stop) goes now, with the rest.
+	errs = teardown(c.Dir, c.state, c.ns, c.nsInode, errs)
 	if c.signals != nil {
 		signal.Stop(c.signals)
 		close(c.signalDone)
-	}
-	if len(errs) == 0 && c.Dir != "" {
-		// Only once nothing is mounted below it: RemoveAll would follow a bind mount.
-		if err := os.RemoveAll(c.Dir); err != nil {
-			errs = append(errs, fmt.Errorf("removing %s: %w", c.Dir, err))
-		}
 	}
 	if c.unlock != nil {
 		c.unlock()
@@ -570,12 +563,9 @@ func (c *Cluster) stop() error {
 // Sweep stops and removes what runs killed before their Stop left behind (their owner process
 // is gone), restoring the host state they recorded.
 func Sweep(log io.Writer) error {
-	entries, err := os.ReadDir(BaseDir)
+	entries, err := readDirIfAny(BaseDir)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return fmt.Errorf("listing %s: %w", BaseDir, err)
+		return err
 	}
 	var errs []error
 	for _, e := range entries {
@@ -598,23 +588,7 @@ func Sweep(log io.Writer) error {
 		fmt.Fprintf(log, "cluster: sweeping %s, left by process %d\n", dir, s.PID)
 		ns := &netns{path: filepath.Join(dir, "netns")}
 		inode, _ := ns.inode() // 0 when the namespace file is already gone
-		if err := killAll(dir, s.CgroupName, inode, 30*time.Second); err != nil {
-			errs = append(errs, err)
-		}
-		if err := unmountUnder(dir); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := ns.remove(); err != nil {
-			errs = append(errs, err)
-		}
-		if err := s.restoreHost(); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, teardown(dir, s, ns, inode, nil)...)
 	}
 	return errors.Join(errs...)
 }

@@ -211,12 +211,9 @@ func (s *runState) removePodNetns() error {
 	for _, n := range s.PodNetns {
 		before[n] = true
 	}
-	entries, err := os.ReadDir(podNetnsDir)
+	entries, err := readDirIfAny(podNetnsDir)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return fmt.Errorf("listing %s: %w", podNetnsDir, err)
+		return err
 	}
 	var errs []error
 	for _, e := range entries {
@@ -235,6 +232,53 @@ func (s *runState) removePodNetns() error {
 	return errors.Join(errs...)
 }
 
+// teardown ends what the run in dir left on the host, each part only once the one before it
+// is gone: its processes (by cgroup, by dir and in its network namespace ns, whose inode is
+// given), the mounts below dir, ns, the host state the run recorded (s) — and dir itself only
+// when all of that and whatever came before it (errs) went without an error, since RemoveAll
+// would follow a bind mount. Stop and Sweep both end a run with it; a nil s or ns, or an empty
+// dir, is a part the run never made.
+func teardown(dir string, s *runState, ns *netns, inode uint64, errs []error) []error {
+	if s != nil {
+		if err := killAll(dir, s.CgroupName, inode, 30*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if dir != "" {
+		if err := unmountUnder(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if ns != nil {
+		if err := ns.remove(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s != nil {
+		if err := s.restoreHost(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 && dir != "" {
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, fmt.Errorf("removing %s: %w", dir, err))
+		}
+	}
+	return errs
+}
+
+// readDirIfAny lists dir; a dir that does not exist has no entries.
+func readDirIfAny(dir string) ([]os.DirEntry, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", dir, err)
+	}
+	return entries, nil
+}
+
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -246,12 +290,9 @@ func sortedKeys(m map[string]string) []string {
 
 // removeLogLinks removes the links the kubelet made in /var/log/containers to logs under dir.
 func removeLogLinks(dir string) error {
-	entries, err := os.ReadDir(containerLogLinks)
+	entries, err := readDirIfAny(containerLogLinks)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return fmt.Errorf("listing %s: %w", containerLogLinks, err)
+		return err
 	}
 	var errs []error
 	for _, e := range entries {

@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -44,5 +46,46 @@ func TestProcessStartTellsAProcessFromItsSuccessor(t *testing.T) {
 func TestRemoveCgroupsRefusesTheRoot(t *testing.T) {
 	for _, name := range []string{"", "/", "//", "/../x"} {
 		assert.Error(t, removeCgroups(name), "%q", name)
+	}
+}
+
+func TestTeardownRemovesTheFolderOnlyWhenAllWent(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		before []error
+		kept   bool
+	}{
+		{name: "nothing failed: the folder goes"},
+		{name: "an earlier step failed: the folder stays for the next Sweep", before: []error{errors.New("kubelet did not stop")}, kept: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run-1")
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, "logs"), 0o755))
+			errs := teardown(dir, nil, nil, 0, tc.before)
+			assert.Equal(t, tc.before, errs)
+			_, err := os.Stat(dir)
+			assert.Equal(t, tc.kept, err == nil, "folder kept")
+		})
+	}
+}
+
+func TestReadDirIfAny(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a"), nil, 0o644))
+	file := filepath.Join(dir, "a")
+	for _, tc := range []struct {
+		name, dir string
+		entries   int
+		err       bool
+	}{
+		{name: "a folder", dir: dir, entries: 1},
+		{name: "no such folder: none", dir: filepath.Join(dir, "missing")},
+		{name: "not a folder", dir: file, err: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			entries, err := readDirIfAny(tc.dir)
+			assert.Equal(t, tc.err, err != nil, "error: %v", err)
+			assert.Len(t, entries, tc.entries)
+		})
 	}
 }

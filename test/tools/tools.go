@@ -36,40 +36,32 @@ type Tool struct {
 
 // The tools the sandbox uses.
 var (
-	KubeAPIServer = Tool{Name: "kube-apiserver", Module: "kube", Package: "k8s.io/kubernetes/cmd/kube-apiserver",
-		About: "Kubernetes v1.37.2 kube-apiserver"}
-	Etcd = Tool{Name: "etcd", Module: "kube", Package: "./etcd", About: "etcd v3.7.0"}
+	KubeAPIServer = kubernetes("kube-apiserver")
+	Etcd          = Tool{Name: "etcd", Module: "kube", Package: "./etcd", About: "etcd v3.7.0"}
 	// Alertmanager v0.27.0: the last release whose module ships its UI assets.
 	Alertmanager = Tool{Name: "alertmanager", Module: "alertmanager", Package: "github.com/prometheus/alertmanager/cmd/alertmanager",
 		About: "Prometheus Alertmanager v0.27.0"}
 
 	// Kubectl is what the benchmarks compare the Konflux lookups with.
-	Kubectl = Tool{Name: "kubectl", Module: "kube", Package: "k8s.io/kubernetes/cmd/kubectl", About: "Kubernetes v1.37.2 kubectl"}
+	Kubectl = kubernetes("kubectl")
 
 	// The node and control loops of the single-node cluster in test/cluster.
-	Kubelet       = Tool{Name: "kubelet", Module: "kube", Package: "k8s.io/kubernetes/cmd/kubelet", About: "Kubernetes v1.37.2 kubelet"}
-	KubeScheduler = Tool{Name: "kube-scheduler", Module: "kube", Package: "k8s.io/kubernetes/cmd/kube-scheduler",
-		About: "Kubernetes v1.37.2 kube-scheduler"}
-	KubeControllerManager = Tool{Name: "kube-controller-manager", Module: "kube", Package: "k8s.io/kubernetes/cmd/kube-controller-manager",
-		About: "Kubernetes v1.37.2 kube-controller-manager"}
+	Kubelet               = kubernetes("kubelet")
+	KubeScheduler         = kubernetes("kube-scheduler")
+	KubeControllerManager = kubernetes("kube-controller-manager")
 
 	// Tekton Pipelines at the version the project's go.mod pins: the controller, and the
 	// binaries test/cluster lays into the images the controller's pods run.
-	TektonController = Tool{Name: "tekton-controller", Module: "tekton", Package: "github.com/tektoncd/pipeline/cmd/controller",
-		About: "Tekton Pipelines v1.15.0 controller"}
-	TektonEntrypoint = Tool{Name: "tekton-entrypoint", Module: "tekton", Package: "github.com/tektoncd/pipeline/cmd/entrypoint",
-		About: "Tekton Pipelines v1.15.0 entrypoint"}
-	TektonNop = Tool{Name: "tekton-nop", Module: "tekton", Package: "github.com/tektoncd/pipeline/cmd/nop",
-		About: "Tekton Pipelines v1.15.0 nop"}
-	TektonWorkingDirInit = Tool{Name: "tekton-workingdirinit", Module: "tekton", Package: "github.com/tektoncd/pipeline/cmd/workingdirinit",
-		About: "Tekton Pipelines v1.15.0 workingdirinit"}
-	TektonSidecarLogResults = Tool{Name: "tekton-sidecarlogresults", Module: "tekton", Package: "github.com/tektoncd/pipeline/cmd/sidecarlogresults",
-		About: "Tekton Pipelines v1.15.0 sidecarlogresults"}
+	TektonController        = tektonPipelines("tekton-controller", "controller")
+	TektonEntrypoint        = tektonPipelines("tekton-entrypoint", "entrypoint")
+	TektonNop               = tektonPipelines("tekton-nop", "nop")
+	TektonWorkingDirInit    = tektonPipelines("tekton-workingdirinit", "workingdirinit")
+	TektonSidecarLogResults = tektonPipelines("tekton-sidecarlogresults", "sidecarlogresults")
 
 	// TektonResolvers are Tekton's remote resolvers (git, bundles, …), at the same version as the
 	// controller, from a module of their own (resolvers/; see its tools.go).
 	TektonResolvers = Tool{Name: "tekton-resolvers", Module: "resolvers", Package: "github.com/tektoncd/pipeline/cmd/resolvers",
-		About: "Tekton Pipelines v1.15.0 resolvers"}
+		About: "Tekton Pipelines " + tektonVersion + " resolvers"}
 	// Tkn is the Tekton CLI a user starts the Pipeline with (the README's `tkn pipeline start`).
 	Tkn = Tool{Name: "tkn", Module: "tkn", Package: "github.com/tektoncd/cli/cmd/tkn", About: "Tekton CLI v0.45.0 tkn"}
 	// ChainsSubjects runs Tekton Chains' own type-hinting code over Tekton YAML: which results
@@ -81,6 +73,22 @@ var (
 	// Pause is the pod sandbox process of the test cluster (no pause image can be pulled here).
 	Pause = Tool{Name: "pause", Module: "pause", Package: ".", About: "the pod sandbox pause process"}
 )
+
+// The versions the kube and tekton modules pin (their go.mod), for the first-build message.
+const (
+	kubeVersion   = "v1.37.2"
+	tektonVersion = "v1.15.0"
+)
+
+// kubernetes is the Kubernetes command cmd, built from the kube module.
+func kubernetes(cmd string) Tool {
+	return Tool{Name: cmd, Module: "kube", Package: "k8s.io/kubernetes/cmd/" + cmd, About: "Kubernetes " + kubeVersion + " " + cmd}
+}
+
+// tektonPipelines is the Tekton Pipelines command cmd, built from the tekton module as name.
+func tektonPipelines(name, cmd string) Tool {
+	return Tool{Name: name, Module: "tekton", Package: "github.com/tektoncd/pipeline/cmd/" + cmd, About: "Tekton Pipelines " + tektonVersion + " " + cmd}
+}
 
 // Sandbox is what the sandbox and so `make demo` run: the local demo needs no node.
 var Sandbox = []Tool{KubeAPIServer, Etcd, Alertmanager, Kubectl}

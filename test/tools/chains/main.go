@@ -297,14 +297,7 @@ func firstPerFunction(list []string) []string {
 	return out
 }
 
-func sortedKeys[T any](m map[string]T) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedKeys[T any](m map[string]T) []string { return slices.Sorted(maps.Keys(m)) }
 
 // valueSets are the sets of values tried: all image references; each ordered pair of string
 // results as repository + digest; the real values.
