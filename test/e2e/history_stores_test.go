@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,8 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/release-to-prod/release-to-prod/pkg/history"
@@ -43,25 +40,9 @@ func TestHistoryWithoutConfigMapWrite(t *testing.T) {
 	k := newPipelineKit(t)
 	s := k.s
 	ctx := context.Background()
-	root, err := tools.Root()
-	require.NoError(t, err)
-	kubectl, err := tools.Path(ctx, tools.Kubectl, io.Discard)
-	require.NoError(t, err)
-	kc, err := kubernetes.NewForConfig(s.Config)
-	require.NoError(t, err)
-	installPipelineRunCRD(t, s)
-
+	ensurePipelineRunCRD(t, s)
 	tn := k.tenant(t, "history-hosted", sandbox.TenantOptions{})
-	roles, err := tenantsetup.ClusterRoles(root, tenantsetup.Hosted)
-	require.NoError(t, err)
-	require.NoError(t, tenantsetup.Install(ctx, kc, roles))
-	const admin = "tenant-admin"
-	require.NoError(t, tenantsetup.BindAdmin(ctx, kc, tn.Namespace, admin, tenantsetup.AdminRoles(tenantsetup.Hosted, roles)))
-	adminKubeconfig, _, err := s.ImpersonatingKubeconfig(admin)
-	require.NoError(t, err)
-	out, err := tenantsetup.RunScript(ctx, root, kubectl, adminKubeconfig, tn.Namespace, false)
-	require.NoError(t, err, "the README's set-up, as a hosted tenant admin")
-	t.Log(out)
+	kc, adminKubeconfig := setUpAsTenantAdmin(t, s, tn.Namespace, tenantsetup.Hosted)
 	// The local runner runs every step with one kubeconfig: a ServiceAccount bound to the
 	// roles of both of the project's ServiceAccounts, by the RoleBindings the script made.
 	runAs := localRunServiceAccount(t, kc, tn.Namespace)
@@ -120,6 +101,31 @@ func TestHistoryWithoutConfigMapWrite(t *testing.T) {
 	assert.Regexp(t, "^"+names[0]+" "+pipelineSHA[:12]+" Succeeded \\S+ "+releaseName+" .*image ✓.* pipelinerun,release$", rows[1], "the release, from its PipelineRun and its Release")
 }
 
+// setUpAsTenantAdmin installs Konflux's roles of variant v, binds a tenant admin in ns as
+// Konflux does, runs the README's set-up script as that admin, as written, and returns a
+// cluster-admin client and the admin's kubeconfig.
+func setUpAsTenantAdmin(t *testing.T, s *sandbox.Sandbox, ns string, v tenantsetup.Variant) (kubernetes.Interface, string) {
+	t.Helper()
+	ctx := context.Background()
+	root, err := tools.Root()
+	require.NoError(t, err)
+	kubectl, err := tools.Path(ctx, tools.Kubectl, io.Discard)
+	require.NoError(t, err)
+	kc, err := kubernetes.NewForConfig(s.Config)
+	require.NoError(t, err)
+	roles, err := tenantsetup.ClusterRoles(root, v)
+	require.NoError(t, err)
+	require.NoError(t, tenantsetup.Install(ctx, kc, roles))
+	const admin = "tenant-admin"
+	require.NoError(t, tenantsetup.BindAdmin(ctx, kc, ns, admin, tenantsetup.AdminRoles(v, roles)))
+	adminKubeconfig, _, err := s.ImpersonatingKubeconfig(admin)
+	require.NoError(t, err)
+	out, err := tenantsetup.RunScript(ctx, root, kubectl, adminKubeconfig, ns, v.SelfHosted())
+	require.NoError(t, err, "the README's set-up, as a %s tenant admin", v)
+	t.Log(out)
+	return kc, adminKubeconfig
+}
+
 // localRunServiceAccount creates a ServiceAccount bound to the roles the set-up script bound
 // the project's ServiceAccounts to, and returns its name.
 func localRunServiceAccount(t *testing.T, kc kubernetes.Interface, ns string) string {
@@ -141,33 +147,6 @@ func localRunServiceAccount(t *testing.T, kc kubernetes.Interface, ns string) st
 		require.NoError(t, err)
 	}
 	return name
-}
-
-var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-
-// installPipelineRunCRD serves tekton.dev/v1 PipelineRuns, schemaless, for the runs to be
-// stored as Tekton stores them.
-func installPipelineRunCRD(t *testing.T, s *sandbox.Sandbox) {
-	t.Helper()
-	ctx := context.Background()
-	crd := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-		"metadata": map[string]any{"name": "pipelineruns.tekton.dev"},
-		"spec": map[string]any{
-			"group": "tekton.dev", "scope": "Namespaced",
-			"names": map[string]any{"plural": "pipelineruns", "singular": "pipelinerun", "kind": "PipelineRun", "listKind": "PipelineRunList"},
-			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
-				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
-		},
-	}}
-	_, err := s.Dynamic.Resource(crdResource).Create(ctx, crd, metav1.CreateOptions{})
-	if !apierrors.IsAlreadyExists(err) {
-		require.NoError(t, err)
-	}
-	require.NoError(t, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := s.Dynamic.Resource(konflux.PipelineRunsResource).Namespace("default").List(ctx, metav1.ListOptions{})
-		return err == nil, nil
-	}), "PipelineRuns served")
 }
 
 // storePipelineRun stores run r as Tekton stores a PipelineRun: its params, the Pipeline's spec
@@ -194,7 +173,11 @@ func storePipelineRun(t *testing.T, s *sandbox.Sandbox, ns string, params map[st
 	obj["status"] = status
 	u := &unstructured.Unstructured{Object: obj}
 	u.SetNamespace(ns)
-	_, err = s.Dynamic.Resource(konflux.PipelineRunsResource).Namespace(ns).Create(context.Background(), u, metav1.CreateOptions{})
+	res := s.Dynamic.Resource(konflux.PipelineRunsResource).Namespace(ns)
+	created, err := res.Create(context.Background(), u, metav1.CreateOptions{})
+	require.NoError(t, err)
+	created.Object["status"] = status
+	_, err = res.UpdateStatus(context.Background(), created, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	got, ok := history.RunFromPipelineRun(u, params["component"])
 	require.True(t, ok, "a run of release-to-prod")
