@@ -33,10 +33,7 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, historyUsage) }
 	var o failuresOptions
-	fs.StringVar(&o.namespace, "n", "", "tenant namespace (default: the kubeconfig context's)")
-	fs.StringVar(&o.namespace, "namespace", "", "same as -n")
-	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
-	fs.StringVar(&o.history, "history-configmap", "release-history", "ConfigMap holding the release history; empty: do not read one")
+	o.clusterFlags(fs, "ConfigMap holding the release history; empty: do not read one")
 	limit := fs.Int("limit", 50, "rows shown, newest first; 0: all")
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
