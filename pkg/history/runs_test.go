@@ -3,6 +3,8 @@ package history
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/release-to-prod/release-to-prod/pkg/failure"
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
 )
 
@@ -176,6 +179,40 @@ func TestMergeOutcome(t *testing.T) {
 			got := Merge(tc.lists...)
 			require.Len(t, got, 1)
 			assert.Equal(t, tc.want, got[0].Outcome)
+		})
+	}
+}
+
+// TestRefusedNote: a refused history write names the right and where the record is, within
+// the 300 bytes Slack shows of it; a refused read is not one.
+func TestRefusedNote(t *testing.T) {
+	forbidden := func(verb string) error {
+		return failure.Wrap(failure.NotPermitted, map[string]string{"verb": verb, "resource": "configmaps"}, errors.New("forbidden"))
+	}
+	for _, tc := range []struct {
+		name  string
+		err   error
+		entry Entry
+		ok    bool
+		place string
+	}{
+		{"create refused, the run released", forbidden("create"), Entry{Status: "Succeeded", Release: "r", Component: "automation-analytics-backend-main"}, true, "on the Release and in the PipelineRun's results"},
+		{"update refused, already released", forbidden("update"), Entry{Status: "AlreadyReleased", Release: "r", Component: "automation-analytics-backend-main"}, true, "in the PipelineRun's results"},
+		{"update refused, blocked", forbidden("update"), Entry{Status: "Blocked", Component: "automation-analytics-backend-main"}, true, "in the PipelineRun's results"},
+		{"a read refused: a binding is missing", forbidden("get"), Entry{}, false, ""},
+		{"not a refusal", errors.New("connection reset"), Entry{}, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			verb, ok := writeRefused(tc.err)
+			require.Equal(t, tc.ok, ok)
+			if !ok {
+				return
+			}
+			note := refusedNote("release-history", "aap-aa-tenant", verb, tc.entry)
+			assert.Contains(t, note, "the ServiceAccount may not "+verb+" configmaps")
+			assert.Contains(t, note, tc.place)
+			i := strings.Index(note, "tkn-local history automation-analytics-backend-main -n aap-aa-tenant")
+			assert.True(t, i >= 0 && i+len("tkn-local history automation-analytics-backend-main -n aap-aa-tenant") <= 300, "the command within what Slack shows: %s", note)
 		})
 	}
 }
