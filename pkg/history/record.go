@@ -305,8 +305,8 @@ func writeRefused(err error) (verb string, ok bool) {
 
 // refusedNote is the one line for a history write the ServiceAccount may not make.
 func refusedNote(configMap, namespace, verb string, e Entry) string {
-	return fmt.Sprintf("not recorded in ConfigMap %s: the ServiceAccount may not %s configmaps (none below the tenant admin may on hosted Konflux); the record is %s: tkn-local history %s -n %s; to keep the ConfigMap too: config/tenant-setup.sh %s --self-hosted",
-		configMap, verb, recordPlace(e), e.Component, namespace, namespace)
+	return fmt.Sprintf("not recorded in ConfigMap %s: the ServiceAccount may not %s configmaps (hosted Konflux: none may); the record is %s: tkn-local history %s -n %s (or set up with tenant-setup.sh --self-hosted)",
+		configMap, verb, recordPlace(e), e.Component, namespace)
 }
 
 // recordPlace says where the run's record is when the ConfigMap could not take it.
