@@ -48,10 +48,7 @@ func failuresCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, failuresUsage) }
 	var o failuresOptions
-	fs.StringVar(&o.namespace, "n", "", "tenant namespace (default: the kubeconfig context's)")
-	fs.StringVar(&o.namespace, "namespace", "", "same as -n")
-	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
-	fs.StringVar(&o.history, "history-configmap", "release-history", "ConfigMap holding the release history")
+	o.clusterFlags(fs, "ConfigMap holding the release history")
 	fs.StringVar(&o.configMap, "configmap", knowledge.DefaultConfigMap, "ConfigMap holding the team knowledge store")
 	fs.StringVar(&o.fix.Cause, "cause", "", "teach: the likely cause, one line")
 	fs.StringVar(&o.fix.Fix, "fix", "", "teach: the fix, one line")
@@ -109,6 +106,14 @@ func failuresCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 type failuresOptions struct {
 	namespace, kubeconfig, history, configMap string
 	fix                                       knowledge.LearnedFix
+}
+
+// clusterFlags registers the flags that say which cluster, namespace and history to read.
+func (o *failuresOptions) clusterFlags(fs *flag.FlagSet, historyUsage string) {
+	fs.StringVar(&o.namespace, "n", "", "tenant namespace (default: the kubeconfig context's)")
+	fs.StringVar(&o.namespace, "namespace", "", "same as -n")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+	fs.StringVar(&o.history, "history-configmap", "release-history", historyUsage)
 }
 
 // client connects with the user's own credentials, in the namespace given or the context's.

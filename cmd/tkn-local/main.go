@@ -9,7 +9,8 @@
 //
 // `tkn-local failures list` and `tkn-local failures teach <fingerprint> --cause … --fix …` read
 // the failures nobody explained from the release history and teach the team knowledge store
-// their cause and fix (see failures.go).
+// their cause and fix (see failures.go). `tkn-local history <component>` shows the release runs
+// of a component from every store the history is kept in (see history.go).
 package main
 
 import (
@@ -52,6 +53,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stdout, stderr = step.NewSafeWriter(stdout), step.NewSafeWriter(stderr)
 	if len(args) >= 1 && args[0] == "failures" {
 		return failuresCmd(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) >= 1 && args[0] == "history" {
+		return historyCmd(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) >= 2 && (args[0] == "pipeline" || args[0] == "p") && args[1] == "start" {
 		args = args[2:]

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
@@ -369,6 +370,43 @@ func TestReleaseRequestObject(t *testing.T) {
 	assert.NotContains(t, g, LabelApplication)
 	assert.Equal(t, "snap-1", str(u, "spec", "snapshot"))
 	assert.Equal(t, "plan", str(u, "spec", "releasePlan"))
+}
+
+// TestReleaseRecord: the Release carries the run's record from its creation, within what labels
+// and annotations accept.
+func TestReleaseRecord(t *testing.T) {
+	long := strings.Repeat("a", 64)
+	for _, tc := range []struct {
+		name, run, gates     string
+		wantLabel, wantAnnot string
+		wantGates            string
+		wantGatesMaxBytes    int
+	}{
+		{name: "a run and its gates", run: "release-to-prod-x7k2p", gates: "image ✓, konflux ✓, alerts ✓",
+			wantLabel: "release-to-prod-x7k2p", wantAnnot: "release-to-prod-x7k2p", wantGates: "image ✓, konflux ✓, alerts ✓"},
+		{name: "a run name over a label value's 63 characters: annotation only", run: long, wantAnnot: long},
+		{name: "a run name a label value may not hold: annotation only", run: "run_with.odd-", wantAnnot: "run_with.odd-"},
+		{name: "no record given", run: "", gates: "  "},
+		{name: "gates bounded, one plain line", run: "r", gates: strings.Repeat("alerts ✗\n", 200), wantLabel: "r", wantAnnot: "r", wantGatesMaxBytes: MaxGatesAnnotation},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := ReleaseRequest{Component: "comp", Application: "app", SHA: testSHA, Snapshot: "s", ReleasePlan: "p", PipelineRun: tc.run, Gates: tc.gates}.Object("ns")
+			l, a := u.GetLabels(), u.GetAnnotations()
+			assert.Equal(t, tc.wantLabel, l[LabelPipelineRun])
+			assert.Equal(t, tc.wantAnnot, a[AnnotationPipelineRun])
+			if tc.wantGatesMaxBytes > 0 {
+				assert.LessOrEqual(t, len(a[AnnotationGates]), tc.wantGatesMaxBytes)
+				assert.NotContains(t, a[AnnotationGates], "\n")
+				assert.NotEmpty(t, a[AnnotationGates])
+			} else {
+				assert.Equal(t, tc.wantGates, a[AnnotationGates])
+			}
+			for k, v := range l {
+				assert.Empty(t, validation.IsValidLabelValue(v), "label %s=%q", k, v)
+			}
+			assert.Equal(t, CreatedBy, l[LabelCreatedBy])
+		})
+	}
 }
 
 // TestReleaseDoubt: every way the release service (75576be) can finish a Release as failed

@@ -12,8 +12,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
 )
 
 // Labels on Releases. The release service's webhook sets the releasePlan and snapshot labels on
@@ -34,7 +36,20 @@ const (
 	// (a merge-triggered PipelineRun) or "person". The project's own key, read by no Konflux
 	// service.
 	AnnotationStartedBy = "release-to-prod/started-by"
+	// LabelCreatedBy is CreatedBy on every Release the project creates.
+	LabelCreatedBy = "app.kubernetes.io/created-by"
+	CreatedBy      = "release-to-prod"
+	// The run's record, carried by the Release from its creation: where the history lives when
+	// the run's ServiceAccount may not write ConfigMaps (hosted Konflux). The PipelineRun is a
+	// label too, when its name is a valid label value, so that a run's Release can be selected.
+	LabelPipelineRun      = "release-to-prod/pipelinerun"
+	AnnotationPipelineRun = "release-to-prod/pipelinerun"
+	// AnnotationGates is the preflight's gate summary (free text, bounded).
+	AnnotationGates = "release-to-prod/gates"
 )
+
+// MaxGatesAnnotation bounds the gate summary a Release carries: a record, not a log.
+const MaxGatesAnnotation = 512
 
 // Release status conditions (konflux-ci/release-service api/v1alpha1/release_conditions.go).
 // Released is the outcome: True/Succeeded, False/Failed, or False/Progressing while it runs.
@@ -346,6 +361,9 @@ type ReleaseRequest struct {
 	// Attempt numbers the Releases of this commit through this plan: 1 for the first; a new
 	// one after Releases that failed gets the next number, and so another deterministic name.
 	Attempt int
+	// PipelineRun and Gates are the run's record (LabelPipelineRun, AnnotationGates); empty
+	// for none.
+	PipelineRun, Gates string
 }
 
 // ReleaseName is the deterministic name of the Release of component at sha through plan: a
@@ -412,11 +430,11 @@ func (r ReleaseRequest) Object(namespace string) *unstructured.Unstructured {
 	}
 	annotations := map[string]string{AnnotationStartedBy: startedBy}
 	labels := map[string]any{
-		LabelSHA:                       r.SHA,
-		LabelComponent:                 r.Component,
-		LabelReleasePlan:               r.ReleasePlan,
-		LabelSnapshot:                  r.Snapshot,
-		"app.kubernetes.io/created-by": "release-to-prod",
+		LabelSHA:         r.SHA,
+		LabelComponent:   r.Component,
+		LabelReleasePlan: r.ReleasePlan,
+		LabelSnapshot:    r.Snapshot,
+		LabelCreatedBy:   CreatedBy,
 	}
 	if r.Application != "" {
 		labels[LabelApplication] = r.Application
@@ -426,6 +444,15 @@ func (r ReleaseRequest) Object(namespace string) *unstructured.Unstructured {
 	}
 	if r.RunID != "" {
 		annotations[AnnotationRunID] = r.RunID
+	}
+	if r.PipelineRun != "" {
+		annotations[AnnotationPipelineRun] = r.PipelineRun
+		if len(validation.IsValidLabelValue(r.PipelineRun)) == 0 {
+			labels[LabelPipelineRun] = r.PipelineRun
+		}
+	}
+	if g := strings.TrimSpace(r.Gates); g != "" {
+		annotations[AnnotationGates] = knowledge.Text(g, MaxGatesAnnotation)
 	}
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": ReleasesResource.GroupVersion().String(),
@@ -470,4 +497,10 @@ func (c *Client) GetRelease(ctx context.Context, name string) (*Release, error) 
 // ListReleases lists the Releases matching a label selector, page by page.
 func (c *Client) ListReleases(ctx context.Context, selector string) ([]Release, error) {
 	return listAs(ctx, c, ReleasesResource, "Release", selector, releaseFrom)
+}
+
+// EachPipelineRun calls fn with every PipelineRun in the namespace, page by page (the release
+// history of runs that created no Release is in their results).
+func (c *Client) EachPipelineRun(ctx context.Context, fn func(*unstructured.Unstructured)) error {
+	return c.list(ctx, PipelineRunsResource, "PipelineRun", "", fn)
 }

@@ -36,6 +36,8 @@ type Config struct {
 	Wait             string        `check:"bool" env:"WAIT, default=true" desc:"true: wait for the Release to finish; false: return once created"`
 	Timeout          time.Duration `check:"period" param:"release_timeout" env:"TIMEOUT, default=1h" desc:"how long to wait for the Release to finish (in observe mode: to appear and finish)"`
 	ProgressInterval time.Duration `check:"period" env:"PROGRESS_INTERVAL, default=30s" desc:"how often to print progress while waiting (Go duration)"`
+	PipelineRun      string        `env:"PIPELINE_RUN" desc:"name of the PipelineRun, for the record"`      // on the Release: label and annotation release-to-prod/pipelinerun
+	Gates            string        `env:"GATES_PASSED" desc:"the preflight's GATE_SUMMARY, for the record"` // on the Release: annotation release-to-prod/gates
 }
 
 // The step's results.
@@ -101,7 +103,8 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 		return err
 	}
 	req := konflux.ReleaseRequest{Component: cfg.Component, Application: cfg.Application, SHA: sha,
-		Snapshot: cfg.Snapshot, ReleasePlan: cfg.ReleasePlan, Automated: st.automated, RunID: newRunID(), Attempt: 1}
+		Snapshot: cfg.Snapshot, ReleasePlan: cfg.ReleasePlan, Automated: st.automated, RunID: newRunID(), Attempt: 1,
+		PipelineRun: cfg.PipelineRun, Gates: cfg.Gates}
 	if cfg.ComponentGroup != "" {
 		req.Application, req.ComponentGroup = "", cfg.ComponentGroup
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/release-to-prod/release-to-prod/pkg/image"
 	"github.com/release-to-prod/release-to-prod/pkg/preflight"
 	"github.com/release-to-prod/release-to-prod/pkg/quay"
-	"github.com/release-to-prod/release-to-prod/pkg/release"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/verdict"
 )
@@ -76,12 +75,16 @@ func pipelineTasks() []pipelineTask {
 	return []pipelineTask{
 		{name: "preflight", uses: gatesPod,
 			desc: "Checks every param, then runs every gate as a step of one pod (onError: continue, so one run reports every gate that blocks), then the verdict, which fails the TaskRun when any gate failed."},
-		{name: "create-release", uses: []stepUse{use("create-release", false, map[string]string{"WAIT": "true"})},
+		// The PipelineRun's name is for the record the Release carries; Tekton substitutes the
+		// run's context in an inline taskSpec, so it needs no param.
+		{name: "create-release", uses: []stepUse{use("create-release", false, map[string]string{"WAIT": "true", "PIPELINE_RUN": "$(context.pipelineRun.name)"})},
 			desc: "Creates the Release (prints it in a dry run) and waits for its outcome.",
 			bindings: map[string]string{
 				"snapshot":         preflightResult(preflight.ResultSnapshot),
 				"release_plan":     preflightResult(preflight.ResultReleasePlan),
 				"existing_release": preflightResult(preflight.ResultExistingRelease),
+				// The record the Release carries from its creation.
+				"gates_passed": preflightResult(verdict.ResultGateSummary),
 			},
 			when: v1.WhenExpressions{{Input: preflightResult(preflight.ResultAlreadyReleased), Operator: "notin", Values: []string{"true"}}}},
 		// Its params name only params, $(tasks.status), a task's status and the run's context:
@@ -94,7 +97,8 @@ func pipelineTasks() []pipelineTask {
 				// reads record-history's exit code and fails the report after telling Slack.
 				// The settings the run's end fills in (the history works them out) are left
 				// empty: unset, as their default is.
-				use("record-history", true, map[string]string{"STATUS": "", "SNAPSHOT": "", "RELEASE_NAME": "", "STARTED": "", "UNKNOWN_FAILURES": "", "KNOWN_ISSUES": ""}),
+				use("record-history", true, map[string]string{"STATUS": "", "SNAPSHOT": "", "RELEASE_NAME": "", "STARTED": "", "UNKNOWN_FAILURES": "", "KNOWN_ISSUES": "",
+					"PIPELINE_RUN": "$(context.pipelineRun.name)"}),
 				use("notify", false, map[string]string{
 					"RECORD_NOTE":           recorded(history.ResultRecordNote),
 					"RECORD_EXIT_CODE_FILE": RecordExitCodeFile,
@@ -111,7 +115,6 @@ func pipelineTasks() []pipelineTask {
 			bindings: map[string]string{
 				"pipeline_status": "$(tasks.status)",
 				"create_status":   "$(tasks.create-release.status)",
-				"pipeline_run":    "$(context.pipelineRun.name)",
 			}},
 	}
 }
@@ -134,7 +137,9 @@ var pipelineDefaults = map[string]string{"alertmanager_url": "", "saas_file": ""
 var firstParams = []string{"commit_sha", "component", "namespace", "application", "dry_run"}
 
 // pipelineResults are the Pipeline's results: task results under the same name and
-// description, and a note where the Pipeline's differs.
+// description, and a note where the Pipeline's differs. The outcome, the Release and the gates
+// come from the report, which always writes them: the PipelineRun's own results are the record
+// of a run that created no Release (tkn-local history reads them).
 var pipelineResults = []struct {
 	task   string
 	result step.ResultName
@@ -142,10 +147,10 @@ var pipelineResults = []struct {
 }{
 	{"preflight", image.ResultPinnedDigest, ""},
 	{"preflight", quay.ResultScanOutput, ""},
-	{"preflight", verdict.ResultGateSummary, ""},
+	{"report", history.ResultGateSummary, ""},
 	{"preflight", verdict.ResultFailedGates, ""},
-	{"create-release", release.ResultReleaseName, "Absent when create-release did not run (already released, or blocked)."},
-	{"create-release", release.ResultReleaseStatus, "Absent when create-release did not run (the report says why)."},
+	{"report", history.ResultReleaseName, ""},
+	{"report", history.ResultReleaseStatus, ""},
 }
 
 // Pipeline is the release-to-prod Pipeline, every task's spec inline.
@@ -221,9 +226,20 @@ func Pipeline() (*v1.Pipeline, error) {
 			desc += " " + r.note
 		}
 		p.Spec.Results = append(p.Spec.Results, v1.PipelineResult{Name: string(r.result), Type: v1.ResultsTypeString, Description: desc,
-			Value: *v1.NewStructuredValues("$(tasks." + r.task + ".results." + string(r.result) + ")")})
+			Value: *v1.NewStructuredValues("$(" + pipelineResultPart(r.task) + "." + r.task + ".results." + string(r.result) + ")")})
 	}
 	return p, nil
+}
+
+// pipelineResultPart is how a Pipeline result names task's results: "finally" for a finally
+// task, else "tasks".
+func pipelineResultPart(task string) string {
+	for _, pt := range pipelineTasks() {
+		if pt.name == task && pt.finally {
+			return v1.ResultFinallyPart
+		}
+	}
+	return v1.ResultTaskPart
 }
 
 // PipelineParams lists the Pipeline's params with the config fields behind them, for the

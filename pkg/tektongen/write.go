@@ -64,8 +64,7 @@ func Files(root string) ([]File, error) {
 #   1. preflight      — check-input (a bad param stops the pod before any service is called),
 #                       then every gate as a step of one pod (onError: continue, so one run
 #                       reports every gate that blocks), then gate-verdict;
-#   2. create-release — when the commit is not released yet: creates the Release and waits for
-#                       it (in a dry run it prints the Release and creates nothing);
+#   2. create-release — unless released already: creates the Release and waits (dry run: prints it);
 #   3. report (finally) — records the outcome and notifies Slack, whatever happened: its params
 #                       name no result, so Tekton never skips it.
 `)

@@ -168,7 +168,9 @@ func readObject[T any](path string) (*T, error) {
 }
 
 // localServiceAccount creates (once) the ServiceAccount tkn-local runs as in the tenant's
-// namespace, bound to the Roles of both of the project's ServiceAccounts.
+// namespace, bound to the roles of both of the project's ServiceAccounts: whatever the set-up
+// script bound them to (Konflux's ClusterRoles on hosted Konflux, the project's Roles on
+// self-hosted).
 func (tn *Tenant) localServiceAccount(ctx context.Context) (string, error) {
 	const name = "tkn-local"
 	c := tn.c
@@ -179,14 +181,18 @@ func (tn *Tenant) localServiceAccount(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("tkn-local: ServiceAccount %s: %w", name, err)
 	}
-	for _, role := range []string{"release-to-prod", "release-to-prod-releaser"} {
+	project, err := c.Client.RbacV1().RoleBindings(tn.NS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=release-to-prod"})
+	if err != nil {
+		return "", fmt.Errorf("tkn-local: the project's RoleBindings: %w", err)
+	}
+	for _, b := range project.Items {
 		rb := &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: name + "-" + role},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role},
+			ObjectMeta: metav1.ObjectMeta{Name: name + "-" + b.Name},
+			RoleRef:    b.RoleRef,
 			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: tn.NS}},
 		}
 		if _, err := c.Client.RbacV1().RoleBindings(tn.NS).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
-			return "", fmt.Errorf("tkn-local: RoleBinding to %s: %w", role, err)
+			return "", fmt.Errorf("tkn-local: RoleBinding to %s: %w", b.RoleRef.Name, err)
 		}
 	}
 	return name, nil

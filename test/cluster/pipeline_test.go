@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -14,15 +15,20 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"knative.dev/pkg/apis"
 
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 
 	"github.com/release-to-prod/release-to-prod/pkg/history"
+	"github.com/release-to-prod/release-to-prod/pkg/konflux"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 	"github.com/release-to-prod/release-to-prod/test/stepexec"
+	"github.com/release-to-prod/release-to-prod/test/tenantsetup"
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
@@ -70,6 +76,12 @@ type scenario struct {
 	unbound bool
 	// check holds the node's run i to what it must be; the local run is then held to the node's.
 	check func(t *testing.T, w *pipelineWorld, i int, r *Run, h []history.Entry, releases int)
+	// roles are Konflux's roles the tenants get (default TenantVariant); under the hosted ones
+	// the report may not write the history ConfigMap.
+	roles tenantsetup.Variant
+	// record, when set, holds the node's run i to the release history as tkn-local history
+	// reads it from every store (history.Collect), as the tenant admin.
+	record func(t *testing.T, w *pipelineWorld, tn *Tenant, i int, r *Run, runs []history.Run)
 }
 
 // TestPipelineOnNode runs the generated release-to-prod Pipeline on the node, as a tenant
@@ -123,24 +135,46 @@ func TestPipelineOnNode(t *testing.T) {
 					assert.Contains(t, r.Posts[0], "Dry run passed")
 				}
 			}},
-		{name: "success then already released", ns: "release", konflux: passing, scan: CleanScan(), runs: 2,
+		// Under hosted Konflux's roles, set up by the README's script as written: the report may
+		// not write the history ConfigMap, so the record is on the Release and in the
+		// PipelineRuns' results, and Slack says so.
+		{name: "success then already released", ns: "release", konflux: passing, scan: CleanScan(), runs: 2, roles: tenantsetup.Hosted,
 			check: func(t *testing.T, _ *pipelineWorld, i int, r *Run, h []history.Entry, releases int) {
 				assert.Equal(t, corev1.ConditionTrue, r.Cond.Status, "the run must succeed")
 				assert.Equal(t, 1, releases, "one Release, however many runs")
-				if !assert.Len(t, h, i+1) || !assert.Len(t, r.Posts, 1) {
+				assert.Empty(t, h, "no role below the tenant admin writes ConfigMaps on hosted Konflux")
+				if !assert.Len(t, r.Posts, 1) {
 					return
 				}
-				assert.NotEmpty(t, h[0].Started, "the history says when the run started")
+				assert.Contains(t, r.Posts[0], "not recorded in ConfigMap release-history: the ServiceAccount may not create configmaps", "Slack names the missing right")
+				assert.Contains(t, r.Posts[0], "tkn-local history "+Component, "and where the record is")
 				if i == 0 {
-					assert.Equal(t, "Succeeded", h[0].Status)
 					assert.Contains(t, r.Posts[0], "Released")
 					return
 				}
 				if cr := r.TaskRun("create-release"); cr != nil {
 					t.Errorf("the second run ran create-release (TaskRun %s)", cr.Name)
 				}
-				assert.Equal(t, "AlreadyReleased", h[0].Status)
 				assert.Contains(t, r.Posts[0], "Already released")
+			},
+			record: func(t *testing.T, w *pipelineWorld, tn *Tenant, i int, r *Run, runs []history.Run) {
+				if !assert.Len(t, runs, i+1, "one record per run: %+v", runs) {
+					return
+				}
+				got := runs[0]
+				assert.Equal(t, r.PR.Name, got.PipelineRun, "newest first")
+				assert.Equal(t, releaseSHA, got.Commit)
+				assert.NotEmpty(t, got.Release)
+				assert.Contains(t, got.Gates, "image ✓")
+				if i == 0 {
+					assert.Equal(t, "Succeeded", got.Outcome)
+					assert.Equal(t, []string{history.FromPipelineRun, history.FromRelease}, got.Sources, "the Release carries the run's record")
+					checkPreflightMayNotRelease(t, w, tn)
+					return
+				}
+				assert.Equal(t, "AlreadyReleased", got.Outcome)
+				assert.Equal(t, []string{history.FromPipelineRun}, got.Sources, "a run that created no Release: its PipelineRun's results")
+				assert.Equal(t, runs[1].Release, got.Release, "the Release the first run created")
 			}},
 		{name: "a production alert fires", ns: "alert", konflux: passing, scan: CleanScan(),
 			// A real Alertmanager in the cluster's namespace, asked over plain HTTP (no token).
@@ -246,8 +280,9 @@ func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenar
 	if sha == "" {
 		sha = releaseSHA
 	}
+	roles := cmp.Or(sc.roles, TenantVariant)
 	seed := func(ns string) *Tenant {
-		tn, err := w.c.NewTenant(ctx, w.root, ns)
+		tn, err := w.c.NewTenantAs(ctx, w.root, ns, roles)
 		require.NoError(t, err)
 		if sc.unbound {
 			for _, rb := range []string{"release-to-prod", "release-to-prod-releaser"} {
@@ -294,6 +329,9 @@ func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenar
 			h = historyOf(ctx, t, node.Tenant)
 		}
 		sc.check(t, w, i, r, h, releasesIn(ctx, t, w, node.Tenant))
+		if sc.record != nil {
+			sc.record(t, w, node.Tenant, i, r, recordOf(ctx, t, w, node.Tenant))
+		}
 		nodeWalls = append(nodeWalls, r.Wall)
 		nodeViews = append(nodeViews, viewOf(nodeNS, r.PR.Name, r.Cond, r.PR.Status.SkippedTasks, r.PR.Status.Results, r.TaskRuns, h, r.Posts))
 	}
@@ -444,8 +482,48 @@ func checkNotBlocked(t *testing.T, r *Run) {
 	}
 }
 
+// recordOf reads the release history of the tenant's component from every store, as
+// tkn-local history does, with the tenant admin's rights, and logs it.
+func recordOf(ctx context.Context, t *testing.T, w *pipelineWorld, tn *Tenant) []history.Run {
+	t.Helper()
+	cfg := rest.CopyConfig(w.c.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: TenantAdminUser, Groups: []string{"system:authenticated"}}
+	dyn, err := dynamic.NewForConfig(cfg)
+	require.NoError(t, err)
+	runs, err := history.Collect(ctx, &konflux.Client{Dynamic: dyn, Namespace: tn.NS}, Component, "release-history")
+	require.NoError(t, err, "the release history is readable by the tenant admin")
+	for _, n := range runs.Notes {
+		t.Logf("history of %s: %s", tn.NS, n)
+	}
+	for _, r := range runs.Runs {
+		t.Logf("history of %s: %s %s %s %s %s %v", tn.NS, r.PipelineRun, r.Commit, r.Outcome, r.Release, r.Gates, r.Sources)
+	}
+	return runs.Runs
+}
+
+// checkPreflightMayNotRelease: the ServiceAccount the preflight (and the report) runs as is
+// refused a Release create by the API server, under the roles the README's set-up bound.
+func checkPreflightMayNotRelease(t *testing.T, w *pipelineWorld, tn *Tenant) {
+	t.Helper()
+	cfg := rest.CopyConfig(w.c.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + tn.NS + ":release-to-prod",
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + tn.NS, "system:authenticated"}}
+	dyn, err := dynamic.NewForConfig(cfg)
+	require.NoError(t, err)
+	req := konflux.ReleaseRequest{Component: Component, Application: Application, SHA: unbuiltSHA, Snapshot: "any", ReleasePlan: "any", Attempt: 1}
+	_, err = dyn.Resource(konflux.ReleasesResource).Namespace(tn.NS).Create(context.Background(), req.Object(tn.NS), metav1.CreateOptions{})
+	assert.True(t, apierrors.IsForbidden(err), "the preflight's ServiceAccount creates a Release: %v", err)
+}
+
+// historyOf reads the tenant's history ConfigMap. Under hosted Konflux's roles the report may
+// not write it: there must be none, and the history is empty.
 func historyOf(ctx context.Context, t *testing.T, tn *Tenant) []history.Entry {
 	t.Helper()
+	if tn.Variant == tenantsetup.Hosted {
+		_, err := tn.c.Client.CoreV1().ConfigMaps(tn.NS).Get(ctx, "release-history", metav1.GetOptions{})
+		assert.True(t, apierrors.IsNotFound(err), "a history ConfigMap under the hosted roles: %v", err)
+		return nil
+	}
 	data, entries, err := tn.History(ctx)
 	require.NoError(t, err, "the history records the run")
 	t.Logf("history of %s: %s", tn.NS, truncate(data[history.Key], 1500))

@@ -97,6 +97,7 @@ type Tenant struct {
 	// AdminKubeconfig acts as the tenant admin: tkn-local reads the Secrets the Tasks mount
 	// with it, as the kubelet reads them with its own credentials.
 	AdminKubeconfig string
+	Variant         tenantsetup.Variant // Konflux's roles the tenant was set up with
 
 	c     *Cluster
 	mu    sync.Mutex
@@ -106,10 +107,10 @@ type Tenant struct {
 // TenantAdminUser is the user the tenant admin acts as.
 const TenantAdminUser = "tenant-admin"
 
-// TenantVariant is the set of Konflux's roles the node's tenants get. Self-hosted (upstream):
-// its admin may create Roles, and the history ConfigMap the node's scenarios read is writable
-// by the report's ServiceAccount there; the hosted variant (no Role create, no ConfigMap write
-// below admin) is TestTenantSetup's, in the sandbox.
+// TenantVariant is the set of Konflux's roles a tenant gets unless told otherwise (NewTenantAs).
+// Self-hosted (upstream): its admin may create Roles, and the history ConfigMap is writable by
+// the report's ServiceAccount there. The release scenarios of TestPipelineOnNode run under the
+// hosted variant (no Role create, no ConfigMap write below admin).
 const TenantVariant = tenantsetup.Upstream
 
 // NewTenant creates namespace ns under restricted pod security and sets it up as a Konflux
@@ -118,10 +119,16 @@ const TenantVariant = tenantsetup.Upstream
 // README's set-up script (config/tenant-setup.sh) run as that user, as written, and the
 // Slack webhook Secret created by that user under the name the Pipeline mounts by default. A step the admin may not perform fails here.
 func (c *Cluster) NewTenant(ctx context.Context, root, ns string) (*Tenant, error) {
+	return c.NewTenantAs(ctx, root, ns, TenantVariant)
+}
+
+// NewTenantAs is NewTenant with Konflux's roles of variant v: the README's set-up script runs
+// as written for that variant (hosted: the default; upstream: --self-hosted).
+func (c *Cluster) NewTenantAs(ctx context.Context, root, ns string, v tenantsetup.Variant) (*Tenant, error) {
 	if err := c.RestrictedNamespace(ctx, ns); err != nil {
 		return nil, err
 	}
-	cfg, err := c.TenantAdmin(ctx, root, ns)
+	cfg, err := c.TenantAdmin(ctx, root, ns, v)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +141,7 @@ func (c *Cluster) NewTenant(ctx context.Context, root, ns string) (*Tenant, erro
 		return nil, fmt.Errorf("tenant %s: %w", ns, err)
 	}
 	// The API server is reachable from the cluster's network namespace only.
-	out, err := tenantsetup.RunScript(ctx, root, kubectl, adminKubeconfig, ns, TenantVariant.SelfHosted(), "nsenter", "--net="+c.ns.path, "--")
+	out, err := tenantsetup.RunScript(ctx, root, kubectl, adminKubeconfig, ns, v.SelfHosted(), "nsenter", "--net="+c.ns.path, "--")
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", ns, err)
 	}
@@ -143,7 +150,7 @@ func (c *Cluster) NewTenant(ctx context.Context, root, ns string) (*Tenant, erro
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", ns, err)
 	}
-	tn := &Tenant{NS: ns, c: c, AdminKubeconfig: adminKubeconfig}
+	tn := &Tenant{NS: ns, Variant: v, c: c, AdminKubeconfig: adminKubeconfig}
 	sink, err := c.ServeTLS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		tn.mu.Lock()

@@ -34,19 +34,20 @@ func (c *Cluster) RestrictedNamespace(ctx context.Context, name string) error {
 	})
 }
 
-// TenantAdmin installs Konflux's own ClusterRoles of TenantVariant (read beside the checkout at
+// TenantAdmin installs Konflux's own ClusterRoles of variant v (read beside the checkout at
 // root), binds TenantAdminUser to the admin role in namespace by RoleBindings, as Konflux binds
 // a tenant's admins, and returns a rest.Config acting as that user: the test then acts with a
-// tenant admin's rights only.
-func (c *Cluster) TenantAdmin(ctx context.Context, root, namespace string) (*rest.Config, error) {
-	roles, err := tenantsetup.ClusterRoles(root, TenantVariant)
+// tenant admin's rights only. The variants' roles share two names (the bot roles) with the same
+// rules, so tenants of both variants live on one cluster.
+func (c *Cluster) TenantAdmin(ctx context.Context, root, namespace string, v tenantsetup.Variant) (*rest.Config, error) {
+	roles, err := tenantsetup.ClusterRoles(root, v)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: tenant %s: %w", namespace, err)
 	}
 	if err := tenantsetup.Install(ctx, c.Client, roles); err != nil {
 		return nil, fmt.Errorf("cluster: tenant %s: %w", namespace, err)
 	}
-	if err := tenantsetup.BindAdmin(ctx, c.Client, namespace, TenantAdminUser, tenantsetup.AdminRoles(TenantVariant, roles)); err != nil {
+	if err := tenantsetup.BindAdmin(ctx, c.Client, namespace, TenantAdminUser, tenantsetup.AdminRoles(v, roles)); err != nil {
 		return nil, fmt.Errorf("cluster: tenant %s: %w", namespace, err)
 	}
 	cfg := rest.CopyConfig(c.Config)

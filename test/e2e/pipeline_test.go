@@ -109,8 +109,12 @@ func TestPipeline(t *testing.T) {
 		assert.Equal(t, "preflight=Succeeded create-release=Skipped report=Succeeded", second.statuses())
 		assert.Equal(t, "true", second.taskResult("preflight", "ALREADY_RELEASED"))
 		assert.Equal(t, "When Expressions evaluated to false", second.task("create-release").Reason)
-		_, ok := second.result("RELEASE_NAME")
-		assert.False(t, ok, "no RELEASE_NAME when create-release was skipped")
+		// The PipelineRun's record comes from the report, which ran: the Release found.
+		again, ok := second.result("RELEASE_NAME")
+		assert.True(t, ok, "RELEASE_NAME even when create-release was skipped")
+		assert.Equal(t, name, again)
+		status, _ := second.result("RELEASE_STATUS")
+		assert.Equal(t, "AlreadyReleased", status)
 		assertLines(t, second.Output, `- create-release skipped: When Expressions evaluated to false (when "true" notin [true])`)
 
 		rels := k.releasesIn(t, tn.Namespace)
@@ -247,8 +251,11 @@ func (k *pipelineKit) assertBlocked(t *testing.T, tn *pipelineTenant, params map
 	if v, ok := r.result("FAILED_GATES"); ok {
 		assert.Equal(t, strings.Join(gates, ","), v)
 	}
-	_, ok := r.result("RELEASE_NAME")
-	assert.False(t, ok)
+	name, ok := r.result("RELEASE_NAME")
+	assert.True(t, ok, "the PipelineRun's record, from the report")
+	assert.Empty(t, name, "no Release")
+	status, _ := r.result("RELEASE_STATUS")
+	assert.Equal(t, "Blocked", status)
 	assert.Empty(t, k.releasesIn(t, tn.Namespace), "no Release when blocked")
 	cause := r.taskResult("preflight", "FAILURE_CAUSE")
 	require.NotEmpty(t, cause)

@@ -1,19 +1,15 @@
 package e2e
 
 import (
-	"context"
-	"io"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/release-to-prod/release-to-prod/pkg/konflux"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 	"github.com/release-to-prod/release-to-prod/test/tenantsetup"
-	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
 // TestTenantSetup: Konflux's own ClusterRoles (hosted, and self-hosted as the operator installs
@@ -25,27 +21,11 @@ import (
 // (hosted), says so in one line and keeps the outcome.
 func TestTenantSetup(t *testing.T) {
 	s := sandbox.New(t)
-	ctx := context.Background()
-	root, err := tools.Root()
-	require.NoError(t, err)
-	kubectl, err := tools.Path(ctx, tools.Kubectl, io.Discard)
-	require.NoError(t, err)
-	kc, err := kubernetes.NewForConfig(s.Config)
-	require.NoError(t, err)
 
 	for _, v := range []tenantsetup.Variant{tenantsetup.Hosted, tenantsetup.Upstream} {
 		t.Run(string(v), func(t *testing.T) {
-			roles, err := tenantsetup.ClusterRoles(root, v)
-			require.NoError(t, err)
-			require.NoError(t, tenantsetup.Install(ctx, kc, roles))
 			tn := kxSeed(t, s, "setup-"+string(v), sandbox.TenantOptions{})
-			const admin = "tenant-admin"
-			require.NoError(t, tenantsetup.BindAdmin(ctx, kc, tn.Namespace, admin, tenantsetup.AdminRoles(v, roles)))
-			adminKubeconfig, _, err := s.ImpersonatingKubeconfig(admin)
-			require.NoError(t, err)
-			out, err := tenantsetup.RunScript(ctx, root, kubectl, adminKubeconfig, tn.Namespace, v.SelfHosted())
-			require.NoError(t, err, "the README's set-up, as a %s tenant admin", v)
-			t.Log(out)
+			setUpAsTenantAdmin(t, s, tn.Namespace, v)
 
 			as := func(sa string, kv ...string) map[string]string {
 				kubeconfig, _, err := s.ImpersonatingKubeconfig("system:serviceaccount:" + tn.Namespace + ":" + sa)
