@@ -18,8 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/release-to-prod/release-to-prod/pkg/bundle"
-	"github.com/release-to-prod/release-to-prod/pkg/imagebuild"
+	"github.com/release-to-prod/release-to-prod/pkg/build/bundle"
+	"github.com/release-to-prod/release-to-prod/pkg/build/imagebuild"
 )
 
 func main() { imagebuild.Command("build-bundles", run) }

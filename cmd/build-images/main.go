@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/release-to-prod/release-to-prod/pkg/imagebuild"
+	"github.com/release-to-prod/release-to-prod/pkg/build/imagebuild"
 )
 
 func main() { imagebuild.Command("build-images", run) }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/release-to-prod/release-to-prod/pkg/gittree"
+	"github.com/release-to-prod/release-to-prod/pkg/build/gittree"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/release-to-prod/release-to-prod/pkg/tektongen"
+	"github.com/release-to-prod/release-to-prod/pkg/build/tektongen"
 )
 
 func main() {

@@ -17,7 +17,7 @@ import (
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/release-to-prod/release-to-prod/pkg/tekton"
+	"github.com/release-to-prod/release-to-prod/pkg/build/tekton"
 )
 
 func main() {

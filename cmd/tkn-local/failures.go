@@ -13,10 +13,10 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/release-to-prod/release-to-prod/pkg/history"
-	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
-	"github.com/release-to-prod/release-to-prod/pkg/knowledge/store"
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/actions/history"
+	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/step/knowledge"
+	"github.com/release-to-prod/release-to-prod/pkg/step/knowledge/store"
 )
 
 // failuresUsage is the help of `tkn-local failures`.

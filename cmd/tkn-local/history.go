@@ -10,9 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/release-to-prod/release-to-prod/pkg/history"
-	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/actions/history"
+	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/step/knowledge"
 )
 
 // historyUsage is the help of `tkn-local history`.

@@ -30,9 +30,9 @@ import (
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"github.com/tektoncd/pipeline/pkg/names"
 
-	"github.com/release-to-prod/release-to-prod/pkg/runner"
+	"github.com/release-to-prod/release-to-prod/pkg/build/tekton"
+	"github.com/release-to-prod/release-to-prod/pkg/localrun/runner"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
-	"github.com/release-to-prod/release-to-prod/pkg/tekton"
 )
 
 func main() {

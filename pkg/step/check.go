@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/release-to-prod/release-to-prod/pkg/commit"
-	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/step/commit"
+	"github.com/release-to-prod/release-to-prod/pkg/step/failure"
 )
 
 // A config field's `check:"…"` tag names the rule its value must follow. The check-input step,

@@ -12,7 +12,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/step/failure"
 )
 
 // Load fills cfg from flags (which win) and the environment. Every field with an `env:"NAME"`

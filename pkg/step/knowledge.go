@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 
-	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
+	"github.com/release-to-prod/release-to-prod/pkg/step/knowledge"
 )
 
 // The team knowledge hook. Package knowledge is standard library only (no client-go, no YAML),

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/release-to-prod/release-to-prod/pkg/failure"
-	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
+	"github.com/release-to-prod/release-to-prod/pkg/step/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/step/knowledge"
 )
 
 func TestFailureWithTeamKnowledge(t *testing.T) {

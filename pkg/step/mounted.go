@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/release-to-prod/release-to-prod/pkg/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/step/failure"
 )
 
 // Mounted is a file a step reads from a Secret or ConfigMap that its Task mounts itself: a Task

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/release-to-prod/release-to-prod/pkg/failure"
-	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
+	"github.com/release-to-prod/release-to-prod/pkg/step/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/step/knowledge"
 )
 
 // Step is what a step body uses to talk to the user and to Tekton.
@@ -47,7 +47,7 @@ func (s *Step) Skip(format string, args ...any) { s.line("skip", "-", format, ar
 func (s *Step) Fail(format string, args ...any) { s.line("fail", "✗", format, args...) }
 
 // ResultName names a result a step writes. Each step declares its results as constants of this
-// type beside its code; the generator (pkg/tektongen) and every reader of a TaskRun use those
+// type beside its code; the generator (pkg/build/tektongen) and every reader of a TaskRun use those
 // constants, so that a misspelt result is a compile error rather than an empty value at run time.
 type ResultName string
 

@@ -11,13 +11,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/release-to-prod/release-to-prod/pkg/alerts"
-	"github.com/release-to-prod/release-to-prod/pkg/failure"
-	"github.com/release-to-prod/release-to-prod/pkg/quay"
-	"github.com/release-to-prod/release-to-prod/pkg/release"
-	"github.com/release-to-prod/release-to-prod/pkg/saasfile"
-	"github.com/release-to-prod/release-to-prod/pkg/slack"
+	"github.com/release-to-prod/release-to-prod/pkg/actions/notify"
+	"github.com/release-to-prod/release-to-prod/pkg/actions/release"
+	"github.com/release-to-prod/release-to-prod/pkg/gates/alerts"
+	"github.com/release-to-prod/release-to-prod/pkg/gates/appinterface"
+	"github.com/release-to-prod/release-to-prod/pkg/gates/vulnerabilities"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
+	"github.com/release-to-prod/release-to-prod/pkg/step/failure"
 )
 
 func TestParseBool(t *testing.T) {
@@ -76,7 +76,7 @@ func TestBoolWordsAlikeInEveryStep(t *testing.T) {
 	}{
 		{name: "check-vulnerabilities skip=yes",
 			run: func(a []string, out *bytes.Buffer) int {
-				return step.Run(context.Background(), "check-vulnerabilities", a, out, &quay.Config{}, quay.Run)
+				return step.Run(context.Background(), "check-vulnerabilities", a, out, &vulnerabilities.Config{}, vulnerabilities.Run)
 			},
 			args:     []string{"--staging-image=quay.io/ns/repo", "--pinned-digest=sha256:" + strings.Repeat("0", 64), "--skip=yes"},
 			wantCode: step.ExitBadArgs, wantOut: `skip "yes" is not true or false`},
@@ -88,7 +88,7 @@ func TestBoolWordsAlikeInEveryStep(t *testing.T) {
 			wantCode: step.ExitBadArgs, wantOut: `skip "yes" is not true or false`},
 		{name: "check-app-interface skip=yes",
 			run: func(a []string, out *bytes.Buffer) int {
-				return step.Run(context.Background(), "check-app-interface", a, out, &saasfile.Config{}, saasfile.Run)
+				return step.Run(context.Background(), "check-app-interface", a, out, &appinterface.Config{}, appinterface.Run)
 			},
 			args:     []string{"--commit-sha=" + sha, "--saas-file=saas.yml", "--checkout-dir=" + checkout, "--skip=yes"},
 			wantCode: step.ExitBadArgs, wantOut: `SKIP "yes" is not true or false`},
@@ -101,7 +101,7 @@ func TestBoolWordsAlikeInEveryStep(t *testing.T) {
 			wantCode: step.ExitBadArgs, wantOut: `DRY_RUN "yes" is not true or false`},
 		{name: "notify dry_run=yes",
 			run: func(a []string, out *bytes.Buffer) int {
-				return step.Run(context.Background(), "notify", a, out, &slack.Config{}, slack.Run)
+				return step.Run(context.Background(), "notify", a, out, &notify.Config{}, notify.Run)
 			},
 			args:     []string{"--status=Succeeded", "--dry-run=yes"},
 			wantCode: step.ExitOK, wantOut: `! DRY_RUN "yes" is not true or false: taken as false`},

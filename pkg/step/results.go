@@ -9,8 +9,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/release-to-prod/release-to-prod/pkg/failure"
-	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
+	"github.com/release-to-prod/release-to-prod/pkg/step/failure"
+	"github.com/release-to-prod/release-to-prod/pkg/step/knowledge"
 )
 
 // TerminationBudget is the size of a TaskRun's termination message, which carries the results

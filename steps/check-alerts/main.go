@@ -1,9 +1,9 @@
 // Command check-alerts is the alerts gate: it blocks a production release while production
-// alerts are firing. See pkg/alerts.
+// alerts are firing. See pkg/gates/alerts.
 package main
 
 import (
-	"github.com/release-to-prod/release-to-prod/pkg/alerts"
+	"github.com/release-to-prod/release-to-prod/pkg/gates/alerts"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 

@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/release-to-prod/release-to-prod/pkg/saasfile"
+	"github.com/release-to-prod/release-to-prod/pkg/gates/appinterface"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
-func main() { step.Main("check-app-interface", &saasfile.Config{}, saasfile.Run) }
+func main() { step.Main("check-app-interface", &appinterface.Config{}, appinterface.Run) }

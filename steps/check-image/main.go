@@ -2,7 +2,7 @@
 package main
 
 import (
-	"github.com/release-to-prod/release-to-prod/pkg/image"
+	"github.com/release-to-prod/release-to-prod/pkg/gates/image"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 

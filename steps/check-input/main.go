@@ -2,8 +2,8 @@
 package main
 
 import (
-	"github.com/release-to-prod/release-to-prod/pkg/input"
-	"github.com/release-to-prod/release-to-prod/pkg/input/params"
+	"github.com/release-to-prod/release-to-prod/pkg/gates/input"
+	"github.com/release-to-prod/release-to-prod/pkg/gates/input/params"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 

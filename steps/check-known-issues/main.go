@@ -3,7 +3,7 @@
 package main
 
 import (
-	"github.com/release-to-prod/release-to-prod/pkg/knownissues"
+	"github.com/release-to-prod/release-to-prod/pkg/gates/knownissues"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 

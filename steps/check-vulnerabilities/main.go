@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/release-to-prod/release-to-prod/pkg/quay"
+	"github.com/release-to-prod/release-to-prod/pkg/gates/vulnerabilities"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
-func main() { step.Main("check-vulnerabilities", &quay.Config{}, quay.Run) }
+func main() { step.Main("check-vulnerabilities", &vulnerabilities.Config{}, vulnerabilities.Run) }

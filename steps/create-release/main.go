@@ -2,7 +2,7 @@
 package main
 
 import (
-	"github.com/release-to-prod/release-to-prod/pkg/release"
+	"github.com/release-to-prod/release-to-prod/pkg/actions/release"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 

@@ -3,8 +3,8 @@
 package main
 
 import (
+	"github.com/release-to-prod/release-to-prod/pkg/gates/verdict"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
-	"github.com/release-to-prod/release-to-prod/pkg/verdict"
 )
 
 func main() { step.Main("gate-verdict", &verdict.Config{}, verdict.Run) }

@@ -1,9 +1,9 @@
-// Command notify posts the release's outcome to a Slack incoming webhook; see package slack.
+// Command notify posts the release's outcome to a Slack incoming webhook; see package notify.
 package main
 
 import (
-	"github.com/release-to-prod/release-to-prod/pkg/slack"
+	"github.com/release-to-prod/release-to-prod/pkg/actions/notify"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 
-func main() { step.Main("notify", &slack.Config{}, slack.Run) }
+func main() { step.Main("notify", &notify.Config{}, notify.Run) }

@@ -2,7 +2,7 @@
 package main
 
 import (
-	"github.com/release-to-prod/release-to-prod/pkg/history"
+	"github.com/release-to-prod/release-to-prod/pkg/actions/history"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 )
 

@@ -16,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
 	"github.com/release-to-prod/release-to-prod/test/cluster"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 )

@@ -229,7 +229,7 @@ func scale(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *sandbox.Tena
 
 // memory runs the e2e test that measures every step's peak RSS in a dry run of the Pipeline in
 // a namespace of 10,000 Snapshots and 10,000 Releases, and reports each next to the memory
-// limit its container gets (pkg/tektongen/steps.go, through the generated YAML).
+// limit its container gets (pkg/build/tektongen/steps.go, through the generated YAML).
 func memory(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *sandbox.Tenant, _ int) error {
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-run", "^TestStepMemory$", "-v", "./test/e2e/")
 	cmd.Env = append(os.Environ(), "STEP_MEMORY_OBJECTS=10000")

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/release-to-prod/release-to-prod/pkg/imagebuild"
+	"github.com/release-to-prod/release-to-prod/pkg/build/imagebuild"
 	"github.com/release-to-prod/release-to-prod/test/cluster"
 )
 

@@ -174,8 +174,8 @@ func konfluxLookups(rep *Report, s *sandbox.Sandbox, t *sandbox.Tenant, runs int
 		rep.add("konflux lookups", "vs kubectl | jq", "not measured: jq is not installed (apt-get install jq)", "≥ 3× faster", nil)
 		return nil
 	}
-	if _, err := os.Stat("bin/konflux-preflight"); err != nil {
-		rep.add("konflux lookups", "vs kubectl | jq", "not measured: bin/konflux-preflight missing", "≥ 3× faster", nil)
+	if _, err := os.Stat("bin/check-konflux"); err != nil {
+		rep.add("konflux lookups", "vs kubectl | jq", "not measured: bin/check-konflux missing", "≥ 3× faster", nil)
 		return nil
 	}
 	res, err := os.MkdirTemp("", "bench-results-")
@@ -192,13 +192,13 @@ func konfluxLookups(rep *Report, s *sandbox.Sandbox, t *sandbox.Tenant, runs int
 	if err != nil {
 		return err
 	}
-	pre, err := median(runs, shell("bin/konflux-preflight", "COMMIT_SHA="+sha, "NAMESPACE="+t.Namespace, "KUBECONFIG="+s.Kubeconfig,
+	pre, err := median(runs, shell("bin/check-konflux", "COMMIT_SHA="+sha, "NAMESPACE="+t.Namespace, "KUBECONFIG="+s.Kubeconfig,
 		"PINNED_DIGEST="+t.Digest, "RESULTS_DIR="+res))
 	if err != nil {
 		return err
 	}
 	ratio := float64(kj) / float64(pre)
-	rep.add("konflux lookups", "konflux-preflight, all checks (median)", pre.Round(time.Microsecond).String(), "", nil)
+	rep.add("konflux lookups", "check-konflux, all checks (median)", pre.Round(time.Microsecond).String(), "", nil)
 	rep.add("konflux lookups", "kubectl get … | jq, Snapshot + Releases (median)", kj.Round(time.Microsecond).String(), "", nil)
 	rep.add("konflux lookups", "speed-up over kubectl + jq", fmt.Sprintf("%.1f×", ratio), "≥ 3×", boolp(ratio >= 3))
 	return nil

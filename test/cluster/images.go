@@ -15,17 +15,17 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/release-to-prod/release-to-prod/pkg/imagebuild"
+	"github.com/release-to-prod/release-to-prod/pkg/build/imagebuild"
 )
 
-// hostCACerts is the CA bundle laid into every image (pkg/imagebuild requires one).
+// hostCACerts is the CA bundle laid into every image (pkg/build/imagebuild requires one).
 const hostCACerts = "/etc/ssl/certs/ca-certificates.crt"
 
 // imageEpoch stamps the system images: the same binaries give the same digests.
 var imageEpoch = time.Unix(0, 0).UTC()
 
 // BinaryImage is a single-platform image (the node's) of one static binary, laid out like the
-// project's step images by pkg/imagebuild: /usr/local/bin/<name> as entrypoint, user
+// project's step images by pkg/build/imagebuild: /usr/local/bin/<name> as entrypoint, user
 // 65532:65532, CA certificates.
 func BinaryImage(name string, binary []byte) (v1.Image, error) {
 	certs, err := imagebuild.ReadCACerts(hostCACerts)

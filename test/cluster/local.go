@@ -23,8 +23,8 @@ import (
 	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
 
-	"github.com/release-to-prod/release-to-prod/pkg/imagebuild"
-	"github.com/release-to-prod/release-to-prod/pkg/runner"
+	"github.com/release-to-prod/release-to-prod/pkg/build/imagebuild"
+	"github.com/release-to-prod/release-to-prod/pkg/localrun/runner"
 )
 
 // LocalRunner says how to run the Pipeline through tkn-local.

@@ -24,8 +24,8 @@ import (
 
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 
-	"github.com/release-to-prod/release-to-prod/pkg/history"
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/actions/history"
+	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 	"github.com/release-to-prod/release-to-prod/test/stepexec"
 	"github.com/release-to-prod/release-to-prod/test/tenantsetup"
@@ -187,7 +187,7 @@ func TestPipelineOnNode(t *testing.T) {
 				}
 			}},
 		{name: "a step exceeds its memory limit", ns: "oom", konflux: passing, scan: CleanScan(),
-			mutate: withMemoryLimit("konflux-preflight", "8Mi"),
+			mutate: withMemoryLimit("check-konflux", "8Mi"),
 			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, releases int) {
 				checkStopped(t, r, h, "Blocked", "OOMKilled")
 				assert.Zero(t, releases, "no Release")

@@ -35,7 +35,7 @@ import (
 	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
 
-	"github.com/release-to-prod/release-to-prod/pkg/tekton"
+	"github.com/release-to-prod/release-to-prod/pkg/build/tekton"
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/release-to-prod/release-to-prod/pkg/tekton"
+	"github.com/release-to-prod/release-to-prod/pkg/build/tekton"
 )
 
 // TestBrokenFixturesFail: each folder of testdata is a small repository (stepactions/, tasks/,

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/release-to-prod/release-to-prod/pkg/tekton"
+	"github.com/release-to-prod/release-to-prod/pkg/build/tekton"
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
@@ -59,7 +59,7 @@ func TestChainsFixturesFail(t *testing.T) {
 	}
 }
 
-// realShapes are values the steps really write (pkg/image: the staging repository without tag,
+// realShapes are values the steps really write (pkg/gates/image: the staging repository without tag,
 // the digest, the per-platform digests), under today's names and the names they take instead.
 var realShapes = map[string]string{
 	"IMAGE_URL":        "quay.io/redhat-user-workloads/tenant/app/comp",

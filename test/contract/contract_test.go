@@ -24,10 +24,10 @@ import (
 	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
 
-	"github.com/release-to-prod/release-to-prod/pkg/input/params"
+	"github.com/release-to-prod/release-to-prod/pkg/build/tekton"
+	"github.com/release-to-prod/release-to-prod/pkg/build/tektongen"
+	"github.com/release-to-prod/release-to-prod/pkg/gates/input/params"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
-	"github.com/release-to-prod/release-to-prod/pkg/tekton"
-	"github.com/release-to-prod/release-to-prod/pkg/tektongen"
 )
 
 // notExposed are settings a step may leave out: the output format stays the default (text) in

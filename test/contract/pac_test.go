@@ -13,10 +13,10 @@ import (
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/release-to-prod/release-to-prod/pkg/input"
-	"github.com/release-to-prod/release-to-prod/pkg/input/params"
+	"github.com/release-to-prod/release-to-prod/pkg/build/tekton"
+	"github.com/release-to-prod/release-to-prod/pkg/gates/input"
+	"github.com/release-to-prod/release-to-prod/pkg/gates/input/params"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
-	"github.com/release-to-prod/release-to-prod/pkg/tekton"
 )
 
 // TestPaCPlaceholdersStopAtCheckInput: the PaC run as shipped, its PaC variables filled in, stops

@@ -34,5 +34,5 @@ func TestLinkedSeesClientGo(t *testing.T) {
 	assert.Equal(t, checkImage, root)
 	bad, entries := Forbidden(deps, []string{"k8s.io/client-go/"})
 	assert.NotEmpty(t, bad)
-	assert.Contains(t, entries, "github.com/release-to-prod/release-to-prod/pkg/konflux imports k8s.io/client-go/dynamic")
+	assert.Contains(t, entries, "github.com/release-to-prod/release-to-prod/pkg/clients/konflux imports k8s.io/client-go/dynamic")
 }

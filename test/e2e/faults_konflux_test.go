@@ -23,8 +23,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/release-to-prod/release-to-prod/pkg/history"
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/actions/history"
+	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
 	"github.com/release-to-prod/release-to-prod/test/faults"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 )
@@ -138,7 +138,7 @@ func (l *lostReply) Wrap(next http.Handler) http.Handler {
 // sandbox.
 func TestKonfluxFaults(t *testing.T) {
 	s := sandbox.New(t)
-	t.Run("konflux-preflight", func(t *testing.T) { konfluxPreflightFaults(t, s) })
+	t.Run("check-konflux", func(t *testing.T) { konfluxPreflightFaults(t, s) })
 	t.Run("create-release", func(t *testing.T) { createReleaseFaults(t, s) })
 	t.Run("create-release waiting", func(t *testing.T) { createReleaseFaultsWhileWaiting(t, s) })
 	t.Run("record-history", func(t *testing.T) { recordHistoryFaults(t, s) })
@@ -169,7 +169,7 @@ func (k kubeFault) wrap() (func(http.Handler) http.Handler, func() int, func()) 
 	return inj.Wrap, inj.Injected, inj.Close
 }
 
-// konfluxPreflightFaults puts the API server behind injected faults for konflux-preflight
+// konfluxPreflightFaults puts the API server behind injected faults for check-konflux
 // (its six reads run in parallel). Transient faults are retried (client-go for Retry-After
 // and resets, the step's read retry for plain 429/5xx) and the preflight passes with the real
 // Snapshot; persistent ones fail closed within TIMEOUT: exit 1, no results, advice.
@@ -192,7 +192,7 @@ func konfluxPreflightFaults(t *testing.T, s *sandbox.Sandbox) {
 			kubeconfig := kubeFaultProxy(t, s, wrap)
 			t.Cleanup(closeInj)
 			start := time.Now()
-			r := runStep(t, "konflux-preflight", kxEnv(s, tn, "KUBECONFIG", kubeconfig, "PINNED_DIGEST", tn.Digest, "TIMEOUT", timeout.String()))
+			r := runStep(t, "check-konflux", kxEnv(s, tn, "KUBECONFIG", kubeconfig, "PINNED_DIGEST", tn.Digest, "TIMEOUT", timeout.String()))
 			elapsed := time.Since(start)
 			assert.Equal(t, tt.wantCode, r.Code)
 			assert.Positive(t, injected())

@@ -17,9 +17,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/release-to-prod/release-to-prod/pkg/history"
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
-	"github.com/release-to-prod/release-to-prod/pkg/runner"
+	"github.com/release-to-prod/release-to-prod/pkg/actions/history"
+	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/localrun/runner"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 	"github.com/release-to-prod/release-to-prod/test/tenantsetup"
 	"github.com/release-to-prod/release-to-prod/test/tools"

@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/release-to-prod/release-to-prod/pkg/history"
+	"github.com/release-to-prod/release-to-prod/pkg/actions/history"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 )
 
@@ -84,7 +84,7 @@ func TestRecordHistoryBounded(t *testing.T) {
 	require.Len(t, entries, 3)
 	assert.Equal(t, []string{"release-4", "release-3", "release-2"}, []string{entries[0].Release, entries[1].Release, entries[2].Release})
 
-	r := runStep(t, "konflux-preflight", kxEnv(s, tn))
+	r := runStep(t, "check-konflux", kxEnv(s, tn))
 	require.Equal(t, 0, r.Code)
 	assert.Equal(t, "true", r.Results["ALREADY_RELEASED"])
 	assert.Equal(t, "release-4", r.Results["LATEST_RELEASE"])

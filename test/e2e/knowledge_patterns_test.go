@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
-	"github.com/release-to-prod/release-to-prod/pkg/tektongen"
+	"github.com/release-to-prod/release-to-prod/pkg/build/tektongen"
+	"github.com/release-to-prod/release-to-prod/pkg/step/knowledge"
 	"github.com/release-to-prod/release-to-prod/test/stepexec"
 )
 

@@ -16,9 +16,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
-	"github.com/release-to-prod/release-to-prod/pkg/knowledge/store"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
+	"github.com/release-to-prod/release-to-prod/pkg/step/knowledge"
+	"github.com/release-to-prod/release-to-prod/pkg/step/knowledge/store"
 	"github.com/release-to-prod/release-to-prod/test/faults"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 	"github.com/release-to-prod/release-to-prod/test/stepexec"

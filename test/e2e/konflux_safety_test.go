@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 )
@@ -50,12 +50,12 @@ func TestOutOfOrderAgainstProduction(t *testing.T) {
 	newerSnap := safetyNewer(t, s, older, safetyNewerSHA)
 	require.NoError(t, s.CreateRelease(ctx, sandbox.ReleaseOptions{Namespace: older.Namespace, Name: "janes-hotfix", Snapshot: newerSnap,
 		ReleasePlan: older.ReleasePlan, Released: "True", Labels: map[string]string{"release.appstudio.openshift.io/author": "jane"}}))
-	r := runStep(t, "konflux-preflight", kxEnv(s, older))
+	r := runStep(t, "check-konflux", kxEnv(s, older))
 	assert.Equal(t, 1, r.Code)
 	assert.Contains(t, r.Output, "✗ out of order: a newer commit of "+older.Component+" ("+safetyNewerSHA[:12]+") is in production or on its way: Release janes-hotfix succeeded")
 	assert.Contains(t, r.Output, "likely cause: commit "+safetyNewerSHA+" of "+older.Component+", built after this one")
 	assert.Contains(t, r.Output, "allow_out_of_order=true")
-	r = runStep(t, "konflux-preflight", kxEnv(s, older, "ALLOW_OUT_OF_ORDER", "true"))
+	r = runStep(t, "check-konflux", kxEnv(s, older, "ALLOW_OUT_OF_ORDER", "true"))
 	require.Equal(t, 0, r.Code)
 	assert.Contains(t, r.Output, "! out of order: commit "+safetyNewerSHA[:12])
 	assert.Contains(t, r.Output, "releasing anyway (ALLOW_OUT_OF_ORDER=true)")
@@ -64,7 +64,7 @@ func TestOutOfOrderAgainstProduction(t *testing.T) {
 	// (still running); the older commit's create-release checks again and creates nothing.
 	race := kxSeed(t, s, "order-race-tenant", sandbox.TenantOptions{})
 	raceNewer := safetyNewer(t, s, race, safetyNewerSHA)
-	pre := runStep(t, "konflux-preflight", kxEnv(s, race))
+	pre := runStep(t, "check-konflux", kxEnv(s, race))
 	require.Equal(t, 0, pre.Code, "nothing newer is released yet")
 	require.NoError(t, s.CreateRelease(ctx, sandbox.ReleaseOptions{Namespace: race.Namespace, Name: "newer-run", Snapshot: raceNewer,
 		ReleasePlan: race.ReleasePlan, Released: "Progressing"}))
@@ -113,13 +113,13 @@ func TestOtherComponentsGoBack(t *testing.T) {
 	snapshot("lib-new", "lib", libNew, entry(tn.Component, tn.Repository+"@"+tn.Digest, tn.SHA), entry("lib", libRepo+"@"+newDigest, libNew))
 	require.NoError(t, s.CreateRelease(ctx, sandbox.ReleaseOptions{Namespace: tn.Namespace, Name: "lib-release", Snapshot: "lib-new", ReleasePlan: tn.ReleasePlan, Released: "True"}))
 
-	r := runStep(t, "konflux-preflight", kxEnv(s, tn))
+	r := runStep(t, "check-konflux", kxEnv(s, tn))
 	assert.Equal(t, 1, r.Code)
 	assert.Equal(t, "", r.Results["ALREADY_RELEASED"])
 	assert.Contains(t, r.Output, "✗ other components would go back: Snapshot comp-build holds older images than Snapshot lib-new of Release lib-release: lib ")
 	assert.Contains(t, r.Output, "likely cause: Snapshot comp-build holds older images than Snapshot lib-new")
 	assert.Contains(t, r.Output, "allow_out_of_order=true")
-	r = runStep(t, "konflux-preflight", kxEnv(s, tn, "ALLOW_OUT_OF_ORDER", "true"))
+	r = runStep(t, "check-konflux", kxEnv(s, tn, "ALLOW_OUT_OF_ORDER", "true"))
 	require.Equal(t, 0, r.Code)
 	assert.Contains(t, r.Output, "! Snapshot comp-build takes components back from Snapshot lib-new (Release lib-release)")
 }
@@ -168,7 +168,7 @@ func TestReleaseMayBeInProduction(t *testing.T) {
 	assert.Equal(t, "Doubtful", h.Results["RELEASE_STATUS"])
 	assert.Equal(t, name, h.Results["RELEASE_NAME"])
 
-	pre := runStep(t, "konflux-preflight", kxEnv(s, tn))
+	pre := runStep(t, "check-konflux", kxEnv(s, tn))
 	assert.Equal(t, step.ExitMayBeInProduction, pre.Code)
 	assert.Contains(t, pre.Output, "✗ already released? Release "+name)
 	assert.Contains(t, pre.Output, "failedPostValidation")
@@ -179,7 +179,7 @@ func TestReleaseMayBeInProduction(t *testing.T) {
 
 	// Once the Release is gone (Konflux deletes old Releases), the history still stops a run.
 	require.NoError(t, s.Dynamic.Resource(sandbox.Releases).Namespace(tn.Namespace).Delete(ctx, name, deleteNow))
-	pre = runStep(t, "konflux-preflight", kxEnv(s, tn))
+	pre = runStep(t, "check-konflux", kxEnv(s, tn))
 	assert.Equal(t, step.ExitMayBeInProduction, pre.Code)
 	assert.Contains(t, pre.Output, "records Release "+name+" of commit "+tn.SHA[:12]+" as Doubtful")
 
@@ -189,7 +189,7 @@ func TestReleaseMayBeInProduction(t *testing.T) {
 	st["conditions"] = append(st["conditions"].([]any), sandbox.Condition("TenantCollectorsPipelineProcessed", "False", "Failed", "collector jira: 502"))
 	require.NoError(t, s.CreateRelease(ctx, sandbox.ReleaseOptions{Namespace: col.Namespace, Name: "collected", Snapshot: col.Snapshot, ReleasePlan: col.ReleasePlan}))
 	require.NoError(t, s.SetStatus(ctx, sandbox.Releases, col.Namespace, "collected", st))
-	pre = runStep(t, "konflux-preflight", kxEnv(s, col))
+	pre = runStep(t, "check-konflux", kxEnv(s, col))
 	assert.Equal(t, step.ExitMayBeInProduction, pre.Code)
 	assert.Contains(t, pre.Output, "its tenant collectors pipeline failed")
 	c = runStep(t, "create-release", kxReleaseEnv(s, col, "TIMEOUT", "1m"))
@@ -233,7 +233,7 @@ func TestSnapshotsAndPlansAsUpstream(t *testing.T) {
 		"spec":     map[string]any{"components": []any{map[string]any{"name": empty.Component, "containerImage": empty.Repository + "@" + empty.Digest}}},
 	}))
 	require.NoError(t, s.SetSnapshotConditions(ctx, empty.Namespace, "no-app", sandbox.Condition("AppStudioTestSucceeded", "True", "Passed", "")))
-	r := runStep(t, "konflux-preflight", kxEnv(s, empty))
+	r := runStep(t, "check-konflux", kxEnv(s, empty))
 	assert.Equal(t, 1, r.Code)
 	assert.Contains(t, r.Output, "passed over Snapshot no-app: its spec.application is empty, not "+empty.Application)
 
@@ -250,7 +250,7 @@ func TestSnapshotsAndPlansAsUpstream(t *testing.T) {
 		}},
 	}))
 	require.NoError(t, s.SetSnapshotConditions(ctx, versions.Namespace, "two-versions", sandbox.Condition("AppStudioTestSucceeded", "True", "Passed", "")))
-	r = runStep(t, "konflux-preflight", kxEnv(s, versions, "PINNED_DIGEST", versions.Digest))
+	r = runStep(t, "check-konflux", kxEnv(s, versions, "PINNED_DIGEST", versions.Digest))
 	require.Equal(t, 0, r.Code)
 	assert.Contains(t, r.Output, "✓ snapshot image "+versions.Repository+"@"+versions.Digest+" is the image the tag points at")
 
@@ -263,7 +263,7 @@ func TestSnapshotsAndPlansAsUpstream(t *testing.T) {
 	}))
 	require.NoError(t, s.SetStatus(ctx, sandbox.ReleasePlans, tenantOnly.Namespace, tenantOnly.ReleasePlan, map[string]any{
 		"conditions": []any{sandbox.Condition("Matched", "False", "Matched", "")}}))
-	r = runStep(t, "konflux-preflight", kxEnv(s, tenantOnly))
+	r = runStep(t, "check-konflux", kxEnv(s, tenantOnly))
 	require.Equal(t, 0, r.Code)
 	assert.Contains(t, r.Output, "✓ release plan "+tenantOnly.ReleasePlan+" (tenant-only: no target")
 
@@ -292,11 +292,11 @@ func TestSnapshotsAndPlansAsUpstream(t *testing.T) {
 		"releasePlanAdmission": map[string]any{"name": "rhtap-releng-tenant/" + rpa.Application + "-prod", "active": false},
 	}))
 	admission("")
-	r = runStep(t, "konflux-preflight", kxEnv(s, rpa))
+	r = runStep(t, "check-konflux", kxEnv(s, rpa))
 	require.Equal(t, 0, r.Code)
 	assert.Contains(t, r.Output, "its status says inactive, but the admission has no release.appstudio.openshift.io/block-releases label")
 	admission("true")
-	r = runStep(t, "konflux-preflight", kxEnv(s, rpa))
+	r = runStep(t, "check-konflux", kxEnv(s, rpa))
 	assert.Equal(t, 1, r.Code)
 	assert.Contains(t, r.Output, "is not active")
 }

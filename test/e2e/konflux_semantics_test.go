@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 )
 
@@ -57,7 +57,7 @@ func TestReleaseOfSnapshotWhoeverMadeIt(t *testing.T) {
 	require.NoError(t, s.CreateRelease(ctx, sandbox.ReleaseOptions{Namespace: tn.Namespace, Name: "janes-release", Snapshot: tn.Snapshot,
 		ReleasePlan: tn.ReleasePlan, Labels: map[string]string{"release.appstudio.openshift.io/author": "jane"}}))
 
-	pre := runStep(t, "konflux-preflight", kxEnv(s, tn))
+	pre := runStep(t, "check-konflux", kxEnv(s, tn))
 	require.Equal(t, 0, pre.Code)
 	assert.Equal(t, "false", pre.Results["ALREADY_RELEASED"])
 	assert.Equal(t, "janes-release", pre.Results["EXISTING_RELEASE"])
@@ -74,7 +74,7 @@ func TestReleaseOfSnapshotWhoeverMadeIt(t *testing.T) {
 	assert.Len(t, kxReleases(t, s, tn.Namespace), 1, "no second Release")
 
 	// Now it is in production: the preflight says so, create-release creates nothing.
-	pre = runStep(t, "konflux-preflight", kxEnv(s, tn))
+	pre = runStep(t, "check-konflux", kxEnv(s, tn))
 	require.Equal(t, 0, pre.Code)
 	assert.Equal(t, "true", pre.Results["ALREADY_RELEASED"])
 	r = runStep(t, "create-release", kxReleaseEnv(s, tn))
@@ -138,7 +138,7 @@ func TestFinalPipelineFailsAfterProduction(t *testing.T) {
 	assert.NotContains(t, fix, "re-run")
 	assert.NotContains(t, fix, "delete")
 
-	pre := runStep(t, "konflux-preflight", kxEnv(s, tn))
+	pre := runStep(t, "check-konflux", kxEnv(s, tn))
 	require.Equal(t, 0, pre.Code)
 	assert.Equal(t, "true", pre.Results["ALREADY_RELEASED"], "never released twice")
 	assert.Contains(t, pre.Output, "so the commit is in production")
@@ -155,13 +155,13 @@ func TestAutoReleasePlan(t *testing.T) {
 	require.NoError(t, s.CreateReleasePlan(ctx, sandbox.ReleasePlanOptions{Namespace: tn.Namespace, Name: tn.ReleasePlan, Application: tn.Application,
 		Matched: true, Active: true, AutoRelease: "absent"}))
 
-	r := runStep(t, "konflux-preflight", kxEnv(s, tn))
+	r := runStep(t, "check-konflux", kxEnv(s, tn))
 	assert.Equal(t, 1, r.Code)
 	assert.Contains(t, r.Output, "✗ release plan "+tn.ReleasePlan+" auto-releases (it has no release.appstudio.openshift.io/auto-release label, and auto-release is on by default)")
 	assert.Contains(t, r.Output, "fix: let these gates decide: kubectl label releaseplan "+tn.ReleasePlan)
 	assert.Contains(t, r.Output, "auto_release=observe")
 
-	r = runStep(t, "konflux-preflight", kxEnv(s, tn, "AUTO_RELEASE", "observe"))
+	r = runStep(t, "check-konflux", kxEnv(s, tn, "AUTO_RELEASE", "observe"))
 	require.Equal(t, 0, r.Code)
 	assert.Contains(t, r.Output, "observe mode")
 
@@ -206,7 +206,7 @@ func TestSnapshotChoiceLikeIntegrationService(t *testing.T) {
 	require.NoError(t, s.CreateSnapshot(ctx, sandbox.SnapshotOptions{Namespace: mq.Namespace, Name: "mq-snap", Application: mq.Application, Component: mq.Component,
 		SHA: mq.SHA, Image: mq.Repository + "@" + mq.Digest, EventType: "push", Tests: "True",
 		Annotations: map[string]string{konflux.AnnotationSourceBranch: "refs/heads/gh-readonly-queue/main/pr-12-0123abcd"}}))
-	r := runStep(t, "konflux-preflight", kxEnv(s, mq))
+	r := runStep(t, "check-konflux", kxEnv(s, mq))
 	require.Equal(t, 0, r.Code)
 	assert.Equal(t, mq.Snapshot, r.Results["SNAPSHOT"])
 	assert.Contains(t, r.Output, "passed over Snapshot mq-snap: built for a merge queue")
@@ -218,7 +218,7 @@ func TestSnapshotChoiceLikeIntegrationService(t *testing.T) {
 		"spec":     map[string]any{"application": noEvent.Application, "components": []any{map[string]any{"name": noEvent.Component, "containerImage": noEventImage}}},
 	}))
 	require.NoError(t, s.SetSnapshotConditions(ctx, noEvent.Namespace, "manual-snap", sandbox.Condition("AppStudioTestSucceeded", "True", "Passed", "")))
-	r = runStep(t, "konflux-preflight", kxEnv(s, noEvent))
+	r = runStep(t, "check-konflux", kxEnv(s, noEvent))
 	require.Equal(t, 0, r.Code, "no event type is a push, as integration-service reads it")
 	assert.Equal(t, "manual-snap", r.Results["SNAPSHOT"])
 
@@ -226,7 +226,7 @@ func TestSnapshotChoiceLikeIntegrationService(t *testing.T) {
 	require.NoError(t, s.SetSnapshotConditions(ctx, canceled.Namespace, canceled.Snapshot,
 		sandbox.Condition("AppStudioTestSucceeded", "Unknown", "InProgress", ""),
 		sandbox.Condition("AppStudioIntegrationStatus", "True", "Canceled", "Snapshot canceled/superseded by a newer Snapshot")))
-	r = runStep(t, "konflux-preflight", kxEnv(s, canceled))
+	r = runStep(t, "check-konflux", kxEnv(s, canceled))
 	assert.Equal(t, 1, r.Code)
 	assert.Contains(t, r.Output, "superseded by a newer Snapshot")
 	assert.NotContains(t, r.Output, "still running")
@@ -250,20 +250,20 @@ func TestNoReleaseOutOfOrder(t *testing.T) {
 	h := runStep(t, "record-history", kxEnv(s, older, "COMMIT_SHA", newerSHA, "STATUS", "Succeeded", "RELEASE_NAME", "newer-release", "SNAPSHOT", newerSnap))
 	require.Equal(t, 0, h.Code)
 
-	r := runStep(t, "konflux-preflight", kxEnv(s, older))
+	r := runStep(t, "check-konflux", kxEnv(s, older))
 	assert.Equal(t, 1, r.Code)
 	assert.Contains(t, r.Output, "✗ out of order: a newer commit of "+older.Component)
 	assert.Contains(t, r.Output, "likely cause: commit "+newerSHA+" of "+older.Component+", built after this one")
 	assert.Contains(t, r.Output, "allow_out_of_order=true")
 
-	r = runStep(t, "konflux-preflight", kxEnv(s, older, "ALLOW_OUT_OF_ORDER", "true"))
+	r = runStep(t, "check-konflux", kxEnv(s, older, "ALLOW_OUT_OF_ORDER", "true"))
 	require.Equal(t, 0, r.Code)
 	assert.Contains(t, r.Output, "! out of order: commit "+newerSHA[:12])
 
 	// The newer commit itself is in order.
 	newer := *older
 	newer.SHA = newerSHA
-	r = runStep(t, "konflux-preflight", kxEnv(s, &newer))
+	r = runStep(t, "check-konflux", kxEnv(s, &newer))
 	require.Equal(t, 0, r.Code)
 	assert.Equal(t, "true", r.Results["ALREADY_RELEASED"])
 }
@@ -279,7 +279,7 @@ func TestComponentGroupRelease(t *testing.T) {
 		Component: tn.Component, SHA: tn.SHA, Image: tn.Repository + "@" + tn.Digest, EventType: "push", Tests: "True"}))
 	require.NoError(t, s.CreateReleasePlan(ctx, sandbox.ReleasePlanOptions{Namespace: tn.Namespace, Name: "group-prod", ComponentGroup: group, Matched: true, Active: true}))
 
-	pre := runStep(t, "konflux-preflight", kxEnv(s, tn, "COMPONENT_GROUP", group, "PINNED_DIGEST", tn.Digest))
+	pre := runStep(t, "check-konflux", kxEnv(s, tn, "COMPONENT_GROUP", group, "PINNED_DIGEST", tn.Digest))
 	require.Equal(t, 0, pre.Code)
 	assert.Equal(t, "group-snap", pre.Results["SNAPSHOT"])
 	assert.Equal(t, "group-prod", pre.Results["RELEASE_PLAN"], "the group's plan, not the application's")
@@ -297,7 +297,7 @@ func TestComponentGroupRelease(t *testing.T) {
 	assert.Equal(t, group, rels[0].GetLabels()[konflux.LabelComponentGroup])
 	assert.Equal(t, "group-snap", rels[0].Object["spec"].(map[string]any)["snapshot"])
 
-	r = runStep(t, "konflux-preflight", kxEnv(s, tn, "COMPONENT_GROUP", group, "RELEASE_PLAN", tn.ReleasePlan))
+	r = runStep(t, "check-konflux", kxEnv(s, tn, "COMPONENT_GROUP", group, "RELEASE_PLAN", tn.ReleasePlan))
 	assert.Equal(t, 2, r.Code, "the application's plan is not the group's")
 	assert.Contains(t, r.Output, "is for application "+tn.Application+", not componentGroup "+group)
 }
@@ -357,7 +357,7 @@ func TestWaitForBuild(t *testing.T) {
 		assert.Equal(t, digest, img.Results["PINNED_DIGEST"])
 		assert.Contains(t, img.Output, "✓ build of commit "+tn.SHA[:12]+" done")
 
-		pre := runStep(t, "konflux-preflight", kxEnv(s, tn, "PINNED_DIGEST", digest))
+		pre := runStep(t, "check-konflux", kxEnv(s, tn, "PINNED_DIGEST", digest))
 		require.Equal(t, 0, pre.Code)
 		assert.Equal(t, snap, pre.Results["SNAPSHOT"])
 		r := runStep(t, "create-release", kxEnv(s, tn, "SNAPSHOT", snap, "RELEASE_PLAN", pre.Results["RELEASE_PLAN"], "WAIT", "false", "AUTOMATED", "true"))

@@ -17,9 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/release-to-prod/release-to-prod/pkg/history"
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
-	"github.com/release-to-prod/release-to-prod/pkg/preflight"
+	"github.com/release-to-prod/release-to-prod/pkg/actions/history"
+	konfluxapi "github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/gates/konflux"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 	"github.com/release-to-prod/release-to-prod/test/stepexec"
@@ -71,7 +71,7 @@ func kxHistory(t *testing.T, s *sandbox.Sandbox, ns string, entries ...history.E
 		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: release-history\ndata:\n  history.json: %q\n", b))))
 }
 
-// TestKonfluxPreflight runs the konflux-preflight binary against a real API server holding
+// TestKonfluxPreflight runs the check-konflux binary against a real API server holding
 // the Konflux CRDs (the project's, or upstream's with SANDBOX_UPSTREAM_CRDS).
 func TestKonfluxPreflight(t *testing.T) {
 	s := sandbox.New(t)
@@ -130,7 +130,7 @@ func TestKonfluxPreflight(t *testing.T) {
 	byRelease := kxSeed(t, s, "released-tenant", sandbox.TenantOptions{})
 	require.NoError(t, s.CreateRelease(ctx, sandbox.ReleaseOptions{Namespace: byRelease.Namespace, Name: "earlier-release",
 		Snapshot: byRelease.Snapshot, ReleasePlan: byRelease.ReleasePlan, Released: "True",
-		Labels: map[string]string{konflux.LabelSHA: byRelease.SHA, konflux.LabelComponent: byRelease.Component, konflux.LabelReleasePlan: byRelease.ReleasePlan}}))
+		Labels: map[string]string{konfluxapi.LabelSHA: byRelease.SHA, konfluxapi.LabelComponent: byRelease.Component, konfluxapi.LabelReleasePlan: byRelease.ReleasePlan}}))
 	byHistory := kxSeed(t, s, "history-tenant", sandbox.TenantOptions{})
 	kxHistory(t, s, byHistory.Namespace,
 		history.Entry{SHA: byHistory.SHA, Component: byHistory.Component, Release: "gc-ed-release", Status: "Succeeded", Finished: "2026-01-02T03:04:05Z"},
@@ -200,7 +200,7 @@ func TestKonfluxPreflight(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := runStep(t, "konflux-preflight", tt.env)
+			r := runStep(t, "check-konflux", tt.env)
 			assert.Equal(t, tt.wantCode, r.Code)
 			for _, want := range tt.outHas {
 				assert.Contains(t, r.Output, want)
@@ -217,7 +217,7 @@ func TestKonfluxPreflight(t *testing.T) {
 	}
 }
 
-// benchPreflight measures konflux-preflight in a namespace holding n Snapshots and n Releases
+// benchPreflight measures check-konflux in a namespace holding n Snapshots and n Releases
 // of other commits of the same component (plus the tenant's own objects). Label selectors and
 // pagination must keep the step's time within 2× and its memory flat from 100 objects to
 // 10,000. Reported per op:
@@ -239,20 +239,20 @@ func benchPreflight(b *testing.B, n int) {
 	require.NoError(b, s.CreateMany(ctx, sandbox.Snapshots, tn.Namespace, n, 16, func(i int) map[string]any {
 		return map[string]any{
 			"metadata": map[string]any{"name": fmt.Sprintf("noise-snap-%d", i), "labels": map[string]any{
-				konflux.LabelComponent: tn.Component, konflux.LabelSHA: other(i), konflux.LabelEventType: "push", konflux.LabelApplication: tn.Application}},
+				konfluxapi.LabelComponent: tn.Component, konfluxapi.LabelSHA: other(i), konfluxapi.LabelEventType: "push", konfluxapi.LabelApplication: tn.Application}},
 			"spec": map[string]any{"application": tn.Application, "components": []any{map[string]any{"name": tn.Component, "containerImage": tn.Repository + "@" + tn.Digest}}},
 		}
 	}))
 	require.NoError(b, s.CreateMany(ctx, sandbox.Releases, tn.Namespace, n, 16, func(i int) map[string]any {
 		return map[string]any{
 			"metadata": map[string]any{"name": fmt.Sprintf("noise-release-%d", i), "labels": map[string]any{
-				konflux.LabelComponent: tn.Component, konflux.LabelSHA: other(i), konflux.LabelReleasePlan: tn.ReleasePlan}},
+				konfluxapi.LabelComponent: tn.Component, konfluxapi.LabelSHA: other(i), konfluxapi.LabelReleasePlan: tn.ReleasePlan}},
 			"spec": map[string]any{"snapshot": fmt.Sprintf("noise-snap-%d", i), "releasePlan": tn.ReleasePlan},
 		}
 	}))
 	b.Logf("created %d Snapshots and %d Releases in %s", n, n, time.Since(start).Round(time.Millisecond))
 
-	bin := stepexec.Build(b, "konflux-preflight")
+	bin := stepexec.Build(b, "check-konflux")
 	results := b.TempDir()
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "RESULTS_DIR=" + results,
 		"COMMIT_SHA=" + tn.SHA, "NAMESPACE=" + tn.Namespace, "KUBECONFIG=" + s.Kubeconfig, "PINNED_DIGEST=" + tn.Digest}
@@ -260,7 +260,7 @@ func benchPreflight(b *testing.B, n int) {
 		cmd := exec.Command(name, arg...)
 		cmd.Env = env
 		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("konflux-preflight: %v\n%s", err, out)
+			b.Fatalf("check-konflux: %v\n%s", err, out)
 		}
 	}
 	// The peak RSS is measured through the launcher, in runs of their own so that its start
@@ -285,8 +285,8 @@ func benchPreflight(b *testing.B, n int) {
 	args := []string{"--commit-sha=" + tn.SHA, "--namespace=" + tn.Namespace, "--kubeconfig=" + s.Kubeconfig,
 		"--pinned-digest=" + tn.Digest, "--results-dir=" + results}
 	runInProcess := func() {
-		if code := step.Run(ctx, "konflux-preflight", args, io.Discard, &preflight.Config{}, preflight.Run); code != 0 {
-			b.Fatalf("konflux-preflight exited %d", code)
+		if code := step.Run(ctx, "check-konflux", args, io.Discard, &konflux.Config{}, konflux.Run); code != 0 {
+			b.Fatalf("check-konflux exited %d", code)
 		}
 	}
 	runProcess(bin) // warm the API server's watch cache for these resources

@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
-	"github.com/release-to-prod/release-to-prod/pkg/tektongen"
+	"github.com/release-to-prod/release-to-prod/pkg/build/tektongen"
+	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 )
 
@@ -87,7 +87,7 @@ func TestStepMemory(t *testing.T) {
 		// Parsed by test/bench: keep the format.
 		t.Logf("step-memory %s peak=%d limit=%d objects=%d", s.Name, m.peak, m.limit, n)
 		if share > memoryShare {
-			t.Errorf("step %s: peak RSS %.1f MB is %.0f%% of its %s limit (at most %.0f%%): raise Memory in pkg/tektongen/steps.go and run make generate",
+			t.Errorf("step %s: peak RSS %.1f MB is %.0f%% of its %s limit (at most %.0f%%): raise Memory in pkg/build/tektongen/steps.go and run make generate",
 				s.Name, float64(m.peak)/1e6, share*100, s.Memory, memoryShare*100)
 		}
 	}

@@ -17,7 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
@@ -80,7 +80,7 @@ func TestStepsUnderTheShippedRole(t *testing.T) {
 
 		r = runStep(t, "check-image", env())
 		require.Equal(t, 0, r.Code)
-		r = runStep(t, "konflux-preflight", env("PINNED_DIGEST", tn.Digest))
+		r = runStep(t, "check-konflux", env("PINNED_DIGEST", tn.Digest))
 		require.Equal(t, 0, r.Code, "get/list on the Konflux kinds, get on the (missing) history")
 		assert.Equal(t, "false", r.Results["ALREADY_RELEASED"])
 
@@ -111,7 +111,7 @@ func TestStepsUnderTheShippedRole(t *testing.T) {
 			r = runStep(t, "record-history", env("RELEASE_NAME", name2, "STATUS", status, "SNAPSHOT", tn.Snapshot))
 			require.Equal(t, 0, r.Code, "record-history #%d", i+1)
 		}
-		r = runStep(t, "konflux-preflight", env("RELEASE_PLAN", tn.ReleasePlan))
+		r = runStep(t, "check-konflux", env("RELEASE_PLAN", tn.ReleasePlan))
 		require.Equal(t, 0, r.Code)
 		assert.Equal(t, "true", r.Results["ALREADY_RELEASED"])
 		assert.Equal(t, name2, r.Results["LATEST_RELEASE"])

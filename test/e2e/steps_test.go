@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/release-to-prod/release-to-prod/pkg/knowledge"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
+	"github.com/release-to-prod/release-to-prod/pkg/step/knowledge"
 	"github.com/release-to-prod/release-to-prod/test/stepexec"
 )
 

@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/release-to-prod/release-to-prod/pkg/konflux"
+	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 	"github.com/release-to-prod/release-to-prod/test/tenantsetup"
@@ -34,7 +34,7 @@ func TestTenantSetup(t *testing.T) {
 				e["KUBECONFIG"] = kubeconfig
 				return e
 			}
-			r := runStep(t, "konflux-preflight", as("release-to-prod", "PINNED_DIGEST", tn.Digest))
+			r := runStep(t, "check-konflux", as("release-to-prod", "PINNED_DIGEST", tn.Digest))
 			require.Equal(t, 0, r.Code, r.Output)
 			assert.Equal(t, "false", r.Results["ALREADY_RELEASED"])
 

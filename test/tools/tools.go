@@ -65,7 +65,7 @@ var (
 	// Tkn is the Tekton CLI a user starts the Pipeline with (the README's `tkn pipeline start`).
 	Tkn = Tool{Name: "tkn", Module: "tkn", Package: "github.com/tektoncd/cli/cmd/tkn", About: "Tekton CLI v0.45.0 tkn"}
 	// ChainsSubjects runs Tekton Chains' own type-hinting code over Tekton YAML: which results
-	// Chains would take for artifacts a run built (test/contract; pkg/tekton.CheckChains is the
+	// Chains would take for artifacts a run built (test/contract; pkg/build/tekton.CheckChains is the
 	// fast rule it keeps honest).
 	ChainsSubjects = Tool{Name: "chains-subjects", Module: "chains", Package: ".",
 		About: "Tekton Chains v0.26.2 type hinting (chains-subjects)"}
