@@ -65,8 +65,10 @@ func TestStepBinary(t *testing.T) {
 				"ALERTMANAGER_URL=" + am.URL,
 				// As the StepAction passes it: the step's results folder, named through one result.
 				"RESULTS_DIR=" + results + "/FIRING_ALERTS/..",
-				// As a Task passes an unbound workspace: an empty path, and bound=false.
-				"TOKEN_FILE=/token", "TOKEN_BOUND=false", "CA_FILE=/ca.crt", "CA_BOUND=false",
+				// As the Task passes its optional volumes when the Secret and the ConfigMap are
+				// absent under their default names: mount folders that exist and hold nothing.
+				"TOKEN_FILE=" + mountDir(t, "monitoring-token") + "/token",
+				"CA_FILE=" + mountDir(t, "ca-bundle") + "/ca-bundle.crt",
 			}
 			for k, v := range tt.env {
 				env = append(env, k+"="+v)
@@ -89,4 +91,14 @@ func TestStepBinary(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mountDir is an empty folder standing for a Task volume whose optional object is absent.
+func mountDir(t *testing.T, name string) string {
+	t.Helper()
+	d := filepath.Join(t.TempDir(), name)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
