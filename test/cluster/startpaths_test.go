@@ -471,7 +471,7 @@ func createSecret(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant, nam
 func appInterfaceClaim(ctx context.Context, t *testing.T, c *Cluster, root, namespace, claim string) {
 	t.Helper()
 	dir := filepath.Join(c.Dir, "volumes", namespace+"-"+claim)
-	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join(root, "pkg", "saasfile", "testdata", "app-interface"))))
+	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join(root, "pkg", "gates", "appinterface", "testdata", "app-interface"))))
 	// The steps run as a non-root user: the checkout must be readable to it.
 	require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {

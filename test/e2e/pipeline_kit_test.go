@@ -70,7 +70,7 @@ func newPipelineKit(t *testing.T) *pipelineKit {
 	require.NoError(t, k.repo.Validate(context.Background()))
 	k.pipeline = k.repo.Pipelines["release-to-prod"]
 	require.NotNil(t, k.pipeline, "pipelines/release-to-prod")
-	k.checkout = copyTree(t, filepath.Join(root, "pkg", "saasfile", "testdata", "app-interface"), filepath.Join(k.dir, "app-interface"))
+	k.checkout = copyTree(t, filepath.Join(root, "pkg", "gates", "appinterface", "testdata", "app-interface"), filepath.Join(k.dir, "app-interface"))
 	k.rs = s.StartReleaseService(150 * time.Millisecond)
 	t.Cleanup(k.rs.Stop)
 	return k

@@ -125,7 +125,7 @@ func values(m map[string]string) []string {
 // the demo commit (in a real release the promotion MR does that).
 func appInterface(root, dir string) (string, error) {
 	dst := filepath.Join(dir, "app-interface")
-	return dst, os.CopyFS(dst, os.DirFS(filepath.Join(root, "pkg", "saasfile", "testdata", "app-interface")))
+	return dst, os.CopyFS(dst, os.DirFS(filepath.Join(root, "pkg", "gates", "appinterface", "testdata", "app-interface")))
 }
 
 // slackSink prints what the notify step posts, as the channel would show it.
