@@ -48,7 +48,9 @@ func TestHistoryWithoutConfigMapWrite(t *testing.T) {
 	runAs := localRunServiceAccount(t, kc, tn.Namespace)
 	saKubeconfig, _, err := s.ImpersonatingKubeconfig("system:serviceaccount:" + tn.Namespace + ":" + runAs)
 	require.NoError(t, err)
-	withKubeconfig := func(o *runner.Options) { o.Kubeconfig = saKubeconfig }
+	// The Secrets the Tasks mount are read as the kubelet reads them, not with the steps'
+	// ServiceAccount (which may not read Secrets): here with the tenant admin's kubeconfig.
+	withKubeconfig := func(o *runner.Options) { o.Kubeconfig, o.MountKubeconfig = saKubeconfig, adminKubeconfig }
 
 	const blockedSHA = "89e6c98d92887913cadf06b2adb97f26cde4849b" // no build: no image, no Snapshot
 	runs := []struct {
