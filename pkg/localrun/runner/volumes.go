@@ -12,7 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
 )
@@ -24,37 +26,44 @@ type ObjectReader interface {
 	Data(ctx context.Context, kind, namespace, name string) (data map[string][]byte, found bool, err error)
 }
 
-// apiObjects is the ObjectReader of a Kubernetes API server.
-type apiObjects struct{ client kubernetes.Interface }
+// apiObjects is the ObjectReader of a Kubernetes API server, through the project's dynamic
+// client (pkg/clients/konflux).
+type apiObjects struct{ client dynamic.Interface }
 
 func (a apiObjects) Data(ctx context.Context, kind, namespace, name string) (map[string][]byte, bool, error) {
-	var data map[string][]byte
-	var err error
+	var resource string
 	switch kind {
 	case "Secret":
-		var s *corev1.Secret
-		if s, err = a.client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
-			data = s.Data
-		}
+		resource = "secrets"
 	case "ConfigMap":
-		var c *corev1.ConfigMap
-		if c, err = a.client.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
-			data = map[string][]byte{}
-			for k, v := range c.Data {
-				data[k] = []byte(v)
-			}
-			for k, v := range c.BinaryData {
-				data[k] = v
-			}
-		}
+		resource = "configmaps"
 	default:
 		return nil, false, fmt.Errorf("kind %s is not Secret or ConfigMap", kind)
 	}
+	u, err := a.client.Resource(schema.GroupVersionResource{Version: "v1", Resource: resource}).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("reading %s %s/%s (as the kubelet would, to mount it): %w", kind, namespace, name, err)
+	}
+	if kind == "Secret" {
+		var sec corev1.Secret
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &sec); err != nil {
+			return nil, false, fmt.Errorf("decoding Secret %s/%s: %w", namespace, name, err)
+		}
+		return sec.Data, true, nil
+	}
+	var cm corev1.ConfigMap
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &cm); err != nil {
+		return nil, false, fmt.Errorf("decoding ConfigMap %s/%s: %w", namespace, name, err)
+	}
+	data := make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
+	for k, v := range cm.Data {
+		data[k] = []byte(v)
+	}
+	for k, v := range cm.BinaryData {
+		data[k] = v
 	}
 	return data, true, nil
 }
@@ -69,15 +78,11 @@ func (o *Options) objects() (ObjectReader, error) {
 	if kc == "" {
 		kc = o.Kubeconfig
 	}
-	cfg, err := konflux.RESTConfig(kc)
+	c, err := konflux.NewClient(kc, "")
 	if err != nil {
 		return nil, err
 	}
-	c, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	o.Objects = apiObjects{client: c}
+	o.Objects = apiObjects{client: c.Dynamic}
 	return o.Objects, nil
 }
 
