@@ -21,7 +21,8 @@ import (
 // no role below the tenant admin writes ConfigMaps), the record is what the run leaves anyway:
 // the Release it created carries the run from its creation (konflux.LabelPipelineRun,
 // konflux.AnnotationGates), and the PipelineRun's own results say how every run ended
-// (RELEASE_STATUS, RELEASE_NAME, GATE_SUMMARY, FAILURE_CAUSE, fed from the report).
+// (RELEASE_STATUS, RELEASE_NAME, GATE_SUMMARY, fed from the report; the cause is only in the
+// ConfigMap).
 const (
 	FromConfigMap   = "configmap"
 	FromRelease     = "release"
@@ -115,7 +116,7 @@ func RunFromPipelineRun(u *unstructured.Unstructured, component string) (Run, bo
 	}
 	r := Run{PipelineRun: u.GetName(), Commit: params["commit_sha"], Component: component,
 		Outcome: results[string(ResultReleaseStatus)], Release: results[string(ResultReleaseName)],
-		Gates: results[string(ResultGateSummary)], Cause: results[string(ResultFailureCause)], Sources: []string{FromPipelineRun}}
+		Gates: results[string(ResultGateSummary)], Sources: []string{FromPipelineRun}}
 	for _, f := range [][]string{{"status", "completionTime"}, {"status", "startTime"}, {"metadata", "creationTimestamp"}} {
 		if s, _, _ := unstructured.NestedString(u.Object, f...); s != "" {
 			if t, err := time.Parse(time.RFC3339, s); err == nil {
