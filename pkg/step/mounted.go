@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/release-to-prod/release-to-prod/pkg/step/failure"
@@ -84,12 +83,8 @@ func (m Mounted) Resolve() (string, error) {
 		return "", m.fail("does not exist in this namespace (or holds no key)",
 			fmt.Sprintf("create it (%s), or set %s to the %s that holds it", m.create(), m.Param, m.Kind))
 	}
-	if slices.Contains(m.Alternates, m.Key()) {
-		for _, k := range m.Alternates {
-			if f := filepath.Join(filepath.Dir(m.File), k); fileExists(f) {
-				return f, nil
-			}
-		}
+	if f, ok := AlternateFile(m.File, m.Alternates); ok {
+		return f, nil
 	}
 	fix := fmt.Sprintf("add the key to it (kubectl edit %s %s, or re-create it: %s)", strings.ToLower(m.Kind), m.Name, m.create())
 	if m.KeyParam != "" {
@@ -145,11 +140,21 @@ func (m Mounted) keys() ([]string, error) {
 			keys = append(keys, e.Name())
 		}
 	}
-	sort.Strings(keys)
-	return keys, nil
+	return keys, nil // os.ReadDir sorts by name
 }
 
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
+// AlternateFile is, when path's name is one of the keys of family, the first of family that
+// exists beside it (a CA bundle is ca.crt in a service CA, ca-bundle.crt in Konflux's
+// trusted-ca): the one lookup of the step that resolves a mount and of the client that reads it.
+func AlternateFile(path string, family []string) (string, bool) {
+	if !slices.Contains(family, filepath.Base(path)) {
+		return "", false
+	}
+	for _, k := range family {
+		f := filepath.Join(filepath.Dir(path), k)
+		if _, err := os.Stat(f); err == nil {
+			return f, true
+		}
+	}
+	return "", false
 }

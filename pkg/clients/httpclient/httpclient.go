@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/step/failure"
 )
 
@@ -162,14 +163,13 @@ func readCABundle(path string) ([]byte, error) {
 		}
 		return pem, nil
 	}
-	dir := filepath.Dir(path)
-	for _, k := range CABundleKeys {
-		if pem, err := os.ReadFile(filepath.Join(dir, k)); err == nil {
+	if alt, ok := step.AlternateFile(path, CABundleKeys); ok {
+		if pem, err := os.ReadFile(alt); err == nil {
 			return pem, nil
 		}
 	}
 	return nil, failure.New(failure.InvalidInput, nil, "reading CA bundle: %s holds none of the keys %s (the ca_bundle_configmap ConfigMap must have one of them)",
-		dir, strings.Join(CABundleKeys, ", "))
+		filepath.Dir(path), strings.Join(CABundleKeys, ", "))
 }
 
 // Service is the name of the service the client calls, as errors show it.
