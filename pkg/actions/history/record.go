@@ -27,21 +27,21 @@ import (
 type RecordConfig struct {
 	step.Common
 	step.Subject
-	Snapshot         string        `env:"SNAPSHOT" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
-	ReleaseName      string        `env:"RELEASE_NAME" desc:"name of the Konflux Release created or found; empty when none"`
-	Status           string        `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Rejected, Running, Cancelled, RunTimedOut, NotPermitted, Doubtful); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
-	PipelineStatus   string        `env:"PIPELINE_STATUS" desc:"the pipeline's $(tasks.status): Succeeded, Failed, Completed or None"`
-	CreateStatus     string        `env:"CREATE_STATUS" desc:"the create-release task's $(tasks.create-release.status) (None when skipped), when STATUS is empty"`
-	DryRun           string        `env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
-	Started          string        `env:"STARTED" desc:"when the run started (RFC 3339); empty: when its first TaskRun started"`
-	TaskRunsDir      string        `param:"-" env:"TASKRUNS_DIR" desc:"folder of the run's TaskRuns as JSON (the local runner writes it); empty: read them from the cluster by PIPELINE_RUN"`
-	PipelineRun      string        `env:"PIPELINE_RUN" desc:"name of the PipelineRun, for the record"`
-	HistoryConfigMap string        `env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the release history (the project's Role grants access to release-history)"`
-	HistoryLimit     int           `check:"count" env:"HISTORY_LIMIT, default=200" desc:"entries kept, newest first"`
-	Kubeconfig       string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
-	Timeout          time.Duration `param:"-" env:"TIMEOUT, default=1m" desc:"time limit for the update, retries on conflict included"`
-	UnknownFailures  string        `env:"UNKNOWN_FAILURES" desc:"the gate verdict's UNKNOWN_FAILURES: failures no catalog entry or learned fix explained, recorded with their fingerprints so that tkn-local failures list can show them; empty: read from the run's preflight TaskRun"`
-	KnownIssues      string        `env:"KNOWN_ISSUES" desc:"the team's active known issues, one per line (check-known-issues' KNOWN_ISSUES), shown in the message"`
+	Snapshot         string `env:"SNAPSHOT" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
+	ReleaseName      string `env:"RELEASE_NAME" desc:"name of the Konflux Release created or found; empty when none"`
+	Status           string `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Rejected, Running, Cancelled, RunTimedOut, NotPermitted, Doubtful); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
+	PipelineStatus   string `env:"PIPELINE_STATUS" desc:"the pipeline's $(tasks.status): Succeeded, Failed, Completed or None"`
+	CreateStatus     string `env:"CREATE_STATUS" desc:"the create-release task's $(tasks.create-release.status) (None when skipped), when STATUS is empty"`
+	DryRun           string `env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
+	Started          string `env:"STARTED" desc:"when the run started (RFC 3339); empty: when its first TaskRun started"`
+	TaskRunsDir      string `param:"-" env:"TASKRUNS_DIR" desc:"folder of the run's TaskRuns as JSON (the local runner writes it); empty: read them from the cluster by PIPELINE_RUN"`
+	PipelineRun      string `env:"PIPELINE_RUN" desc:"name of the PipelineRun, for the record"`
+	HistoryConfigMap string `env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the release history (the project's Role grants access to release-history)"`
+	HistoryLimit     int    `check:"count" env:"HISTORY_LIMIT, default=200" desc:"entries kept, newest first"`
+	konflux.Access
+	Timeout         time.Duration `param:"-" env:"TIMEOUT, default=1m" desc:"time limit for the update, retries on conflict included"`
+	UnknownFailures string        `env:"UNKNOWN_FAILURES" desc:"the gate verdict's UNKNOWN_FAILURES: failures no catalog entry or learned fix explained, recorded with their fingerprints so that tkn-local failures list can show them; empty: read from the run's preflight TaskRun"`
+	KnownIssues     string        `env:"KNOWN_ISSUES" desc:"the team's active known issues, one per line (check-known-issues' KNOWN_ISSUES), shown in the message"`
 }
 
 // The step's results. Besides its own (HISTORY_ENTRIES), it passes on, under the same names,
@@ -71,9 +71,8 @@ func RunRecord(ctx context.Context, s *step.Step, cfg *RecordConfig) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	ctx, cancel, kc, err := cfg.Connect(ctx, cfg.Namespace, cfg.Timeout)
 	defer cancel()
-	kc, err := konflux.NewClient(cfg.Kubeconfig, cfg.Namespace)
 	if err != nil {
 		return err
 	}

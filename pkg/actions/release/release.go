@@ -24,13 +24,11 @@ import (
 type Config struct {
 	step.Common
 	step.Subject
-	ComponentGroup   string        `check:"name" env:"COMPONENT_GROUP" desc:"Konflux ComponentGroup the component is released with (ReleasePlan and Snapshot spec.componentGroup); empty: the application"`
-	Snapshot         string        `env:"SNAPSHOT, required" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
-	ReleasePlan      string        `env:"RELEASE_PLAN, required" desc:"ReleasePlan to release through; empty: the only ReleasePlan of the application (the preflight chooses it)"`
-	ExistingRelease  string        `env:"EXISTING_RELEASE" desc:"a Release of the commit found running by the preflight (its EXISTING_RELEASE result): waited on instead of creating one; empty: the step looks for one itself"`
-	AllowOutOfOrder  string        `check:"bool" env:"ALLOW_OUT_OF_ORDER, default=false" desc:"true: release even when a newer commit of the component is in production already (a deliberate roll-back)"`
-	AutoRelease      string        `env:"AUTO_RELEASE, default=block" desc:"what to do when the ReleasePlan auto-releases: block (stop; the fix is to label it release.appstudio.openshift.io/auto-release=\"false\" so these gates decide) or observe (run the gates, create no Release and report the one integration-service creates)"`
-	Kubeconfig       string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
+	konflux.ReleaseOptions
+	Snapshot        string `env:"SNAPSHOT, required" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
+	ReleasePlan     string `env:"RELEASE_PLAN, required" desc:"ReleasePlan to release through; empty: the only ReleasePlan of the application (the preflight chooses it)"`
+	ExistingRelease string `env:"EXISTING_RELEASE" desc:"a Release of the commit found running by the preflight (its EXISTING_RELEASE result): waited on instead of creating one; empty: the step looks for one itself"`
+	konflux.Access
 	DryRun           string        `check:"bool" env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
 	Automated        string        `check:"bool" env:"AUTOMATED, default=false" desc:"true when started by automation: recorded in the Release's annotation release-to-prod/started-by (the release service's automated label is never set: only integration-service may)"`
 	Wait             string        `check:"bool" env:"WAIT, default=true" desc:"true: wait for the Release to finish; false: return once created"`
@@ -53,7 +51,8 @@ const requestTimeout = 30 * time.Second
 const maxAttempts = 20
 
 type settings struct {
-	dry, automated, wait, observe, ooOrder bool
+	konflux.ReleaseChoices
+	dry, automated, wait bool
 }
 
 func parse(cfg *Config) (string, settings, error) {
@@ -63,28 +62,23 @@ func parse(cfg *Config) (string, settings, error) {
 		return "", st, failure.Wrap(failure.InvalidInput, nil, err)
 	}
 	names := map[string]string{"COMPONENT": cfg.Component, "NAMESPACE": cfg.Namespace, "SNAPSHOT": cfg.Snapshot, "RELEASE_PLAN": cfg.ReleasePlan}
-	if cfg.ComponentGroup != "" {
-		names["COMPONENT_GROUP"] = cfg.ComponentGroup
-	} else {
-		names["APPLICATION"] = cfg.Application
-	}
 	if cfg.ExistingRelease != "" {
 		names["EXISTING_RELEASE"] = cfg.ExistingRelease
 	}
 	if err := konflux.ValidNames(names); err != nil {
 		return "", st, err
 	}
+	if st.ReleaseChoices, err = cfg.ReleaseOptions.Parse(cfg.Application); err != nil {
+		return "", st, err
+	}
 	for _, b := range []struct {
 		name, value string
 		def         bool
 		to          *bool
-	}{{"DRY_RUN", cfg.DryRun, false, &st.dry}, {"AUTOMATED", cfg.Automated, false, &st.automated}, {"WAIT", cfg.Wait, true, &st.wait}, {"ALLOW_OUT_OF_ORDER", cfg.AllowOutOfOrder, false, &st.ooOrder}} {
+	}{{"DRY_RUN", cfg.DryRun, false, &st.dry}, {"AUTOMATED", cfg.Automated, false, &st.automated}, {"WAIT", cfg.Wait, true, &st.wait}} {
 		if *b.to, err = step.ParseBool(b.name, b.value, b.def); err != nil {
 			return "", st, err
 		}
-	}
-	if st.observe, err = konflux.ParseAutoRelease(cfg.AutoRelease); err != nil {
-		return "", st, err
 	}
 	if err := errors.Join(step.Positive("TIMEOUT", cfg.Timeout), step.Positive("PROGRESS_INTERVAL", cfg.ProgressInterval)); err != nil {
 		return "", st, err
@@ -102,16 +96,13 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	req := konflux.ReleaseRequest{Component: cfg.Component, Application: cfg.Application, SHA: sha,
-		Snapshot: cfg.Snapshot, ReleasePlan: cfg.ReleasePlan, Automated: st.automated, RunID: newRunID(), Attempt: 1,
+	req := konflux.ReleaseRequest{Component: cfg.Component, Application: st.Owner.Application, ComponentGroup: st.Owner.ComponentGroup,
+		SHA: sha, Snapshot: cfg.Snapshot, ReleasePlan: cfg.ReleasePlan, Automated: st.automated, RunID: newRunID(), Attempt: 1,
 		PipelineRun: cfg.PipelineRun, Gates: cfg.Gates}
-	if cfg.ComponentGroup != "" {
-		req.Application, req.ComponentGroup = "", cfg.ComponentGroup
-	}
 	if st.dry {
 		return dryRun(ctx, s, cfg, st, req)
 	}
-	kc, err := konflux.NewClient(cfg.Kubeconfig, cfg.Namespace)
+	kc, err := cfg.Client(cfg.Namespace)
 	if err != nil {
 		return err
 	}
@@ -142,7 +133,7 @@ func (r *run) release(ctx context.Context) error {
 		rel := existing.Running[0]
 		r.s.OK("Release %s of Snapshot %s (made by %s) is in progress (%s): not creating another", rel.Name, rel.Snapshot, rel.Made(), rel.Phase())
 		return r.follow(ctx, rel.Name)
-	case r.st.observe:
+	case r.st.Observe:
 		return r.observe(ctx)
 	}
 	for _, f := range existing.Failed {
@@ -323,7 +314,7 @@ func (r *run) checkOrder(ctx context.Context) error {
 		r.s.Fail("in order: reading the Releases through %s before creating", r.cfg.ReleasePlan)
 		return err
 	}
-	if err := rep.Judge(r.s, q, r.st.ooOrder, 0); err != nil {
+	if err := rep.Judge(r.s, q, r.st.AllowOutOfOrder, 0); err != nil {
 		if rerr := r.s.Result(ResultReleaseStatus, outcome.Blocked); rerr != nil {
 			return rerr
 		}
@@ -377,13 +368,13 @@ func dryRun(ctx context.Context, s *step.Step, cfg *Config, st settings, req kon
 	if err := s.Result(ResultReleaseName, req.Name()); err != nil {
 		return err
 	}
-	if st.observe {
+	if st.Observe {
 		s.Skip("dry run, observe mode: nothing created; integration-service would create the Release of Snapshot %s and this step would report it", cfg.Snapshot)
 		return s.Result(ResultReleaseStatus, outcome.DryRun)
 	}
 	obj := req.Object(cfg.Namespace)
 	// Whether the Release exists already is worth knowing, but a preview never fails for it.
-	if kc, err := konflux.NewClient(cfg.Kubeconfig, cfg.Namespace); err != nil {
+	if kc, err := cfg.Client(cfg.Namespace); err != nil {
 		s.Warn("could not check whether Release %s exists: %v", req.Name(), err)
 	} else {
 		cctx, cancel := context.WithTimeout(ctx, requestTimeout)

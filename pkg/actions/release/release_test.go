@@ -133,7 +133,7 @@ func TestRelease(t *testing.T) {
 				Snapshot: "snap-ours", ReleasePlan: plan,
 				Timeout: time.Minute, ProgressInterval: time.Second}
 			r := &run{s: step.NewStep("create-release", &out, "text", dir), cfg: cfg, kc: kc,
-				st:  settings{observe: tt.observe, ooOrder: tt.allowOutOfOrder},
+				st:  settings{ReleaseChoices: konflux.ReleaseChoices{Observe: tt.observe, AllowOutOfOrder: tt.allowOutOfOrder}},
 				req: konflux.ReleaseRequest{Component: comp, Application: "app", SHA: ourSHA, Snapshot: "snap-ours", ReleasePlan: plan, Attempt: 1}}
 			start := time.Now()
 			err := r.release(context.Background())

@@ -36,7 +36,7 @@ type Config struct {
 	step.Subject
 	Repository string `env:"REPOSITORY" desc:"staging repository (host/path); empty: read it from the Component"`
 	dockerconfig.Setting
-	Kubeconfig       string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
+	konflux.Access
 	Timeout          time.Duration `param:"-" env:"TIMEOUT, default=2m" desc:"time limit for the whole check"`
 	RequestTimeout   time.Duration `param:"-" env:"REQUEST_TIMEOUT, default=30s" desc:"time limit for one registry request (a hung request is retried)"`
 	BuildWaitTimeout time.Duration `env:"BUILD_WAIT_TIMEOUT, default=0s" desc:"how long to wait for the commit's build (image pushed, push Snapshot tested) before the gates run, for a run started on merge together with the build; 0: no wait (the build is done)"`
@@ -164,7 +164,7 @@ func resolveRepository(ctx context.Context, cfg *Config, sha string) (repo, sour
 		repo, err := repositoryOf(cfg.Repository)
 		return repo, "from the repository param", err
 	}
-	kc, err := konflux.NewClient(cfg.Kubeconfig, cfg.Namespace)
+	kc, err := cfg.Client(cfg.Namespace)
 	if err != nil {
 		return "", "", err
 	}

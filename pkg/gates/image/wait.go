@@ -18,7 +18,7 @@ func waitForBuild(ctx context.Context, s *step.Step, cfg *Config, repo, sha stri
 	if cfg.BuildWaitTimeout <= 0 {
 		return nil
 	}
-	kc, err := konflux.NewClient(cfg.Kubeconfig, cfg.Namespace)
+	kc, err := cfg.Client(cfg.Namespace)
 	if err != nil {
 		return err
 	}

@@ -23,9 +23,9 @@ import (
 type Config struct {
 	step.Common
 	step.Tenant
-	KnowledgeConfigMap string        `check:"name" env:"KNOWLEDGE_CONFIGMAP, default=release-knowledge" desc:"ConfigMap holding the team knowledge store (known issues, learned fixes); a missing ConfigMap is an empty store; empty: no store is read"`
-	Kubeconfig         string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
-	Timeout            time.Duration `param:"-" env:"TIMEOUT, default=30s" desc:"time limit for reading the store"`
+	KnowledgeConfigMap string `check:"name" env:"KNOWLEDGE_CONFIGMAP, default=release-knowledge" desc:"ConfigMap holding the team knowledge store (known issues, learned fixes); a missing ConfigMap is an empty store; empty: no store is read"`
+	konflux.Access
+	Timeout time.Duration `param:"-" env:"TIMEOUT, default=30s" desc:"time limit for reading the store"`
 }
 
 // ResultKnownIssues is the step's result: the active known issues, for the notification.
@@ -59,12 +59,8 @@ func run(ctx context.Context, s *step.Step, cfg *Config, now time.Time) error {
 	if strings.TrimSpace(cfg.Namespace) == "" {
 		return failure.New(failure.InvalidInput, nil, "NAMESPACE is empty: set the tenant namespace that holds ConfigMap %s", name)
 	}
-	if err := step.Positive("TIMEOUT", cfg.Timeout); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	ctx, cancel, kc, err := cfg.Connect(ctx, cfg.Namespace, cfg.Timeout)
 	defer cancel()
-	kc, err := konflux.NewClient(cfg.Kubeconfig, cfg.Namespace)
 	if err != nil {
 		return err
 	}

@@ -21,15 +21,13 @@ import (
 type Config struct {
 	step.Common
 	step.Subject
-	ComponentGroup     string        `check:"name" env:"COMPONENT_GROUP" desc:"Konflux ComponentGroup the component is released with (ReleasePlan and Snapshot spec.componentGroup); empty: the application"`
-	ReleasePlan        string        `check:"name" env:"RELEASE_PLAN" desc:"ReleasePlan to release through; empty: the only ReleasePlan of the application (the preflight chooses it)"`
-	ImageDigest        string        `env:"PINNED_DIGEST" desc:"digest of the staging image (sha256:…) that check-image pinned, the index digest for a multi-arch image"`
-	AutoRelease        string        `env:"AUTO_RELEASE, default=block" desc:"what to do when the ReleasePlan auto-releases: block (stop; the fix is to label it release.appstudio.openshift.io/auto-release=\"false\" so these gates decide) or observe (run the gates, create no Release and report the one integration-service creates)"`
-	AllowOlderSnapshot string        `check:"bool" env:"ALLOW_OLDER_SNAPSHOT, default=false" desc:"true: when the newest push Snapshot of the commit failed its tests (or is still running them), release an older one of the same commit that passed; default: the newest test evidence wins and the release blocks"`
-	AllowOutOfOrder    string        `check:"bool" env:"ALLOW_OUT_OF_ORDER, default=false" desc:"true: release even when a newer commit of the component is in production already (a deliberate roll-back)"`
-	HistoryConfigMap   string        `check:"name" env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the release history (the project's Role grants access to release-history)"`
-	Kubeconfig         string        `param:"-" env:"KUBECONFIG" desc:"kubeconfig file; empty: in-cluster ServiceAccount"`
-	Timeout            time.Duration `param:"-" env:"TIMEOUT, default=2m" desc:"time limit for all the lookups"`
+	konfluxapi.ReleaseOptions
+	ReleasePlan        string `check:"name" env:"RELEASE_PLAN" desc:"ReleasePlan to release through; empty: the only ReleasePlan of the application (the preflight chooses it)"`
+	ImageDigest        string `env:"PINNED_DIGEST" desc:"digest of the staging image (sha256:…) that check-image pinned, the index digest for a multi-arch image"`
+	AllowOlderSnapshot string `check:"bool" env:"ALLOW_OLDER_SNAPSHOT, default=false" desc:"true: when the newest push Snapshot of the commit failed its tests (or is still running them), release an older one of the same commit that passed; default: the newest test evidence wins and the release blocks"`
+	HistoryConfigMap   string `check:"name" env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the release history (the project's Role grants access to release-history)"`
+	konfluxapi.Access
+	Timeout time.Duration `param:"-" env:"TIMEOUT, default=2m" desc:"time limit for all the lookups"`
 }
 
 // The Konflux gate's results.
@@ -43,10 +41,9 @@ const (
 
 // settings are the Config values parsed.
 type settings struct {
-	sha                 string
-	owner               konfluxapi.Owner
-	observe             bool
-	allowOlder, ooOrder bool
+	konfluxapi.ReleaseChoices
+	sha        string
+	allowOlder bool
 }
 
 // Preflight is what the preflight found.
@@ -80,24 +77,13 @@ func parse(cfg *Config) (settings, error) {
 		return st, failure.Wrap(failure.InvalidInput, nil, err)
 	}
 	st.sha = sha
-	names := map[string]string{"COMPONENT": cfg.Component, "NAMESPACE": cfg.Namespace}
-	if cfg.ComponentGroup != "" {
-		names["COMPONENT_GROUP"] = cfg.ComponentGroup
-		st.owner.ComponentGroup = cfg.ComponentGroup
-	} else {
-		names["APPLICATION"] = cfg.Application
-		st.owner.Application = cfg.Application
-	}
-	if err := konfluxapi.ValidNames(names); err != nil {
+	if err := konfluxapi.ValidNames(map[string]string{"COMPONENT": cfg.Component, "NAMESPACE": cfg.Namespace}); err != nil {
 		return st, err
 	}
-	if st.observe, err = konfluxapi.ParseAutoRelease(cfg.AutoRelease); err != nil {
+	if st.ReleaseChoices, err = cfg.ReleaseOptions.Parse(cfg.Application); err != nil {
 		return st, err
 	}
 	if st.allowOlder, err = step.ParseBool("ALLOW_OLDER_SNAPSHOT", cfg.AllowOlderSnapshot, false); err != nil {
-		return st, err
-	}
-	if st.ooOrder, err = step.ParseBool("ALLOW_OUT_OF_ORDER", cfg.AllowOutOfOrder, false); err != nil {
 		return st, err
 	}
 	return st, nil
@@ -113,12 +99,8 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	if cfg.HistoryConfigMap == "" {
 		cfg.HistoryConfigMap = "release-history"
 	}
-	if err := step.Positive("TIMEOUT", cfg.Timeout); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	ctx, cancel, kc, err := cfg.Connect(ctx, cfg.Namespace, cfg.Timeout)
 	defer cancel()
-	kc, err := konfluxapi.NewClient(cfg.Kubeconfig, cfg.Namespace)
 	if err != nil {
 		return err
 	}
@@ -147,12 +129,12 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 func check(ctx context.Context, c *konfluxapi.Client, s *step.Step, cfg *Config, st settings) (*Preflight, error) {
 	var f fetched
 	var wg sync.WaitGroup
-	if st.owner.ComponentGroup == "" {
+	if st.Owner.ComponentGroup == "" {
 		wg.Go(func() { _, f.app = c.GetApplication(ctx, cfg.Application) })
 	}
 	wg.Go(func() { f.comp, f.compErr = c.GetComponent(ctx, cfg.Component) })
 	wg.Go(func() { f.snaps, f.snapsErr = c.ListSnapshots(ctx, cfg.Component, st.sha) })
-	wg.Go(func() { f.plan, f.planErr = c.FindReleasePlan(ctx, cfg.ReleasePlan, st.owner) })
+	wg.Go(func() { f.plan, f.planErr = c.FindReleasePlan(ctx, cfg.ReleasePlan, st.Owner) })
 	wg.Go(func() { f.history, f.historyErr = history.Read(ctx, c, cfg.HistoryConfigMap) })
 	wg.Wait()
 
@@ -192,7 +174,7 @@ func fail(s *step.Step, err error, format string, args ...any) error {
 }
 
 func checkComponent(s *step.Step, cfg *Config, st settings, f fetched) error {
-	if st.owner.ComponentGroup == "" {
+	if st.Owner.ComponentGroup == "" {
 		if f.app != nil {
 			return fail(s, f.app, "application %s", cfg.Application)
 		}
@@ -201,8 +183,8 @@ func checkComponent(s *step.Step, cfg *Config, st settings, f fetched) error {
 	if f.compErr != nil {
 		return fail(s, f.compErr, "component %s", cfg.Component)
 	}
-	if st.owner.ComponentGroup != "" {
-		s.OK("component %s exists; released with componentGroup %s", cfg.Component, st.owner.ComponentGroup)
+	if st.Owner.ComponentGroup != "" {
+		s.OK("component %s exists; released with componentGroup %s", cfg.Component, st.Owner.ComponentGroup)
 		return nil
 	}
 	if f.comp.Application != cfg.Application {
@@ -224,13 +206,13 @@ func chooseSnapshot(s *step.Step, cfg *Config, st settings, f fetched) (*konflux
 	var mine []konfluxapi.Snapshot
 	for _, sn := range f.snaps {
 		switch {
-		case st.owner.ComponentGroup != "" && sn.ComponentGroup != st.owner.ComponentGroup:
-			s.Info("  passed over Snapshot %s: not for componentGroup %s", sn.Name, st.owner.ComponentGroup)
-		case st.owner.ComponentGroup == "" && sn.Application == "" && sn.ComponentGroup == "":
+		case st.Owner.ComponentGroup != "" && sn.ComponentGroup != st.Owner.ComponentGroup:
+			s.Info("  passed over Snapshot %s: not for componentGroup %s", sn.Name, st.Owner.ComponentGroup)
+		case st.Owner.ComponentGroup == "" && sn.Application == "" && sn.ComponentGroup == "":
 			// The release service refuses a Release whose Snapshot's spec.application is not the
 			// ReleasePlan's (validateApplication), an empty one included.
 			s.Info("  passed over Snapshot %s: its spec.application is empty, not %s (the release service would refuse it)", sn.Name, cfg.Application)
-		case st.owner.ComponentGroup == "" && (sn.ComponentGroup != "" || sn.Application != cfg.Application):
+		case st.Owner.ComponentGroup == "" && (sn.ComponentGroup != "" || sn.Application != cfg.Application):
 			s.Info("  passed over Snapshot %s: not for application %s", sn.Name, cfg.Application)
 		default:
 			mine = append(mine, sn)
@@ -280,7 +262,7 @@ func checkDigest(s *step.Step, cfg *Config, sha string, snap *konfluxapi.Snapsho
 // checkPlan checks the ReleasePlan is ready and decides what its auto-release means.
 func checkPlan(ctx context.Context, c *konfluxapi.Client, s *step.Step, cfg *Config, st settings, f fetched, snap *konfluxapi.Snapshot) (*konfluxapi.ReleasePlan, error) {
 	if f.planErr != nil {
-		return nil, fail(s, f.planErr, "release plan for %s", st.owner)
+		return nil, fail(s, f.planErr, "release plan for %s", st.Owner)
 	}
 	ready, err := c.PlanReady(ctx, f.plan)
 	if err != nil {
@@ -289,12 +271,12 @@ func checkPlan(ctx context.Context, c *konfluxapi.Client, s *step.Step, cfg *Con
 	s.OK("release plan %s (%s)", f.plan.Name, ready)
 	auto, why := f.plan.AutoRelease(snap)
 	switch {
-	case !auto && st.observe:
+	case !auto && st.Observe:
 		return nil, fail(s, failure.New(failure.InvalidInput, nil, "AUTO_RELEASE=observe needs a ReleasePlan that auto-releases; %s does not (%s): use auto_release=block", f.plan.Name, why),
 			"release plan %s does not auto-release (%s), but AUTO_RELEASE=observe: nothing would create the Release", f.plan.Name, why)
 	case !auto:
 		s.OK("release plan %s does not auto-release (%s): these gates decide", f.plan.Name, why)
-	case st.observe:
+	case st.Observe:
 		s.OK("release plan %s auto-releases (%s): observe mode, the Release integration-service creates is reported", f.plan.Name, why)
 	default:
 		return nil, fail(s, failure.New(failure.ReleasePlanAutoRelease, map[string]string{"plan": f.plan.Name, "why": why, "namespace": cfg.Namespace},

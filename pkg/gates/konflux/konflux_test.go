@@ -179,8 +179,8 @@ func TestCheck(t *testing.T) {
 			var out bytes.Buffer
 			s := step.NewStep("check-konflux", &out, "text", t.TempDir())
 			cfg := &Config{Subject: step.Subject{Commit: step.Commit{CommitSHA: ourSHA}, Target: step.Target{Tenant: step.Tenant{Namespace: ns}, Component: comp, Application: app}},
-				AutoRelease: "block", HistoryConfigMap: "release-history"}
-			st := settings{sha: ourSHA, owner: konfluxapi.Owner{Application: app}, ooOrder: tt.allowOutOfOrder}
+				ReleaseOptions: konfluxapi.ReleaseOptions{AutoRelease: "block"}, HistoryConfigMap: "release-history"}
+			st := settings{sha: ourSHA, ReleaseChoices: konfluxapi.ReleaseChoices{Owner: konfluxapi.Owner{Application: app}, AllowOutOfOrder: tt.allowOutOfOrder}}
 			p, err := check(context.Background(), fakeClient(tt.objects...), s, cfg, st)
 			t.Log(out.String())
 			for _, h := range tt.outHas {

@@ -64,5 +64,5 @@ func checkOrder(ctx context.Context, c *konfluxapi.Client, s *step.Step, cfg *Co
 		rep.Newer = &konfluxapi.Newer{SHA: newest.entry.SHA, Built: newest.built, Snapshot: newest.entry.Snapshot, Release: newest.entry.Release,
 			State: "recorded " + newest.entry.Status + " in the history " + cfg.HistoryConfigMap}
 	}
-	return rep.Judge(s, q, st.ooOrder, compared)
+	return rep.Judge(s, q, st.AllowOutOfOrder, compared)
 }
