@@ -32,22 +32,26 @@ type Mounted struct {
 	// Alternates are keys of one family: when the key is one of them and missing, the others
 	// are read (a CA bundle is ca-bundle.crt in Konflux's trusted-ca, ca.crt in a service CA).
 	Alternates []string
+
+	err error // a setting MountOf did not find (a bug of the step): Resolve returns it
 }
 
 // MountOf describes the file of setting fileEnv of cfg (a pointer to a step's config struct),
 // mounted from the object named by setting nameEnv: the param and the conventional name come
-// from nameEnv's tags, so that the step and the generated Task agree.
-func MountOf(cfg any, kind, nameEnv, name, file string) (Mounted, error) {
+// from nameEnv's tags, so that the step and the generated Task agree. A config without nameEnv
+// is an error of the step, which Resolve returns (like bufio.Scanner, so that a mount is
+// described, adjusted and resolved with one error check).
+func MountOf(cfg any, kind, nameEnv, name, file string) Mounted {
 	fields, err := EnvFields(cfg)
 	if err != nil {
-		return Mounted{}, err
+		return Mounted{err: err}
 	}
 	for _, f := range fields {
 		if f.Env == nameEnv {
-			return Mounted{Kind: kind, Name: strings.TrimSpace(name), Param: f.Param(), Default: f.Default, File: file}, nil
+			return Mounted{Kind: kind, Name: strings.TrimSpace(name), Param: f.Param(), Default: f.Default, File: file}
 		}
 	}
-	return Mounted{}, fmt.Errorf("config %T has no setting %s", cfg, nameEnv)
+	return Mounted{err: fmt.Errorf("config %T has no setting %s", cfg, nameEnv)}
 }
 
 // WithKeyParam returns m with the param that names its key.
@@ -61,6 +65,9 @@ func (m Mounted) Key() string { return filepath.Base(m.File) }
 // the user named that is absent, or an object without the key, is a failure.InvalidInput naming
 // the object, the key and the fix.
 func (m Mounted) Resolve() (string, error) {
+	if m.err != nil {
+		return "", m.err
+	}
 	if m.File == "" {
 		return "", nil
 	}

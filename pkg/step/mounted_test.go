@@ -59,9 +59,7 @@ func TestMountedResolve(t *testing.T) {
 				require.NoError(t, os.WriteFile(filepath.Join(dir, k), []byte(v), 0o600))
 			}
 			cfg := &mountedConfig{}
-			m, err := MountOf(cfg, tt.kind, "TOKEN_SECRET", tt.object, filepath.Join(dir, tt.key))
-			require.NoError(t, err)
-			m = m.WithKeyParam("monitoring_token_key")
+			m := MountOf(cfg, tt.kind, "TOKEN_SECRET", tt.object, filepath.Join(dir, tt.key)).WithKeyParam("monitoring_token_key")
 			m.Alternates = tt.alternates
 			file, err := m.Resolve()
 			if tt.wantErr != nil {
@@ -99,6 +97,11 @@ func TestMountedDirectFile(t *testing.T) {
 	f, err = Mounted{Kind: "Secret", Name: "x"}.Resolve()
 	require.NoError(t, err)
 	assert.Empty(t, f)
-	_, err = MountOf(&mountedConfig{}, "Secret", "NO_SUCH", "x", "f")
-	assert.Error(t, err)
+	// A step that names a setting its config lacks gets the error from Resolve, also when no
+	// file is given.
+	for _, file := range []string{"f", ""} {
+		_, err = MountOf(&mountedConfig{}, "Secret", "NO_SUCH", "x", file).Resolve()
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "no setting NO_SUCH")
+	}
 }

@@ -141,11 +141,7 @@ func notify(ctx context.Context, s *step.Step, cfg *Config, recordFailed bool) e
 	// The report mounts the Secret optionally, so that it always runs: absent under its
 	// default name, Slack is not configured; a Secret the user named that is absent, or without
 	// the key, is said here (and in the log) with the fix, while the history has the run.
-	hookSecret, err := step.MountOf(cfg, "Secret", "WEBHOOK_SECRET", cfg.WebhookSecret, cfg.WebhookURLFile)
-	if err != nil {
-		return err
-	}
-	hookSecret = hookSecret.WithKeyParam("slack_webhook_key")
+	hookSecret := step.MountOf(cfg, "Secret", "WEBHOOK_SECRET", cfg.WebhookSecret, cfg.WebhookURLFile).WithKeyParam("slack_webhook_key")
 	hookFile, err := hookSecret.Resolve()
 	if err != nil {
 		a, _ := failure.Explain(err)

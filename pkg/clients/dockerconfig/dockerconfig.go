@@ -72,6 +72,6 @@ type Setting struct {
 }
 
 // Mount is where the credentials of cfg (a step's config struct embedding Setting) come from.
-func (s Setting) Mount(cfg any) (step.Mounted, error) {
+func (s Setting) Mount(cfg any) step.Mounted {
 	return step.MountOf(cfg, "Secret", "DOCKER_CONFIG_SECRET", s.DockerConfigSecret, s.DockerConfigFile)
 }

@@ -15,13 +15,10 @@ type CABundle struct {
 }
 
 // CAMount is where the CA bundle of cfg (a step's config struct embedding CABundle) comes from.
-func (b CABundle) CAMount(cfg any) (step.Mounted, error) {
-	m, err := step.MountOf(cfg, "ConfigMap", "CA_CONFIGMAP", b.CAConfigMap, b.CAFile)
-	if err != nil {
-		return m, err
-	}
+func (b CABundle) CAMount(cfg any) step.Mounted {
+	m := step.MountOf(cfg, "ConfigMap", "CA_CONFIGMAP", b.CAConfigMap, b.CAFile)
 	m.Alternates = CABundleKeys
-	return m, nil
+	return m
 }
 
 // CAOption returns the client option that trusts the bundle (nil when none is configured) and,
@@ -30,10 +27,7 @@ func (b CABundle) CAOption(cfg any) (Option, string, error) {
 	if b.CAFile == "" {
 		return nil, "", nil
 	}
-	m, err := b.CAMount(cfg)
-	if err != nil {
-		return nil, "", err
-	}
+	m := b.CAMount(cfg)
 	file, err := m.Resolve()
 	if err != nil {
 		return nil, "", err

@@ -111,11 +111,8 @@ func (cfg *Config) Gate() (*Gate, error) {
 	if _, err := Endpoint(cfg.URL, path); err != nil {
 		return nil, err
 	}
-	token, err := step.MountOf(cfg, "Secret", "TOKEN_SECRET", cfg.TokenSecret, cfg.TokenFile)
-	if err != nil {
-		return nil, err
-	}
-	tokenFile, err := token.WithKeyParam("monitoring_token_key").Resolve()
+	token := step.MountOf(cfg, "Secret", "TOKEN_SECRET", cfg.TokenSecret, cfg.TokenFile).WithKeyParam("monitoring_token_key")
+	tokenFile, err := token.Resolve()
 	if err != nil {
 		return nil, err
 	}

@@ -95,14 +95,12 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 		// The Task mounts the Secret optionally: absent under its default name means no
 		// credentials, said out loud; a Secret the user named that is absent, or without the
 		// key, is invalid input, said now rather than as a registry's 401 later.
-		m, err := cfg.Mount(cfg)
+		m := cfg.Mount(cfg)
+		file, err := m.Resolve()
 		if err != nil {
 			return err
 		}
-		if cfg.DockerConfigFile, err = m.Resolve(); err != nil {
-			return err
-		}
-		if cfg.DockerConfigFile == "" {
+		if cfg.DockerConfigFile = file; file == "" {
 			s.Skip("registry credentials %s: pulling anonymously", m.NotConfigured())
 		}
 	}

@@ -138,19 +138,12 @@ func (cfg *Config) Gate(s *step.Step, clientOpts ...httpclient.Option) (*Gate, e
 // none for a public repository. It returns the client option that sends them (none for none) and
 // where they come from, for advice.
 func (cfg *Config) auth(s *step.Step, img Image, base string) ([]httpclient.Option, string, error) {
-	token, err := step.MountOf(cfg, "Secret", "TOKEN_SECRET", cfg.TokenSecret, cfg.TokenFile)
-	if err != nil {
-		return nil, "", err
-	}
-	token = token.WithKeyParam("quay_token_key")
+	token := step.MountOf(cfg, "Secret", "TOKEN_SECRET", cfg.TokenSecret, cfg.TokenFile).WithKeyParam("quay_token_key")
 	tokenFile, err := token.Resolve()
 	if err != nil {
 		return nil, "", err
 	}
-	docker, err := cfg.Mount(cfg)
-	if err != nil {
-		return nil, "", err
-	}
+	docker := cfg.Mount(cfg)
 	dockerFile, err := docker.Resolve()
 	if err != nil {
 		return nil, "", err
