@@ -111,31 +111,68 @@ func notify(ctx context.Context, s *step.Step, cfg *Config, recordFailed bool) e
 		s.Warn("TIMEOUT %q is not a positive duration (like 60s): using 60s", clip(cfg.Timeout, 20))
 		timeout = 60 * time.Second
 	}
-
-	if strings.TrimSpace(cfg.WebhookURLFile) == "" {
-		return skip(s, "not configured (no WEBHOOK_URL_FILE)")
+	err = send(ctx, s, cfg, recordFailed, dryRun, timeout)
+	var ns *notSent
+	if !errors.As(err, &ns) {
+		return err
 	}
-	notSent := func(err error, cause, fix string) error {
-		s.Warn("notification not sent: %s", err)
-		var de *DeliveryError
-		if errors.As(err, &de) {
-			cause, fix = de.Cause, de.Fix
-		}
-		s.Info("likely cause: %s", cause)
-		s.Info("fix: %s", fix)
-		if rerr := s.Result(ResultNotified, NotifiedFalse); rerr != nil {
-			return rerr
-		}
-		if failOnError {
-			return errors.New("notification not sent and FAIL_ON_ERROR is true: " + err.Error())
-		}
-		return nil
+	s.Warn("notification not sent: %s", ns.err)
+	s.Info("likely cause: %s", ns.cause)
+	s.Info("fix: %s", ns.fix)
+	if rerr := s.Result(ResultNotified, NotifiedFalse); rerr != nil {
+		return rerr
+	}
+	if failOnError {
+		return errors.New("notification not sent and FAIL_ON_ERROR is true: " + ns.err.Error())
+	}
+	return nil
+}
+
+// notSent is a notification that could not be sent, with the likely cause and the fix.
+type notSent struct {
+	err        error
+	cause, fix string
+}
+
+func (e *notSent) Error() string { return e.err.Error() }
+func (e *notSent) Unwrap() error { return e.err }
+
+// notSentBy explains err: a DeliveryError's own cause and fix win over the caller's.
+func notSentBy(err error, cause, fix string) *notSent {
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		cause, fix = de.Cause, de.Fix
+	}
+	return &notSent{err: err, cause: cause, fix: fix}
+}
+
+// send posts the message for the run's outcome; Slack not configured is a skip.
+func send(ctx context.Context, s *step.Step, cfg *Config, recordFailed, dryRun bool, timeout time.Duration) error {
+	hook, err := webhook(s, cfg, timeout)
+	if err != nil || hook == nil {
+		return err
+	}
+	msg, result := message(s, cfg, recordFailed, dryRun)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := hook.Post(ctx, msg); err != nil {
+		return notSentBy(err, "", "")
+	}
+	s.OK("notification sent to Slack (%s): %s", hook.Host(), result)
+	return s.Result(ResultNotified, NotifiedTrue)
+}
+
+// webhook reads the incoming webhook from the mounted Secret; nil, after saying so, when Slack
+// is not configured.
+func webhook(s *step.Step, cfg *Config, timeout time.Duration) (*Webhook, error) {
+	if strings.TrimSpace(cfg.WebhookURLFile) == "" {
+		return nil, skip(s, "not configured (no WEBHOOK_URL_FILE)")
 	}
 	// The report pod gets slack_webhook_key only as the end of WEBHOOK_URL_FILE; check-input
 	// checks it in the preflight, but the report runs when the preflight rejected the run, and
 	// must not read another file than a key of the Secret (or skip in silence).
 	if err := checkKeyFile(cfg.WebhookURLFile); err != nil {
-		return notSent(err, "slack_webhook_key is not a valid Secret key, so the webhook URL cannot be read",
+		return nil, notSentBy(err, "slack_webhook_key is not a valid Secret key, so the webhook URL cannot be read",
 			"set slack_webhook_key to the key of the slack_webhook_secret Secret that holds the URL (default url), then re-run")
 	}
 	// The report mounts the Secret optionally, so that it always runs: absent under its
@@ -145,22 +182,26 @@ func notify(ctx context.Context, s *step.Step, cfg *Config, recordFailed bool) e
 	hookFile, err := hookSecret.Resolve()
 	if err != nil {
 		a, _ := failure.Explain(err)
-		return notSent(err, a.Cause, a.Fix)
+		return nil, notSentBy(err, a.Cause, a.Fix)
 	}
 	if hookFile == "" {
-		return skip(s, hookSecret.NotConfigured())
+		return nil, skip(s, hookSecret.NotConfigured())
 	}
-	rawURL, err := httpclient.ReadSecret(hookFile)
 	badSecretCause := hookSecret.Where() + " does not hold a usable incoming-webhook URL"
 	const badSecretFix = "put the webhook URL (https://hooks.slack.com/services/…) alone in the secret's key; see the Task's README"
+	rawURL, err := httpclient.ReadSecret(hookFile)
 	if err != nil {
-		return notSent(err, badSecretCause, badSecretFix)
+		return nil, notSentBy(err, badSecretCause, badSecretFix)
 	}
 	hook, err := NewWebhook(rawURL, WebhookOptions{Timeout: min(maxAttempt, timeout)})
 	if err != nil {
-		return notSent(err, badSecretCause, badSecretFix)
+		return nil, notSentBy(err, badSecretCause, badSecretFix)
 	}
+	return hook, nil
+}
 
+// message is the message for the run's outcome, with warnings about values it shows as given.
+func message(s *step.Step, cfg *Config, recordFailed, dryRun bool) (Message, outcome.Outcome) {
 	result, note := outcome.Decide(cfg.Status, cfg.ReleaseStatus, dryRun)
 	if recordFailed && strings.TrimSpace(cfg.ReleaseStatus) == "" {
 		// The pipeline's status alone would say "blocked" for any failed task: what the run
@@ -195,14 +236,7 @@ func notify(ctx context.Context, s *step.Step, cfg *Config, recordFailed bool) e
 		s.Warn("message over Slack's limits (%v): sending the text alone", err)
 		msg = Message{Text: msg.Text}
 	}
-
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := hook.Post(ctx, msg); err != nil {
-		return notSent(err, "", "")
-	}
-	s.OK("notification sent to Slack (%s): %s", hook.Host(), result)
-	return s.Result(ResultNotified, NotifiedTrue)
+	return msg, result
 }
 
 // checkKeyFile checks the Secret key at the end of file (<workspace path>/<slack_webhook_key>)
