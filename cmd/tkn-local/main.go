@@ -51,32 +51,49 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// What tkn-local prints holds outside text (the steps' output, the history, the store,
 	// the API server's errors): escaped, as the steps' own output is.
 	stdout, stderr = step.NewSafeWriter(stdout), step.NewSafeWriter(stderr)
-	if len(args) >= 1 && args[0] == "failures" {
+	switch {
+	case len(args) >= 1 && args[0] == "failures":
 		return failuresCmd(ctx, args[1:], stdout, stderr)
-	}
-	if len(args) >= 1 && args[0] == "history" {
+	case len(args) >= 1 && args[0] == "history":
 		return historyCmd(ctx, args[1:], stdout, stderr)
-	}
-	if len(args) >= 2 && (args[0] == "pipeline" || args[0] == "p") && args[1] == "start" {
+	case len(args) >= 2 && (args[0] == "pipeline" || args[0] == "p") && args[1] == "start":
 		args = args[2:]
-	} else if len(args) >= 1 && args[0] == "start" {
+	case len(args) >= 1 && args[0] == "start":
 		args = args[1:]
 	}
+	return startCmd(ctx, args, stdout, stderr)
+}
+
+// startFlags are the flags of tkn-local pipeline start.
+type startFlags struct {
+	params, workspaces                                          multi
+	file, root, bin, kubeconfig, mountKubeconfig, workdir, name string
+	showlog                                                     bool
+}
+
+func (f *startFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.params, "p", "a param, name=value (repeatable)")
+	fs.Var(&f.params, "param", "same as -p")
+	fs.Var(&f.workspaces, "w", "a workspace: name=<ws>,secret=<dir> | name=<ws>,dir=<dir> | name=<ws>,emptyDir= (repeatable)")
+	fs.Var(&f.workspaces, "workspace", "same as -w")
+	fs.StringVar(&f.file, "f", "", "the Pipeline's YAML file (instead of a Pipeline name)")
+	fs.StringVar(&f.root, "repo", ".", "repository root: where stepactions/, tasks/ and pipelines/ are")
+	fs.StringVar(&f.bin, "bin", "", "folder of the step binaries (default <repo>/bin)")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig passed to the steps as KUBECONFIG (default: $KUBECONFIG)")
+	fs.StringVar(&f.mountKubeconfig, "mount-kubeconfig", "", "kubeconfig that reads the Secrets and ConfigMaps the Tasks mount, as the kubelet does with its own credentials (default: --kubeconfig)")
+	fs.BoolVar(&f.showlog, "showlog", true, "print the steps' output")
+	fs.StringVar(&f.workdir, "workdir", "", "folder for the TaskRuns' files (default: a new temporary folder)")
+	fs.StringVar(&f.name, "prefix-name", "", "prefix of the PipelineRun name, to which a random suffix is added as tkn does (default <pipeline>-local-<time>)")
+}
+
+// errUsage: the command line names no Pipeline.
+var errUsage = errors.New("no Pipeline named")
+
+func startCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tkn-local pipeline start", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var params, workspaces multi
-	fs.Var(&params, "p", "a param, name=value (repeatable)")
-	fs.Var(&params, "param", "same as -p")
-	fs.Var(&workspaces, "w", "a workspace: name=<ws>,secret=<dir> | name=<ws>,dir=<dir> | name=<ws>,emptyDir= (repeatable)")
-	fs.Var(&workspaces, "workspace", "same as -w")
-	file := fs.String("f", "", "the Pipeline's YAML file (instead of a Pipeline name)")
-	root := fs.String("repo", ".", "repository root: where stepactions/, tasks/ and pipelines/ are")
-	bin := fs.String("bin", "", "folder of the step binaries (default <repo>/bin)")
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig passed to the steps as KUBECONFIG (default: $KUBECONFIG)")
-	mountKubeconfig := fs.String("mount-kubeconfig", "", "kubeconfig that reads the Secrets and ConfigMaps the Tasks mount, as the kubelet does with its own credentials (default: --kubeconfig)")
-	showlog := fs.Bool("showlog", true, "print the steps' output")
-	workdir := fs.String("workdir", "", "folder for the TaskRuns' files (default: a new temporary folder)")
-	name := fs.String("prefix-name", "", "prefix of the PipelineRun name, to which a random suffix is added as tkn does (default <pipeline>-local-<time>)")
+	var f startFlags
+	f.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: tkn-local pipeline start <pipeline-name> [-f file] [-p name=value]... [-w name=…,secret=…|dir=…|emptyDir=]... [--kubeconfig file]")
 		fs.PrintDefaults()
@@ -89,67 +106,78 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	fail := func(err error) int {
-		fmt.Fprintln(stderr, "✗", err)
-		return 2
-	}
-	repo, err := tekton.Load(*root)
-	if err != nil {
-		return fail(err)
-	}
-	if err := repo.Validate(ctx); err != nil {
-		return fail(err)
-	}
-	var p *v1.Pipeline
-	switch {
-	case *file != "":
-		obj, err := readPipeline(*file)
-		if err != nil {
-			return fail(err)
-		}
-		p = obj
-	case len(positional) == 1:
-		var ok bool
-		if p, ok = repo.Pipelines[positional[0]]; !ok {
-			return fail(fmt.Errorf("%w %q in %s (have: %s)", tekton.ErrNoPipeline, positional[0], filepath.Join(*root, "pipelines"), strings.Join(tekton.Names(repo.Pipelines), ", ")))
-		}
-	default:
+	opts, err := f.options(ctx, positional, stdout)
+	if errors.Is(err, errUsage) {
 		fs.Usage()
 		return 2
 	}
-	prName, err := runName(*name, p.Name, time.Now())
-	if err != nil {
-		return fail(err)
-	}
-	opts := runner.Options{Repo: repo, Pipeline: p, Kubeconfig: *kubeconfig, MountKubeconfig: *mountKubeconfig, BinDir: *bin, WorkDir: *workdir, Name: prName, Out: stdout, ShowLog: *showlog, Workspaces: map[string]runner.Workspace{}}
-	if opts.BinDir == "" {
-		opts.BinDir = filepath.Join(*root, "bin")
-	}
-	for _, kv := range params {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fail(fmt.Errorf("-p %q: want name=value", kv))
-		}
-		opts.Params = append(opts.Params, v1.Param{Name: k, Value: *v1.NewStructuredValues(v)})
-	}
-	for _, spec := range workspaces {
-		n, w, err := parseWorkspace(spec)
-		if err != nil {
-			return fail(err)
-		}
-		opts.Workspaces[n] = w
-	}
-	out, err := runner.Run(ctx, opts)
-	if err != nil {
-		return fail(err)
+	var out *runner.Outcome
+	if err == nil {
+		out, err = runner.Run(ctx, opts)
 	}
 	switch {
+	case err != nil:
+		fmt.Fprintln(stderr, "✗", err)
+		return 2
 	case out.Rejected():
 		return 2 // a param was not valid: nothing was attempted
 	case !out.Succeeded():
 		return 1
 	}
 	return 0
+}
+
+// options loads and validates the repository and turns the command line into the runner's
+// options.
+func (f *startFlags) options(ctx context.Context, positional []string, stdout io.Writer) (runner.Options, error) {
+	repo, err := tekton.Load(f.root)
+	if err != nil {
+		return runner.Options{}, err
+	}
+	if err := repo.Validate(ctx); err != nil {
+		return runner.Options{}, err
+	}
+	p, err := f.pipeline(repo, positional)
+	if err != nil {
+		return runner.Options{}, err
+	}
+	prName, err := runName(f.name, p.Name, time.Now())
+	if err != nil {
+		return runner.Options{}, err
+	}
+	opts := runner.Options{Repo: repo, Pipeline: p, Kubeconfig: f.kubeconfig, MountKubeconfig: f.mountKubeconfig, BinDir: f.bin, WorkDir: f.workdir, Name: prName, Out: stdout, ShowLog: f.showlog, Workspaces: map[string]runner.Workspace{}}
+	if opts.BinDir == "" {
+		opts.BinDir = filepath.Join(f.root, "bin")
+	}
+	for _, kv := range f.params {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return runner.Options{}, fmt.Errorf("-p %q: want name=value", kv)
+		}
+		opts.Params = append(opts.Params, v1.Param{Name: k, Value: *v1.NewStructuredValues(v)})
+	}
+	for _, spec := range f.workspaces {
+		n, w, err := parseWorkspace(spec)
+		if err != nil {
+			return runner.Options{}, err
+		}
+		opts.Workspaces[n] = w
+	}
+	return opts, nil
+}
+
+// pipeline is the Pipeline of -f, else the one of the repository named on the command line.
+func (f *startFlags) pipeline(repo *tekton.Repo, positional []string) (*v1.Pipeline, error) {
+	switch {
+	case f.file != "":
+		return readPipeline(f.file)
+	case len(positional) == 1:
+		if p, ok := repo.Pipelines[positional[0]]; ok {
+			return p, nil
+		}
+		return nil, fmt.Errorf("%w %q in %s (have: %s)", tekton.ErrNoPipeline, positional[0], filepath.Join(f.root, "pipelines"), strings.Join(tekton.Names(repo.Pipelines), ", "))
+	}
+	return nil, errUsage
 }
 
 func readPipeline(path string) (*v1.Pipeline, error) {
