@@ -60,17 +60,58 @@ func Load(root string) ([]*Resource, error) {
 // Plan groups resources into bundles (see the package doc). A reference to a Task or StepAction
 // of the same catalog version that is not in the repository is an error: the bundle would not run.
 func Plan(resources []*Resource) ([]*Bundle, error) {
-	type key struct{ name, version string }
-	stepActions := map[key]*Resource{}
-	tasks := map[key]*Resource{}
-	used := map[key]bool{}
+	p, err := newPlanner(resources)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range resources {
+		b, err := p.bundleOf(r)
+		if err != nil {
+			return nil, err
+		}
+		if b == nil {
+			continue
+		}
+		if err := p.add(b, r.Path); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range resources {
+		if r.Kind == "StepAction" && !p.used[key{r.Name, r.VersionDir}] {
+			if err := p.add(&Bundle{Repository: "stepaction-" + r.Name, Tag: r.VersionDir, Resources: []*Resource{r}}, r.Path); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Tasks first, then pipelines, then lone StepActions; by name within each.
+	order := func(b *Bundle) string {
+		return map[string]string{"task-": "0", "pipeline-": "1", "stepaction-": "2"}[b.Repository[:strings.Index(b.Repository, "-")+1]] + b.Repository + ":" + b.Tag
+	}
+	sort.SliceStable(p.bundles, func(i, j int) bool { return order(p.bundles[i]) < order(p.bundles[j]) })
+	return p.bundles, nil
+}
+
+// key names a resource within its kind: its name and version folder.
+type key struct{ name, version string }
+
+// planner is Plan's state: the StepActions and Tasks by key, the StepActions a bundle took,
+// and the bundles so far by repository:tag.
+type planner struct {
+	stepActions, tasks map[key]*Resource
+	used               map[key]bool
+	bundles            []*Bundle
+	repos              map[string]string
+}
+
+func newPlanner(resources []*Resource) (*planner, error) {
+	p := &planner{stepActions: map[key]*Resource{}, tasks: map[key]*Resource{}, used: map[key]bool{}, repos: map[string]string{}}
 	for _, r := range resources {
 		var m map[key]*Resource
 		switch r.Kind {
 		case "StepAction":
-			m = stepActions
+			m = p.stepActions
 		case "Task":
-			m = tasks
+			m = p.tasks
 		default:
 			continue
 		}
@@ -80,78 +121,65 @@ func Plan(resources []*Resource) ([]*Bundle, error) {
 		}
 		m[k] = r
 	}
-	// withStepActions appends to list the StepActions r's steps name, once each.
-	withStepActions := func(list []*Resource, r *Resource) ([]*Resource, error) {
-		for _, name := range r.StepRefs {
-			k := key{name, r.VersionDir}
-			sa, ok := stepActions[k]
+	return p, nil
+}
+
+// bundleOf is the bundle of a Task (with its StepActions) or a Pipeline (with its Tasks and
+// theirs); nil for other kinds.
+func (p *planner) bundleOf(r *Resource) (*Bundle, error) {
+	var err error
+	switch r.Kind {
+	case "Task":
+		b := &Bundle{Repository: "task-" + r.Name, Tag: r.VersionDir, Resources: []*Resource{r}}
+		b.Resources, err = p.withStepActions(b.Resources, r)
+		return b, err
+	case "Pipeline":
+		b := &Bundle{Repository: "pipeline-" + r.Name, Tag: r.VersionDir, Resources: []*Resource{r}}
+		for _, name := range r.PipeTasks {
+			task, ok := p.tasks[key{name, r.VersionDir}]
 			if !ok {
-				return nil, fmt.Errorf("%s: step ref %q: no StepAction %s in stepactions/*/%s/", r.Path, name, name, r.VersionDir)
+				return nil, fmt.Errorf("%s: taskRef %q: no Task %s in tasks/*/%s/", r.Path, name, name, r.VersionDir)
 			}
-			used[k] = true
-			if !contains(list, sa) {
-				list = append(list, sa)
-			}
-		}
-		return list, nil
-	}
-	var bundles []*Bundle
-	repos := map[string]string{}
-	add := func(b *Bundle, from string) error {
-		id := b.Repository + ":" + b.Tag
-		if prev, ok := repos[id]; ok {
-			return fmt.Errorf("bundle %s from both %s and %s", id, prev, from)
-		}
-		if len(b.Resources) > MaxObjects {
-			return fmt.Errorf("bundle %s: %d resources, Tekton accepts at most %d", id, len(b.Resources), MaxObjects)
-		}
-		repos[id] = from
-		bundles = append(bundles, b)
-		return nil
-	}
-	for _, r := range resources {
-		var b *Bundle
-		var err error
-		switch r.Kind {
-		case "Task":
-			b = &Bundle{Repository: "task-" + r.Name, Tag: r.VersionDir, Resources: []*Resource{r}}
-			b.Resources, err = withStepActions(b.Resources, r)
-		case "Pipeline":
-			b = &Bundle{Repository: "pipeline-" + r.Name, Tag: r.VersionDir, Resources: []*Resource{r}}
-			for _, name := range r.PipeTasks {
-				task, ok := tasks[key{name, r.VersionDir}]
-				if !ok {
-					return nil, fmt.Errorf("%s: taskRef %q: no Task %s in tasks/*/%s/", r.Path, name, name, r.VersionDir)
-				}
-				b.Resources = append(b.Resources, task)
-				if b.Resources, err = withStepActions(b.Resources, task); err != nil {
-					return nil, err
-				}
-			}
-			b.Resources, err = withStepActions(b.Resources, r)
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := add(b, r.Path); err != nil {
-			return nil, err
-		}
-	}
-	for _, r := range resources {
-		if r.Kind == "StepAction" && !used[key{r.Name, r.VersionDir}] {
-			if err := add(&Bundle{Repository: "stepaction-" + r.Name, Tag: r.VersionDir, Resources: []*Resource{r}}, r.Path); err != nil {
+			b.Resources = append(b.Resources, task)
+			if b.Resources, err = p.withStepActions(b.Resources, task); err != nil {
 				return nil, err
 			}
 		}
+		b.Resources, err = p.withStepActions(b.Resources, r)
+		return b, err
 	}
-	// Tasks first, then pipelines, then lone StepActions; by name within each.
-	order := func(b *Bundle) string {
-		return map[string]string{"task-": "0", "pipeline-": "1", "stepaction-": "2"}[b.Repository[:strings.Index(b.Repository, "-")+1]] + b.Repository + ":" + b.Tag
+	return nil, nil
+}
+
+// withStepActions appends to list the StepActions r's steps name, once each.
+func (p *planner) withStepActions(list []*Resource, r *Resource) ([]*Resource, error) {
+	for _, name := range r.StepRefs {
+		k := key{name, r.VersionDir}
+		sa, ok := p.stepActions[k]
+		if !ok {
+			return nil, fmt.Errorf("%s: step ref %q: no StepAction %s in stepactions/*/%s/", r.Path, name, name, r.VersionDir)
+		}
+		p.used[k] = true
+		if !contains(list, sa) {
+			list = append(list, sa)
+		}
 	}
-	sort.SliceStable(bundles, func(i, j int) bool { return order(bundles[i]) < order(bundles[j]) })
-	return bundles, nil
+	return list, nil
+}
+
+// add keeps b, made from the file from, unless its repository:tag is taken or it holds more
+// objects than Tekton accepts in a bundle.
+func (p *planner) add(b *Bundle, from string) error {
+	id := b.Repository + ":" + b.Tag
+	if prev, ok := p.repos[id]; ok {
+		return fmt.Errorf("bundle %s from both %s and %s", id, prev, from)
+	}
+	if len(b.Resources) > MaxObjects {
+		return fmt.Errorf("bundle %s: %d resources, Tekton accepts at most %d", id, len(b.Resources), MaxObjects)
+	}
+	p.repos[id] = from
+	p.bundles = append(p.bundles, b)
+	return nil
 }
 
 func contains(list []*Resource, r *Resource) bool {
