@@ -18,14 +18,21 @@ import (
 
 func main() { imagebuild.Command("build-images", run) }
 
+// options are build-images' flags.
+type options struct {
+	registry, out, version, source, caCerts string
+	insecure                                bool
+}
+
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("build-images", flag.ContinueOnError)
-	registry := fs.String("registry", "", "push each image as REGISTRY/<step>:<version> (e.g. quay.io/release-to-prod); empty: no push")
-	out := fs.String("out", "out/images", "write an OCI layout per step under this folder; empty: none")
-	version := fs.String("version", "0.1.0", "image tag and org.opencontainers.image.version")
-	source := fs.String("source", imagebuild.DefaultSource, "org.opencontainers.image.source")
-	caCerts := fs.String("ca-certs", "/etc/ssl/certs/ca-certificates.crt", "CA bundle copied into the images")
-	insecure := fs.Bool("insecure", false, "talk plain HTTP to the registry")
+	var o options
+	fs.StringVar(&o.registry, "registry", "", "push each image as REGISTRY/<step>:<version> (e.g. quay.io/release-to-prod); empty: no push")
+	fs.StringVar(&o.out, "out", "out/images", "write an OCI layout per step under this folder; empty: none")
+	fs.StringVar(&o.version, "version", "0.1.0", "image tag and org.opencontainers.image.version")
+	fs.StringVar(&o.source, "source", imagebuild.DefaultSource, "org.opencontainers.image.source")
+	fs.StringVar(&o.caCerts, "ca-certs", "/etc/ssl/certs/ca-certificates.crt", "CA bundle copied into the images")
+	fs.BoolVar(&o.insecure, "insecure", false, "talk plain HTTP to the registry")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: build-images [flags] [step...]   (default: every folder of steps/)")
 		fs.PrintDefaults()
@@ -33,10 +40,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *registry == "" && *out == "" {
+	if o.registry == "" && o.out == "" {
 		return fmt.Errorf("nothing to do: give --registry and/or --out")
 	}
-
 	root, err := imagebuild.ModuleRoot(".")
 	if err != nil {
 		return err
@@ -47,51 +53,67 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	certs, err := imagebuild.ReadCACerts(*caCerts)
+	b, err := o.builder(ctx, root)
 	if err != nil {
 		return err
+	}
+	for _, step := range steps {
+		if err := o.build(ctx, b, step, stdout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// builder is the image builder of the module at root, with the CA bundle and the metadata.
+func (o options) builder(ctx context.Context, root string) (*imagebuild.Builder, error) {
+	certs, err := imagebuild.ReadCACerts(o.caCerts)
+	if err != nil {
+		return nil, err
 	}
 	created, err := imagebuild.SourceDate(ctx, root)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	b := &imagebuild.Builder{
+	return &imagebuild.Builder{
 		RepoRoot: root,
 		CACerts:  certs,
 		Meta: imagebuild.Metadata{
-			Version:  *version,
-			Source:   *source,
+			Version:  o.version,
+			Source:   o.source,
 			Revision: imagebuild.GitRevision(ctx, root),
 			Created:  created,
 		},
+	}, nil
+}
+
+// build builds step's image, pushes it and writes its layout as the flags say, and prints its line.
+func (o options) build(ctx context.Context, b *imagebuild.Builder, step string, stdout io.Writer) error {
+	built, err := b.Build(ctx, step)
+	if err != nil {
+		return err
 	}
-	for _, step := range steps {
-		built, err := b.Build(ctx, step)
+	digest, err := built.Index.Digest()
+	if err != nil {
+		return fmt.Errorf("step %s: %w", step, err)
+	}
+	refName := ""
+	if o.registry != "" {
+		ref, err := imagebuild.Tag(o.registry, step, o.version, o.insecure)
 		if err != nil {
+			return fmt.Errorf("step %s: image reference: %w", step, err)
+		}
+		if err := imagebuild.Push(ctx, ref, built.Index); err != nil {
 			return err
 		}
-		digest, err := built.Index.Digest()
-		if err != nil {
-			return fmt.Errorf("step %s: %w", step, err)
-		}
-		refName := ""
-		if *registry != "" {
-			ref, err := imagebuild.Tag(*registry, step, *version, *insecure)
-			if err != nil {
-				return fmt.Errorf("step %s: image reference: %w", step, err)
-			}
-			if err := imagebuild.Push(ctx, ref, built.Index); err != nil {
-				return err
-			}
-			refName = ref.String()
-		}
-		if *out != "" {
-			if err := imagebuild.WriteLayout(filepath.Join(*out, step), built.Index, refName); err != nil {
-				return err
-			}
-		}
-		fmt.Fprintln(stdout, Line(built.Step, digest.String(), built.Sizes, refName))
+		refName = ref.String()
 	}
+	if o.out != "" {
+		if err := imagebuild.WriteLayout(filepath.Join(o.out, step), built.Index, refName); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(stdout, Line(built.Step, digest.String(), built.Sizes, refName))
 	return nil
 }
 

@@ -70,19 +70,8 @@ func failuresCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	switch {
 	case sub == "list" && len(positional) == 0:
 	case sub == "teach" && len(positional) == 1:
-		if !knowledge.IsFingerprint(positional[0]) {
-			return fail(2, fmt.Errorf("%q is not a fingerprint (%d hex digits, as tkn-local failures list shows them)", positional[0], knowledge.FingerprintLength))
-		}
-		if strings.TrimSpace(o.fix.Cause) == "" || strings.TrimSpace(o.fix.Fix) == "" {
-			return fail(2, errors.New("teach needs --cause and --fix"))
-		}
-		if p := o.fix.Match.Pattern; p != "" {
-			if len(p) > knowledge.MaxPattern {
-				return fail(2, fmt.Errorf("--pattern is %d bytes long, over the limit of %d", len(p), knowledge.MaxPattern))
-			}
-			if _, err := knowledge.PatternCost(p); err != nil {
-				return fail(2, fmt.Errorf("--pattern %q: %w", knowledge.Text(p, knowledge.MaxPattern), err))
-			}
+		if err := o.checkTeach(positional[0]); err != nil {
+			return fail(2, err)
 		}
 	default:
 		fs.Usage()
@@ -101,6 +90,26 @@ func failuresCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return fail(1, err)
 	}
 	return 0
+}
+
+// checkTeach checks what teach was given, before the store is read: the fingerprint, a cause
+// and a fix, and a pattern the store would take.
+func (o failuresOptions) checkTeach(fingerprint string) error {
+	if !knowledge.IsFingerprint(fingerprint) {
+		return fmt.Errorf("%q is not a fingerprint (%d hex digits, as tkn-local failures list shows them)", fingerprint, knowledge.FingerprintLength)
+	}
+	if strings.TrimSpace(o.fix.Cause) == "" || strings.TrimSpace(o.fix.Fix) == "" {
+		return errors.New("teach needs --cause and --fix")
+	}
+	if p := o.fix.Match.Pattern; p != "" {
+		if len(p) > knowledge.MaxPattern {
+			return fmt.Errorf("--pattern is %d bytes long, over the limit of %d", len(p), knowledge.MaxPattern)
+		}
+		if _, err := knowledge.PatternCost(p); err != nil {
+			return fmt.Errorf("--pattern %q: %w", knowledge.Text(p, knowledge.MaxPattern), err)
+		}
+	}
+	return nil
 }
 
 type failuresOptions struct {
