@@ -122,7 +122,7 @@ func (c *Cluster) StartResolvers(ctx context.Context, o ResolverOptions) error {
 	}
 	// The resolvers reconcile once they hold their leases (knative's leader election, one
 	// lease per reconciler and bucket): until then a ResolutionRequest would wait.
-	return c.waitFor(ctx, "the git and bundles resolvers to hold their leases", 2*time.Minute, func(ctx context.Context) (bool, error) {
+	return c.WaitFor(ctx, "the git and bundles resolvers to hold their leases", 2*time.Minute, func(ctx context.Context) (bool, error) {
 		leases, err := c.Client.CoordinationV1().Leases(ResolversNamespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, nil

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -114,7 +116,7 @@ func (c *Cluster) installTekton(ctx context.Context, overrides map[string]string
 				crdNames = append(crdNames, o.GetName())
 			case "ConfigMap":
 				if o.GetName() == "feature-flags" {
-					for _, k := range sortedKeys(flags) {
+					for _, k := range slices.Sorted(maps.Keys(flags)) {
 						if err := unstructured.SetNestedField(o.Object, flags[k], "data", k); err != nil {
 							return fmt.Errorf("cluster: tekton: feature-flags: %w", err)
 						}
@@ -128,7 +130,7 @@ func (c *Cluster) installTekton(ctx context.Context, overrides map[string]string
 	}
 	sort.Strings(crdNames)
 	crdGVR := gvrs["CustomResourceDefinition"]
-	return c.waitFor(ctx, "Tekton CRDs established", time.Minute, func(ctx context.Context) (bool, error) {
+	return c.WaitFor(ctx, "Tekton CRDs established", time.Minute, func(ctx context.Context) (bool, error) {
 		for _, n := range crdNames {
 			o, err := c.Dynamic.Resource(crdGVR).Get(ctx, n, metav1.GetOptions{})
 			if err != nil {

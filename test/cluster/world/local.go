@@ -1,4 +1,4 @@
-package cluster
+package world
 
 import (
 	"bytes"
@@ -23,8 +23,8 @@ import (
 	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
 
-	"github.com/release-to-prod/release-to-prod/pkg/build/imagebuild"
 	"github.com/release-to-prod/release-to-prod/pkg/localrun/runner"
+	"github.com/release-to-prod/release-to-prod/test/cluster"
 )
 
 // LocalRunner says how to run the Pipeline through tkn-local.
@@ -86,11 +86,11 @@ func (tn *Tenant) RunLocal(ctx context.Context, lr LocalRunner, p *pipelinev1.Pi
 		return nil, fmt.Errorf("tkn-local: token of ServiceAccount %s: %w", sa, err)
 	}
 	caFile := filepath.Join(workDir, "ca.crt")
-	hostCAs, err := imagebuild.ReadCACerts(hostCACerts)
+	cas, err := c.TrustedCAs()
 	if err != nil {
 		return nil, fmt.Errorf("tkn-local: %w", err)
 	}
-	if err := os.WriteFile(caFile, append(append(hostCAs, '\n'), c.CACert()...), 0o600); err != nil {
+	if err := os.WriteFile(caFile, cas, 0o600); err != nil {
 		return nil, fmt.Errorf("tkn-local: %w", err)
 	}
 	kubeconfig := filepath.Join(workDir, "kubeconfig")
@@ -106,11 +106,11 @@ contexts:
 - name: node
   context: {cluster: node, user: tkn-local, namespace: %q}
 current-context: node
-`, APIServiceIP, caFile, tok.Status.Token, tn.NS)), 0o600); err != nil {
+`, cluster.APIServiceIP, caFile, tok.Status.Token, tn.NS)), 0o600); err != nil {
 		return nil, fmt.Errorf("tkn-local: %w", err)
 	}
 	runDir := filepath.Join(workDir, "run")
-	args := []string{"--net=" + c.ns.path, "--", lr.TknLocal, "pipeline", "start", "-f", pipelineFile,
+	args := []string{"--net=" + c.NetnsPath(), "--", lr.TknLocal, "pipeline", "start", "-f", pipelineFile,
 		"--repo", lr.Root, "--bin", lr.BinDir, "--kubeconfig", kubeconfig, "--workdir", runDir,
 		// The name the node's runs get (generateName release-to-prod-): texts that quote it
 		// are cut at the same places.
