@@ -104,6 +104,18 @@ func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *san
 	defer mem.Stop()
 	pulls.Take() // the pushes: none is the node's
 
+	tenants, err := measureRuns(ctx, rep, c, w, pulls, mem)
+	if err != nil {
+		return err
+	}
+	return stepMemory(ctx, rep, c, w, mem.Stop(), slices.Sorted(maps.Keys(tenants)))
+}
+
+// measureRuns measures the section's runs in order, each in its tenant, seeded (and filled with
+// noise objects, for the scale run) before its first run; it returns the tenants by namespace.
+func measureRuns(ctx context.Context, rep *Report, c *cluster.Cluster, w *world.ReleaseWorld,
+	pulls *cluster.PullCounter, mem *cluster.MemorySampler) (map[string]*world.Tenant, error) {
+	var err error
 	tenants := map[string]*world.Tenant{}
 	for _, run := range []nodeRun{
 		{label: "release run", ns: "bench-release", status: "Succeeded", target: 15 * time.Second},
@@ -124,20 +136,20 @@ func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *san
 		if tn == nil {
 			var k *world.Konflux
 			if tn, k, err = w.SeedTenant(ctx, run.ns, run.sha); err != nil {
-				return err
+				return nil, err
 			}
 			tenants[run.ns] = tn
 			if run.scale {
 				if err := scaleTenant(ctx, c, w, tn, k); err != nil {
-					return err
+					return nil, err
 				}
 			}
 		}
 		if err := withFeatureFlags(ctx, c, run.flags, func() error { return measureRun(ctx, rep, c, w, tn, pulls, mem, run) }); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return stepMemory(ctx, rep, c, w, mem.Stop(), slices.Sorted(maps.Keys(tenants)))
+	return tenants, nil
 }
 
 // withFeatureFlags sets entries of Tekton's feature-flags ConfigMap, runs fn, and puts the
@@ -213,6 +225,8 @@ func scaleTenant(ctx context.Context, c *cluster.Cluster, w *world.ReleaseWorld,
 	return nil
 }
 
+// measureRun runs run in tenant tn and adds its figures: the wall time, what the node pulled,
+// and its pods' starts.
 func measureRun(ctx context.Context, rep *Report, c *cluster.Cluster, w *world.ReleaseWorld, tn *world.Tenant,
 	pulls *cluster.PullCounter, mem *cluster.MemorySampler, run nodeRun) error {
 	const section = "cluster"
@@ -246,7 +260,13 @@ func measureRun(ctx context.Context, rep *Report, c *cluster.Cluster, w *world.R
 		rep.add(section, what, secs(r.Wall), "", nil)
 	}
 
-	p := pulls.Take()
+	reportPulls(rep, run, pulls.Take())
+	return reportPodStarts(ctx, rep, c, tn, mem, watch, r.PR.Name, run)
+}
+
+// reportPulls adds what the node pulled for a run, by kind of image.
+func reportPulls(rep *Report, run nodeRun, p cluster.Pulls) {
+	const section = "cluster"
 	var step, tekton, other int64
 	for repo, n := range p.NodeByRepo {
 		switch {
@@ -263,7 +283,14 @@ func measureRun(ctx context.Context, rep *Report, c *cluster.Cluster, w *world.R
 	if step > 0 {
 		rep.add(section, "bytes the node pulled for the step images, "+run.label, mb(step), "≤ 20 MB", boolp(step <= 20e6))
 	}
+}
 
+// reportPodStarts adds, for each TaskRun of PipelineRun pipelineRun, how long its pod took to
+// start its first step, and the gaps between its steps, from the watch's times and the memory
+// sampler's cgroups.
+func reportPodStarts(ctx context.Context, rep *Report, c *cluster.Cluster, tn *world.Tenant, mem *cluster.MemorySampler,
+	watch *cluster.PodWatch, pipelineRun string, run nodeRun) error {
+	const section = "cluster"
 	names, err := c.ContainerNames(ctx, tn.NS)
 	if err != nil {
 		return err
@@ -278,7 +305,7 @@ func measureRun(ctx context.Context, rep *Report, c *cluster.Cluster, w *world.R
 			}
 		}
 	}
-	for _, t := range watch.TaskRuns(r.PR.Name) {
+	for _, t := range watch.TaskRuns(pipelineRun) {
 		if g, ok := stepGaps(steps[t.Pod]); ok {
 			n := len(steps[t.Pod])
 			rep.add(section, "between steps, "+run.label+": "+t.PipelineTask+" (one step's process gone → the next one's started, as the cgroups showed; Tekton's entrypoint polls for the previous step's end once a second)",
