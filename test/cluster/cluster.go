@@ -9,15 +9,16 @@
 // sockets it opens inside the cluster's namespace (Config's Dial, the registry pushes): tests
 // send no packet on the host's network. Stop gives the host back as it was — processes,
 // mounts, cgroups, sysctls, the kubelet's log links — and the next Start sweeps what a killed
-// run left behind. One cluster runs on a host at a time (a lock under BaseDir).
+// run left behind. What a run does to the host and gives back is package host (one cluster at
+// a time, under a lock in host.BaseDir); the release run on the cluster — tenants, the step
+// images' world, PipelineRuns on the node and through tkn-local — is package world.
 //
 // In a test:
 //
 //	c := cluster.New(t, cluster.Options{Mirrors: []string{"quay.io"}})
 //	ref, _ := c.Registry.PushLayout(ctx, "out/images/check-image", "release-to-prod/check-image", "0.1.0")
 //	_ = c.RestrictedNamespace(ctx, "tenant")
-//	tenant, _ := c.Tenant(ctx, "tenant", "alice") // a rest.Config with a tenant's rights only
-//	sink, _ := c.Serve(slackSink)                 // "10.88.0.1:port", reachable from pods
+//	sink, _ := c.Serve(slackSink) // "10.88.0.1:port", reachable from pods
 //
 // Needs root, Debian's containerd, runc and CNI plugins (test/tools/node-deps.sh), and a
 // cgroup v1 or v2 host.
@@ -527,9 +528,9 @@ func (c *Cluster) stop() error {
 	return nil
 }
 
-// New starts a cluster for a test and stops it when the test ends. It fails the test when the
-// cluster cannot start — a missing or unbuildable component is a failure, not a skip; only
-// -short skips.
+// New starts a cluster for a test and stops it when the test ends, holding the node tests'
+// lock (host.LockTests) until then. It fails the test when the cluster cannot start — a
+// missing or unbuildable component is a failure, not a skip; only -short skips.
 func New(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	if testing.Short() {

@@ -1,3 +1,9 @@
+// Package world is the release on a test cluster: what a release runs against outside the
+// tenant's namespace (the project's CRDs, the step images, the generated Pipeline, the Quay and
+// release-service stand-ins: ReleaseWorld), tenant namespaces set up as a Konflux tenant admin
+// does it (Tenant), their seeded Konflux objects, and the release's PipelineRuns — on the node
+// (Tenant.Run, Tenant.Await: the PaC, bundle and tkn starts) and through tkn-local
+// (Tenant.RunLocal). The demo, the benchmark and the node tests set it up alike.
 package world
 
 import (
