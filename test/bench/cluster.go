@@ -18,6 +18,8 @@ import (
 
 	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
 	"github.com/release-to-prod/release-to-prod/test/cluster"
+	"github.com/release-to-prod/release-to-prod/test/cluster/host"
+	"github.com/release-to-prod/release-to-prod/test/cluster/world"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 )
 
@@ -64,7 +66,7 @@ func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *san
 	// controller-runtime (whose envtest installs the CRDs) prints a stack trace when nothing
 	// took its log; it has nothing to say here.
 	crlog.SetLogger(logr.Discard())
-	if err := cluster.WaitForHost(ctx, os.Stdout); err != nil {
+	if err := host.WaitForHost(ctx, os.Stdout); err != nil {
 		return err
 	}
 	fmt.Println("bench: cluster: starting a fresh single-node cluster")
@@ -85,7 +87,7 @@ func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *san
 			rep.add(section, "cluster start (tools cached; etcd → node Ready → Tekton controller up)", secs(p.Duration), "", nil)
 		}
 	}
-	w, err := c.NewReleaseWorld(ctx, root)
+	w, err := world.New(ctx, c, root)
 	if err != nil {
 		return err
 	}
@@ -102,7 +104,19 @@ func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *san
 	defer mem.Stop()
 	pulls.Take() // the pushes: none is the node's
 
-	tenants := map[string]*cluster.Tenant{}
+	tenants, err := measureRuns(ctx, rep, c, w, pulls, mem)
+	if err != nil {
+		return err
+	}
+	return stepMemory(ctx, rep, c, w, mem.Stop(), slices.Sorted(maps.Keys(tenants)))
+}
+
+// measureRuns measures the section's runs in order, each in its tenant, seeded (and filled with
+// noise objects, for the scale run) before its first run; it returns the tenants by namespace.
+func measureRuns(ctx context.Context, rep *Report, c *cluster.Cluster, w *world.ReleaseWorld,
+	pulls *cluster.PullCounter, mem *cluster.MemorySampler) (map[string]*world.Tenant, error) {
+	var err error
+	tenants := map[string]*world.Tenant{}
 	for _, run := range []nodeRun{
 		{label: "release run", ns: "bench-release", status: "Succeeded", target: 15 * time.Second},
 		{label: "already-released run", ns: "bench-release", status: "AlreadyReleased"},
@@ -120,22 +134,22 @@ func clusterSection(ctx context.Context, rep *Report, _ *sandbox.Sandbox, _ *san
 		}
 		tn := tenants[run.ns]
 		if tn == nil {
-			var k *cluster.Konflux
+			var k *world.Konflux
 			if tn, k, err = w.SeedTenant(ctx, run.ns, run.sha); err != nil {
-				return err
+				return nil, err
 			}
 			tenants[run.ns] = tn
 			if run.scale {
 				if err := scaleTenant(ctx, c, w, tn, k); err != nil {
-					return err
+					return nil, err
 				}
 			}
 		}
 		if err := withFeatureFlags(ctx, c, run.flags, func() error { return measureRun(ctx, rep, c, w, tn, pulls, mem, run) }); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return stepMemory(ctx, rep, c, w, mem.Stop(), slices.Sorted(maps.Keys(tenants)))
+	return tenants, nil
 }
 
 // withFeatureFlags sets entries of Tekton's feature-flags ConfigMap, runs fn, and puts the
@@ -182,18 +196,18 @@ func withFeatureFlags(ctx context.Context, c *cluster.Cluster, flags map[string]
 // of other commits, and a Quay report of 1,000 packages with 4 vulnerabilities each (none
 // critical, about 1.5 MB of JSON). The release-service stand-in stops first: it would take up
 // every noise Release, and a dry run needs none.
-func scaleTenant(ctx context.Context, c *cluster.Cluster, w *cluster.ReleaseWorld, tn *cluster.Tenant, k *cluster.Konflux) error {
+func scaleTenant(ctx context.Context, c *cluster.Cluster, w *world.ReleaseWorld, tn *world.Tenant, k *world.Konflux) error {
 	w.Stop()
 	w.Quay.SetSecurity(k.QuayRepo, k.Digest, sandbox.LargeQuayReport())
 	start := time.Now()
 	s := &sandbox.Sandbox{Dynamic: c.Dynamic, Config: c.Config}
 	other := func(i int) string { return fmt.Sprintf("%040x", i+1) }
-	releasePlan := cluster.Application + "-prod"
+	releasePlan := world.Application + "-prod"
 	if err := s.CreateMany(ctx, sandbox.Snapshots, tn.NS, noiseObjects, 16, func(i int) map[string]any {
 		return map[string]any{
 			"metadata": map[string]any{"name": fmt.Sprintf("noise-snap-%d", i), "labels": map[string]any{
-				konflux.LabelComponent: cluster.Component, konflux.LabelSHA: other(i), konflux.LabelEventType: "push", konflux.LabelApplication: cluster.Application}},
-			"spec": map[string]any{"application": cluster.Application, "components": []any{map[string]any{"name": cluster.Component, "containerImage": k.Repository + "@" + k.Digest}}},
+				konflux.LabelComponent: world.Component, konflux.LabelSHA: other(i), konflux.LabelEventType: "push", konflux.LabelApplication: world.Application}},
+			"spec": map[string]any{"application": world.Application, "components": []any{map[string]any{"name": world.Component, "containerImage": k.Repository + "@" + k.Digest}}},
 		}
 	}); err != nil {
 		return fmt.Errorf("noise Snapshots: %w", err)
@@ -201,7 +215,7 @@ func scaleTenant(ctx context.Context, c *cluster.Cluster, w *cluster.ReleaseWorl
 	if err := s.CreateMany(ctx, sandbox.Releases, tn.NS, noiseObjects, 16, func(i int) map[string]any {
 		return map[string]any{
 			"metadata": map[string]any{"name": fmt.Sprintf("noise-release-%d", i), "labels": map[string]any{
-				konflux.LabelComponent: cluster.Component, konflux.LabelSHA: other(i), konflux.LabelReleasePlan: releasePlan}},
+				konflux.LabelComponent: world.Component, konflux.LabelSHA: other(i), konflux.LabelReleasePlan: releasePlan}},
 			"spec": map[string]any{"snapshot": fmt.Sprintf("noise-snap-%d", i), "releasePlan": releasePlan},
 		}
 	}); err != nil {
@@ -211,7 +225,9 @@ func scaleTenant(ctx context.Context, c *cluster.Cluster, w *cluster.ReleaseWorl
 	return nil
 }
 
-func measureRun(ctx context.Context, rep *Report, c *cluster.Cluster, w *cluster.ReleaseWorld, tn *cluster.Tenant,
+// measureRun runs run in tenant tn and adds its figures: the wall time, what the node pulled,
+// and its pods' starts.
+func measureRun(ctx context.Context, rep *Report, c *cluster.Cluster, w *world.ReleaseWorld, tn *world.Tenant,
 	pulls *cluster.PullCounter, mem *cluster.MemorySampler, run nodeRun) error {
 	const section = "cluster"
 	watch, err := c.WatchTaskRuns(tn.NS, io.Discard)
@@ -244,7 +260,13 @@ func measureRun(ctx context.Context, rep *Report, c *cluster.Cluster, w *cluster
 		rep.add(section, what, secs(r.Wall), "", nil)
 	}
 
-	p := pulls.Take()
+	reportPulls(rep, run, pulls.Take())
+	return reportPodStarts(ctx, rep, c, tn, mem, watch, r.PR.Name, run)
+}
+
+// reportPulls adds what the node pulled for a run, by kind of image.
+func reportPulls(rep *Report, run nodeRun, p cluster.Pulls) {
+	const section = "cluster"
 	var step, tekton, other int64
 	for repo, n := range p.NodeByRepo {
 		switch {
@@ -261,7 +283,14 @@ func measureRun(ctx context.Context, rep *Report, c *cluster.Cluster, w *cluster
 	if step > 0 {
 		rep.add(section, "bytes the node pulled for the step images, "+run.label, mb(step), "≤ 20 MB", boolp(step <= 20e6))
 	}
+}
 
+// reportPodStarts adds, for each TaskRun of PipelineRun pipelineRun, how long its pod took to
+// start its first step, and the gaps between its steps, from the watch's times and the memory
+// sampler's cgroups.
+func reportPodStarts(ctx context.Context, rep *Report, c *cluster.Cluster, tn *world.Tenant, mem *cluster.MemorySampler,
+	watch *cluster.PodWatch, pipelineRun string, run nodeRun) error {
+	const section = "cluster"
 	names, err := c.ContainerNames(ctx, tn.NS)
 	if err != nil {
 		return err
@@ -276,7 +305,7 @@ func measureRun(ctx context.Context, rep *Report, c *cluster.Cluster, w *cluster
 			}
 		}
 	}
-	for _, t := range watch.TaskRuns(r.PR.Name) {
+	for _, t := range watch.TaskRuns(pipelineRun) {
 		if g, ok := stepGaps(steps[t.Pod]); ok {
 			n := len(steps[t.Pod])
 			rep.add(section, "between steps, "+run.label+": "+t.PipelineTask+" (one step's process gone → the next one's started, as the cgroups showed; Tekton's entrypoint polls for the previous step's end once a second)",
@@ -344,7 +373,7 @@ func mb(n int64) string { return fmt.Sprintf("%.2f MB", float64(n)/1e6) }
 
 // stepMemory reports each step's highest peak over the runs against the memory limit the
 // Pipeline gives it, in the Pipeline's order.
-func stepMemory(ctx context.Context, rep *Report, c *cluster.Cluster, w *cluster.ReleaseWorld, containers map[string]cluster.ContainerMemory, namespaces []string) error {
+func stepMemory(ctx context.Context, rep *Report, c *cluster.Cluster, w *world.ReleaseWorld, containers map[string]cluster.ContainerMemory, namespaces []string) error {
 	const section = "cluster: step memory (peak of its container's cgroup, 5 runs)"
 	names := map[string]cluster.PodContainer{}
 	for _, ns := range namespaces {

@@ -36,14 +36,14 @@ func (c *Cluster) StartAlertmanager(ctx context.Context) (*Alertmanager, error) 
 	if err := os.WriteFile(cfg, []byte(sandbox.AlertmanagerConfig), 0o644); err != nil {
 		return nil, fmt.Errorf("alertmanager config: %w", err)
 	}
-	addr := bridgeIP + ":" + alertmanagerPort
+	addr := GatewayIP + ":" + alertmanagerPort
 	if err := c.StartProcess("alertmanager", nil, bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn"); err != nil {
 		return nil, fmt.Errorf("alertmanager: %w", err)
 	}
 	am := &Alertmanager{URL: "http://" + addr, c: c}
 	client := c.HTTPClient()
-	err = c.waitFor(ctx, "Alertmanager ready", time.Minute, httpReady(client, am.URL+"/-/ready"))
+	err = c.WaitFor(ctx, "Alertmanager ready", time.Minute, httpReady(client, am.URL+"/-/ready"))
 	if err != nil {
 		return nil, err
 	}

@@ -9,15 +9,16 @@
 // sockets it opens inside the cluster's namespace (Config's Dial, the registry pushes): tests
 // send no packet on the host's network. Stop gives the host back as it was — processes,
 // mounts, cgroups, sysctls, the kubelet's log links — and the next Start sweeps what a killed
-// run left behind. One cluster runs on a host at a time (a lock under BaseDir).
+// run left behind. What a run does to the host and gives back is package host (one cluster at
+// a time, under a lock in host.BaseDir); the release run on the cluster — tenants, the step
+// images' world, PipelineRuns on the node and through tkn-local — is package world.
 //
 // In a test:
 //
 //	c := cluster.New(t, cluster.Options{Mirrors: []string{"quay.io"}})
 //	ref, _ := c.Registry.PushLayout(ctx, "out/images/check-image", "release-to-prod/check-image", "0.1.0")
 //	_ = c.RestrictedNamespace(ctx, "tenant")
-//	tenant, _ := c.Tenant(ctx, "tenant", "alice") // a rest.Config with a tenant's rights only
-//	sink, _ := c.Serve(slackSink)                 // "10.88.0.1:port", reachable from pods
+//	sink, _ := c.Serve(slackSink) // "10.88.0.1:port", reachable from pods
 //
 // Needs root, Debian's containerd, runc and CNI plugins (test/tools/node-deps.sh), and a
 // cgroup v1 or v2 host.
@@ -47,12 +48,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/release-to-prod/release-to-prod/test/cluster/host"
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
-
-// BaseDir holds one directory per run; a directory whose owner process is gone is swept by the
-// next Start.
-const BaseDir = "/tmp/release-to-prod-cluster"
 
 // Options configure Start.
 type Options struct {
@@ -93,49 +91,14 @@ type Cluster struct {
 	TektonRef map[string]string
 
 	log        io.Writer
-	state      *runState
-	ns         *netns
-	nsInode    uint64
+	host       *host.Run
 	pki        *pki
 	daemons    []*daemon
 	stopOnce   sync.Once
 	stopErr    error
 	signals    chan os.Signal
 	signalDone chan struct{}
-	unlock     func()
 	servers    []*http.Server
-}
-
-// openHostLock opens the file of the host-wide lock of test clusters.
-func openHostLock() (*os.File, string, error) {
-	if err := os.MkdirAll(BaseDir, 0o755); err != nil {
-		return nil, "", fmt.Errorf("cluster: %w", err)
-	}
-	path := filepath.Join(BaseDir, ".lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, "", fmt.Errorf("cluster: lock: %w", err)
-	}
-	return f, path, nil
-}
-
-// lockHost takes the host-wide lock of test clusters, waiting for another run to stop.
-func lockHost(log io.Writer) (func(), error) {
-	f, path, err := openHostLock()
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		fmt.Fprintf(log, "cluster: another test cluster runs on this host; waiting for it to stop (%s)\n", path)
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("cluster: lock: %w", err)
-		}
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
 }
 
 // Start starts the cluster. On error everything started so far is stopped and the host restored.
@@ -155,25 +118,10 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	c := &Cluster{log: opts.Log, NodeName: nodeName, TektonRef: map[string]string{}}
 	c.phase("tools (cached builds)", begin)
 
-	// One cluster at a time on a host: the kubelet's sysctls are host-wide, and two runs
-	// restoring them in turn would leave the second run's view of "before".
-	if c.unlock, err = lockHost(opts.Log); err != nil {
+	if c.host, err = host.Begin(opts.Log); err != nil {
 		return nil, err
 	}
-	if err := Sweep(opts.Log); err != nil {
-		c.unlock()
-		return nil, fmt.Errorf("cluster: sweeping runs left behind: %w", err)
-	}
-	if c.Dir, err = os.MkdirTemp(BaseDir, "run-"); err != nil {
-		c.unlock()
-		return nil, fmt.Errorf("cluster: %w", err)
-	}
-	cgroupName := "/release-to-prod-" + filepath.Base(c.Dir)
-	if c.state, err = recordHost(c.Dir, cgroupName); err != nil {
-		_ = os.RemoveAll(c.Dir)
-		c.unlock()
-		return nil, fmt.Errorf("cluster: %w", err)
-	}
+	c.Dir = c.host.Dir
 	c.handleSignals()
 	defer func() {
 		if err != nil {
@@ -182,15 +130,23 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			}
 		}
 	}()
-	if err := createCgroups(cgroupName); err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+	kubeconfig, err := c.setUpHost(opts.WrapRegistry)
+	if err != nil {
+		return nil, err
 	}
-	// The namespace must exist before any daemon is forked (see netns.newNetns).
-	if c.ns, err = newNetns(filepath.Join(c.Dir, "netns")); err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+	c.phase("host set-up (netns, cgroups, certificates)", phaseStart)
+	if err := c.startComponents(ctx, bins, kubeconfig, opts); err != nil {
+		return nil, err
 	}
-	if c.nsInode, err = c.ns.inode(); err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+	c.phase("total", begin)
+	return c, nil
+}
+
+// setUpHost gives the run its cgroups and network namespace (lo, the Service IP, the pods'
+// bridge), the registry, the certificates and the admin's kubeconfig, whose path it returns.
+func (c *Cluster) setUpHost(wrapRegistry func(http.Handler) http.Handler) (string, error) {
+	if err := c.host.Isolate(); err != nil {
+		return "", err
 	}
 	for _, args := range [][]string{
 		{"link", "set", "lo", "up"},
@@ -199,59 +155,69 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		// address are up from the start (containerd pulls the pause image before the CNI
 		// plugin would create it); the bridge plugin adopts it.
 		{"link", "add", bridgeName, "type", "bridge"},
-		{"addr", "add", bridgeIP + "/16", "dev", bridgeName},
+		{"addr", "add", GatewayIP + "/16", "dev", bridgeName},
 		{"link", "set", bridgeName, "up"},
 	} {
 		if err := c.run("ip", args...); err != nil {
-			return nil, fmt.Errorf("cluster: network namespace: %w", err)
+			return "", fmt.Errorf("cluster: network namespace: %w", err)
 		}
 	}
-	if c.Registry, err = c.startRegistry(opts.WrapRegistry); err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+	var err error
+	if c.Registry, err = c.startRegistry(wrapRegistry); err != nil {
+		return "", fmt.Errorf("cluster: %w", err)
 	}
 	if c.pki, err = newPKI(filepath.Join(c.Dir, "pki"), []net.IP{net.ParseIP(APIServiceIP), net.ParseIP("127.0.0.1")},
 		[]string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost"}); err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+		return "", fmt.Errorf("cluster: %w", err)
 	}
 	kubeconfig := filepath.Join(c.Dir, "kubeconfig")
 	if err := c.pki.writeKubeconfig(kubeconfig, "https://"+APIServiceIP+":443"); err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+		return "", fmt.Errorf("cluster: %w", err)
 	}
-	c.phase("host set-up (netns, cgroups, certificates)", phaseStart)
+	return kubeconfig, nil
+}
 
-	// Images are built while the control plane starts.
-	phaseStart = time.Now()
+// startComponents starts the control plane, then the node's daemons and Tekton, each phase
+// timed; the system images are built and pushed while the control plane starts.
+func (c *Cluster) startComponents(ctx context.Context, bins binaries, kubeconfig string, opts Options) error {
+	phaseStart := time.Now()
 	imagesDone := make(chan error, 1)
 	go func() { imagesDone <- c.pushSystemImages(ctx, bins) }()
 
 	if err := c.startControlPlane(ctx, bins, kubeconfig); err != nil {
-		return nil, err
+		return err
 	}
 	c.phase("etcd + kube-apiserver ready", phaseStart)
 
 	phaseStart = time.Now()
 	if err := c.startNodeDaemons(ctx, bins, kubeconfig, opts.Mirrors); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.installTekton(ctx, opts.FeatureFlags); err != nil {
-		return nil, err
+		return err
 	}
 	if err := <-imagesDone; err != nil {
-		return nil, fmt.Errorf("cluster: images: %w", err)
+		return fmt.Errorf("cluster: images: %w", err)
 	}
 	c.phase("controllers, containerd, kubelet started; Tekton installed; images pushed", phaseStart)
 
 	phaseStart = time.Now()
 	if err := c.startTektonController(bins, kubeconfig); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.waitReady(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	c.phase("node Ready, default ServiceAccount, Tekton controller up", phaseStart)
-	c.phase("total", begin)
-	return c, nil
+	return nil
 }
+
+// Log is where the cluster reports its progress (Options.Log).
+func (c *Cluster) Log() io.Writer { return c.log }
+
+// NetnsPath is the file that pins the cluster's network namespace: `nsenter --net=<path>` runs
+// a program where the cluster's addresses are reached.
+func (c *Cluster) NetnsPath() string { return c.host.NetnsPath() }
 
 func (c *Cluster) phase(name string, since time.Time) {
 	p := Phase{Name: name, Duration: time.Since(since).Round(time.Millisecond)}
@@ -324,7 +290,7 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins binaries, kubeconf
 		TLSClientConfig: rest.TLSClientConfig{
 			CAData: p.caCert, CertData: p.adminCert, KeyData: p.adminKey,
 		},
-		Dial:  c.ns.dial,
+		Dial:  c.host.Dial,
 		QPS:   50,
 		Burst: 100,
 	}
@@ -335,7 +301,7 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins binaries, kubeconf
 	if c.Dynamic, err = dynamic.NewForConfig(c.Config); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
-	return c.waitFor(ctx, "kube-apiserver /readyz", 2*time.Minute, func(ctx context.Context) (bool, error) {
+	return c.WaitFor(ctx, "kube-apiserver /readyz", 2*time.Minute, func(ctx context.Context) (bool, error) {
 		body, err := c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 		return err == nil && string(body) == "ok", nil
 	})
@@ -363,7 +329,7 @@ func (c *Cluster) startNodeDaemons(ctx context.Context, bins binaries, kubeconfi
 		filepath.Join(c.Dir, "containerd", "config.toml"):                         containerdConfig(c.Dir, sandboxImage),
 		filepath.Join(c.Dir, "containerd", "certs.d", RegistryHost, "hosts.toml"): hostsToml(),
 		filepath.Join(c.Dir, "cni", "net.d", "10-bridge.conflist"):                cniConfig(c.Dir),
-		filepath.Join(c.Dir, "kubelet.yaml"):                                      kubeletConfig(c.Dir, c.state.CgroupName, p.caFile),
+		filepath.Join(c.Dir, "kubelet.yaml"):                                      kubeletConfig(c.Dir, c.host.CgroupName(), p.caFile),
 		filepath.Join(c.Dir, "resolv.conf"):                                       "# no DNS in the test cluster\n",
 	}
 	for _, m := range mirrors {
@@ -385,7 +351,7 @@ func (c *Cluster) startNodeDaemons(ctx context.Context, bins binaries, kubeconfi
 	// The kubelet checks the CRI endpoint once, at its start, and exits when nothing answers
 	// there yet (seen on a loaded host): it starts once containerd listens.
 	sock := filepath.Join(c.Dir, "containerd.sock")
-	if err := c.waitFor(ctx, "containerd to listen", time.Minute, func(context.Context) (bool, error) {
+	if err := c.WaitFor(ctx, "containerd to listen", time.Minute, func(context.Context) (bool, error) {
 		conn, err := net.DialTimeout("unix", sock, time.Second)
 		if err != nil {
 			return false, nil
@@ -398,7 +364,7 @@ func (c *Cluster) startNodeDaemons(ctx context.Context, bins binaries, kubeconfi
 		"--config="+filepath.Join(c.Dir, "kubelet.yaml"),
 		"--kubeconfig="+kubeconfig,
 		"--root-dir="+filepath.Join(c.Dir, "kubelet"),
-		"--hostname-override="+nodeName, "--node-ip="+bridgeIP, "--v=1"); err != nil {
+		"--hostname-override="+nodeName, "--node-ip="+GatewayIP, "--v=1"); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	return nil
@@ -408,7 +374,7 @@ func (c *Cluster) startNodeDaemons(ctx context.Context, bins binaries, kubeconfi
 // ServiceAccount and the root CA ConfigMap (kube-controller-manager's jobs), and the Tekton
 // controller's probe.
 func (c *Cluster) waitReady(ctx context.Context) error {
-	err := c.waitFor(ctx, "node Ready and untainted", 3*time.Minute, func(ctx context.Context) (bool, error) {
+	err := c.WaitFor(ctx, "node Ready and untainted", 3*time.Minute, func(ctx context.Context) (bool, error) {
 		n, err := c.Client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return false, nil
@@ -429,7 +395,7 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = c.waitFor(ctx, "default ServiceAccount and kube-root-ca.crt", 2*time.Minute, func(ctx context.Context) (bool, error) {
+	err = c.WaitFor(ctx, "default ServiceAccount and kube-root-ca.crt", 2*time.Minute, func(ctx context.Context) (bool, error) {
 		if _, err := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
 			return false, nil
 		}
@@ -439,12 +405,12 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	probe := &http.Client{Transport: &http.Transport{DialContext: c.ns.dial}, Timeout: 5 * time.Second}
-	return c.waitFor(ctx, "Tekton controller probe", 2*time.Minute, httpReady(probe, "http://127.0.0.1:"+tektonProbesPort+"/readiness"))
+	probe := &http.Client{Transport: &http.Transport{DialContext: c.host.Dial}, Timeout: 5 * time.Second}
+	return c.WaitFor(ctx, "Tekton controller probe", 2*time.Minute, httpReady(probe, "http://127.0.0.1:"+tektonProbesPort+"/readiness"))
 }
 
-// waitFor polls cond until it holds, the timeout passes, or a daemon dies (then its log says why).
-func (c *Cluster) waitFor(ctx context.Context, what string, timeout time.Duration, cond func(context.Context) (bool, error)) error {
+// WaitFor polls cond until it holds, the timeout passes, or a daemon dies (then its log says why).
+func (c *Cluster) WaitFor(ctx context.Context, what string, timeout time.Duration, cond func(context.Context) (bool, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -468,7 +434,7 @@ func (c *Cluster) waitFor(ctx context.Context, what string, timeout time.Duratio
 	}
 }
 
-// httpReady is a waitFor condition: a GET of url through client answers 200 (a readiness
+// httpReady is a WaitFor condition: a GET of url through client answers 200 (a readiness
 // endpoint). Not answering yet is not an error.
 func httpReady(client *http.Client, url string) func(context.Context) (bool, error) {
 	return func(ctx context.Context) (bool, error) {
@@ -529,8 +495,8 @@ func (c *Cluster) stop() error {
 			}
 		}
 	}
-	if c.state != nil {
-		if err := killAll(c.Dir, c.state.CgroupName, c.nsInode, 30*time.Second); err != nil {
+	if c.host != nil {
+		if err := c.host.KillAll(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -546,13 +512,15 @@ func (c *Cluster) stop() error {
 		_ = srv.Close()
 	}
 	// Anything that escaped (a shim started during the stop) goes now, with the rest.
-	errs = teardown(c.Dir, c.state, c.ns, c.nsInode, errs)
+	if c.host != nil {
+		errs = c.host.Teardown(errs)
+	}
 	if c.signals != nil {
 		signal.Stop(c.signals)
 		close(c.signalDone)
 	}
-	if c.unlock != nil {
-		c.unlock()
+	if c.host != nil {
+		c.host.Unlock()
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("cluster: stop (state kept in %s): %w", c.Dir, errors.Join(errs...))
@@ -560,42 +528,9 @@ func (c *Cluster) stop() error {
 	return nil
 }
 
-// Sweep stops and removes what runs killed before their Stop left behind (their owner process
-// is gone), restoring the host state they recorded.
-func Sweep(log io.Writer) error {
-	entries, err := readDirIfAny(BaseDir)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), "run-") {
-			continue
-		}
-		dir := filepath.Join(BaseDir, e.Name())
-		s, err := loadState(dir)
-		if err != nil {
-			if _, statErr := os.Stat(stateFile(dir)); errors.Is(statErr, os.ErrNotExist) && len(mountsUnder(dir)) == 0 {
-				_ = os.RemoveAll(dir) // a run that stopped before changing anything
-				continue
-			}
-			errs = append(errs, err)
-			continue
-		}
-		if s.alive() {
-			continue
-		}
-		fmt.Fprintf(log, "cluster: sweeping %s, left by process %d\n", dir, s.PID)
-		ns := &netns{path: filepath.Join(dir, "netns")}
-		inode, _ := ns.inode() // 0 when the namespace file is already gone
-		errs = append(errs, teardown(dir, s, ns, inode, nil)...)
-	}
-	return errors.Join(errs...)
-}
-
-// New starts a cluster for a test and stops it when the test ends. It fails the test when the
-// cluster cannot start — a missing or unbuildable component is a failure, not a skip; only
-// -short skips.
+// New starts a cluster for a test and stops it when the test ends, holding the node tests'
+// lock (host.LockTests) until then. It fails the test when the cluster cannot start — a
+// missing or unbuildable component is a failure, not a skip; only -short skips.
 func New(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	if testing.Short() {
@@ -604,6 +539,12 @@ func New(t testing.TB, opts Options) *Cluster {
 	if opts.Log == nil {
 		opts.Log = testLog{t}
 	}
+	// Held until the cluster has stopped (cleanups run last registered first).
+	unlock, err := host.LockTests(opts.Log)
+	if err != nil {
+		t.Fatalf("cluster: %v", err)
+	}
+	t.Cleanup(unlock)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	c, err := Start(ctx, opts)
@@ -627,6 +568,9 @@ func (c *Cluster) dumpLogs(t testing.TB) {
 		t.Logf("---- %s (last lines of %s)\n%s", d.name, d.log, tail(d.log, 40))
 	}
 }
+
+// TestLog is a writer to t's log: a cluster's progress, a run's.
+func TestLog(t testing.TB) io.Writer { return testLog{t} }
 
 type testLog struct{ t testing.TB }
 

@@ -22,13 +22,9 @@ import (
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	tektonclient "github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
 
+	"github.com/release-to-prod/release-to-prod/test/cluster/host"
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
-
-// The node's kubelet caps the termination messages of a pod's containers together
-// (pkg/kubelet/status normalizeStatus): 12 KiB shared by every container, init containers
-// included, on top of the 4 KiB each container may write.
-const podTerminationMessageCap = 12 * 1024
 
 // TestTaskRunOnNode runs TaskRuns on the real node through the real Tekton controller, under
 // restricted pod security and a tenant's rights, then checks that Stop left the host as found.
@@ -38,16 +34,21 @@ func TestTaskRunOnNode(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
+	// Node tests of other packages wait until this one has looked at the host after its Stop
+	// (the cleanup runs after the Stop one registered below).
+	unlock, err := host.LockTests(testLog{t})
+	require.NoError(t, err)
+	t.Cleanup(unlock)
 
 	// A run killed earlier is swept first, so that the snapshot is of the host as a run finds it.
-	require.NoError(t, Sweep(testLog{t}))
+	require.NoError(t, host.Sweep(testLog{t}))
 	before := snapshotHost(t)
 	start := time.Now()
 	c, err := Start(ctx, Options{Log: testLog{t}, Mirrors: []string{"quay.io"}})
 	require.NoError(t, err, "cluster could not start (this is a failure, not a skip)")
 	t.Cleanup(func() { _ = c.Stop() }) // when an assertion below stops the test early
 	t.Logf("cluster start: %s", time.Since(start).Round(time.Millisecond))
-	runDir, cgroupName, inode := c.Dir, c.state.CgroupName, c.nsInode
+	run := c.host
 
 	ok := t.Run("taskruns", func(t *testing.T) {
 		defer func() {
@@ -118,7 +119,7 @@ func TestTaskRunOnNode(t *testing.T) {
 			require.NoError(t, err)
 			containers := len(pod.Spec.Containers) + len(pod.Spec.InitContainers)
 			require.GreaterOrEqual(t, containers, 4, "the pod needs at least 4 containers for the cap to bite below 4096")
-			limit := podTerminationMessageCap / containers
+			limit := PodTerminationMessageCap / containers
 			var msg string
 			for _, cs := range pod.Status.ContainerStatuses {
 				if cs.Name == "step-third" {
@@ -150,17 +151,17 @@ func TestTaskRunOnNode(t *testing.T) {
 		return
 	}
 	after := snapshotHost(t)
-	assert.Equal(t, before.sysctls, after.sysctls, "host sysctls changed")
-	assert.Equal(t, before.paths, after.paths, "host paths created or removed")
-	assert.Equal(t, before.logLinks, after.logLinks, "links left in /var/log/containers")
-	assert.Equal(t, before.cgroups, after.cgroups, "top-level cgroups created or removed")
-	assert.Empty(t, runProcesses(runDir, cgroupName, inode), "processes of the run left")
-	assert.Empty(t, mountsUnder(runDir), "mounts left under the run directory")
-	assert.NoDirExists(t, runDir)
-	hs, err := cgroupHierarchies()
+	assert.Equal(t, before.Sysctls, after.Sysctls, "host sysctls changed")
+	assert.Equal(t, before.Paths, after.Paths, "host paths created or removed")
+	assert.Equal(t, before.LogLinks, after.LogLinks, "links left in /var/log/containers")
+	assert.Equal(t, before.Cgroups, after.Cgroups, "top-level cgroups created or removed")
+	assert.Empty(t, run.Processes(), "processes of the run left")
+	assert.Empty(t, run.Mounts(), "mounts left under the run directory")
+	assert.NoDirExists(t, run.Dir)
+	hs, err := host.CgroupHierarchies()
 	require.NoError(t, err)
 	for _, h := range hs {
-		assert.NoDirExists(t, filepath.Join(h, cgroupName), "cgroup left")
+		assert.NoDirExists(t, filepath.Join(h, run.CgroupName()), "cgroup left")
 	}
 }
 
@@ -210,7 +211,7 @@ func runTaskRun(ctx context.Context, t *testing.T, c *Cluster, tekton tektonclie
 	tr, err := tekton.TektonV1().TaskRuns(ns).Create(ctx, tr, metav1.CreateOptions{})
 	require.NoError(t, err)
 	var podStarted time.Duration
-	err = c.waitFor(ctx, "TaskRun "+tr.Name+" done", 5*time.Minute, func(ctx context.Context) (bool, error) {
+	err = c.WaitFor(ctx, "TaskRun "+tr.Name+" done", 5*time.Minute, func(ctx context.Context) (bool, error) {
 		got, err := tekton.TektonV1().TaskRuns(ns).Get(ctx, tr.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
@@ -270,62 +271,11 @@ func pushWriteResultImage(ctx context.Context, t *testing.T, c *Cluster) string 
 	return ref
 }
 
-// hostSnapshot is the host state a run must give back.
-type hostSnapshot struct {
-	sysctls  map[string]string
-	paths    map[string]bool
-	logLinks []string
-	cgroups  []string // top-level cgroups of every hierarchy
-}
-
-// volatileSysctls change on their own (counters, entropy, the kernel's own tuning) and are not
-// compared.
-var volatileSysctls = []string{
-	"kernel/random/", "kernel/ns_last_pid", "kernel/pty/nr", "kernel/tainted",
-	"kernel/perf_event_max_sample_rate", "fs/file-nr", "fs/dentry-state", "fs/inode-nr",
-	"fs/inode-state", "fs/aio-nr", "fs/quota/", "fs/binfmt_misc/", "fs/dentry-negative",
-}
-
-func snapshotHost(t *testing.T) hostSnapshot {
+// snapshotHost is the host state a run must give back, as the test finds it.
+func snapshotHost(t *testing.T) host.Snapshot {
 	t.Helper()
-	s := hostSnapshot{sysctls: map[string]string{}, paths: map[string]bool{}}
-	for _, top := range []string{"kernel", "vm", "fs", "user"} {
-		_ = filepath.WalkDir(filepath.Join("/proc/sys", top), func(p string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return nil
-			}
-			key := strings.TrimPrefix(p, "/proc/sys/")
-			for _, v := range volatileSysctls {
-				if strings.HasPrefix(key, v) {
-					return nil
-				}
-			}
-			if b, err := os.ReadFile(p); err == nil {
-				s.sysctls[key] = strings.TrimSpace(string(b))
-			}
-			return nil
-		})
-	}
-	require.NotEmpty(t, s.sysctls["kernel/panic"])
-	for _, p := range hostPaths {
-		_, err := os.Lstat(p)
-		s.paths[p] = err == nil
-	}
-	hs, err := cgroupHierarchies()
+	s, err := host.TakeSnapshot()
 	require.NoError(t, err)
-	for _, h := range hs {
-		entries, err := os.ReadDir(h)
-		require.NoError(t, err)
-		for _, e := range entries {
-			if e.IsDir() {
-				s.cgroups = append(s.cgroups, filepath.Join(h, e.Name()))
-			}
-		}
-	}
-	if entries, err := os.ReadDir(containerLogLinks); err == nil {
-		for _, e := range entries {
-			s.logLinks = append(s.logLinks, e.Name())
-		}
-	}
+	require.NotEmpty(t, s.Sysctls["kernel/panic"])
 	return s
 }

@@ -16,15 +16,23 @@ const (
 	APIServiceIP  = "10.96.0.1"
 	serviceCIDR   = "10.96.0.0/24"
 	bridgeName    = "cni0"
-	bridgeIP      = "10.88.0.1" // gateway of the pod network, and the node's IP
 	podCIDR       = "10.88.0.0/16"
 	registryPort  = "5000"
 	nodeName      = "node"
 	etcdClientURL = "http://127.0.0.1:2379"
 )
 
+// PodTerminationMessageCap is the node's kubelet's cap on the termination messages of a pod's
+// containers together (pkg/kubelet/status normalizeStatus): 12 KiB shared by every container,
+// init containers included, on top of the 4 KiB each container may write.
+const PodTerminationMessageCap = 12 * 1024
+
+// GatewayIP is the gateway of the pod network, and the node's IP: pods reach the registry,
+// Serve's handlers and Alertmanager there.
+const GatewayIP = "10.88.0.1"
+
 // RegistryHost is the registry's address as pods and containerd see it.
-const RegistryHost = bridgeIP + ":" + registryPort
+const RegistryHost = GatewayIP + ":" + registryPort
 
 func writeFile(path, content string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -114,7 +122,7 @@ func cniConfig(dir string) string {
     }
   ]
 }
-`, bridgeName, filepath.Join(dir, "cni", "ipam"), podCIDR, bridgeIP)
+`, bridgeName, filepath.Join(dir, "cni", "ipam"), podCIDR, GatewayIP)
 }
 
 // kubeletConfig: cgroup v1 is still accepted (failCgroupV1: false; kubelet ≥ 1.35 refuses it by
@@ -149,5 +157,5 @@ evictionHard:
   imagefs.available: "1%%"
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
-`, cgroupRoot, dir, bridgeIP, caFile, filepath.Join(dir, "resolv.conf"), filepath.Join(dir, "pod-logs"))
+`, cgroupRoot, dir, GatewayIP, caFile, filepath.Join(dir, "resolv.conf"), filepath.Join(dir, "pod-logs"))
 }

@@ -120,3 +120,31 @@ func (c *Cluster) pushSystemImages(ctx context.Context, bins binaries) error {
 	}
 	return nil
 }
+
+// PushStepImages builds every step's image for the node's platform from the checkout at root
+// and pushes it as release-to-prod/<step>:0.1.0, which the node pulls as
+// quay.io/release-to-prod/<step>:0.1.0 (Options.Mirrors). The images trust the cluster's CA
+// besides the host's, as an organisation's images trust its private CA: the stand-ins the
+// steps call are served over HTTPS with certificates from it (ServeTLS).
+func (c *Cluster) PushStepImages(ctx context.Context, root string) error {
+	steps, err := imagebuild.Steps(root)
+	if err != nil {
+		return fmt.Errorf("step images: %w", err)
+	}
+	certs, err := c.TrustedCAs()
+	if err != nil {
+		return fmt.Errorf("step images: %w", err)
+	}
+	b := &imagebuild.Builder{RepoRoot: root, CACerts: certs, Platforms: []v1.Platform{{OS: "linux", Architecture: runtime.GOARCH}},
+		Meta: imagebuild.Metadata{Version: "0.1.0", Created: imageEpoch}}
+	for _, s := range steps {
+		built, err := b.Build(ctx, s)
+		if err != nil {
+			return fmt.Errorf("step image %s: %w", s, err)
+		}
+		if _, err := c.Registry.PushIndex(ctx, "release-to-prod/"+s, "0.1.0", built.Index); err != nil {
+			return fmt.Errorf("step image %s: %w", s, err)
+		}
+	}
+	return nil
+}

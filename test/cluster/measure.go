@@ -15,6 +15,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/release-to-prod/release-to-prod/test/cluster/host"
 )
 
 // MemorySampler reads the memory cgroup of every container the node runs, from the moment its
@@ -63,10 +65,10 @@ type ContainerMemory struct {
 
 // SampleMemory starts reading every container's memory cgroup each interval until Stop.
 func (c *Cluster) SampleMemory(interval time.Duration) (*MemorySampler, error) {
-	if c.state == nil {
+	if c.host == nil {
 		return nil, errors.New("cluster: memory sampler: the cluster is not started")
 	}
-	root, v2, err := memoryRoot(c.state.CgroupName)
+	root, v2, err := memoryRoot(c.host.CgroupName())
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +92,7 @@ func (c *Cluster) SampleMemory(interval time.Duration) (*MemorySampler, error) {
 
 // memoryRoot finds the kubelet's cgroupRoot in the hierarchy that has the memory controller.
 func memoryRoot(cgroupName string) (string, bool, error) {
-	hs, err := cgroupHierarchies()
+	hs, err := host.CgroupHierarchies()
 	if err != nil {
 		return "", false, fmt.Errorf("cluster: memory sampler: %w", err)
 	}

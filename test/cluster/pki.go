@@ -18,7 +18,7 @@ import (
 
 // pki is the cluster's certificate authority and the files made from it. Every component
 // authenticates with one admin client certificate (group system:masters): the cluster is a test
-// fixture, and tenant rights are tested through impersonation (see Cluster.Tenant).
+// fixture, and tenant rights are tested through impersonation (see world.NewTenant).
 type pki struct {
 	dir        string
 	caCert     []byte // PEM

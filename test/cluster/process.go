@@ -31,7 +31,7 @@ func (c *Cluster) startDaemon(name string, env []string, bin string, args ...str
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	cmd := exec.Command("nsenter", append([]string{"--net=" + c.ns.path, "--", bin}, args...)...)
+	cmd := exec.Command("nsenter", append([]string{"--net=" + c.host.NetnsPath(), "--", bin}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Dir = c.Dir
@@ -100,7 +100,7 @@ func tail(path string, n int) string {
 
 // run runs a short command inside the namespace (ip, for the links and addresses).
 func (c *Cluster) run(bin string, args ...string) error {
-	cmd := exec.Command("nsenter", append([]string{"--net=" + c.ns.path, "--", bin}, args...)...)
+	cmd := exec.Command("nsenter", append([]string{"--net=" + c.host.NetnsPath(), "--", bin}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s %v: %w: %s", bin, args, err, bytes.TrimSpace(out))

@@ -26,7 +26,7 @@ type Registry struct {
 }
 
 func (c *Cluster) startRegistry(wrap func(http.Handler) http.Handler) (*Registry, error) {
-	l, err := c.ns.listen(RegistryHost)
+	l, err := c.host.Listen(RegistryHost)
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
@@ -37,7 +37,7 @@ func (c *Cluster) startRegistry(wrap func(http.Handler) http.Handler) (*Registry
 	r := &Registry{
 		Host:      RegistryHost,
 		srv:       &http.Server{Handler: h},
-		transport: &http.Transport{DialContext: c.ns.dial},
+		transport: &http.Transport{DialContext: c.host.Dial},
 	}
 	go func() { _ = r.srv.Serve(l) }()
 	return r, nil

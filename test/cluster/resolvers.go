@@ -50,6 +50,36 @@ func (c *Cluster) StartResolvers(ctx context.Context, o ResolverOptions) error {
 	if err != nil {
 		return fmt.Errorf("cluster: resolvers: %w", err)
 	}
+	if err := c.installResolverConfig(ctx, o.GitResolverConfig); err != nil {
+		return err
+	}
+	env, err := c.resolverEnv(o.GitURLRewrites)
+	if err != nil {
+		return err
+	}
+	if _, err := c.startDaemon("tekton-resolvers", env, bin, "-kubeconfig="+filepath.Join(c.Dir, "kubeconfig")); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	// The resolvers reconcile once they hold their leases (knative's leader election, one
+	// lease per reconciler and bucket): until then a ResolutionRequest would wait.
+	return c.WaitFor(ctx, "the git and bundles resolvers to hold their leases", 2*time.Minute, func(ctx context.Context) (bool, error) {
+		leases, err := c.Client.CoordinationV1().Leases(ResolversNamespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		held := map[string]bool{}
+		for _, l := range leases.Items {
+			if l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity != "" {
+				held[strings.ToLower(l.Name)] = true
+			}
+		}
+		return leaseHeld(held, "git") && leaseHeld(held, "bundle"), nil
+	})
+}
+
+// installResolverConfig creates the resolvers' namespace and ConfigMaps from config/resolvers,
+// with KonfluxResolverFlags and gitConfig over the release's entries.
+func (c *Cluster) installResolverConfig(ctx context.Context, gitConfig map[string]string) error {
 	dir, err := tools.ModuleDir(ctx, "resolvers", "github.com/tektoncd/pipeline")
 	if err != nil {
 		return fmt.Errorf("cluster: resolvers: %w", err)
@@ -61,7 +91,7 @@ func (c *Cluster) StartResolvers(ctx context.Context, o ResolverOptions) error {
 	slices.Sort(files) // 100-namespace.yaml first
 	overrides := map[string]map[string]string{
 		"resolvers-feature-flags": KonfluxResolverFlags,
-		"git-resolver-config":     o.GitResolverConfig,
+		"git-resolver-config":     gitConfig,
 	}
 	for _, f := range files {
 		objs, err := readObjects(f)
@@ -84,21 +114,26 @@ func (c *Cluster) StartResolvers(ctx context.Context, o ResolverOptions) error {
 			}
 		}
 	}
+	return nil
+}
 
+// resolverEnv writes the resolvers' gitconfig (the URL rewrites) and clone folder under the
+// run's directory and returns the environment their Deployment sets, pointing at them.
+func (c *Cluster) resolverEnv(gitURLRewrites map[string]string) ([]string, error) {
 	// git reads this file instead of the user's ~/.gitconfig: the rewrites, nothing of the host.
 	var gitconfig strings.Builder
-	for _, from := range slices.Sorted(maps.Keys(o.GitURLRewrites)) {
-		fmt.Fprintf(&gitconfig, "[url %q]\n\tinsteadOf = %s\n", o.GitURLRewrites[from], from)
+	for _, from := range slices.Sorted(maps.Keys(gitURLRewrites)) {
+		fmt.Fprintf(&gitconfig, "[url %q]\n\tinsteadOf = %s\n", gitURLRewrites[from], from)
 	}
 	gitconfigPath := filepath.Join(c.Dir, "resolvers", "gitconfig")
 	if err := writeFile(gitconfigPath, gitconfig.String()); err != nil {
-		return fmt.Errorf("cluster: resolvers: %w", err)
+		return nil, fmt.Errorf("cluster: resolvers: %w", err)
 	}
 	tmp := filepath.Join(c.Dir, "resolvers", "tmp") // the Deployment's /tmp clone volume
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		return fmt.Errorf("cluster: resolvers: %w", err)
+		return nil, fmt.Errorf("cluster: resolvers: %w", err)
 	}
-	env := []string{
+	return []string{
 		"SYSTEM_NAMESPACE=" + ResolversNamespace,
 		"KUBERNETES_MIN_VERSION=v1.28.0",
 		"CONFIG_LOGGING_NAME=config-logging",
@@ -116,25 +151,7 @@ func (c *Cluster) StartResolvers(ctx context.Context, o ResolverOptions) error {
 		"TMPDIR=" + tmp,
 		"GIT_CONFIG_GLOBAL=" + gitconfigPath,
 		"GIT_CONFIG_NOSYSTEM=1",
-	}
-	if _, err := c.startDaemon("tekton-resolvers", env, bin, "-kubeconfig="+filepath.Join(c.Dir, "kubeconfig")); err != nil {
-		return fmt.Errorf("cluster: %w", err)
-	}
-	// The resolvers reconcile once they hold their leases (knative's leader election, one
-	// lease per reconciler and bucket): until then a ResolutionRequest would wait.
-	return c.waitFor(ctx, "the git and bundles resolvers to hold their leases", 2*time.Minute, func(ctx context.Context) (bool, error) {
-		leases, err := c.Client.CoordinationV1().Leases(ResolversNamespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, nil
-		}
-		held := map[string]bool{}
-		for _, l := range leases.Items {
-			if l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity != "" {
-				held[strings.ToLower(l.Name)] = true
-			}
-		}
-		return leaseHeld(held, "git") && leaseHeld(held, "bundle"), nil
-	})
+	}, nil
 }
 
 // leaseHeld says whether a held lease names the resolver.

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/release-to-prod/release-to-prod/pkg/build/imagebuild"
 )
 
 var serial atomic.Int64
@@ -15,7 +17,7 @@ var serial atomic.Int64
 // returns its address as pods see it (10.88.0.1:port): stand-ins the steps call (a Slack sink,
 // a release-service stand-in) run in the test process this way. Stop closes it.
 func (c *Cluster) Serve(handler http.Handler) (string, error) {
-	l, err := c.ns.listen(bridgeIP + ":0")
+	l, err := c.host.Listen(GatewayIP + ":0")
 	if err != nil {
 		return "", fmt.Errorf("cluster: serve: %w", err)
 	}
@@ -29,7 +31,7 @@ func (c *Cluster) Serve(handler http.Handler) (string, error) {
 // the test reaches what runs there (Serve's handlers, a process started with StartProcess)
 // without a packet on the host's network.
 func (c *Cluster) HTTPClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{DialContext: c.ns.dial}}
+	return &http.Client{Transport: &http.Transport{DialContext: c.host.Dial}}
 }
 
 // StartProcess runs a program inside the cluster's network namespace (Alertmanager, for one),
@@ -45,7 +47,7 @@ func (c *Cluster) StartProcess(name string, env []string, bin string, args ...st
 // it.
 func (c *Cluster) ServeTLS(handler http.Handler) (string, error) {
 	certPEM, keyPEM, err := c.pki.issue(100+serial.Add(1), "test service", nil, x509.ExtKeyUsageServerAuth,
-		[]net.IP{net.ParseIP(bridgeIP)}, nil)
+		[]net.IP{net.ParseIP(GatewayIP)}, nil)
 	if err != nil {
 		return "", fmt.Errorf("cluster: serve TLS: %w", err)
 	}
@@ -53,7 +55,7 @@ func (c *Cluster) ServeTLS(handler http.Handler) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cluster: serve TLS: %w", err)
 	}
-	l, err := c.ns.listen(bridgeIP + ":0")
+	l, err := c.host.Listen(GatewayIP + ":0")
 	if err != nil {
 		return "", fmt.Errorf("cluster: serve TLS: %w", err)
 	}
@@ -66,3 +68,13 @@ func (c *Cluster) ServeTLS(handler http.Handler) (string, error) {
 // CACert is the PEM certificate of the cluster's CA: it signs the API server's and ServeTLS's
 // certificates.
 func (c *Cluster) CACert() []byte { return append([]byte(nil), c.pki.caCert...) }
+
+// TrustedCAs is the CA bundle of a client of the cluster's stand-ins: the host's CA
+// certificates and the cluster's CA (CACert), as the step images trust them.
+func (c *Cluster) TrustedCAs() ([]byte, error) {
+	certs, err := imagebuild.ReadCACerts(hostCACerts)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(certs, '\n'), c.CACert()...), nil
+}

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -76,21 +78,10 @@ func (c *Cluster) ApplyFile(ctx context.Context, namespace, path string) error {
 // default and validate every run themselves. One difference with a tenant's cluster follows: an
 // invalid run is refused when it is reconciled, not when it is created.
 func (c *Cluster) installTekton(ctx context.Context, overrides map[string]string) error {
-	dir, err := tools.ModuleDir(ctx, "tekton", "github.com/tektoncd/pipeline")
+	files, err := tektonFiles(ctx)
 	if err != nil {
-		return fmt.Errorf("cluster: tekton: %w", err)
+		return err
 	}
-	files := []string{filepath.Join(dir, "config", "100-namespace", "100-namespace.yaml")}
-	crds, err := filepath.Glob(filepath.Join(dir, "config", "300-crds", "*.yaml"))
-	if err != nil || len(crds) == 0 {
-		return fmt.Errorf("cluster: tekton: no CRDs under %s/config/300-crds", dir)
-	}
-	configs, err := filepath.Glob(filepath.Join(dir, "config", "config-*.yaml"))
-	if err != nil || len(configs) == 0 {
-		return fmt.Errorf("cluster: tekton: no ConfigMaps under %s/config", dir)
-	}
-	files = append(append(files, crds...), configs...)
-
 	flags := map[string]string{}
 	for k, v := range TenantFeatureFlags {
 		flags[k] = v
@@ -114,7 +105,7 @@ func (c *Cluster) installTekton(ctx context.Context, overrides map[string]string
 				crdNames = append(crdNames, o.GetName())
 			case "ConfigMap":
 				if o.GetName() == "feature-flags" {
-					for _, k := range sortedKeys(flags) {
+					for _, k := range slices.Sorted(maps.Keys(flags)) {
 						if err := unstructured.SetNestedField(o.Object, flags[k], "data", k); err != nil {
 							return fmt.Errorf("cluster: tekton: feature-flags: %w", err)
 						}
@@ -127,8 +118,32 @@ func (c *Cluster) installTekton(ctx context.Context, overrides map[string]string
 		}
 	}
 	sort.Strings(crdNames)
+	return c.waitEstablished(ctx, crdNames)
+}
+
+// tektonFiles lists Tekton's namespace, CRDs and ConfigMaps in the module source, in the order
+// they are created.
+func tektonFiles(ctx context.Context) ([]string, error) {
+	dir, err := tools.ModuleDir(ctx, "tekton", "github.com/tektoncd/pipeline")
+	if err != nil {
+		return nil, fmt.Errorf("cluster: tekton: %w", err)
+	}
+	files := []string{filepath.Join(dir, "config", "100-namespace", "100-namespace.yaml")}
+	crds, err := filepath.Glob(filepath.Join(dir, "config", "300-crds", "*.yaml"))
+	if err != nil || len(crds) == 0 {
+		return nil, fmt.Errorf("cluster: tekton: no CRDs under %s/config/300-crds", dir)
+	}
+	configs, err := filepath.Glob(filepath.Join(dir, "config", "config-*.yaml"))
+	if err != nil || len(configs) == 0 {
+		return nil, fmt.Errorf("cluster: tekton: no ConfigMaps under %s/config", dir)
+	}
+	return append(append(files, crds...), configs...), nil
+}
+
+// waitEstablished waits until the API server serves every CRD named.
+func (c *Cluster) waitEstablished(ctx context.Context, crdNames []string) error {
 	crdGVR := gvrs["CustomResourceDefinition"]
-	return c.waitFor(ctx, "Tekton CRDs established", time.Minute, func(ctx context.Context) (bool, error) {
+	return c.WaitFor(ctx, "Tekton CRDs established", time.Minute, func(ctx context.Context) (bool, error) {
 		for _, n := range crdNames {
 			o, err := c.Dynamic.Resource(crdGVR).Get(ctx, n, metav1.GetOptions{})
 			if err != nil {

@@ -13,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/release-to-prod/release-to-prod/test/cluster"
+	"github.com/release-to-prod/release-to-prod/test/cluster/host"
+	"github.com/release-to-prod/release-to-prod/test/cluster/world"
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
@@ -29,7 +31,7 @@ func run(ctx context.Context, keep bool) (err error) {
 		return err
 	}
 	say("starting a single-node Kubernetes cluster in a network namespace of its own: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd, kubelet, Tekton controller")
-	if err := cluster.WaitForHost(ctx, os.Stdout); err != nil {
+	if err := host.WaitForHost(ctx, os.Stdout); err != nil {
 		return err
 	}
 	begin := time.Now() // after any wait for another run's cluster
@@ -51,7 +53,7 @@ func run(ctx context.Context, keep bool) (err error) {
 	}()
 
 	say("building the step images from this checkout (linux, the node's architecture) and pushing them to the cluster's registry, where the node pulls them as quay.io/release-to-prod/<step>:0.1.0")
-	w, err := c.NewReleaseWorld(ctx, root)
+	w, err := world.New(ctx, c, root)
 	if err != nil {
 		return err
 	}
@@ -103,7 +105,7 @@ func run(ctx context.Context, keep bool) (err error) {
 // expect checks how a run ended — the PipelineRun succeeded, report ran, the newest history
 // entry has status, one Release in the namespace, create-release ran or not as released says —
 // and shows the history entry and the Slack post.
-func expect(ctx context.Context, w *cluster.ReleaseWorld, tn *cluster.Tenant, r *cluster.Run, status string, released bool) error {
+func expect(ctx context.Context, w *world.ReleaseWorld, tn *world.Tenant, r *world.Run, status string, released bool) error {
 	var errs []error
 	if r.Cond.Status != corev1.ConditionTrue {
 		errs = append(errs, fmt.Errorf("PipelineRun %s ended %s: %s", r.PR.Name, r.Cond.Reason, r.Cond.Message))
@@ -177,7 +179,7 @@ func slackText(post string) []string {
 }
 
 // showFailedSteps prints the termination message of every step that did not exit 0.
-func showFailedSteps(r *cluster.Run) {
+func showFailedSteps(r *world.Run) {
 	for _, tr := range r.TaskRuns {
 		for _, s := range tr.Status.Steps {
 			if s.Terminated != nil && s.Terminated.ExitCode != 0 {

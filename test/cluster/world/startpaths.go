@@ -1,4 +1,4 @@
-package cluster
+package world
 
 import (
 	"context"
@@ -62,7 +62,7 @@ func (tn *Tenant) Await(ctx context.Context, name string, created time.Time, tim
 	before := len(tn.Posts())
 	var pr *pipelinev1.PipelineRun
 	seen := map[string]bool{}
-	err := tn.c.waitFor(ctx, "PipelineRun "+name+" done", timeout, func(ctx context.Context) (bool, error) {
+	err := tn.c.WaitFor(ctx, "PipelineRun "+name+" done", timeout, func(ctx context.Context) (bool, error) {
 		got, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil

@@ -1,4 +1,4 @@
-package cluster
+package world
 
 import (
 	"context"
@@ -6,30 +6,21 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
-	tektonclient "github.com/tektoncd/pipeline/pkg/client/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
 
-	"github.com/release-to-prod/release-to-prod/pkg/actions/history"
-	"github.com/release-to-prod/release-to-prod/pkg/build/imagebuild"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
-	"github.com/release-to-prod/release-to-prod/test/tenantsetup"
-	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
 // The Konflux world of a tenant, as test/sandbox seeds one.
@@ -43,35 +34,6 @@ var (
 	componentsGVR   = schema.GroupVersionResource{Group: "appstudio.redhat.com", Version: "v1alpha1", Resource: "components"}
 )
 
-// PushStepImages builds every step's image for the node's platform from the checkout at root
-// and pushes it as release-to-prod/<step>:0.1.0, which the node pulls as
-// quay.io/release-to-prod/<step>:0.1.0 (Options.Mirrors). The images trust the cluster's CA
-// besides the host's, as an organisation's images trust its private CA: the stand-ins the
-// steps call are served over HTTPS with certificates from it (ServeTLS).
-func (c *Cluster) PushStepImages(ctx context.Context, root string) error {
-	steps, err := imagebuild.Steps(root)
-	if err != nil {
-		return fmt.Errorf("step images: %w", err)
-	}
-	certs, err := imagebuild.ReadCACerts(hostCACerts)
-	if err != nil {
-		return fmt.Errorf("step images: %w", err)
-	}
-	certs = append(append(certs, '\n'), c.CACert()...)
-	b := &imagebuild.Builder{RepoRoot: root, CACerts: certs, Platforms: []v1.Platform{{OS: "linux", Architecture: runtime.GOARCH}},
-		Meta: imagebuild.Metadata{Version: "0.1.0", Created: imageEpoch}}
-	for _, s := range steps {
-		built, err := b.Build(ctx, s)
-		if err != nil {
-			return fmt.Errorf("step image %s: %w", s, err)
-		}
-		if _, err := c.Registry.PushIndex(ctx, "release-to-prod/"+s, "0.1.0", built.Index); err != nil {
-			return fmt.Errorf("step image %s: %w", s, err)
-		}
-	}
-	return nil
-}
-
 // ReadPipeline reads the generated release-to-prod Pipeline of the checkout at root.
 func ReadPipeline(root string) (*pipelinev1.Pipeline, error) {
 	path := filepath.Join(root, "pipelines", "release-to-prod", "0.1", "release-to-prod.yaml")
@@ -84,101 +46,6 @@ func ReadPipeline(root string) (*pipelinev1.Pipeline, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &p, nil
-}
-
-// Tenant is a restricted tenant namespace set up as a Konflux tenant admin does it (Konflux's
-// own roles, the README's set-up script run as the admin), a Slack sink over HTTPS whose URL is
-// the Secret release-to-prod-slack-webhook, and a Tekton client acting as that admin: on hosted Konflux only the
-// tenant admin may create PipelineRuns.
-type Tenant struct {
-	NS       string
-	SlackURL string // the webhook URL, as pods see it
-	Tekton   tektonclient.Interface
-	// AdminKubeconfig acts as the tenant admin: tkn-local reads the Secrets the Tasks mount
-	// with it, as the kubelet reads them with its own credentials.
-	AdminKubeconfig string
-	Variant         tenantsetup.Variant // Konflux's roles the tenant was set up with
-
-	c     *Cluster
-	mu    sync.Mutex
-	posts []string
-}
-
-// TenantAdminUser is the user the tenant admin acts as.
-const TenantAdminUser = "tenant-admin"
-
-// TenantVariant is the set of Konflux's roles a tenant gets unless told otherwise (NewTenantAs).
-// Self-hosted (upstream): its admin may create Roles, and the history ConfigMap is writable by
-// the report's ServiceAccount there. The release scenarios of TestPipelineOnNode run under the
-// hosted variant (no Role create, no ConfigMap write below admin).
-const TenantVariant = tenantsetup.Upstream
-
-// NewTenant creates namespace ns under restricted pod security and sets it up as a Konflux
-// tenant admin does: Konflux's own ClusterRoles of TenantVariant (read beside the checkout at
-// root), TenantAdminUser bound to the admin role by RoleBindings in ns as Konflux binds it, the
-// README's set-up script (config/tenant-setup.sh) run as that user, as written, and the
-// Slack webhook Secret created by that user under the name the Pipeline mounts by default. A step the admin may not perform fails here.
-func (c *Cluster) NewTenant(ctx context.Context, root, ns string) (*Tenant, error) {
-	return c.NewTenantAs(ctx, root, ns, TenantVariant)
-}
-
-// NewTenantAs is NewTenant with Konflux's roles of variant v: the README's set-up script runs
-// as written for that variant (hosted: the default; upstream: --self-hosted).
-func (c *Cluster) NewTenantAs(ctx context.Context, root, ns string, v tenantsetup.Variant) (*Tenant, error) {
-	if err := c.RestrictedNamespace(ctx, ns); err != nil {
-		return nil, err
-	}
-	cfg, err := c.TenantAdmin(ctx, root, ns, v)
-	if err != nil {
-		return nil, err
-	}
-	kubectl, err := tools.Path(ctx, tools.Kubectl, c.log)
-	if err != nil {
-		return nil, fmt.Errorf("tenant %s: %w", ns, err)
-	}
-	adminKubeconfig := filepath.Join(c.Dir, "kubeconfig-"+TenantAdminUser+"-"+ns)
-	if err := tenantsetup.ImpersonatingKubeconfig(filepath.Join(c.Dir, "kubeconfig"), adminKubeconfig, TenantAdminUser); err != nil {
-		return nil, fmt.Errorf("tenant %s: %w", ns, err)
-	}
-	// The API server is reachable from the cluster's network namespace only.
-	out, err := tenantsetup.RunScript(ctx, root, kubectl, adminKubeconfig, ns, v.SelfHosted(), "nsenter", "--net="+c.ns.path, "--")
-	if err != nil {
-		return nil, fmt.Errorf("tenant %s: %w", ns, err)
-	}
-	fmt.Fprint(c.log, out)
-	admin, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("tenant %s: %w", ns, err)
-	}
-	tn := &Tenant{NS: ns, Variant: v, c: c, AdminKubeconfig: adminKubeconfig}
-	sink, err := c.ServeTLS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		tn.mu.Lock()
-		tn.posts = append(tn.posts, string(b))
-		tn.mu.Unlock()
-		_, _ = w.Write([]byte("ok"))
-	}))
-	if err != nil {
-		return nil, err
-	}
-	tn.SlackURL = "https://" + sink + "/services/T000/B000/XXXX"
-	if _, err := admin.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "release-to-prod-slack-webhook"}, // slack_webhook_secret's default
-		StringData: map[string]string{"url": tn.SlackURL},
-	}, metav1.CreateOptions{}); err != nil {
-		return nil, fmt.Errorf("tenant %s: Slack webhook Secret: %w", ns, err)
-	}
-	if tn.Tekton, err = tektonclient.NewForConfig(cfg); err != nil {
-		return nil, fmt.Errorf("tenant %s: %w", ns, err)
-	}
-	return tn, nil
-}
-
-// Posts returns what the tenant's Slack sink has been sent so far.
-func (tn *Tenant) Posts() []string {
-	tn.mu.Lock()
-	defer tn.mu.Unlock()
-	return slices.Clone(tn.posts)
 }
 
 // Konflux is what SeedKonflux put in a tenant's namespace and the registry.
@@ -335,7 +202,7 @@ func (tn *Tenant) RunWith(ctx context.Context, spec *pipelinev1.PipelineSpec, pa
 	fmt.Fprintf(progress, "PipelineRun %s/%s created\n", tn.NS, pr.Name)
 	seen := map[string]bool{}
 	cancelled := false
-	err = tn.c.waitFor(ctx, "PipelineRun "+pr.Name+" done", timeout, func(ctx context.Context) (bool, error) {
+	err = tn.c.WaitFor(ctx, "PipelineRun "+pr.Name+" done", timeout, func(ctx context.Context) (bool, error) {
 		got, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Get(ctx, pr.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
@@ -376,18 +243,4 @@ func (tn *Tenant) RunWith(ctx context.Context, spec *pipelinev1.PipelineSpec, pa
 	}
 	fmt.Fprintf(progress, "PipelineRun %s: %s %s (%s)\n", pr.Name, r.Cond.Status, r.Cond.Reason, r.Wall.Round(time.Millisecond))
 	return r, nil
-}
-
-// History returns the tenant's release history: the ConfigMap's data and its entries, newest
-// first.
-func (tn *Tenant) History(ctx context.Context) (map[string]string, []history.Entry, error) {
-	cm, err := tn.c.Client.CoreV1().ConfigMaps(tn.NS).Get(ctx, "release-history", metav1.GetOptions{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("release history of %s: %w", tn.NS, err)
-	}
-	entries, err := history.Decode(cm.Data[history.Key])
-	if err != nil {
-		return cm.Data, nil, fmt.Errorf("release history of %s: %w", tn.NS, err)
-	}
-	return cm.Data, entries, nil
 }

@@ -1,4 +1,4 @@
-package cluster
+package host
 
 import (
 	"bufio"
@@ -308,9 +308,9 @@ func removeLogLinks(dir string) error {
 	return errors.Join(errs...)
 }
 
-// cgroupHierarchies lists the mount points of every cgroup hierarchy (v1 controllers and the
+// CgroupHierarchies lists the mount points of every cgroup hierarchy (v1 controllers and the
 // unified v2 tree).
-func cgroupHierarchies() ([]string, error) {
+func CgroupHierarchies() ([]string, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("reading mounts: %w", err)
@@ -334,7 +334,7 @@ func cgroupHierarchies() ([]string, error) {
 // that does not exist). A new cpuset cgroup starts with no CPUs and no memory nodes: it gets
 // its parent's.
 func createCgroups(name string) error {
-	hs, err := cgroupHierarchies()
+	hs, err := CgroupHierarchies()
 	if err != nil {
 		return err
 	}
@@ -358,7 +358,7 @@ func createCgroups(name string) error {
 
 // cgroupProcs returns the processes in the cgroup subtree name of every hierarchy.
 func cgroupProcs(name string) []int {
-	hs, _ := cgroupHierarchies()
+	hs, _ := CgroupHierarchies()
 	seen := map[int]bool{}
 	var pids []int
 	for _, h := range hs {
@@ -389,7 +389,7 @@ func removeCgroups(name string) error {
 	if name == "" || strings.Contains(name, "..") || strings.Trim(name, "/") == "" {
 		return fmt.Errorf("refusing to remove cgroup %q", name)
 	}
-	hs, err := cgroupHierarchies()
+	hs, err := CgroupHierarchies()
 	if err != nil {
 		return err
 	}

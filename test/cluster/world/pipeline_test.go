@@ -1,4 +1,4 @@
-package cluster
+package world
 
 import (
 	"cmp"
@@ -26,6 +26,7 @@ import (
 
 	"github.com/release-to-prod/release-to-prod/pkg/actions/history"
 	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
+	"github.com/release-to-prod/release-to-prod/test/cluster"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 	"github.com/release-to-prod/release-to-prod/test/stepexec"
 	"github.com/release-to-prod/release-to-prod/test/tenantsetup"
@@ -39,16 +40,13 @@ const (
 	unbuiltSHA = "89e6c98d92887913cadf06b2adb97f26cde4849b"
 )
 
-// alertmanagerURL is where pods reach the cluster's Alertmanager (StartAlertmanager).
-const alertmanagerURL = "http://" + bridgeIP + ":" + alertmanagerPort
-
 // pipelineWorld is what every scenario shares: the cluster and its ReleaseWorld (CRDs, step
 // images, the generated Pipeline, the Quay and release-service stand-ins), and tkn-local with
 // the step binaries.
 type pipelineWorld struct {
 	*ReleaseWorld
-	am    *Alertmanager
-	c     *Cluster
+	am    *cluster.Alertmanager
+	c     *cluster.Cluster
 	root  string
 	local LocalRunner
 }
@@ -92,14 +90,14 @@ type scenario struct {
 // server, registry and stand-ins, and must end the same: outcome, skipped tasks, each task's
 // status, results and steps, the history entry and the Slack post.
 func TestPipelineOnNode(t *testing.T) {
-	// New skips under -short, and fails (never skips) when the cluster cannot start.
-	w := &pipelineWorld{c: New(t, Options{Mirrors: []string{"quay.io"}})}
+	// cluster.New skips under -short, and fails (never skips) when the cluster cannot start.
+	w := &pipelineWorld{c: cluster.New(t, cluster.Options{Mirrors: []string{"quay.io"}})}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	var err error
 	w.root, err = tools.Root()
 	require.NoError(t, err)
-	w.ReleaseWorld, err = w.c.NewReleaseWorld(ctx, w.root)
+	w.ReleaseWorld, err = New(ctx, w.c, w.root)
 	require.NoError(t, err)
 	t.Cleanup(w.Stop)
 	t.Logf("step images built (linux/%s) and pushed: %s", runtime.GOARCH, w.ImagesPushed.Round(time.Millisecond))
@@ -178,7 +176,7 @@ func TestPipelineOnNode(t *testing.T) {
 			}},
 		{name: "a production alert fires", ns: "alert", konflux: passing, scan: CleanScan(),
 			// A real Alertmanager in the cluster's namespace, asked over plain HTTP (no token).
-			params: []string{"skip_alerts", "false", "alertmanager_url", alertmanagerURL, "alert_matchers", `environment="production",case="alert"`},
+			params: []string{"skip_alerts", "false", "alertmanager_url", w.am.URL, "alert_matchers", `environment="production",case="alert"`},
 			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, releases int) {
 				checkStopped(t, r, h, "Blocked", "AutomationAnalyticsAPIErrorBudgetBurn")
 				assert.Zero(t, releases, "no Release")
@@ -199,8 +197,8 @@ func TestPipelineOnNode(t *testing.T) {
 			// preflight's results must still fit in its termination messages.
 			scan: sandbox.QuayScanned(sandbox.QuayFeature{Name: "openssl", Version: "3.0.7-1.el9",
 				Vulnerabilities: []sandbox.QuayVulnerability{{Name: "CVE-2024-0001", Severity: "Critical", FixedBy: "3.0.7-2.el9"}}}),
-			params: []string{"skip_alerts", "false", "alertmanager_url", "https://" + bridgeIP + ":1",
-				"skip_app_interface", "false", "repository", RegistryHost + "/nowhere/$NS"},
+			params: []string{"skip_alerts", "false", "alertmanager_url", "https://" + cluster.GatewayIP + ":1",
+				"skip_app_interface", "false", "repository", cluster.RegistryHost + "/nowhere/$NS"},
 			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, releases int) {
 				assert.Equal(t, corev1.ConditionFalse, r.Cond.Status, "the run must fail")
 				assert.Zero(t, releases, "no Release")
@@ -234,7 +232,7 @@ func TestPipelineOnNode(t *testing.T) {
 			// Named by its param and mounted by the Task as an optional volume: the pod starts
 			// and the step says what is missing, where a workspace bound to it would leave the
 			// pod in ContainerCreating until the run's timeout.
-			params: []string{"skip_alerts", "false", "alertmanager_url", alertmanagerURL, "alert_matchers", `environment="production",case="none"`,
+			params: []string{"skip_alerts", "false", "alertmanager_url", w.am.URL, "alert_matchers", `environment="production",case="none"`,
 				"monitoring_token_secret", "team-monitoring-token"},
 			check: func(t *testing.T, _ *pipelineWorld, _ int, r *Run, h []history.Entry, releases int) {
 				assert.Less(t, r.Wall, time.Minute, "a missing Secret ends the run within a minute")
@@ -282,7 +280,7 @@ func (w *pipelineWorld) runScenario(ctx context.Context, t *testing.T, sc scenar
 	}
 	roles := cmp.Or(sc.roles, TenantVariant)
 	seed := func(ns string) *Tenant {
-		tn, err := w.c.NewTenantAs(ctx, w.root, ns, roles)
+		tn, err := NewTenantAs(ctx, w.c, w.root, ns, roles)
 		require.NoError(t, err)
 		if sc.unbound {
 			for _, rb := range []string{"release-to-prod", "release-to-prod-releaser"} {
@@ -584,9 +582,9 @@ type nodeTenant struct{ *Tenant }
 // run creates a PipelineRun of spec with params as the tenant, waits for it to end, logs its
 // TaskRuns and wall time, and checks what every run must do: no unsubstituted Tekton reference
 // in a Slack post.
-func (tn *nodeTenant) run(ctx context.Context, t *testing.T, c *Cluster, spec *pipelinev1.PipelineSpec, params map[string]string, opts RunOptions) *Run {
+func (tn *nodeTenant) run(ctx context.Context, t *testing.T, c *cluster.Cluster, spec *pipelinev1.PipelineSpec, params map[string]string, opts RunOptions) *Run {
 	t.Helper()
-	r, err := tn.RunWith(ctx, spec, params, opts, 10*time.Minute, testLog{t})
+	r, err := tn.RunWith(ctx, spec, params, opts, 10*time.Minute, cluster.TestLog(t))
 	if r != nil {
 		for _, tr := range r.TaskRuns {
 			logTaskRun(ctx, t, c, tn.NS, &tr)
@@ -605,13 +603,13 @@ func (tn *nodeTenant) run(ctx context.Context, t *testing.T, c *Cluster, spec *p
 
 // logTaskRun logs a TaskRun's outcome, its pod's termination-message budget, and the log of
 // every step that did not exit 0 and of every step of report.
-func logTaskRun(ctx context.Context, t *testing.T, c *Cluster, ns string, tr *pipelinev1.TaskRun) {
+func logTaskRun(ctx context.Context, t *testing.T, c *cluster.Cluster, ns string, tr *pipelinev1.TaskRun) {
 	if cond := tr.Status.GetCondition(apis.ConditionSucceeded); cond != nil {
 		t.Logf("TaskRun %s: %s %s: %s", tr.Name, cond.Status, cond.Reason, truncate(cond.Message, 400))
 	}
 	if pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, tr.Status.PodName, metav1.GetOptions{}); err == nil {
 		n := len(pod.Spec.Containers) + len(pod.Spec.InitContainers)
-		t.Logf("  pod %s: %d containers: the kubelet keeps %d bytes of each termination message", pod.Name, n, podTerminationMessageCap/n)
+		t.Logf("  pod %s: %d containers: the kubelet keeps %d bytes of each termination message", pod.Name, n, cluster.PodTerminationMessageCap/n)
 	}
 	for _, s := range tr.Status.Steps {
 		if s.Terminated == nil {

@@ -1,4 +1,10 @@
-package cluster
+// Package world is the release on a test cluster: what a release runs against outside the
+// tenant's namespace (the project's CRDs, the step images, the generated Pipeline, the Quay and
+// release-service stand-ins: ReleaseWorld), tenant namespaces set up as a Konflux tenant admin
+// does it (Tenant), their seeded Konflux objects, and the release's PipelineRuns — on the node
+// (Tenant.Run, Tenant.Await: the PaC, bundle and tkn starts) and through tkn-local
+// (Tenant.RunLocal). The demo, the benchmark and the node tests set it up alike.
+package world
 
 import (
 	"context"
@@ -13,6 +19,7 @@ import (
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/release-to-prod/release-to-prod/test/cluster"
 	"github.com/release-to-prod/release-to-prod/test/sandbox"
 )
 
@@ -27,13 +34,13 @@ type ReleaseWorld struct {
 	// ImagesPushed is how long building and pushing the step images took.
 	ImagesPushed time.Duration
 
-	c    *Cluster
+	c    *cluster.Cluster
 	root string
 	rs   *sandbox.ReleaseService
 }
 
-// NewReleaseWorld sets up the world of the checkout at root on c. Stop stops the stand-ins.
-func (c *Cluster) NewReleaseWorld(ctx context.Context, root string) (*ReleaseWorld, error) {
+// New sets up the world of the checkout at root on c. Stop stops the stand-ins.
+func New(ctx context.Context, c *cluster.Cluster, root string) (*ReleaseWorld, error) {
 	if err := c.InstallCRDs(filepath.Join(root, "test", "crds")); err != nil {
 		return nil, err
 	}
@@ -44,7 +51,7 @@ func (c *Cluster) NewReleaseWorld(ctx context.Context, root string) (*ReleaseWor
 		if err := c.InstallCRDs(dir); err != nil {
 			return nil, fmt.Errorf("upstream CRDs (%s): %w", sandbox.UpstreamCRDsEnv, err)
 		}
-		fmt.Fprintf(c.log, "cluster: upstream Konflux CRDs installed from %s\n", dir)
+		fmt.Fprintf(c.Log(), "cluster: upstream Konflux CRDs installed from %s\n", dir)
 	}
 	start := time.Now()
 	if err := c.PushStepImages(ctx, root); err != nil {
@@ -71,7 +78,7 @@ func (w *ReleaseWorld) Stop() { w.rs.Stop() }
 // (SeedKonflux: tests passed, the ReleasePlan matched and active) and a clean Quay scan of the
 // commit's image.
 func (w *ReleaseWorld) SeedTenant(ctx context.Context, ns, sha string) (*Tenant, *Konflux, error) {
-	tn, err := w.c.NewTenant(ctx, w.root, ns)
+	tn, err := NewTenant(ctx, w.c, w.root, ns)
 	if err != nil {
 		return nil, nil, err
 	}

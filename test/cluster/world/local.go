@@ -1,4 +1,4 @@
-package cluster
+package world
 
 import (
 	"bytes"
@@ -23,8 +23,8 @@ import (
 	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
 
-	"github.com/release-to-prod/release-to-prod/pkg/build/imagebuild"
 	"github.com/release-to-prod/release-to-prod/pkg/localrun/runner"
+	"github.com/release-to-prod/release-to-prod/test/cluster"
 )
 
 // LocalRunner says how to run the Pipeline through tkn-local.
@@ -60,58 +60,13 @@ func (r *LocalRun) Cond() *apis.Condition {
 // trust them (the host's CA bundle and the cluster's CA); the Secrets the Tasks mount (the Slack
 // webhook's) it reads as the tenant admin. Its files stay in workDir.
 func (tn *Tenant) RunLocal(ctx context.Context, lr LocalRunner, p *pipelinev1.Pipeline, params map[string]string, workDir string) (*LocalRun, error) {
-	c := tn.c
-	if err := os.MkdirAll(workDir, 0o700); err != nil {
-		return nil, fmt.Errorf("tkn-local: %w", err)
-	}
-	pipelineFile := filepath.Join(workDir, "pipeline.yaml")
-	b, err := yaml.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("tkn-local: pipeline: %w", err)
-	}
-	if err := os.WriteFile(pipelineFile, b, 0o600); err != nil {
-		return nil, fmt.Errorf("tkn-local: %w", err)
-	}
-	// tkn-local runs every step with one kubeconfig: it does not model the per-task
-	// ServiceAccounts of the node's runs, so it gets a ServiceAccount holding the rights of
-	// both (the Roles of config/rbac/self-hosted, bound to it here).
-	sa, err := tn.localServiceAccount(ctx)
+	files, err := tn.writeLocalFiles(ctx, p, workDir)
 	if err != nil {
 		return nil, err
 	}
-	tok, err := c.Client.CoreV1().ServiceAccounts(tn.NS).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("tkn-local: token of ServiceAccount %s: %w", sa, err)
-	}
-	caFile := filepath.Join(workDir, "ca.crt")
-	hostCAs, err := imagebuild.ReadCACerts(hostCACerts)
-	if err != nil {
-		return nil, fmt.Errorf("tkn-local: %w", err)
-	}
-	if err := os.WriteFile(caFile, append(append(hostCAs, '\n'), c.CACert()...), 0o600); err != nil {
-		return nil, fmt.Errorf("tkn-local: %w", err)
-	}
-	kubeconfig := filepath.Join(workDir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: node
-  cluster: {server: "https://%s:443", certificate-authority: %q}
-users:
-- name: tkn-local
-  user: {token: %q}
-contexts:
-- name: node
-  context: {cluster: node, user: tkn-local, namespace: %q}
-current-context: node
-`, APIServiceIP, caFile, tok.Status.Token, tn.NS)), 0o600); err != nil {
-		return nil, fmt.Errorf("tkn-local: %w", err)
-	}
 	runDir := filepath.Join(workDir, "run")
-	args := []string{"--net=" + c.ns.path, "--", lr.TknLocal, "pipeline", "start", "-f", pipelineFile,
-		"--repo", lr.Root, "--bin", lr.BinDir, "--kubeconfig", kubeconfig, "--workdir", runDir,
+	args := []string{"--net=" + tn.c.NetnsPath(), "--", lr.TknLocal, "pipeline", "start", "-f", files.pipeline,
+		"--repo", lr.Root, "--bin", lr.BinDir, "--kubeconfig", files.kubeconfig, "--workdir", runDir,
 		// The name the node's runs get (generateName release-to-prod-): texts that quote it
 		// are cut at the same places.
 		"--prefix-name", "release-to-prod",
@@ -123,7 +78,7 @@ current-context: node
 	}
 	before := len(tn.Posts())
 	cmd := exec.CommandContext(ctx, "nsenter", args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + workDir, "SSL_CERT_FILE=" + caFile}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + workDir, "SSL_CERT_FILE=" + files.ca}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
@@ -138,21 +93,92 @@ current-context: node
 	default:
 		return r, fmt.Errorf("tkn-local: %w", runErr)
 	}
-	if r.PipelineRun, err = readObject[pipelinev1.PipelineRun](filepath.Join(runDir, runner.PipelineRunFile)); err != nil {
-		return r, fmt.Errorf("tkn-local (exit %d): %w", r.ExitCode, err)
+	return r, r.readRun()
+}
+
+// localFiles are what RunLocal hands tkn-local: the Pipeline, the CA bundle the steps trust,
+// and the kubeconfig of the ServiceAccount it runs as.
+type localFiles struct{ pipeline, ca, kubeconfig string }
+
+// writeLocalFiles writes RunLocal's files in workDir.
+func (tn *Tenant) writeLocalFiles(ctx context.Context, p *pipelinev1.Pipeline, workDir string) (localFiles, error) {
+	files := localFiles{pipeline: filepath.Join(workDir, "pipeline.yaml"), ca: filepath.Join(workDir, "ca.crt"),
+		kubeconfig: filepath.Join(workDir, "kubeconfig")}
+	if err := os.MkdirAll(workDir, 0o700); err != nil {
+		return files, fmt.Errorf("tkn-local: %w", err)
 	}
-	files, err := filepath.Glob(filepath.Join(runDir, runner.TaskRunsDir, "*.json"))
+	b, err := yaml.Marshal(p)
 	if err != nil {
-		return r, fmt.Errorf("tkn-local: %w", err)
+		return files, fmt.Errorf("tkn-local: pipeline: %w", err)
+	}
+	if err := os.WriteFile(files.pipeline, b, 0o600); err != nil {
+		return files, fmt.Errorf("tkn-local: %w", err)
+	}
+	token, err := tn.localToken(ctx)
+	if err != nil {
+		return files, err
+	}
+	cas, err := tn.c.TrustedCAs()
+	if err != nil {
+		return files, fmt.Errorf("tkn-local: %w", err)
+	}
+	if err := os.WriteFile(files.ca, cas, 0o600); err != nil {
+		return files, fmt.Errorf("tkn-local: %w", err)
+	}
+	if err := os.WriteFile(files.kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: node
+  cluster: {server: "https://%s:443", certificate-authority: %q}
+users:
+- name: tkn-local
+  user: {token: %q}
+contexts:
+- name: node
+  context: {cluster: node, user: tkn-local, namespace: %q}
+current-context: node
+`, cluster.APIServiceIP, files.ca, token, tn.NS)), 0o600); err != nil {
+		return files, fmt.Errorf("tkn-local: %w", err)
+	}
+	return files, nil
+}
+
+// localToken returns a token of the ServiceAccount tkn-local runs as. tkn-local runs every step
+// with one kubeconfig: it does not model the per-task ServiceAccounts of the node's runs, so it
+// gets a ServiceAccount holding the rights of both (the Roles of config/rbac/self-hosted, bound
+// to it here).
+func (tn *Tenant) localToken(ctx context.Context) (string, error) {
+	sa, err := tn.localServiceAccount(ctx)
+	if err != nil {
+		return "", err
+	}
+	tok, err := tn.c.Client.CoreV1().ServiceAccounts(tn.NS).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("tkn-local: token of ServiceAccount %s: %w", sa, err)
+	}
+	return tok.Status.Token, nil
+}
+
+// readRun reads what tkn-local wrote in the run's folder: the PipelineRun and its TaskRuns.
+func (r *LocalRun) readRun() error {
+	var err error
+	if r.PipelineRun, err = readObject[pipelinev1.PipelineRun](filepath.Join(r.WorkDir, runner.PipelineRunFile)); err != nil {
+		return fmt.Errorf("tkn-local (exit %d): %w", r.ExitCode, err)
+	}
+	files, err := filepath.Glob(filepath.Join(r.WorkDir, runner.TaskRunsDir, "*.json"))
+	if err != nil {
+		return fmt.Errorf("tkn-local: %w", err)
 	}
 	for _, f := range files {
 		tr, err := readObject[pipelinev1.TaskRun](f)
 		if err != nil {
-			return r, fmt.Errorf("tkn-local: %w", err)
+			return fmt.Errorf("tkn-local: %w", err)
 		}
 		r.TaskRuns = append(r.TaskRuns, *tr)
 	}
-	return r, nil
+	return nil
 }
 
 func readObject[T any](path string) (*T, error) {

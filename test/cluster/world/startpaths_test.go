@@ -1,4 +1,4 @@
-package cluster
+package world
 
 import (
 	"archive/tar"
@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -36,6 +35,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/release-to-prod/release-to-prod/pkg/build/tekton"
+	"github.com/release-to-prod/release-to-prod/test/cluster"
 	"github.com/release-to-prod/release-to-prod/test/tools"
 )
 
@@ -55,12 +55,12 @@ import (
 //
 // Each release path must end with one Release; the wall time of each is logged at the end.
 func TestStartPathsOnNode(t *testing.T) {
-	c := New(t, Options{Mirrors: []string{"quay.io"}})
+	c := cluster.New(t, cluster.Options{Mirrors: []string{"quay.io"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	root, err := tools.Root()
 	require.NoError(t, err)
-	w, err := c.NewReleaseWorld(ctx, root)
+	w, err := New(ctx, c, root)
 	require.NoError(t, err)
 	t.Cleanup(w.Stop)
 
@@ -81,7 +81,7 @@ func TestStartPathsOnNode(t *testing.T) {
 	began := time.Now()
 	gs, err := c.ServeGit(ctx, root, strings.TrimSuffix(strings.Trim(repoURL.Path, "/"), ".git"), refParams["revision"], token)
 	require.NoError(t, err)
-	require.NoError(t, c.StartResolvers(ctx, ResolverOptions{GitURLRewrites: map[string]string{repoURL.Scheme + "://" + repoURL.Host + "/": gs.Base}}))
+	require.NoError(t, c.StartResolvers(ctx, cluster.ResolverOptions{GitURLRewrites: map[string]string{repoURL.Scheme + "://" + repoURL.Host + "/": gs.Base}}))
 	t.Logf("git server %s serves this checkout (%s tagged %s); resolvers ready: %s", gs.URL, gs.Commit, refParams["revision"], time.Since(began).Round(time.Millisecond))
 
 	admin, err := tektonclient.NewForConfig(c.Config)
@@ -143,7 +143,7 @@ func TestStartPathsOnNode(t *testing.T) {
 		created := time.Now()
 		got, err := admin.TektonV1().PipelineRuns(tn.NS).Create(ctx, pr, metav1.CreateOptions{})
 		require.NoError(t, err, "creating the PaC run as the PaC controller")
-		r, err := tn.Await(ctx, got.Name, created, 10*time.Minute, testLog{t})
+		r, err := tn.Await(ctx, got.Name, created, 10*time.Minute, cluster.TestLog(t))
 		logRun(ctx, t, c, tn, r)
 		require.NoError(t, err)
 		return r
@@ -174,7 +174,7 @@ func TestStartPathsOnNode(t *testing.T) {
 	})
 
 	t.Run("on merge: without PaC's token the Pipeline cannot be fetched", func(t *testing.T) {
-		tn, err := c.NewTenant(ctx, root, "start-pac-token")
+		tn, err := NewTenant(ctx, c, root, "start-pac-token")
 		require.NoError(t, err)
 		got, err := admin.TektonV1().PipelineRuns(tn.NS).Create(ctx, pacRun(t, tn, "not-the-token", nodeParams(tn)), metav1.CreateOptions{})
 		require.NoError(t, err)
@@ -183,7 +183,7 @@ func TestStartPathsOnNode(t *testing.T) {
 		// which a failure has not: "error marking resolutionrequest … as failed"), so the run
 		// waits in ResolvingPipelineRef, with no TaskRun, until its own timeout.
 		resolverLog := filepath.Join(c.Dir, "logs", "tekton-resolvers.log")
-		require.NoError(t, c.waitFor(ctx, "the git resolver to refuse the clone", 2*time.Minute, func(ctx context.Context) (bool, error) {
+		require.NoError(t, c.WaitFor(ctx, "the git resolver to refuse the clone", 2*time.Minute, func(ctx context.Context) (bool, error) {
 			b, err := os.ReadFile(resolverLog)
 			return err == nil && bytes.Contains(b, []byte(tn.NS+"/")) && bytes.Contains(b, []byte("clone error: authentication required")), nil
 		}))
@@ -228,9 +228,9 @@ func TestStartPathsOnNode(t *testing.T) {
 	// its registry is.
 	bundles := map[string]string{} // repository → reference by digest
 	t.Run("make bundles pushes the bundles with step images pinned by digest", func(t *testing.T) {
-		registry := RegistryHost + "/release-to-prod"
+		registry := cluster.RegistryHost + "/release-to-prod"
 		start := time.Now()
-		cmd := exec.CommandContext(ctx, "nsenter", "--net="+c.ns.path, "--", "make", "--no-print-directory", "bundles", "REGISTRY="+registry)
+		cmd := exec.CommandContext(ctx, "nsenter", "--net="+c.NetnsPath(), "--", "make", "--no-print-directory", "bundles", "REGISTRY="+registry)
 		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		t.Logf("make bundles REGISTRY=%s (%s):\n%s", registry, time.Since(start).Round(time.Millisecond), out)
@@ -314,7 +314,7 @@ func TestStartPathsOnNode(t *testing.T) {
 	})
 
 	t.Run("by hand: the README's tkn pipeline start", func(t *testing.T) {
-		tkn, err := tools.Path(ctx, tools.Tkn, testLog{t})
+		tkn, err := tools.Path(ctx, tools.Tkn, cluster.TestLog(t))
 		require.NoError(t, err)
 		readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 		require.NoError(t, err)
@@ -344,7 +344,7 @@ func TestStartPathsOnNode(t *testing.T) {
 		amURL, err := url.Parse(am.URL)
 		require.NoError(t, err)
 		proxy := httputil.NewSingleHostReverseProxy(amURL)
-		proxy.Transport = &http.Transport{DialContext: c.ns.dial}
+		proxy.Transport = c.HTTPClient().Transport // its connections start in the cluster's network namespace
 		amAddr, err := c.ServeTLS(proxy)
 		require.NoError(t, err)
 
@@ -355,7 +355,7 @@ func TestStartPathsOnNode(t *testing.T) {
 		// quay.io's API is the default the README leaves out; the node's is the stand-in.
 		args = append(args, "-p", "quay_api_url="+w.QuayURL)
 		kubeconfig := tenantKubeconfig(t, c)
-		cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + c.ns.path, "--", tkn}, args[1:]...)...)
+		cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + c.NetnsPath(), "--", tkn}, args[1:]...)...)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "HOME="+t.TempDir())
 		start := time.Now()
@@ -365,7 +365,7 @@ func TestStartPathsOnNode(t *testing.T) {
 		require.NoError(t, err)
 		m := regexp.MustCompile(`PipelineRun started: (\S+)`).FindStringSubmatch(string(out))
 		require.NotNil(t, m, "tkn names the run it started")
-		r, err := tn.Await(ctx, m[1], start, 10*time.Minute, testLog{t})
+		r, err := tn.Await(ctx, m[1], start, 10*time.Minute, cluster.TestLog(t))
 		logRun(ctx, t, c, tn, r)
 		require.NoError(t, err)
 		r.Posts = tn.Posts() // sent while tkn followed the run, before Await: the namespace's only run
@@ -393,7 +393,7 @@ func checkReleased(ctx context.Context, t *testing.T, w *ReleaseWorld, tn *Tenan
 
 // tenantRun creates a PipelineRun as the tenant user — of ref or of spec — with params and
 // ServiceAccount release-to-prod, and follows it.
-func tenantRun(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant, ref *pipelinev1.PipelineRef, spec *pipelinev1.PipelineSpec, params map[string]string) *Run {
+func tenantRun(ctx context.Context, t *testing.T, c *cluster.Cluster, tn *Tenant, ref *pipelinev1.PipelineRef, spec *pipelinev1.PipelineSpec, params map[string]string) *Run {
 	t.Helper()
 	var ps pipelinev1.Params
 	for _, n := range slices.Sorted(maps.Keys(params)) {
@@ -412,14 +412,14 @@ func tenantRun(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant, ref *p
 	created := time.Now()
 	got, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Create(ctx, pr, metav1.CreateOptions{})
 	require.NoError(t, err, "creating the run as the tenant")
-	r, err := tn.Await(ctx, got.Name, created, 10*time.Minute, testLog{t})
+	r, err := tn.Await(ctx, got.Name, created, 10*time.Minute, cluster.TestLog(t))
 	logRun(ctx, t, c, tn, r)
 	require.NoError(t, err)
 	return r
 }
 
 // logRun logs a run's outcome and its TaskRuns (logTaskRun).
-func logRun(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant, r *Run) {
+func logRun(ctx context.Context, t *testing.T, c *cluster.Cluster, tn *Tenant, r *Run) {
 	t.Helper()
 	if r == nil {
 		return
@@ -438,7 +438,7 @@ func logRun(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant, r *Run) {
 // defaultSecrets creates the Secrets the Pipeline mounts under their default names, as the PaC
 // run's comments and the README ask a team to: pull credentials (none needed here), a
 // monitoring token, the Slack webhook (the tenant's sink).
-func defaultSecrets(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant) {
+func defaultSecrets(ctx context.Context, t *testing.T, c *cluster.Cluster, tn *Tenant) {
 	t.Helper()
 	for _, name := range []string{"release-to-prod-registry", "release-to-prod-monitoring-token", "release-to-prod-slack-webhook"} {
 		createSecret(ctx, t, c, tn, name)
@@ -446,7 +446,7 @@ func defaultSecrets(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant) {
 }
 
 // createSecret creates default-named Secret name, unless it exists.
-func createSecret(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant, name string) {
+func createSecret(ctx context.Context, t *testing.T, c *cluster.Cluster, tn *Tenant, name string) {
 	t.Helper()
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	switch name {
@@ -468,7 +468,7 @@ func createSecret(ctx context.Context, t *testing.T, c *Cluster, tn *Tenant, nam
 // appInterfaceClaim creates claim in namespace, bound to a volume on the node holding the
 // app-interface fixture (its production target deploys releaseSHA): a team's claim with a
 // checkout its own job keeps fresh.
-func appInterfaceClaim(ctx context.Context, t *testing.T, c *Cluster, root, namespace, claim string) {
+func appInterfaceClaim(ctx context.Context, t *testing.T, c *cluster.Cluster, root, namespace, claim string) {
 	t.Helper()
 	dir := filepath.Join(c.Dir, "volumes", namespace+"-"+claim)
 	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join(root, "pkg", "gates", "appinterface", "testdata", "app-interface"))))
@@ -509,7 +509,7 @@ func appInterfaceClaim(ctx context.Context, t *testing.T, c *Cluster, root, name
 	}
 	_, err = c.Client.CoreV1().PersistentVolumeClaims(namespace).Create(ctx, pvc, metav1.CreateOptions{})
 	require.NoError(t, err)
-	require.NoError(t, c.waitFor(ctx, "claim "+claim+" bound", time.Minute, func(ctx context.Context) (bool, error) {
+	require.NoError(t, c.WaitFor(ctx, "claim "+claim+" bound", time.Minute, func(ctx context.Context) (bool, error) {
 		got, err := c.Client.CoreV1().PersistentVolumeClaims(namespace).Get(ctx, claim, metav1.GetOptions{})
 		return err == nil && got.Status.Phase == corev1.ClaimBound, nil
 	}))
@@ -518,7 +518,7 @@ func appInterfaceClaim(ctx context.Context, t *testing.T, c *Cluster, root, name
 // tenantKubeconfig writes a kubeconfig that acts as the tenant admin (the cluster admin's
 // certificate, impersonating TenantAdminUser, bound to Konflux's admin role by NewTenant): on
 // hosted Konflux only a tenant admin may create PipelineRuns. What tkn runs with.
-func tenantKubeconfig(t *testing.T, c *Cluster) string {
+func tenantKubeconfig(t *testing.T, c *cluster.Cluster) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(c.Dir, "kubeconfig"))
 	require.NoError(t, err)
@@ -592,7 +592,7 @@ func imageResults(t *testing.T, root string) (image, digest string) {
 }
 
 // bundleYAML returns the YAML of every layer of a bundle in the cluster's registry.
-func bundleYAML(ctx context.Context, t *testing.T, c *Cluster, ref string) []byte {
+func bundleYAML(ctx context.Context, t *testing.T, c *cluster.Cluster, ref string) []byte {
 	t.Helper()
 	r, err := name.ParseReference(ref, name.Insecure)
 	require.NoError(t, err)
