@@ -21,7 +21,7 @@ import (
 
 // TestPaCPlaceholdersStopAtCheckInput: the PaC run as shipped, its PaC variables filled in, stops
 // at check-input — the Pipeline's first step — with a message and an INVALID_PARAMS result that
-// name every placeholder; with them set it passes. (test/cluster runs it on the node.)
+// name every placeholder; with them set it passes. (test/cluster/world runs it on the node.)
 func TestPaCPlaceholdersStopAtCheckInput(t *testing.T) {
 	files, err := tekton.PaCRunFiles(root)
 	require.NoError(t, err)

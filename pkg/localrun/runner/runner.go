@@ -18,7 +18,7 @@
 // the peak-rss launcher sits beside the step binaries (make build puts it there): over it, the
 // step is killed and reported OOMKilled, as on a node. A termination message over the kubelet's
 // share fails the TaskRun here, where a node's Tekton silently drops the step's results.
-// test/cluster's TestPipelineOnNode holds the rest to what a node does.
+// test/cluster/world's TestPipelineOnNode holds the rest to what a node does.
 package runner
 
 import (
