@@ -23,7 +23,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
+
+	"github.com/release-to-prod/release-to-prod/test/filelock"
 )
 
 // Tool is one binary built from a tools module.
@@ -189,7 +190,7 @@ func Path(ctx context.Context, t Tool, log io.Writer) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("creating tool cache: %w", err)
 	}
-	unlock, err := lock(filepath.Join(dir, ".lock"))
+	unlock, err := filelock.Lock(filepath.Join(dir, ".lock"), nil)
 	if err != nil {
 		return "", err
 	}
@@ -242,21 +243,6 @@ func cacheKey(modDir, ldflags string) (string, error) {
 		return "", fmt.Errorf("hashing tools module %s: %w", modDir, err)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12], nil
-}
-
-func lock(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("locking tool cache: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking tool cache: %w", err)
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
 }
 
 // Select returns the tools named (by binary name), in the order given; no names selects All.

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/release-to-prod/release-to-prod/test/filelock"
 )
 
 // The two host-wide locks, files under BaseDir. The host lock is held by a running cluster
@@ -22,36 +24,27 @@ const (
 	testsLock = ".tests.lock"
 )
 
-// openLock opens the file of a host-wide lock.
-func openLock(name string) (*os.File, string, error) {
+// lockPath is the file of a host-wide lock, its folder made.
+func lockPath(name string) (string, error) {
 	if err := os.MkdirAll(BaseDir, 0o755); err != nil {
-		return nil, "", fmt.Errorf("cluster: %w", err)
+		return "", fmt.Errorf("cluster: %w", err)
 	}
-	path := filepath.Join(BaseDir, name)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, "", fmt.Errorf("cluster: lock: %w", err)
-	}
-	return f, path, nil
+	return filepath.Join(BaseDir, name), nil
 }
 
 // lock takes a host-wide lock, saying on log what it waits for when another process holds it.
 func lock(name, holder string, log io.Writer) (func(), error) {
-	f, path, err := openLock(name)
+	path, err := lockPath(name)
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	unlock, err := filelock.Lock(path, func() {
 		fmt.Fprintf(log, "cluster: %s on this host; waiting for it to stop (%s)\n", holder, path)
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("cluster: lock: %w", err)
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return unlock, nil
 }
 
 // lockHost takes the host-wide lock of test clusters, waiting for another run to stop.
@@ -70,9 +63,13 @@ func LockTests(log io.Writer) (func(), error) {
 // cluster, which Start would otherwise wait for inside its first phase, unable to be
 // interrupted. It does not keep the lock: Start takes it.
 func WaitForHost(ctx context.Context, log io.Writer) error {
-	f, path, err := openLock(hostLock)
+	path, err := lockPath(hostLock)
 	if err != nil {
 		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("cluster: lock: %w", err)
 	}
 	defer f.Close()
 	waiting := false
