@@ -13,7 +13,7 @@ GOFLAGS_BUILD := -trimpath -ldflags="-s -w"
 FUZZTIME ?= 100000x
 REGISTRY ?=
 
-.PHONY: all build generate tools test test-short lint lint-tekton fmt vet staticcheck check-tree tools-sandbox demo demo-cluster bench fuzz images bundles clean
+.PHONY: all build generate tools test test-short lint lint-tekton fmt vet staticcheck tidy check-tree tools-sandbox demo demo-cluster bench fuzz images bundles clean
 
 all: build
 
@@ -67,8 +67,12 @@ lint-tekton:
 test-short:
 	$(GO) test -short ./...
 
-## lint: gofmt, go vet, staticcheck, and no binary or file over 1 MiB tracked by git
-lint: fmt vet staticcheck check-tree
+## lint: gofmt, go vet, staticcheck, go.mod tidy, and no binary or file over 1 MiB tracked by git
+lint: fmt vet staticcheck tidy check-tree
+
+## tidy: fail when go.mod or go.sum is not what go mod tidy writes (direct dependencies listed as such)
+tidy:
+	$(GO) mod tidy -diff
 
 ## check-tree: fail when git tracks an executable binary or a file over 1 MiB (generated YAML and go.sum excepted)
 check-tree:
