@@ -40,18 +40,7 @@ func ResolveOutcome(ctx context.Context, c *konflux.Client, f RunFacts, componen
 	create := strings.ToLower(strings.TrimSpace(f.CreateStatus))
 	pipelineFailed := strings.EqualFold(strings.TrimSpace(f.PipelineStatus), "Failed")
 	if (create == "" || create == "none") && pipelineFailed {
-		// The preflight also stops on a Release of the commit that may be in production: the
-		// history must say so, not "blocked", so that no later run releases it again unchecked.
-		rels, err := (&RunFacts{Snapshot: f.Snapshot}).releases(ctx, c, component, sha)
-		if err != nil {
-			return RunOutcome{}, err
-		}
-		for i := range rels {
-			if rels[i].Doubtful() {
-				return RunOutcome{Status: outcome.Doubtful, Release: rels[i].Name, Snapshot: rels[i].Snapshot}, nil
-			}
-		}
-		return RunOutcome{Status: outcome.Blocked}, nil
+		return stoppedBeforeCreate(ctx, c, f, component, sha)
 	}
 	rel, err := runRelease(ctx, c, f, component, sha)
 	if err != nil {
@@ -75,39 +64,67 @@ func ResolveOutcome(ctx context.Context, c *konflux.Client, f RunFacts, componen
 		}
 		return out, nil
 	case "succeeded":
-		out.Status = outcome.Succeeded
-		if rel != nil && rel.Doubtful() {
-			out.Status = outcome.Doubtful
-		} else if rel != nil {
-			if done, ok := rel.Done(); !done {
-				out.Status = outcome.Running // create-release ran with wait=false
-			} else if !ok {
-				out.Status = outcome.Failed
-			}
-		}
+		out.Status = succeededStatus(rel)
 		return out, nil
 	default: // failed: the Release failed, or is still running past the timeout
-		out.Status = outcome.Failed
-		if rel == nil {
-			// create-release stopped before any Release existed (its order check, a refused
-			// create): nothing was released, nothing failed in Konflux.
-			out.Status = outcome.Blocked
-		}
-		if rel != nil {
-			if done, _ := rel.Done(); !done && !rel.ManagedSucceeded() {
-				out.Status = outcome.TimedOut
-			}
-			if rel.InProduction() {
-				// The managed pipeline succeeded and a later phase failed: the commit is in
-				// production, and recording it so keeps any later run from releasing it again.
-				out.Status = outcome.Succeeded
-			}
-			if rel.Doubtful() {
-				out.Status = outcome.Doubtful
-			}
-		}
+		out.Status = failedStatus(rel)
 		return out, nil
 	}
+}
+
+// stoppedBeforeCreate is the outcome of a run whose pipeline failed before create-release.
+// The preflight also stops on a Release of the commit that may be in production: the history
+// must say so, not "blocked", so that no later run releases it again unchecked.
+func stoppedBeforeCreate(ctx context.Context, c *konflux.Client, f RunFacts, component, sha string) (RunOutcome, error) {
+	rels, err := (&RunFacts{Snapshot: f.Snapshot}).releases(ctx, c, component, sha)
+	if err != nil {
+		return RunOutcome{}, err
+	}
+	for i := range rels {
+		if rels[i].Doubtful() {
+			return RunOutcome{Status: outcome.Doubtful, Release: rels[i].Name, Snapshot: rels[i].Snapshot}, nil
+		}
+	}
+	return RunOutcome{Status: outcome.Blocked}, nil
+}
+
+// succeededStatus is the outcome when create-release succeeded, by its Release (nil: none found).
+func succeededStatus(rel *konflux.Release) outcome.Status {
+	status := outcome.Succeeded
+	if rel != nil && rel.Doubtful() {
+		status = outcome.Doubtful
+	} else if rel != nil {
+		if done, ok := rel.Done(); !done {
+			status = outcome.Running // create-release ran with wait=false
+		} else if !ok {
+			status = outcome.Failed
+		}
+	}
+	return status
+}
+
+// failedStatus is the outcome when create-release failed, by its Release (nil: none found).
+func failedStatus(rel *konflux.Release) outcome.Status {
+	status := outcome.Failed
+	if rel == nil {
+		// create-release stopped before any Release existed (its order check, a refused
+		// create): nothing was released, nothing failed in Konflux.
+		status = outcome.Blocked
+	}
+	if rel != nil {
+		if done, _ := rel.Done(); !done && !rel.ManagedSucceeded() {
+			status = outcome.TimedOut
+		}
+		if rel.InProduction() {
+			// The managed pipeline succeeded and a later phase failed: the commit is in
+			// production, and recording it so keeps any later run from releasing it again.
+			status = outcome.Succeeded
+		}
+		if rel.Doubtful() {
+			status = outcome.Doubtful
+		}
+	}
+	return status
 }
 
 // runRelease reads the run's Release: the one named, else the newest Release of the Snapshot or

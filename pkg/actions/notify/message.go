@@ -171,18 +171,24 @@ func (n Notification) defaultAdvice() (cause, fix string) {
 
 // Build returns the Block Kit message for n. It always returns a message within Slack's limits.
 func Build(n Notification) Message {
-	component := textOf(n.Component, maxName, 1)
-	if component == "" {
-		component = "(component not given)"
-	}
 	headerComponent := textOf(n.Component, MaxHeaderChars-40, 1)
 	if headerComponent == "" {
 		headerComponent = "release-to-prod"
 	}
-	title := n.title(headerComponent)
-	var blocks []Block
-	blocks = append(blocks, header(emoji(n.Outcome)+" "+title))
+	blocks := []Block{header(emoji(n.Outcome) + " " + n.title(headerComponent))}
+	facts, shortSHA := n.facts()
+	blocks = append(blocks, facts)
+	blocks = append(blocks, n.details()...)
+	blocks = append(blocks, n.footer())
+	return Message{Text: n.fallback(shortSHA), Blocks: blocks}
+}
 
+// facts is the section of the run's fields; shortSHA is the commit as the fallback names it.
+func (n Notification) facts() (block Block, shortSHA string) {
+	component := textOf(n.Component, maxName, 1)
+	if component == "" {
+		component = "(component not given)"
+	}
 	status := Escape(n.status())
 	if n.Note != "" {
 		status += " (" + textOf(n.Note, maxNote, 1) + ")"
@@ -201,8 +207,13 @@ func Build(n Notification) Message {
 	if commitText != "" {
 		fields = append(fields, mrkdwn("*Commit*\n"+commitText))
 	}
-	blocks = append(blocks, Block{Type: TypeSection, Fields: fields})
+	return Block{Type: TypeSection, Fields: fields}, shortSHA
+}
 
+// details are the sections that only some runs have: the image, the gates, the known issues,
+// the history and, when the run failed, its cause and fix.
+func (n Notification) details() []Block {
+	var blocks []Block
 	if strings.TrimSpace(n.ImageDigest) != "" {
 		blocks = append(blocks, section("*Image*\n"+code(n.ImageDigest, maxImage)))
 	}
@@ -225,6 +236,10 @@ func Build(n Notification) Message {
 		}
 		blocks = append(blocks, Block{Type: TypeDivider}, section("*Cause*\n"+cause), section("*Fix*\n"+fix))
 	}
+	return blocks
+}
+
+func (n Notification) footer() Block {
 	ctx := []Text{mrkdwn("release-to-prod")}
 	if strings.TrimSpace(n.PipelineRunURL) != "" {
 		if l, ok := link(n.PipelineRunURL, "View the PipelineRun"); ok {
@@ -233,9 +248,11 @@ func Build(n Notification) Message {
 			ctx = append(ctx, mrkdwn("PipelineRun: "+code(n.PipelineRunURL, maxURL/2)))
 		}
 	}
-	blocks = append(blocks, Block{Type: TypeContext, Elements: ctx})
+	return Block{Type: TypeContext, Elements: ctx}
+}
 
-	// The fallback is built from the raw values and bounded and escaped once, as a whole.
+// fallback is built from the raw values and bounded and escaped once, as a whole.
+func (n Notification) fallback(shortSHA string) string {
 	rawComponent := clip(strings.TrimSpace(n.Component), 100)
 	if rawComponent == "" {
 		rawComponent = "release-to-prod"
@@ -247,7 +264,7 @@ func Build(n Notification) Message {
 	if cause := strings.TrimSpace(n.FailureCause); n.Outcome.Variant() == "failure" && cause != "" {
 		fallback += ": " + clip(cause, maxNote)
 	}
-	return Message{Text: textOf(fallback, maxFallback, 1), Blocks: blocks}
+	return textOf(fallback, maxFallback, 1)
 }
 
 // commitField shows a valid SHA short (linked when url is usable) and an invalid one quoted, so

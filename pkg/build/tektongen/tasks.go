@@ -179,68 +179,102 @@ func RestrictedSecurityContext() *corev1.SecurityContext {
 // env every step sets to the same value. Tekton merges the template into each step
 // (v1.MergeStepsWithStepTemplate: env by name, resource lists key by key).
 func taskSpec(description string, uses []stepUse) (*v1.TaskSpec, error) {
-	spec := &v1.TaskSpec{Description: description, StepTemplate: &v1.StepTemplate{
-		SecurityContext:  RestrictedSecurityContext(),
-		ComputeResources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: mustQuantity("50m")}},
-		Env:              []corev1.EnvVar{{Name: "RESULTS_BUDGET", Value: fmt.Sprint(tekton.ResultsBudget(len(uses)))}},
-	}}
-	seenParam, seenWS, seenResult := map[string]bool{}, map[string]bool{}, map[step.ResultName]string{}
+	b := taskSpecBuilder{
+		spec: &v1.TaskSpec{Description: description, StepTemplate: &v1.StepTemplate{
+			SecurityContext:  RestrictedSecurityContext(),
+			ComputeResources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: mustQuantity("50m")}},
+			Env:              []corev1.EnvVar{{Name: "RESULTS_BUDGET", Value: fmt.Sprint(tekton.ResultsBudget(len(uses)))}},
+		}},
+		pod:        len(uses) > 1,
+		seenParam:  map[string]bool{},
+		seenWS:     map[string]bool{},
+		seenResult: map[step.ResultName]string{},
+	}
 	for _, u := range uses {
-		c, err := u.container()
-		if err != nil {
+		if err := b.add(u); err != nil {
 			return nil, err
-		}
-		spec.Steps = append(spec.Steps, c)
-		params, fedParam, err := u.params()
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range params {
-			if fedParam[p.Name] || seenParam[p.Name] {
-				continue
-			}
-			seenParam[p.Name] = true
-			spec.Params = append(spec.Params, p.spec())
-		}
-		for _, m := range u.step.Mounts {
-			if seenWS[m.Volume] {
-				continue
-			}
-			seenWS[m.Volume] = true
-			v, err := u.step.volume(m)
-			if err != nil {
-				return nil, err
-			}
-			spec.Volumes = append(spec.Volumes, v)
-		}
-		for _, w := range u.step.Workspaces {
-			if seenWS[w.Workspace] {
-				continue
-			}
-			seenWS[w.Workspace] = true
-			spec.Workspaces = append(spec.Workspaces, v1.WorkspaceDeclaration{Name: w.Workspace, Description: w.Description, Optional: w.Optional, ReadOnly: true})
-		}
-		for _, r := range u.step.Results {
-			if other, dup := seenResult[r]; dup {
-				if len(uses) > 1 && u.step.Name != other {
-					continue // the first step that writes a result provides it
-				}
-			}
-			seenResult[r] = u.step.Name
-			desc, err := describe(r)
-			if err != nil {
-				return nil, fmt.Errorf("step %s: %w", u.step.Name, err)
-			}
-			// No type: Tekton defaults a task result to string (TaskSpec.SetDefaults, which
-			// the webhook and the reconcilers apply to every spec, inline ones included).
-			spec.Results = append(spec.Results, v1.TaskResult{Name: string(r), Description: desc,
-				Value: v1.NewStructuredValues("$(steps." + u.step.Name + ".results." + string(r) + ")")})
 		}
 	}
+	spec := b.spec
 	if len(spec.Steps) > 1 {
 		shareEnv(spec, shareMemory(spec))
 	}
 	return spec, nil
+}
+
+// taskSpecBuilder is a TaskSpec as its steps are added: each param, volume, workspace and
+// result is declared once, by the first step that has it.
+type taskSpecBuilder struct {
+	spec       *v1.TaskSpec
+	pod        bool // more than one step
+	seenParam  map[string]bool
+	seenWS     map[string]bool
+	seenResult map[step.ResultName]string // result → the step that provides it
+}
+
+func (b *taskSpecBuilder) add(u stepUse) error {
+	c, err := u.container()
+	if err != nil {
+		return err
+	}
+	b.spec.Steps = append(b.spec.Steps, c)
+	params, fedParam, err := u.params()
+	if err != nil {
+		return err
+	}
+	for _, p := range params {
+		if fedParam[p.Name] || b.seenParam[p.Name] {
+			continue
+		}
+		b.seenParam[p.Name] = true
+		b.spec.Params = append(b.spec.Params, p.spec())
+	}
+	if err := b.addVolumes(u); err != nil {
+		return err
+	}
+	return b.addResults(u)
+}
+
+func (b *taskSpecBuilder) addVolumes(u stepUse) error {
+	for _, m := range u.step.Mounts {
+		if b.seenWS[m.Volume] {
+			continue
+		}
+		b.seenWS[m.Volume] = true
+		v, err := u.step.volume(m)
+		if err != nil {
+			return err
+		}
+		b.spec.Volumes = append(b.spec.Volumes, v)
+	}
+	for _, w := range u.step.Workspaces {
+		if b.seenWS[w.Workspace] {
+			continue
+		}
+		b.seenWS[w.Workspace] = true
+		b.spec.Workspaces = append(b.spec.Workspaces, v1.WorkspaceDeclaration{Name: w.Workspace, Description: w.Description, Optional: w.Optional, ReadOnly: true})
+	}
+	return nil
+}
+
+func (b *taskSpecBuilder) addResults(u stepUse) error {
+	for _, r := range u.step.Results {
+		if other, dup := b.seenResult[r]; dup {
+			if b.pod && u.step.Name != other {
+				continue // the first step that writes a result provides it
+			}
+		}
+		b.seenResult[r] = u.step.Name
+		desc, err := describe(r)
+		if err != nil {
+			return fmt.Errorf("step %s: %w", u.step.Name, err)
+		}
+		// No type: Tekton defaults a task result to string (TaskSpec.SetDefaults, which
+		// the webhook and the reconcilers apply to every spec, inline ones included).
+		b.spec.Results = append(b.spec.Results, v1.TaskResult{Name: string(r), Description: desc,
+			Value: v1.NewStructuredValues("$(steps." + u.step.Name + ".results." + string(r) + ")")})
+	}
+	return nil
 }
 
 // shareMemory moves the memory request and limit into the stepTemplate when every step has

@@ -78,10 +78,29 @@ func (c *Client) CheckOrder(ctx context.Context, q OrderQuery) (*OrderReport, er
 	if err != nil {
 		return nil, err
 	}
-	// Read page by page, keeping only what the judgement needs: a long-lived tenant holds
-	// thousands of Releases, and the step has 32 MiB.
+	cands, err := c.orderCandidates(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	o := &orderCheck{c: c, q: q, snaps: map[string]*Snapshot{}, dates: map[string]time.Time{}, rep: &OrderReport{}}
+	if err := o.judgeRecent(ctx, cands[:recentCount(cands, ours)], ourEntry, ours); err != nil {
+		return nil, err
+	}
+	if err := o.lastReleased(ctx, cands); err != nil {
+		return nil, err
+	}
+	if err := o.otherComponents(ctx); err != nil {
+		return nil, err
+	}
+	return o.rep, nil
+}
+
+// orderCandidates are the Releases through q's plan that count for production, of other
+// builds than q's, newest first. It reads page by page, keeping only what the judgement
+// needs: a long-lived tenant holds thousands of Releases, and the step has 32 MiB.
+func (c *Client) orderCandidates(ctx context.Context, q OrderQuery) ([]candidate, error) {
 	var cands []candidate
-	err = c.list(ctx, ReleasesResource, "Release", labels.Set{LabelReleasePlan: q.Plan}.String(), func(u *unstructured.Unstructured) {
+	err := c.list(ctx, ReleasesResource, "Release", labels.Set{LabelReleasePlan: q.Plan}.String(), func(u *unstructured.Unstructured) {
 		r := releaseFrom(u)
 		state := releaseState(&r)
 		if state == "" || !r.ThroughPlan(q.Plan) || r.Snapshot == q.Snapshot.Name || r.Labels[LabelSHA] == q.SHA && r.Labels[LabelComponent] == q.Component {
@@ -98,31 +117,39 @@ func (c *Client) CheckOrder(ctx context.Context, q OrderQuery) (*OrderReport, er
 		}
 		return cands[i].name > cands[j].name
 	})
-	o := &orderCheck{c: c, q: q, snaps: map[string]*Snapshot{}, dates: map[string]time.Time{}, rep: &OrderReport{}}
-	// Releases created well before this build cannot hold a newer one (sorted newest first).
-	recent := len(cands)
+	return cands, nil
+}
+
+// recentCount is how many of cands (sorted newest first) may hold a build newer than ours:
+// Releases created well before this build cannot.
+func recentCount(cands []candidate, ours time.Time) int {
 	for i, cd := range cands {
 		if cd.created.Before(ours.Add(-orderSlack)) {
-			recent = i
-			break
+			return i
 		}
 	}
+	return len(cands)
+}
+
+// judgeRecent compares each recent candidate's build of the component with ours; a
+// candidate whose Snapshot is gone is counted unknown.
+func (o *orderCheck) judgeRecent(ctx context.Context, recent []candidate, ourEntry SnapshotComponent, ours time.Time) error {
 	judged := map[string]bool{}
-	if recent > maxSnapshotGets {
+	if len(recent) > maxSnapshotGets {
 		// Many Releases to judge: one paged read of the component's Snapshots, each judged as
 		// it comes and dropped, costs less time than a read of each and little memory.
-		if err := o.judgeStreaming(ctx, cands[:recent], ourEntry, ours, judged); err != nil {
-			return nil, err
+		if err := o.judgeStreaming(ctx, recent, ourEntry, ours, judged); err != nil {
+			return err
 		}
 	}
-	for i := range cands[:recent] {
-		cd := &cands[i]
+	for i := range recent {
+		cd := &recent[i]
 		if judged[cd.snapshot] {
 			continue
 		}
 		rs, err := o.snapshot(ctx, cd.snapshot)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if rs == nil {
 			o.rep.Unknown++
@@ -130,25 +157,27 @@ func (c *Client) CheckOrder(ctx context.Context, q OrderQuery) (*OrderReport, er
 		}
 		o.rep.Compared++
 		if err := o.compare(ctx, cd, rs, ourEntry, ours); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	// The last Release in production (or on its way), for the other components.
+	return nil
+}
+
+// lastReleased records the last Release in production (or on its way), for the other
+// components.
+func (o *orderCheck) lastReleased(ctx context.Context, cands []candidate) error {
 	for i := range cands {
 		cd := &cands[i]
 		rs, err := o.snapshot(ctx, cd.snapshot)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if rs != nil {
 			o.rep.Last, o.rep.LastSnapshot = &Release{Name: cd.name, Snapshot: cd.snapshot, Created: cd.created}, rs
 			break
 		}
 	}
-	if err := o.otherComponents(ctx); err != nil {
-		return nil, err
-	}
-	return o.rep, nil
+	return nil
 }
 
 // judgeStreaming reads the component's Snapshots page by page and judges the candidates whose

@@ -277,44 +277,10 @@ func Explain(tr *TaskRun) Stop {
 		// step's output.
 		return Stop{Ended: end, Cause: end.Cause(), Fix: end.Fix()}
 	}
-	for _, s := range tr.Steps {
-		switch {
-		case s.Name == InputStep && s.ExitCode == 2:
-			why := s.Results[InputResult]
-			if why == "" {
-				why = s.Message
-			}
-			return Stop{Rejected: true, Cause: "invalid input, nothing was attempted: " + oneLine(why),
-				Fix: "correct the params named and start the run again"}
-		case s.Reason == "OOMKilled":
-			return Stop{Cause: fmt.Sprintf("step %s was killed for exceeding its memory limit (OOMKilled), so the preflight left no results", s.Name),
-				Fix: "re-run; if it happens again, report it with the step's log: its memory limit comes from make bench's measurement"}
-		case strings.Contains(s.Reason, "ImagePull") || s.Reason == "ErrImagePull" || s.Reason == "InvalidImageName":
-			// Waiting while the kubelet retries; Tekton then ends the pod and marks every step
-			// TaskRunImagePullFailed, its TaskRun message naming the image.
-			why := s.Message
-			if tr.Reason == "TaskRunImagePullFailed" || why == "" || strings.HasPrefix(why, "Step ") {
-				why = tr.Message
-			}
-			return Stop{Cause: fmt.Sprintf("a step image cannot be pulled (%s): %s", s.Reason, oneLine(why)),
-				Fix: "check that the step image exists and that the namespace can pull it (pull secret of the ServiceAccount, or the bundle's pinned digest)"}
-		}
-	}
-	// A termination message the kubelet cut is no longer JSON: Tekton (v1.15) drops the step's
-	// results, keeps the cut text as the step's message and does not fail the TaskRun for it.
-	for _, s := range tr.Steps {
-		if m := strings.TrimSpace(s.Message); !s.Waiting && m != "" && !json.Valid([]byte(m)) {
-			return Stop{Cause: fmt.Sprintf("the preflight's results were over what the kubelet keeps of a step's termination message (step %s, %d bytes kept), so they were cut and could not be read", s.Name, len(s.Message)),
-				Fix: truncatedFix}
-		}
-	}
-	for _, s := range tr.Steps {
-		if s.ExitCode == step.ExitNotPermitted && !s.Waiting {
-			cause := tr.Results[string(verdict.ResultFailureCause)]
-			if cause == "" {
-				cause = fmt.Sprintf("step %s was refused a right by the Kubernetes API server", s.Name)
-			}
-			return Stop{NotPermitted: true, Cause: oneLine(cause), Fix: firstNonEmpty(oneLine(tr.Results[string(verdict.ResultFailureFix)]), notPermittedFix)}
+	// The order is the precedence: the first explanation that fits is the cause.
+	for _, explain := range []func(*TaskRun) (Stop, bool){stepNotRun, messageCut, stepRefused} {
+		if stop, ok := explain(tr); ok {
+			return stop
 		}
 	}
 	switch {
@@ -324,10 +290,70 @@ func Explain(tr *TaskRun) Stop {
 	case tr.Status != "False" || tr.Results[string(verdict.ResultGateSummary)] != "":
 		return Stop{} // the verdict ran: its results say why
 	}
-	// Failed without a verdict: name the step that stopped the pod, the first to fail that
-	// was neither skipped nor continued past (the entrypoints of the steps after it exit 1
-	// without running: the kubelet calls them Error, Tekton Skipped), else the TaskRun's own
-	// reason.
+	return noVerdict(tr)
+}
+
+// stepNotRun explains a step that rejected the input, was OOM-killed or whose image could not
+// be pulled.
+func stepNotRun(tr *TaskRun) (Stop, bool) {
+	for _, s := range tr.Steps {
+		switch {
+		case s.Name == InputStep && s.ExitCode == 2:
+			why := s.Results[InputResult]
+			if why == "" {
+				why = s.Message
+			}
+			return Stop{Rejected: true, Cause: "invalid input, nothing was attempted: " + oneLine(why),
+				Fix: "correct the params named and start the run again"}, true
+		case s.Reason == "OOMKilled":
+			return Stop{Cause: fmt.Sprintf("step %s was killed for exceeding its memory limit (OOMKilled), so the preflight left no results", s.Name),
+				Fix: "re-run; if it happens again, report it with the step's log: its memory limit comes from make bench's measurement"}, true
+		case strings.Contains(s.Reason, "ImagePull") || s.Reason == "ErrImagePull" || s.Reason == "InvalidImageName":
+			// Waiting while the kubelet retries; Tekton then ends the pod and marks every step
+			// TaskRunImagePullFailed, its TaskRun message naming the image.
+			why := s.Message
+			if tr.Reason == "TaskRunImagePullFailed" || why == "" || strings.HasPrefix(why, "Step ") {
+				why = tr.Message
+			}
+			return Stop{Cause: fmt.Sprintf("a step image cannot be pulled (%s): %s", s.Reason, oneLine(why)),
+				Fix: "check that the step image exists and that the namespace can pull it (pull secret of the ServiceAccount, or the bundle's pinned digest)"}, true
+		}
+	}
+	return Stop{}, false
+}
+
+// messageCut explains results lost to the kubelet's cut: a termination message it cut is no
+// longer JSON, and Tekton (v1.15) drops the step's results, keeps the cut text as the step's
+// message and does not fail the TaskRun for it.
+func messageCut(tr *TaskRun) (Stop, bool) {
+	for _, s := range tr.Steps {
+		if m := strings.TrimSpace(s.Message); !s.Waiting && m != "" && !json.Valid([]byte(m)) {
+			return Stop{Cause: fmt.Sprintf("the preflight's results were over what the kubelet keeps of a step's termination message (step %s, %d bytes kept), so they were cut and could not be read", s.Name, len(s.Message)),
+				Fix: truncatedFix}, true
+		}
+	}
+	return Stop{}, false
+}
+
+// stepRefused explains a step the API server refused a right.
+func stepRefused(tr *TaskRun) (Stop, bool) {
+	for _, s := range tr.Steps {
+		if s.ExitCode == step.ExitNotPermitted && !s.Waiting {
+			cause := tr.Results[string(verdict.ResultFailureCause)]
+			if cause == "" {
+				cause = fmt.Sprintf("step %s was refused a right by the Kubernetes API server", s.Name)
+			}
+			return Stop{NotPermitted: true, Cause: oneLine(cause), Fix: firstNonEmpty(oneLine(tr.Results[string(verdict.ResultFailureFix)]), notPermittedFix)}, true
+		}
+	}
+	return Stop{}, false
+}
+
+// noVerdict explains a TaskRun that failed without a verdict: it names the step that stopped
+// the pod, the first to fail that was neither skipped nor continued past (the entrypoints of
+// the steps after it exit 1 without running: the kubelet calls them Error, Tekton Skipped),
+// else the TaskRun's own reason.
+func noVerdict(tr *TaskRun) Stop {
 	for _, s := range tr.Steps {
 		if s.ExitCode != 0 && !s.Waiting && s.Reason != "Skipped" && s.TerminationReason != "Skipped" && s.TerminationReason != "Continued" {
 			return Stop{Cause: fmt.Sprintf("step %s stopped with exit code %d (%s) and the preflight left no verdict", s.Name, s.ExitCode, s.Reason),

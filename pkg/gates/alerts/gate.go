@@ -72,6 +72,55 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 
 // Gate builds the gate cfg describes, checking every setting before anything is sent.
 func (cfg *Config) Gate() (*Gate, error) {
+	ms, err := cfg.matchers()
+	if err != nil {
+		return nil, err
+	}
+	// Four attempts of a quarter of the timeout each, and backoffs of at most an eighth: a refused
+	// connection fails all attempts well within the timeout and is reported as such, not as a
+	// timeout; a server that hangs runs into the overall deadline.
+	opts := []httpclient.Option{httpclient.WithTimeout(max(cfg.Timeout/4, time.Second)), httpclient.WithAttempts(4),
+		httpclient.WithBackoff(0, max(cfg.Timeout/8, 500*time.Millisecond))}
+	ca, caNote, err := cfg.CAOption(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if ca != nil {
+		opts = append(opts, ca)
+	}
+	service, path, err := sourceOf(cfg.Source)
+	if err != nil {
+		return nil, err
+	}
+	// The URL is checked now, so that a typo exits 2 before the first request.
+	if _, err := Endpoint(cfg.URL, path); err != nil {
+		return nil, err
+	}
+	auth, err := cfg.tokenAuth()
+	if err != nil {
+		return nil, err
+	}
+	var notes []string
+	if caNote != "" {
+		notes = append(notes, caNote)
+	}
+	notes = append(notes, auth.notes...)
+	if auth.bearer != nil {
+		opts = append(opts, auth.bearer)
+	}
+	c, err := httpclient.New(service, opts...)
+	if err != nil {
+		return nil, failure.AsInvalid(fmt.Errorf("ca_file: %w", err))
+	}
+	if path == PrometheusPath {
+		return &Gate{Source: &Prometheus{URL: cfg.URL, Client: c, Secret: auth.secret}, Matchers: ms, Notes: notes}, nil
+	}
+	return &Gate{Source: &Alertmanager{URL: cfg.URL, Client: c, Secret: auth.secret}, Matchers: ms, Notes: notes}, nil
+}
+
+// matchers checks the settings read before any file and returns the alerts' matchers, the
+// severity's included.
+func (cfg *Config) matchers() (Matchers, error) {
 	if strings.TrimSpace(cfg.URL) == "" {
 		return nil, failure.New(failure.InvalidInput, nil, "url (ALERTMANAGER_URL) is empty")
 	}
@@ -87,62 +136,50 @@ func (cfg *Config) Gate() (*Gate, error) {
 	} else if ok {
 		ms = append(ms, sm)
 	}
-	// Four attempts of a quarter of the timeout each, and backoffs of at most an eighth: a refused
-	// connection fails all attempts well within the timeout and is reported as such, not as a
-	// timeout; a server that hangs runs into the overall deadline.
-	opts := []httpclient.Option{httpclient.WithTimeout(max(cfg.Timeout/4, time.Second)), httpclient.WithAttempts(4),
-		httpclient.WithBackoff(0, max(cfg.Timeout/8, 500*time.Millisecond))}
-	ca, caNote, err := cfg.CAOption(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if ca != nil {
-		opts = append(opts, ca)
-	}
-	service, path := "Alertmanager", AlertmanagerPath
-	switch cfg.Source {
+	return ms, nil
+}
+
+// sourceOf is the service and API path of the source setting.
+func sourceOf(source string) (service, path string, err error) {
+	switch source {
 	case "alertmanager", "":
+		return "Alertmanager", AlertmanagerPath, nil
 	case "prometheus":
-		service, path = "Prometheus", PrometheusPath
-	default:
-		return nil, failure.New(failure.InvalidInput, nil, "source %q is not alertmanager or prometheus", cfg.Source)
+		return "Prometheus", PrometheusPath, nil
 	}
-	// The URL is checked now, so that a typo exits 2 before the first request.
-	if _, err := Endpoint(cfg.URL, path); err != nil {
-		return nil, err
-	}
+	return "", "", failure.New(failure.InvalidInput, nil, "source %q is not alertmanager or prometheus", source)
+}
+
+// tokenAuth is how the gate authenticates: the bearer option (nil: no token), where the
+// token comes from for the advice, and a note when one was expected but is not there.
+type tokenAuth struct {
+	bearer httpclient.Option
+	secret string
+	notes  []string
+}
+
+func (cfg *Config) tokenAuth() (tokenAuth, error) {
 	token := step.MountOf(cfg, "Secret", "TOKEN_SECRET", cfg.TokenSecret, cfg.TokenFile).WithKeyParam("monitoring_token_key")
 	tokenFile, err := token.Resolve()
 	if err != nil {
-		return nil, err
+		return tokenAuth{}, err
 	}
-	var notes []string
-	if caNote != "" {
-		notes = append(notes, caNote)
-	}
-	secret := "(none was given: create the Secret " + token.Name + " with the token under monitoring_token_key, or name yours in monitoring_token_secret)"
+	auth := tokenAuth{secret: "(none was given: create the Secret " + token.Name + " with the token under monitoring_token_key, or name yours in monitoring_token_secret)"}
 	if tokenFile == "" && cfg.TokenFile != "" {
-		notes = append(notes, "monitoring token "+token.NotConfigured()+": no token")
+		auth.notes = append(auth.notes, "monitoring token "+token.NotConfigured()+": no token")
 	}
 	if tokenFile != "" {
 		if u, _ := url.Parse(strings.TrimSpace(cfg.URL)); u.Scheme != "https" && !httpclient.IsLoopback(u.Host) {
-			return nil, failure.New(failure.InvalidInput, nil, "url %s is plain http: refusing to send the token in clear text; use https", httpclient.Redact(cfg.URL))
+			return tokenAuth{}, failure.New(failure.InvalidInput, nil, "url %s is plain http: refusing to send the token in clear text; use https", httpclient.Redact(cfg.URL))
 		}
 		bearer, err := httpclient.BearerFromFile(tokenFile)
 		if err != nil {
-			return nil, failure.AsInvalid(fmt.Errorf("token_file: %w", err))
+			return tokenAuth{}, failure.AsInvalid(fmt.Errorf("token_file: %w", err))
 		}
-		opts = append(opts, bearer)
-		secret = token.Where()
+		auth.bearer = bearer
+		auth.secret = token.Where()
 	}
-	c, err := httpclient.New(service, opts...)
-	if err != nil {
-		return nil, failure.AsInvalid(fmt.Errorf("ca_file: %w", err))
-	}
-	if path == PrometheusPath {
-		return &Gate{Source: &Prometheus{URL: cfg.URL, Client: c, Secret: secret}, Matchers: ms, Notes: notes}, nil
-	}
-	return &Gate{Source: &Alertmanager{URL: cfg.URL, Client: c, Secret: secret}, Matchers: ms, Notes: notes}, nil
+	return auth, nil
 }
 
 // Gate decides from a source's firing alerts.

@@ -91,18 +91,8 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	ctx, cancel := context.WithTimeout(ctx, buildWaitBudget(cfg))
 	defer cancel()
 
-	if cfg.DockerConfigFile != "" {
-		// The Task mounts the Secret optionally: absent under its default name means no
-		// credentials, said out loud; a Secret the user named that is absent, or without the
-		// key, is invalid input, said now rather than as a registry's 401 later.
-		m := cfg.Mount(cfg)
-		file, err := m.Resolve()
-		if err != nil {
-			return err
-		}
-		if cfg.DockerConfigFile = file; file == "" {
-			s.Skip("registry credentials %s: pulling anonymously", m.NotConfigured())
-		}
+	if err := resolveCredentials(s, cfg); err != nil {
+		return err
 	}
 	repo, source, err := resolveRepository(ctx, cfg, sha)
 	if err != nil {
@@ -117,14 +107,38 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	return report(s, repo, sha, found)
+}
+
+// resolveCredentials points cfg at the registry credentials' file, or at none. The Task mounts
+// the Secret optionally: absent under its default name means no credentials, said out loud; a
+// Secret the user named that is absent, or without the key, is invalid input, said now rather
+// than as a registry's 401 later.
+func resolveCredentials(s *step.Step, cfg *Config) error {
+	if cfg.DockerConfigFile == "" {
+		return nil
+	}
+	m := cfg.Mount(cfg)
+	file, err := m.Resolve()
+	if err != nil {
+		return err
+	}
+	if cfg.DockerConfigFile = file; file == "" {
+		s.Skip("registry credentials %s: pulling anonymously", m.NotConfigured())
+	}
+	return nil
+}
+
+// report prints the image found at repo:tag, its platforms, and writes its results.
+func report(s *step.Step, repo, tag string, found *Found) error {
 	if len(found.Platforms) == 0 {
-		s.OK("image %s:%s exists: %s", repo, sha, found.Digest)
+		s.OK("image %s:%s exists: %s", repo, tag, found.Digest)
 	} else {
 		names := make([]string, len(found.Platforms))
 		for i, p := range found.Platforms {
 			names[i] = p.Platform
 		}
-		s.OK("image %s:%s exists: %s (%s)", repo, sha, found.Digest, strings.Join(names, ", "))
+		s.OK("image %s:%s exists: %s (%s)", repo, tag, found.Digest, strings.Join(names, ", "))
 		for _, p := range found.Platforms {
 			s.Info("  %-14s %s", p.Platform, p.Digest)
 		}

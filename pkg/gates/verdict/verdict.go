@@ -219,35 +219,12 @@ func Summary(gates []Gate) string {
 // Run reads every gate's exit code, prints the table, writes GATE_SUMMARY and FAILED_GATES, and
 // fails when a gate failed or did not run.
 func Run(_ context.Context, s *step.Step, cfg *Config) error {
-	pairs, err := ParseGates(cfg.Gates)
+	gates, failed, err := readGates(cfg.Gates)
 	if err != nil {
-		return failure.Wrap(failure.InvalidInput, nil, err)
+		return err
 	}
-	var gates []Gate
-	var failed []string
-	for _, p := range pairs {
-		g, err := Read(p[0], p[1])
-		if err != nil {
-			return err
-		}
-		gates = append(gates, g)
-		if !g.Passed() {
-			failed = append(failed, g.Name)
-		}
-	}
-	tw := tabwriter.NewWriter(s.Out(), 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  GATE\tRESULT")
-	for _, g := range gates {
-		fmt.Fprintf(tw, "  %s\t%s\n", g.Name, g.Status())
-	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("printing the table: %w", err)
-	}
-	for _, g := range gates {
-		if g.Cause != "" {
-			s.Fail("%s: %s", g.Name, g.Cause)
-			s.Info("  fix: %s", g.Fix)
-		}
+	if err := printGates(s, gates); err != nil {
+		return err
 	}
 	others := map[step.ResultName]string{ResultGateSummary: Summary(gates), ResultFailedGates: strings.Join(failed, ",")}
 	if err := s.Result(ResultGateSummary, others[ResultGateSummary]); err != nil {
@@ -256,20 +233,8 @@ func Run(_ context.Context, s *step.Step, cfg *Config) error {
 	if err := s.Result(ResultFailedGates, others[ResultFailedGates]); err != nil {
 		return err
 	}
-	ns := "<namespace>"
-	if cfg.KnowledgeFile != "" {
-		if k, _, err := knowledge.ReadFile(cfg.KnowledgeFile); err == nil && k.Namespace != "" {
-			ns = k.Namespace
-		}
-	}
-	var unknown []knowledge.Unmatched
-	for _, g := range gates {
-		if g.Unknown != nil {
-			unknown = append(unknown, *g.Unknown)
-			s.Info("  %s: no known cause yet: %s", g.Name, teachHint(g.Unknown.Fingerprint, ns))
-		}
-	}
-	others[ResultUnknownFailures] = knowledge.EncodeUnmatched(unknown, maxUnknownResult)
+	ns := knowledgeNamespace(cfg.KnowledgeFile)
+	others[ResultUnknownFailures] = knowledge.EncodeUnmatched(unknownFailures(s, gates, ns), maxUnknownResult)
 	if err := s.Result(ResultUnknownFailures, others[ResultUnknownFailures]); err != nil {
 		return err
 	}
@@ -287,4 +252,68 @@ func Run(_ context.Context, s *step.Step, cfg *Config) error {
 	}
 	s.OK("all %d gates passed", len(gates))
 	return nil
+}
+
+// readGates reads the gates the setting names (name=exit-code-file pairs), and the names of
+// those that failed.
+func readGates(setting string) (gates []Gate, failed []string, err error) {
+	pairs, err := ParseGates(setting)
+	if err != nil {
+		return nil, nil, failure.Wrap(failure.InvalidInput, nil, err)
+	}
+	for _, p := range pairs {
+		g, err := Read(p[0], p[1])
+		if err != nil {
+			return nil, nil, err
+		}
+		gates = append(gates, g)
+		if !g.Passed() {
+			failed = append(failed, g.Name)
+		}
+	}
+	return gates, failed, nil
+}
+
+// printGates prints the table of the gates, then each failed gate's cause and fix.
+func printGates(s *step.Step, gates []Gate) error {
+	tw := tabwriter.NewWriter(s.Out(), 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  GATE\tRESULT")
+	for _, g := range gates {
+		fmt.Fprintf(tw, "  %s\t%s\n", g.Name, g.Status())
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("printing the table: %w", err)
+	}
+	for _, g := range gates {
+		if g.Cause != "" {
+			s.Fail("%s: %s", g.Name, g.Cause)
+			s.Info("  fix: %s", g.Fix)
+		}
+	}
+	return nil
+}
+
+// knowledgeNamespace is the namespace of the team knowledge store for the teach hints; a
+// placeholder when the store cannot say, since a hint is advice, not a reason to fail.
+func knowledgeNamespace(file string) string {
+	ns := "<namespace>"
+	if file != "" {
+		if k, _, err := knowledge.ReadFile(file); err == nil && k.Namespace != "" {
+			ns = k.Namespace
+		}
+	}
+	return ns
+}
+
+// unknownFailures prints how to teach a fix for each gate failure of no known cause, and
+// returns those failures.
+func unknownFailures(s *step.Step, gates []Gate, ns string) []knowledge.Unmatched {
+	var unknown []knowledge.Unmatched
+	for _, g := range gates {
+		if g.Unknown != nil {
+			unknown = append(unknown, *g.Unknown)
+			s.Info("  %s: no known cause yet: %s", g.Name, teachHint(g.Unknown.Fingerprint, ns))
+		}
+	}
+	return unknown
 }

@@ -410,27 +410,48 @@ func (g *Gate) decide(s *step.Step, scans []scanned) error {
 		return err
 	}
 	findings := MergeFindings(lists...)
-	blocks := func(sev Severity) bool {
-		return sev == Critical && g.FailOnCritical || sev == High && g.FailOnHigh
+	g.logFindings(s, findings, len(scans))
+
+	summary := fmt.Sprintf("%s (unpatched: %s)", total.All, total.Unpatched)
+	if len(scans) > 1 {
+		summary += fmt.Sprintf("; worst of %d platforms per severity", len(scans))
 	}
+	if err := g.blocked(total, findings, summary); err != nil {
+		return err
+	}
+	g.passed(s, total, summary)
+	return nil
+}
+
+// blocks says whether a finding of severity sev blocks the release.
+func (g *Gate) blocks(sev Severity) bool {
+	return sev == Critical && g.FailOnCritical || sev == High && g.FailOnHigh
+}
+
+// logFindings prints up to MaxLines findings, the blocking ones as failures.
+func (g *Gate) logFindings(s *step.Step, findings []Finding, platforms int) {
 	for i, f := range findings {
 		if i == MaxLines {
 			s.Info("… and %d more", len(findings)-MaxLines)
 			break
 		}
-		line := findingLine(f, len(scans))
-		if blocks(f.Severity) {
+		line := findingLine(f, platforms)
+		if g.blocks(f.Severity) {
 			s.Fail("%s", line)
 		} else {
 			s.Info("%s", line)
 		}
 	}
+}
 
+// blocked is the failure, with its advice, when total holds findings that block; nil when
+// none do.
+func (g *Gate) blocked(total Tally, findings []Finding, summary string) error {
 	var blocking []string
 	var cves []string
 	params := []string{}
 	for _, sev := range []Severity{Critical, High} {
-		if !blocks(sev) {
+		if !g.blocks(sev) {
 			continue
 		}
 		params = append(params, "fail_on_"+sev.String()+"=false")
@@ -439,24 +460,25 @@ func (g *Gate) decide(s *step.Step, scans []scanned) error {
 		}
 	}
 	for _, f := range findings {
-		if blocks(f.Severity) && len(cves) < MaxCVEsInAdvice && !slices.Contains(cves, f.CVE) {
+		if g.blocks(f.Severity) && len(cves) < MaxCVEsInAdvice && !slices.Contains(cves, f.CVE) {
 			cves = append(cves, f.CVE)
 		}
 	}
-	summary := fmt.Sprintf("%s (unpatched: %s)", total.All, total.Unpatched)
-	if len(scans) > 1 {
-		summary += fmt.Sprintf("; worst of %d platforms per severity", len(scans))
+	if len(blocking) == 0 {
+		return nil
 	}
-	if len(blocking) > 0 {
-		counts := strings.Join(blocking, " and ")
-		n := countBlocking(findings, blocks)
-		if n > len(cves) {
-			cves = append(cves, fmt.Sprintf("… (%d in all)", n))
-		}
-		return failure.New(failure.CriticalVulnerabilities, map[string]string{
-			"image": g.Image.String(), "counts": counts, "cves": strings.Join(cves, ", "), "param": strings.Join(params, " and "),
-		}, "%s blocked by %s: %s", g.Image, counts, summary)
+	counts := strings.Join(blocking, " and ")
+	n := countBlocking(findings, g.blocks)
+	if n > len(cves) {
+		cves = append(cves, fmt.Sprintf("… (%d in all)", n))
 	}
+	return failure.New(failure.CriticalVulnerabilities, map[string]string{
+		"image": g.Image.String(), "counts": counts, "cves": strings.Join(cves, ", "), "param": strings.Join(params, " and "),
+	}, "%s blocked by %s: %s", g.Image, counts, summary)
+}
+
+// passed says why nothing blocked: which severities the settings let through.
+func (g *Gate) passed(s *step.Step, total Tally, summary string) {
 	switch {
 	case !g.FailOnCritical && total.All[Critical] > 0:
 		s.Warn("%d critical vulnerabilities in %s do not block: fail_on_critical=false", total.All[Critical], g.Image)
@@ -468,7 +490,6 @@ func (g *Gate) decide(s *step.Step, scans []scanned) error {
 	default:
 		s.OK("no critical vulnerabilities in %s: %s", g.Image, summary)
 	}
-	return nil
 }
 
 func countPhrase(n, fixable int, sev Severity) string {

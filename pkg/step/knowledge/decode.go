@@ -70,15 +70,34 @@ type listSpec[T any] struct {
 
 // decodeDoc checks a key's version and decodes its list, entry by entry.
 func decodeDoc[T any](spec listSpec[T], doc any, warns []Warning) ([]T, []Warning) {
-	key, list, limit := spec.key, spec.list, spec.limit
+	items, warns, ok := spec.items(doc, warns)
+	if !ok {
+		return nil, warns
+	}
+	d := listDecoder[T]{spec: spec, warns: warns, seen: map[string]bool{}}
+	for i, item := range items {
+		if !d.entry(i, item, len(items)) {
+			break
+		}
+	}
+	if d.over > 0 {
+		d.warns = append(d.warns, Warning{Key: spec.key, Entry: d.firstOver, Err: fmt.Sprintf("over the limit of %d entries that have not expired (and %d more after it)", spec.limit, d.over-1)})
+	}
+	return d.out, d.warns
+}
+
+// items checks the mapping that holds the key's list and returns the list's entries; false
+// when the key is ignored as a whole or holds no list.
+func (spec listSpec[T]) items(doc any, warns []Warning) ([]any, []Warning, bool) {
+	key, list := spec.key, spec.list
 	// A problem with the whole key hides every entry in it, blocking ones too.
 	keyBlocks := spec.mayBlock != nil
 	if doc == nil {
-		return nil, warns
+		return nil, warns, false
 	}
 	m, ok := doc.(map[string]any)
 	if !ok {
-		return nil, append(warns, Warning{Key: key, Err: fmt.Sprintf("not a mapping with version and %s: ignored", list), MayBlock: keyBlocks})
+		return nil, append(warns, Warning{Key: key, Err: fmt.Sprintf("not a mapping with version and %s: ignored", list), MayBlock: keyBlocks}), false
 	}
 	unknown := make([]string, 0, len(m))
 	for k := range m {
@@ -94,64 +113,74 @@ func decodeDoc[T any](spec listSpec[T], doc any, warns []Warning) ([]T, []Warnin
 	case m["version"] == nil:
 		warns = append(warns, Warning{Key: key, Err: fmt.Sprintf("no version: read as version %d", Version)})
 	case err != nil || v != Version:
-		return nil, append(warns, Warning{Key: key, Err: fmt.Sprintf("version %v is not %d (written by a newer release-to-prod?): the key is ignored", m["version"], Version), MayBlock: keyBlocks})
+		return nil, append(warns, Warning{Key: key, Err: fmt.Sprintf("version %v is not %d (written by a newer release-to-prod?): the key is ignored", m["version"], Version), MayBlock: keyBlocks}), false
 	}
 	if m[list] == nil {
-		return nil, warns
+		return nil, warns, false
 	}
 	items, ok := m[list].([]any)
 	if !ok {
-		return nil, append(warns, Warning{Key: key, Err: list + " is not a list: ignored", MayBlock: keyBlocks})
+		return nil, append(warns, Warning{Key: key, Err: list + " is not a list: ignored", MayBlock: keyBlocks}), false
 	}
-	var out []T
-	seen := map[string]bool{}
-	counted, over, firstOver := 0, 0, ""
-	for i, item := range items {
-		name := fmt.Sprintf("#%d", i+1)
-		skipped := func(err string) {
-			warns = append(warns, Warning{Key: key, Entry: name, Err: err, MayBlock: spec.mayBlock != nil && spec.mayBlock(item)})
-		}
-		em, ok := item.(map[string]any)
-		if !ok {
-			skipped("not a mapping")
-			continue
-		}
-		if id, ok := em["id"].(string); ok && id != "" {
-			name = fmt.Sprintf("%q", Text(id, maxName))
-		}
-		if counted == limit && spec.counts == nil {
-			// Every entry counts: the rest is over the limit, whatever it holds.
-			warns = append(warns, Warning{Key: key, Entry: name, Err: fmt.Sprintf("over the limit of %d entries (and %d more after it)", limit, len(items)-i-1)})
-			break
-		}
-		e, id, err := spec.decode(em)
-		if err == nil && id != "" && seen[id] {
-			err = fmt.Errorf("id %q is used by an earlier entry", id)
-		}
-		if err != nil {
-			skipped(err.Error())
-			continue
-		}
-		counts := spec.counts == nil || spec.counts(e)
-		if counts && counted == limit {
-			if spec.blocks != nil && spec.blocks(e) {
-				warns = append(warns, Warning{Key: key, Entry: name, MayBlock: true,
-					Err: fmt.Sprintf("over the limit of %d entries that have not expired, and it blocks releases", limit)})
-			} else if over++; over == 1 {
-				firstOver = name
-			}
-			continue
-		}
-		if counts {
-			counted++
-		}
-		seen[id] = true
-		out = append(out, e)
+	return items, warns, true
+}
+
+// listDecoder is a key's list as its entries are decoded: the entries kept, the ids seen and
+// how many entries count toward the limit, and those over it.
+type listDecoder[T any] struct {
+	spec      listSpec[T]
+	warns     []Warning
+	out       []T
+	seen      map[string]bool
+	counted   int
+	over      int
+	firstOver string
+}
+
+// entry decodes the i-th of n entries; false when the rest is over the limit unread.
+func (d *listDecoder[T]) entry(i int, item any, n int) bool {
+	spec := d.spec
+	name := fmt.Sprintf("#%d", i+1)
+	skipped := func(err string) {
+		d.warns = append(d.warns, Warning{Key: spec.key, Entry: name, Err: err, MayBlock: spec.mayBlock != nil && spec.mayBlock(item)})
 	}
-	if over > 0 {
-		warns = append(warns, Warning{Key: key, Entry: firstOver, Err: fmt.Sprintf("over the limit of %d entries that have not expired (and %d more after it)", limit, over-1)})
+	em, ok := item.(map[string]any)
+	if !ok {
+		skipped("not a mapping")
+		return true
 	}
-	return out, warns
+	if id, ok := em["id"].(string); ok && id != "" {
+		name = fmt.Sprintf("%q", Text(id, maxName))
+	}
+	if d.counted == spec.limit && spec.counts == nil {
+		// Every entry counts: the rest is over the limit, whatever it holds.
+		d.warns = append(d.warns, Warning{Key: spec.key, Entry: name, Err: fmt.Sprintf("over the limit of %d entries (and %d more after it)", spec.limit, n-i-1)})
+		return false
+	}
+	e, id, err := spec.decode(em)
+	if err == nil && id != "" && d.seen[id] {
+		err = fmt.Errorf("id %q is used by an earlier entry", id)
+	}
+	if err != nil {
+		skipped(err.Error())
+		return true
+	}
+	counts := spec.counts == nil || spec.counts(e)
+	if counts && d.counted == spec.limit {
+		if spec.blocks != nil && spec.blocks(e) {
+			d.warns = append(d.warns, Warning{Key: spec.key, Entry: name, MayBlock: true,
+				Err: fmt.Sprintf("over the limit of %d entries that have not expired, and it blocks releases", spec.limit)})
+		} else if d.over++; d.over == 1 {
+			d.firstOver = name
+		}
+		return true
+	}
+	if counts {
+		d.counted++
+	}
+	d.seen[id] = true
+	d.out = append(d.out, e)
+	return true
 }
 
 // fields reads one entry's fields, refusing unknown ones and wrong types.

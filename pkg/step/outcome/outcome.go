@@ -146,72 +146,97 @@ const DoubtfulNote = "the Release did not succeed but its content may be in prod
 //	empty            Completed              false    NotReleased (the release task was skipped)
 //	any other        None, empty, unknown   any      NotReleased
 func Decide(status, releaseStatus string, dryRun bool) (o Outcome, note string) {
+	var d decision
+	st := d.pipelineStatus(status)
+	rs, known := Normalize(releaseStatus)
+	if !known && strings.TrimSpace(releaseStatus) != "" {
+		d.note(fmt.Sprintf("unknown release status %s", quoted(strings.TrimSpace(releaseStatus))))
+	}
+	if o, decided := d.byRelease(rs, st); decided {
+		return d.done(o)
+	}
+	return d.done(d.byPipeline(st, dryRun || rs == DryRun))
+}
+
+// decision gathers the notes of one Decide, in the order they are found.
+type decision struct{ notes []string }
+
+func (d *decision) note(n string) { d.notes = append(d.notes, n) }
+
+func (d *decision) done(o Outcome) (Outcome, string) { return o, strings.Join(d.notes, "; ") }
+
+// pipelineStatus is status in lower case, "none" (with a note) when it is not one Tekton gives.
+func (d *decision) pipelineStatus(status string) string {
 	status = strings.TrimSpace(status)
-	var notes []string
 	st := strings.ToLower(status)
 	switch st {
 	case "", "succeeded", "failed", "completed", "none":
 	default:
-		notes = append(notes, fmt.Sprintf("unknown pipeline status %s", quoted(status)))
+		d.note(fmt.Sprintf("unknown pipeline status %s", quoted(status)))
 		st = "none"
 	}
-	rs, known := Normalize(releaseStatus)
-	if !known && strings.TrimSpace(releaseStatus) != "" {
-		notes = append(notes, fmt.Sprintf("unknown release status %s", quoted(strings.TrimSpace(releaseStatus))))
-	}
+	return st
+}
+
+// byRelease decides from the release status rs when it says how the run ended; false when
+// the pipeline status st must.
+func (d *decision) byRelease(rs Status, st string) (Outcome, bool) {
 	switch rs {
 	case Succeeded:
 		if st == "failed" {
-			notes = append(notes, "a task after the release failed: see the PipelineRun")
+			d.note("a task after the release failed: see the PipelineRun")
 		}
-		return Released, strings.Join(notes, "; ")
+		return Released, true
 	case AlreadyReleased:
-		return NothingToRelease, strings.Join(notes, "; ")
+		return NothingToRelease, true
 	case Failed, TimedOut:
-		return ReleaseFailed, strings.Join(notes, "; ")
+		return ReleaseFailed, true
 	case Created:
-		notes = append(notes, "the Release was created and its outcome not awaited: follow it in Konflux")
-		return ReleaseCreated, strings.Join(notes, "; ")
+		d.note("the Release was created and its outcome not awaited: follow it in Konflux")
+		return ReleaseCreated, true
 	case Running:
 		// The run ended while the Release was running.
-		notes = append(notes, "the Release was created and is still running in Konflux")
-		return NotReleased, strings.Join(notes, "; ")
+		d.note("the Release was created and is still running in Konflux")
+		return NotReleased, true
 	case Rejected:
-		return InputRejected, strings.Join(notes, "; ")
+		return InputRejected, true
 	case Cancelled:
-		return RunCancelled, strings.Join(notes, "; ")
+		return RunCancelled, true
 	case RunTimedOut:
-		return RunTimedOutBeforeRelease, strings.Join(notes, "; ")
+		return RunTimedOutBeforeRelease, true
 	case NotPermitted:
-		return RightMissing, strings.Join(notes, "; ")
+		return RightMissing, true
 	case Doubtful:
-		notes = append(notes, DoubtfulNote)
-		return ReleaseDoubtful, strings.Join(notes, "; ")
+		d.note(DoubtfulNote)
+		return ReleaseDoubtful, true
 	case Blocked:
-		// record-history's word for a run the gates stopped: decided by the pipeline status below.
-		rs = ""
+		// record-history's word for a run the gates stopped: decided by the pipeline status.
+		return 0, false
 	}
-	dry := dryRun || rs == DryRun
+	return 0, false
+}
+
+// byPipeline decides from the pipeline status st, in a dry run or not.
+func (d *decision) byPipeline(st string, dry bool) Outcome {
 	switch {
 	case st == "failed" && dry:
-		o = DryRunWouldBlock
+		return DryRunWouldBlock
 	case st == "failed":
-		o = BlockedByGate
+		return BlockedByGate
 	case dry && (st == "succeeded" || st == "completed" || st == ""):
-		o = DryRunPassed
+		return DryRunPassed
 	case st == "succeeded":
-		o = Released
+		return Released
 	case st == "completed":
-		o = NotReleased
-		notes = append(notes, "the pipeline completed but the release task was skipped")
+		d.note("the pipeline completed but the release task was skipped")
+		return NotReleased
 	case st == "none":
-		o = NotReleased
-		notes = append(notes, "the pipeline did not finish: cancelled, timed out, or a task still pending")
+		d.note("the pipeline did not finish: cancelled, timed out, or a task still pending")
+		return NotReleased
 	default: // no status at all
-		o = NotReleased
-		notes = append(notes, "no pipeline or release status was given")
+		d.note("no pipeline or release status was given")
+		return NotReleased
 	}
-	return o, strings.Join(notes, "; ")
 }
 
 // quoted shows a value Go-quoted and cut to 40 characters.

@@ -27,56 +27,18 @@ func Teach(ctx context.Context, dyn dynamic.Interface, namespace, name string, f
 	if err := validate(fix); err != nil {
 		return false, err
 	}
-	res := dyn.Resource(configMaps).Namespace(namespace)
-	var replaced bool
+	t := teaching{res: dyn.Resource(configMaps).Namespace(namespace), namespace: namespace, name: name, fix: fix}
 	err := retry.OnError(retry.DefaultBackoff, func(err error) bool {
 		return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)
 	}, func() error {
-		u, err := res.Get(ctx, name, metav1.GetOptions{})
+		u, err := t.res.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			doc, r, err := withFix("", fix)
-			if err != nil {
-				return err
-			}
-			replaced = r
-			cm := &unstructured.Unstructured{Object: map[string]any{
-				"apiVersion": "v1", "kind": "ConfigMap",
-				"metadata": map[string]any{"name": name, "labels": map[string]any{"app.kubernetes.io/part-of": "release-to-prod"}},
-				"data":     map[string]any{knowledge.LearnedFixesKey: doc},
-			}}
-			_, err = res.Create(ctx, cm, metav1.CreateOptions{FieldManager: "tkn-local"})
-			return err
+			return t.create(ctx)
 		}
 		if err != nil {
 			return err
 		}
-		data, _, err := unstructured.NestedStringMap(u.Object, "data")
-		if err != nil {
-			return fmt.Errorf("ConfigMap %s/%s: data: %w", namespace, name, err)
-		}
-		doc, r, err := withFix(data[knowledge.LearnedFixesKey], fix)
-		if err != nil {
-			return fmt.Errorf("ConfigMap %s/%s, key %s: %w", namespace, name, knowledge.LearnedFixesKey, err)
-		}
-		if err := withinPatternBudget(data[knowledge.LearnedFixesKey], doc); err != nil {
-			return fmt.Errorf("ConfigMap %s/%s: %w", namespace, name, err)
-		}
-		size := len(doc)
-		for k, v := range data {
-			if k != knowledge.LearnedFixesKey {
-				size += len(v)
-			}
-		}
-		if size > knowledge.MaxStoreBytes {
-			return fmt.Errorf("ConfigMap %s/%s would hold %d bytes, over the store's limit of %d: remove old entries first (kubectl edit configmap %s -n %s)",
-				namespace, name, size, knowledge.MaxStoreBytes, name, namespace)
-		}
-		replaced = r
-		if err := unstructured.SetNestedField(u.Object, doc, "data", knowledge.LearnedFixesKey); err != nil {
-			return fmt.Errorf("ConfigMap %s/%s: %w", namespace, name, err)
-		}
-		_, err = res.Update(ctx, u, metav1.UpdateOptions{FieldManager: "tkn-local"})
-		return err
+		return t.update(ctx, u)
 	})
 	if err != nil {
 		if isAPIStatus(err) {
@@ -84,7 +46,64 @@ func Teach(ctx context.Context, dyn dynamic.Interface, namespace, name string, f
 		}
 		return false, err
 	}
-	return replaced, nil
+	return t.replaced, nil
+}
+
+// teaching is one Teach: the ConfigMap it writes, the fix, and whether the attempt that
+// wrote it replaced an earlier entry.
+type teaching struct {
+	res             dynamic.ResourceInterface
+	namespace, name string
+	fix             knowledge.LearnedFix
+	replaced        bool
+}
+
+func (t *teaching) create(ctx context.Context) error {
+	doc, r, err := withFix("", t.fix)
+	if err != nil {
+		return err
+	}
+	t.replaced = r
+	cm := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": t.name, "labels": map[string]any{"app.kubernetes.io/part-of": "release-to-prod"}},
+		"data":     map[string]any{knowledge.LearnedFixesKey: doc},
+	}}
+	_, err = t.res.Create(ctx, cm, metav1.CreateOptions{FieldManager: "tkn-local"})
+	return err
+}
+
+// update writes the fix into u as read, whose resourceVersion makes a concurrent change a
+// conflict rather than a lost write.
+func (t *teaching) update(ctx context.Context, u *unstructured.Unstructured) error {
+	namespace, name := t.namespace, t.name
+	data, _, err := unstructured.NestedStringMap(u.Object, "data")
+	if err != nil {
+		return fmt.Errorf("ConfigMap %s/%s: data: %w", namespace, name, err)
+	}
+	doc, r, err := withFix(data[knowledge.LearnedFixesKey], t.fix)
+	if err != nil {
+		return fmt.Errorf("ConfigMap %s/%s, key %s: %w", namespace, name, knowledge.LearnedFixesKey, err)
+	}
+	if err := withinPatternBudget(data[knowledge.LearnedFixesKey], doc); err != nil {
+		return fmt.Errorf("ConfigMap %s/%s: %w", namespace, name, err)
+	}
+	size := len(doc)
+	for k, v := range data {
+		if k != knowledge.LearnedFixesKey {
+			size += len(v)
+		}
+	}
+	if size > knowledge.MaxStoreBytes {
+		return fmt.Errorf("ConfigMap %s/%s would hold %d bytes, over the store's limit of %d: remove old entries first (kubectl edit configmap %s -n %s)",
+			namespace, name, size, knowledge.MaxStoreBytes, name, namespace)
+	}
+	t.replaced = r
+	if err := unstructured.SetNestedField(u.Object, doc, "data", knowledge.LearnedFixesKey); err != nil {
+		return fmt.Errorf("ConfigMap %s/%s: %w", namespace, name, err)
+	}
+	_, err = t.res.Update(ctx, u, metav1.UpdateOptions{FieldManager: "tkn-local"})
+	return err
 }
 
 func isAPIStatus(err error) bool {
@@ -134,37 +153,9 @@ func generic(fix knowledge.LearnedFix) any {
 // withFix returns the document raw with fix first in its fixes list (an entry for the same
 // fingerprint removed), and whether one was.
 func withFix(raw string, fix knowledge.LearnedFix) (string, bool, error) {
-	var doc yaml.Node
-	if strings.TrimSpace(raw) != "" {
-		if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
-			return "", false, fmt.Errorf("not valid YAML (%w): fix it by hand first, nothing was changed", err)
-		}
-	}
-	if doc.Kind == 0 {
-		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return "", false, errors.New("not a mapping with version and fixes: fix it by hand first, nothing was changed")
-	}
-	root := doc.Content[0]
-	version, fixes := valueOf(root, "version"), valueOf(root, "fixes")
-	if version == nil {
-		root.Content = append([]*yaml.Node{
-			{Kind: yaml.ScalarNode, Value: "version"},
-			{Kind: yaml.ScalarNode, Tag: "!!int", Value: fmt.Sprint(knowledge.Version)},
-		}, root.Content...)
-	} else if version.Value != fmt.Sprint(knowledge.Version) {
-		return "", false, fmt.Errorf("version %s is not %d: nothing was changed", version.Value, knowledge.Version)
-	}
-	if fixes == nil {
-		fixes = &yaml.Node{Kind: yaml.SequenceNode}
-		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "fixes"}, fixes)
-	}
-	if fixes.Kind == yaml.ScalarNode && fixes.ShortTag() == "!!null" {
-		*fixes = yaml.Node{Kind: yaml.SequenceNode}
-	}
-	if fixes.Kind != yaml.SequenceNode {
-		return "", false, errors.New("fixes is not a list: fix it by hand first, nothing was changed")
+	doc, fixes, err := fixesList(raw)
+	if err != nil {
+		return "", false, err
 	}
 	var entry yaml.Node
 	if err := entry.Encode(fix); err != nil {
@@ -186,13 +177,52 @@ func withFix(raw string, fix knowledge.LearnedFix) (string, bool, error) {
 	var b strings.Builder
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
+	if err := enc.Encode(doc); err != nil {
 		return "", false, fmt.Errorf("encoding the document: %w", err)
 	}
 	if err := enc.Close(); err != nil {
 		return "", false, fmt.Errorf("encoding the document: %w", err)
 	}
 	return b.String(), replaced, nil
+}
+
+// fixesList parses raw (an empty document is a new one) and returns it with its fixes list,
+// adding the version and the list where they are missing; it refuses what it cannot change
+// without losing what a person wrote.
+func fixesList(raw string) (*yaml.Node, *yaml.Node, error) {
+	var doc yaml.Node
+	if strings.TrimSpace(raw) != "" {
+		if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
+			return nil, nil, fmt.Errorf("not valid YAML (%w): fix it by hand first, nothing was changed", err)
+		}
+	}
+	if doc.Kind == 0 {
+		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, nil, errors.New("not a mapping with version and fixes: fix it by hand first, nothing was changed")
+	}
+	root := doc.Content[0]
+	version, fixes := valueOf(root, "version"), valueOf(root, "fixes")
+	if version == nil {
+		root.Content = append([]*yaml.Node{
+			{Kind: yaml.ScalarNode, Value: "version"},
+			{Kind: yaml.ScalarNode, Tag: "!!int", Value: fmt.Sprint(knowledge.Version)},
+		}, root.Content...)
+	} else if version.Value != fmt.Sprint(knowledge.Version) {
+		return nil, nil, fmt.Errorf("version %s is not %d: nothing was changed", version.Value, knowledge.Version)
+	}
+	if fixes == nil {
+		fixes = &yaml.Node{Kind: yaml.SequenceNode}
+		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "fixes"}, fixes)
+	}
+	if fixes.Kind == yaml.ScalarNode && fixes.ShortTag() == "!!null" {
+		*fixes = yaml.Node{Kind: yaml.SequenceNode}
+	}
+	if fixes.Kind != yaml.SequenceNode {
+		return nil, nil, errors.New("fixes is not a list: fix it by hand first, nothing was changed")
+	}
+	return &doc, fixes, nil
 }
 
 // valueOf is the value of key in the mapping n, nil when n is not a mapping or has no key.

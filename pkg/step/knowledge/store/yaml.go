@@ -92,22 +92,7 @@ func toGeneric(n *yaml.Node, depth int, budget *int) (any, error) {
 	case yaml.AliasNode:
 		return toGeneric(n.Alias, depth+1, budget)
 	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Kind != yaml.ScalarNode {
-				return nil, fmt.Errorf("line %d: a key must be text", k.Line)
-			}
-			if _, dup := m[k.Value]; dup {
-				return nil, fmt.Errorf("line %d: key %q defined twice", k.Line, k.Value)
-			}
-			val, err := toGeneric(v, depth+1, budget)
-			if err != nil {
-				return nil, err
-			}
-			m[k.Value] = val
-		}
-		return m, nil
+		return mappingToGeneric(n, depth, budget)
 	case yaml.SequenceNode:
 		l := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
@@ -119,23 +104,46 @@ func toGeneric(n *yaml.Node, depth int, budget *int) (any, error) {
 		}
 		return l, nil
 	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return nil, nil
-		case "!!bool":
-			var b bool
-			if err := n.Decode(&b); err != nil {
-				return nil, fmt.Errorf("line %d: %w", n.Line, err)
-			}
-			return b, nil
-		case "!!int":
-			i, err := strconv.ParseInt(n.Value, 0, 64)
-			if err != nil || i > math.MaxInt32 || i < math.MinInt32 {
-				return n.Value, nil // validation says it is not a number in range
-			}
-			return i, nil
-		}
-		return n.Value, nil
+		return scalarToGeneric(n)
 	}
 	return nil, fmt.Errorf("line %d: unexpected YAML", n.Line)
+}
+
+func mappingToGeneric(n *yaml.Node, depth int, budget *int) (any, error) {
+	m := make(map[string]any, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return nil, fmt.Errorf("line %d: a key must be text", k.Line)
+		}
+		if _, dup := m[k.Value]; dup {
+			return nil, fmt.Errorf("line %d: key %q defined twice", k.Line, k.Value)
+		}
+		val, err := toGeneric(v, depth+1, budget)
+		if err != nil {
+			return nil, err
+		}
+		m[k.Value] = val
+	}
+	return m, nil
+}
+
+func scalarToGeneric(n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		return b, nil
+	case "!!int":
+		i, err := strconv.ParseInt(n.Value, 0, 64)
+		if err != nil || i > math.MaxInt32 || i < math.MinInt32 {
+			return n.Value, nil // validation says it is not a number in range
+		}
+		return i, nil
+	}
+	return n.Value, nil
 }
