@@ -8,14 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
@@ -137,11 +135,8 @@ func Read(ctx context.Context, c *konflux.Client, name string) ([]Entry, error) 
 	return entries, nil
 }
 
-// historyBackoff spreads concurrent writers out: each conflict costs one round trip, and any
-// number of pipelines finishing at once must all get their entry in. Only the context bounds the
-// retries (the step's TIMEOUT, or SIGTERM from the run's timeout): wait.Backoff's Steps cannot,
-// because reaching Cap sets Steps to zero, which ended retry.OnError after ten conflicts.
-var historyBackoff = wait.Backoff{Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 1, Cap: 500 * time.Millisecond, Steps: math.MaxInt32}
+// historyBackoff spreads out any number of pipelines finishing at once (a variable for tests).
+var historyBackoff = konflux.ConflictBackoff()
 
 // Append adds e to the history ConfigMap name with optimistic concurrency: read, prepend,
 // update with the resourceVersion read, and on a conflict (or a racing creator) read again until
@@ -149,25 +144,9 @@ var historyBackoff = wait.Backoff{Duration: 10 * time.Millisecond, Factor: 1.5, 
 func Append(ctx context.Context, c *konflux.Client, name string, e Entry, limit int) (int, error) {
 	res := c.Dynamic.Resource(ConfigMapsResource).Namespace(c.Namespace)
 	kept := 0
-	backoff := historyBackoff
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = appendOnce(ctx, c.Namespace, res, name, e, limit, &kept)
-		// A write whose answer was lost is retried too: the retry reads the history again and
-		// finds the entry if the write was applied.
-		if err == nil || !(apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || konflux.Transient(err)) {
-			break
-		}
-		timer := time.NewTimer(backoff.Step())
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			err = fmt.Errorf("gave up after %d attempts (%w): %w", attempt, context.Cause(ctx), err)
-		case <-timer.C:
-			continue
-		}
-		break
-	}
+	err := konflux.RetryConflicts(ctx, historyBackoff, func() error {
+		return appendOnce(ctx, c.Namespace, res, name, e, limit, &kept)
+	})
 	if err != nil {
 		var fe *failure.Error
 		if errors.As(err, &fe) || !isAPIStatus(err) {

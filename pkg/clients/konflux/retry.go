@@ -3,12 +3,15 @@ package konflux
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // readBackoff is the wait before each retry of a read the API server answered 429 or 5xx
@@ -64,4 +67,33 @@ func Transient(err error) bool {
 		return false
 	}
 	return utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) || utilnet.IsHTTP2ConnectionLost(err)
+}
+
+// ConflictBackoff spreads concurrent writers of one object out: each conflict costs one round
+// trip, and any number of writers at once must all get their change in. Only the context bounds
+// the retries: wait.Backoff's Steps cannot, because reaching Cap sets Steps to zero, which ended
+// retry.OnError after ten conflicts.
+func ConflictBackoff() wait.Backoff {
+	return wait.Backoff{Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 1, Cap: 500 * time.Millisecond, Steps: math.MaxInt32}
+}
+
+// RetryConflicts calls write (a read-modify-write with the resourceVersion read) until it
+// succeeds, fails for another reason than a concurrent writer (Conflict, or AlreadyExists from
+// a racing creator) or a transient error, or ctx ends. A write whose answer was lost is retried
+// too: write reads again and must find its change if it was applied. The error after ctx ended
+// names the attempts and keeps the last conflict.
+func RetryConflicts(ctx context.Context, backoff wait.Backoff, write func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := write()
+		if err == nil || !(apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || Transient(err)) {
+			return err
+		}
+		timer := time.NewTimer(backoff.Step())
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("gave up after %d attempts (%w): %w", attempt, context.Cause(ctx), err)
+		case <-timer.C:
+		}
+	}
 }

@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/util/retry"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
 	"github.com/release-to-prod/release-to-prod/pkg/step/knowledge"
 )
 
@@ -21,16 +22,17 @@ import (
 // ConfigMap when it is missing), replacing an entry taught earlier for the same fingerprint.
 // Nothing else changes: known-issues.yaml, the comments and the other entries (invalid ones
 // too) stay as written. The update carries the resourceVersion read, so a concurrent change is
-// never overwritten: on a conflict Teach reads again and retries. It returns whether an
-// earlier entry was replaced.
+// never overwritten: on a conflict Teach reads again and retries, for as long as others get
+// theirs in first, within ctx (at most TeachTimeout). It returns whether an earlier entry was
+// replaced.
 func Teach(ctx context.Context, dyn dynamic.Interface, namespace, name string, fix knowledge.LearnedFix) (bool, error) {
 	if err := validate(fix); err != nil {
 		return false, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, TeachTimeout)
+	defer cancel()
 	t := teaching{res: dyn.Resource(configMaps).Namespace(namespace), namespace: namespace, name: name, fix: fix}
-	err := retry.OnError(retry.DefaultBackoff, func(err error) bool {
-		return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)
-	}, func() error {
+	err := konflux.RetryConflicts(ctx, teachBackoff, func() error {
 		u, err := t.res.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return t.create(ctx)
@@ -48,6 +50,14 @@ func Teach(ctx context.Context, dyn dynamic.Interface, namespace, name string, f
 	}
 	return t.replaced, nil
 }
+
+// TeachTimeout bounds one Teach, its retries on conflicts included: a whole team teaching at
+// once gets through in a second or two; a store that keeps changing for longer is not one a
+// person should wait on.
+const TeachTimeout = 30 * time.Second
+
+// teachBackoff spreads out people teaching at once (a variable for tests).
+var teachBackoff = konflux.ConflictBackoff()
 
 // teaching is one Teach: the ConfigMap it writes, the fix, and whether the attempt that
 // wrote it replaced an earlier entry.
