@@ -15,7 +15,6 @@ import (
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
@@ -27,11 +26,6 @@ import (
 const (
 	Application = "aap-aa-main"
 	Component   = "automation-analytics-backend-main"
-)
-
-var (
-	applicationsGVR = schema.GroupVersionResource{Group: "appstudio.redhat.com", Version: "v1alpha1", Resource: "applications"}
-	componentsGVR   = schema.GroupVersionResource{Group: "appstudio.redhat.com", Version: "v1alpha1", Resource: "components"}
 )
 
 // ReadPipeline reads the generated release-to-prod Pipeline of the checkout at root.
@@ -73,19 +67,7 @@ func (tn *Tenant) SeedKonflux(ctx context.Context, o KonfluxOptions) (*Konflux, 
 	s := &sandbox.Sandbox{Dynamic: c.Dynamic}
 	k := &Konflux{SHA: o.SHA, QuayRepo: "redhat-user-workloads/" + ns + "/" + Application + "/" + Component}
 	k.Repository = c.Registry.Host + "/" + k.QuayRepo
-	if err := s.Create(ctx, applicationsGVR, ns, map[string]any{
-		"metadata": map[string]any{"name": Application},
-		"spec":     map[string]any{"displayName": Application},
-	}); err != nil {
-		return nil, err
-	}
-	if err := s.Create(ctx, componentsGVR, ns, map[string]any{
-		"metadata": map[string]any{"name": Component},
-		"spec": map[string]any{
-			"componentName": Component, "application": Application, "containerImage": k.Repository,
-			"source": map[string]any{"git": map[string]any{"url": "https://github.com/example/" + Component}},
-		},
-	}); err != nil {
+	if err := s.CreateApplication(ctx, ns, Application, Component, k.Repository); err != nil {
 		return nil, err
 	}
 	ref, err := c.Registry.PushImage(ctx, k.QuayRepo, o.SHA, o.Image)
