@@ -121,65 +121,87 @@ type pulled struct {
 // architecture arch GETs from the registry: each step's index, its image manifest, config and
 // layers; a blob already pulled (the shared base layer) is not pulled again.
 func coldPull(dir, arch string) (pulled, error) {
-	var p pulled
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return p, err
+		return pulled{}, err
 	}
-	seen := map[v1.Hash]bool{}
-	inEvery := map[v1.Hash]int{}
-	sizes := map[v1.Hash]int64{}
+	n := pullCount{seen: map[v1.Hash]bool{}, inEvery: map[v1.Hash]int{}, sizes: map[v1.Hash]int64{}}
 	for _, e := range entries {
-		top, err := layout.ImageIndexFromPath(filepath.Join(dir, e.Name()))
+		blobs, layers, err := layoutBlobs(filepath.Join(dir, e.Name()), arch)
 		if err != nil {
-			return p, fmt.Errorf("%s: %w", e.Name(), err)
+			return n.pulled, fmt.Errorf("%s: %w", e.Name(), err)
 		}
-		tm, err := top.IndexManifest()
-		if err != nil || len(tm.Manifests) != 1 {
-			return p, fmt.Errorf("%s: want one index in the layout: %v", e.Name(), err)
-		}
-		idx, err := top.ImageIndex(tm.Manifests[0].Digest)
-		if err != nil {
-			return p, fmt.Errorf("%s: %w", e.Name(), err)
-		}
-		im, err := idx.IndexManifest()
-		if err != nil {
-			return p, fmt.Errorf("%s: %w", e.Name(), err)
-		}
-		blobs := []v1.Descriptor{tm.Manifests[0]}
-		for _, d := range im.Manifests {
-			if d.Platform == nil || d.Platform.Architecture != arch {
-				continue
-			}
-			img, err := idx.Image(d.Digest)
-			if err != nil {
-				return p, fmt.Errorf("%s: %w", e.Name(), err)
-			}
-			m, err := img.Manifest()
-			if err != nil {
-				return p, fmt.Errorf("%s: %w", e.Name(), err)
-			}
-			blobs = append(append(blobs, d, m.Config), m.Layers...)
-			for _, l := range m.Layers {
-				inEvery[l.Digest]++
-			}
-		}
-		p.images++
-		for _, b := range blobs {
-			p.naive += b.Size
-			sizes[b.Digest] = b.Size
-			if !seen[b.Digest] {
-				seen[b.Digest] = true
-				p.unique += b.Size
-			}
+		n.add(blobs, layers)
+	}
+	for d, k := range n.inEvery {
+		if k == n.images && k > 1 {
+			n.base = n.sizes[d]
 		}
 	}
-	for d, n := range inEvery {
-		if n == p.images && n > 1 {
-			p.base = sizes[d]
+	return n.pulled, nil
+}
+
+// pullCount is coldPull's tally, image by image.
+type pullCount struct {
+	pulled
+	seen    map[v1.Hash]bool  // blobs pulled already
+	inEvery map[v1.Hash]int   // how many images have each layer
+	sizes   map[v1.Hash]int64 // each blob's size
+}
+
+// add counts one image's blobs, of which layers are its layers.
+func (n *pullCount) add(blobs, layers []v1.Descriptor) {
+	for _, l := range layers {
+		n.inEvery[l.Digest]++
+	}
+	n.images++
+	for _, b := range blobs {
+		n.naive += b.Size
+		n.sizes[b.Digest] = b.Size
+		if !n.seen[b.Digest] {
+			n.seen[b.Digest] = true
+			n.unique += b.Size
 		}
 	}
-	return p, nil
+}
+
+// layoutBlobs returns what a node of architecture arch pulls of the one image index in the OCI
+// layout at path: the index, each arch image's manifest, config and layers (the last also
+// returned alone).
+func layoutBlobs(path, arch string) (blobs, layers []v1.Descriptor, err error) {
+	top, err := layout.ImageIndexFromPath(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	tm, err := top.IndexManifest()
+	if err != nil || len(tm.Manifests) != 1 {
+		return nil, nil, fmt.Errorf("want one index in the layout: %v", err)
+	}
+	idx, err := top.ImageIndex(tm.Manifests[0].Digest)
+	if err != nil {
+		return nil, nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, nil, err
+	}
+	blobs = []v1.Descriptor{tm.Manifests[0]}
+	for _, d := range im.Manifests {
+		if d.Platform == nil || d.Platform.Architecture != arch {
+			continue
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return nil, nil, err
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, nil, err
+		}
+		blobs = append(append(blobs, d, m.Config), m.Layers...)
+		layers = append(layers, m.Layers...)
+	}
+	return blobs, layers, nil
 }
 
 func firstLine(b []byte) string {

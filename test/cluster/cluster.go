@@ -308,6 +308,27 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins binaries, kubeconf
 }
 
 func (c *Cluster) startNodeDaemons(ctx context.Context, bins binaries, kubeconfig string, mirrors []string) error {
+	if err := c.startControllers(bins, kubeconfig); err != nil {
+		return err
+	}
+	if err := c.writeNodeConfig(mirrors); err != nil {
+		return err
+	}
+	if err := c.startContainerd(ctx, bins); err != nil {
+		return err
+	}
+	if _, err := c.startDaemon("kubelet", nil, bins["kubelet"],
+		"--config="+filepath.Join(c.Dir, "kubelet.yaml"),
+		"--kubeconfig="+kubeconfig,
+		"--root-dir="+filepath.Join(c.Dir, "kubelet"),
+		"--hostname-override="+nodeName, "--node-ip="+GatewayIP, "--v=1"); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	return nil
+}
+
+// startControllers starts kube-controller-manager and kube-scheduler.
+func (c *Cluster) startControllers(bins binaries, kubeconfig string) error {
 	p := c.pki
 	if _, err := c.startDaemon("kube-controller-manager", nil, bins["kube-controller-manager"],
 		"--kubeconfig="+kubeconfig,
@@ -323,13 +344,18 @@ func (c *Cluster) startNodeDaemons(ctx context.Context, bins binaries, kubeconfi
 		"--bind-address=127.0.0.1", "--secure-port=10259", "--v=1"); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
+	return nil
+}
 
+// writeNodeConfig writes the configuration of containerd (the registry and its mirrors), the
+// CNI bridge and the kubelet.
+func (c *Cluster) writeNodeConfig(mirrors []string) error {
 	sandboxImage := RegistryHost + "/pause:test"
 	files := map[string]string{
 		filepath.Join(c.Dir, "containerd", "config.toml"):                         containerdConfig(c.Dir, sandboxImage),
 		filepath.Join(c.Dir, "containerd", "certs.d", RegistryHost, "hosts.toml"): hostsToml(),
 		filepath.Join(c.Dir, "cni", "net.d", "10-bridge.conflist"):                cniConfig(c.Dir),
-		filepath.Join(c.Dir, "kubelet.yaml"):                                      kubeletConfig(c.Dir, c.host.CgroupName(), p.caFile),
+		filepath.Join(c.Dir, "kubelet.yaml"):                                      kubeletConfig(c.Dir, c.host.CgroupName(), c.pki.caFile),
 		filepath.Join(c.Dir, "resolv.conf"):                                       "# no DNS in the test cluster\n",
 	}
 	for _, m := range mirrors {
@@ -343,6 +369,11 @@ func (c *Cluster) startNodeDaemons(ctx context.Context, bins binaries, kubeconfi
 			return fmt.Errorf("cluster: %w", err)
 		}
 	}
+	return nil
+}
+
+// startContainerd starts containerd and waits until it listens.
+func (c *Cluster) startContainerd(ctx context.Context, bins binaries) error {
 	// containerd and the shims it starts look runc up in PATH.
 	if _, err := c.startDaemon("containerd", nil, bins["containerd"],
 		"--config="+filepath.Join(c.Dir, "containerd", "config.toml")); err != nil {
@@ -351,23 +382,13 @@ func (c *Cluster) startNodeDaemons(ctx context.Context, bins binaries, kubeconfi
 	// The kubelet checks the CRI endpoint once, at its start, and exits when nothing answers
 	// there yet (seen on a loaded host): it starts once containerd listens.
 	sock := filepath.Join(c.Dir, "containerd.sock")
-	if err := c.WaitFor(ctx, "containerd to listen", time.Minute, func(context.Context) (bool, error) {
+	return c.WaitFor(ctx, "containerd to listen", time.Minute, func(context.Context) (bool, error) {
 		conn, err := net.DialTimeout("unix", sock, time.Second)
 		if err != nil {
 			return false, nil
 		}
 		return true, conn.Close()
-	}); err != nil {
-		return err
-	}
-	if _, err := c.startDaemon("kubelet", nil, bins["kubelet"],
-		"--config="+filepath.Join(c.Dir, "kubelet.yaml"),
-		"--kubeconfig="+kubeconfig,
-		"--root-dir="+filepath.Join(c.Dir, "kubelet"),
-		"--hostname-override="+nodeName, "--node-ip="+GatewayIP, "--v=1"); err != nil {
-		return fmt.Errorf("cluster: %w", err)
-	}
-	return nil
+	})
 }
 
 // waitReady waits for what a TaskRun needs: the node Ready without taints, the default

@@ -40,6 +40,44 @@ func newPKI(dir string, apiIPs []net.IP, apiNames []string) (*pki, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
 	}
+	p, err := newCA(dir)
+	if err != nil {
+		return nil, err
+	}
+	serveCert, serveKey, err := p.issue(2, "kube-apiserver", nil, x509.ExtKeyUsageServerAuth, apiIPs, apiNames)
+	if err != nil {
+		return nil, fmt.Errorf("pki: serving certificate: %w", err)
+	}
+	if p.adminCert, p.adminKey, err = p.issue(3, "admin", []string{"system:masters"}, x509.ExtKeyUsageClientAuth, nil, nil); err != nil {
+		return nil, fmt.Errorf("pki: admin certificate: %w", err)
+	}
+	saKey, saPub, err := newServiceAccountKey()
+	if err != nil {
+		return nil, fmt.Errorf("pki: service account key: %w", err)
+	}
+
+	p.caFile = filepath.Join(dir, "ca.crt")
+	p.serveCert, p.serveKey = filepath.Join(dir, "apiserver.crt"), filepath.Join(dir, "apiserver.key")
+	p.adminCertF, p.adminKeyF = filepath.Join(dir, "admin.crt"), filepath.Join(dir, "admin.key")
+	p.saKey, p.saPub = filepath.Join(dir, "sa.key"), filepath.Join(dir, "sa.pub")
+	for f, b := range map[string][]byte{
+		p.caFile:     p.caCert,
+		p.serveCert:  serveCert,
+		p.serveKey:   serveKey,
+		p.adminCertF: p.adminCert,
+		p.adminKeyF:  p.adminKey,
+		p.saKey:      saKey,
+		p.saPub:      saPub,
+	} {
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			return nil, fmt.Errorf("pki: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// newCA makes the cluster's self-signed certificate authority, for a pki in dir.
+func newCA(dir string) (*pki, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
@@ -62,42 +100,20 @@ func newPKI(dir string, apiIPs []net.IP, apiNames []string) (*pki, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: CA: %w", err)
 	}
-	p := &pki{dir: dir, caCert: pemBlock("CERTIFICATE", caDER), ca: ca, caKey: caKey}
-	issue := p.issue
-	serveCert, serveKey, err := issue(2, "kube-apiserver", nil, x509.ExtKeyUsageServerAuth, apiIPs, apiNames)
-	if err != nil {
-		return nil, fmt.Errorf("pki: serving certificate: %w", err)
-	}
-	if p.adminCert, p.adminKey, err = issue(3, "admin", []string{"system:masters"}, x509.ExtKeyUsageClientAuth, nil, nil); err != nil {
-		return nil, fmt.Errorf("pki: admin certificate: %w", err)
-	}
-	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("pki: service account key: %w", err)
-	}
-	saPub, err := x509.MarshalPKIXPublicKey(&saKey.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("pki: service account key: %w", err)
-	}
+	return &pki{dir: dir, caCert: pemBlock("CERTIFICATE", caDER), ca: ca, caKey: caKey}, nil
+}
 
-	p.caFile = filepath.Join(dir, "ca.crt")
-	p.serveCert, p.serveKey = filepath.Join(dir, "apiserver.crt"), filepath.Join(dir, "apiserver.key")
-	p.adminCertF, p.adminKeyF = filepath.Join(dir, "admin.crt"), filepath.Join(dir, "admin.key")
-	p.saKey, p.saPub = filepath.Join(dir, "sa.key"), filepath.Join(dir, "sa.pub")
-	for f, b := range map[string][]byte{
-		p.caFile:     p.caCert,
-		p.serveCert:  serveCert,
-		p.serveKey:   serveKey,
-		p.adminCertF: p.adminCert,
-		p.adminKeyF:  p.adminKey,
-		p.saKey:      pemBlock("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(saKey)),
-		p.saPub:      pemBlock("PUBLIC KEY", saPub),
-	} {
-		if err := os.WriteFile(f, b, 0o600); err != nil {
-			return nil, fmt.Errorf("pki: %w", err)
-		}
+// newServiceAccountKey makes the key pair that signs ServiceAccount tokens, as PEM.
+func newServiceAccountKey() (private, public []byte, err error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
 	}
-	return p, nil
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pemBlock("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(key)), pemBlock("PUBLIC KEY", pub), nil
 }
 
 // issue makes a certificate signed by the cluster's CA.

@@ -144,6 +144,23 @@ func (w *PodWatch) pod(o any) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	t := w.entry(trName)
+	t.seePod(p, now)
+	states, changed := t.seeContainers(p, w.pods[p.Name], now)
+	phaseChanged := w.phases[p.Name] != p.Status.Phase
+	w.pods[p.Name], w.phases[p.Name] = states, p.Status.Phase
+	if len(changed) == 0 && !phaseChanged {
+		return
+	}
+	line := fmt.Sprintf("  %s: pod %s %s", t.PipelineTask, p.Name, p.Status.Phase)
+	if len(changed) > 0 {
+		line += ": " + strings.Join(changed, ", ")
+	}
+	fmt.Fprintln(w.out, line)
+}
+
+// seePod records what pod p, seen at now, says of its TaskRun: its name, the TaskRun's labels
+// when its own were not seen yet, its first step, and when it was scheduled and initialized.
+func (t *TaskRunTimes) seePod(p *corev1.Pod, now time.Time) {
 	t.Pod = p.Name
 	if t.PipelineTask == "" {
 		t.PipelineTask = p.Labels["tekton.dev/pipelineTask"]
@@ -160,6 +177,11 @@ func (w *PodWatch) pod(o any) {
 			t.Initialized = now
 		}
 	}
+}
+
+// seeContainers returns the state of each of pod p's containers by name and, in words, those
+// that changed from before; it records when the first step was seen at work.
+func (t *TaskRunTimes) seeContainers(p *corev1.Pod, before map[string]string, now time.Time) (states map[string]string, changed []string) {
 	statuses := map[string]corev1.ContainerStatus{}
 	for _, group := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
 		for _, st := range group {
@@ -168,8 +190,7 @@ func (w *PodWatch) pod(o any) {
 	}
 	// In the pod's order, which is the order the steps run in (the kubelet sorts its statuses
 	// by name).
-	states := map[string]string{}
-	var changed []string
+	states = map[string]string{}
 	for _, ctr := range append(slices.Clone(p.Spec.InitContainers), p.Spec.Containers...) {
 		st, ok := statuses[ctr.Name]
 		if !ok {
@@ -177,23 +198,14 @@ func (w *PodWatch) pod(o any) {
 		}
 		s := containerState(st)
 		states[st.Name] = s
-		if w.pods[p.Name][st.Name] != s {
+		if before[st.Name] != s {
 			changed = append(changed, st.Name+" "+s)
 		}
 		if st.Name == t.FirstStep && t.StepRunning.IsZero() && (st.State.Running != nil || st.State.Terminated != nil) {
 			t.StepRunning = now
 		}
 	}
-	phaseChanged := w.phases[p.Name] != p.Status.Phase
-	w.pods[p.Name], w.phases[p.Name] = states, p.Status.Phase
-	if len(changed) == 0 && !phaseChanged {
-		return
-	}
-	line := fmt.Sprintf("  %s: pod %s %s", t.PipelineTask, p.Name, p.Status.Phase)
-	if len(changed) > 0 {
-		line += ": " + strings.Join(changed, ", ")
-	}
-	fmt.Fprintln(w.out, line)
+	return states, changed
 }
 
 // containerState says in a few words what a container is doing.

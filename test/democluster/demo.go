@@ -25,81 +25,133 @@ const (
 
 func say(format string, args ...any) { fmt.Printf("\n\033[1m==> "+format+"\033[0m\n", args...) }
 
+// demo is what run has started, kept for its later phases and its teardown.
+type demo struct {
+	c     *cluster.Cluster
+	w     *world.ReleaseWorld
+	tn    *world.Tenant
+	watch *cluster.PodWatch
+	begin time.Time // the cluster's start, after any wait for another run's cluster
+}
+
 func run(ctx context.Context, keep bool) (err error) {
 	root, err := tools.Root()
 	if err != nil {
 		return err
 	}
+	d := &demo{}
+	if err := d.startCluster(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		if serr := d.stopCluster(ctx); serr != nil {
+			err = errors.Join(err, serr)
+		}
+	}()
+	if err := d.buildWorld(ctx, root); err != nil {
+		return err
+	}
+	defer d.w.Stop()
+	if err := d.seed(ctx); err != nil {
+		return err
+	}
+	defer d.watch.Stop()
+	r1, r2, err := d.runTwice(ctx)
+	if err != nil {
+		return err
+	}
+	say("done: one Release for commit %s after two runs", sha[:12])
+	fmt.Printf("   cluster start %s · step images %s · run 1 %s · run 2 %s (PipelineRun creation → end of report)\n",
+		startTime(d.c).Round(100*time.Millisecond), d.w.ImagesPushed.Round(100*time.Millisecond),
+		r1.Wall.Round(100*time.Millisecond), r2.Wall.Round(100*time.Millisecond))
+	if keep {
+		d.watch.Stop()
+		return hold(ctx, d.c)
+	}
+	return nil
+}
+
+// startCluster waits for the host and starts the single-node cluster.
+func (d *demo) startCluster(ctx context.Context) error {
 	say("starting a single-node Kubernetes cluster in a network namespace of its own: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd, kubelet, Tekton controller")
 	if err := host.WaitForHost(ctx, os.Stdout); err != nil {
 		return err
 	}
-	begin := time.Now() // after any wait for another run's cluster
+	d.begin = time.Now()
 	c, err := cluster.Start(ctx, cluster.Options{Mirrors: []string{"quay.io"}, Log: os.Stdout})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		say("stopping the cluster and restoring the host")
-		if serr := c.Stop(); serr != nil {
-			err = errors.Join(err, serr)
-			return
-		}
-		if ctx.Err() != nil {
-			fmt.Println("   stopped (interrupted)")
-			return
-		}
-		fmt.Printf("   stopped; the demo took %s from the cluster's start\n", time.Since(begin).Round(time.Second))
-	}()
+	d.c = c
+	return nil
+}
 
+// stopCluster stops the cluster, gives the host back and says how long the demo took.
+func (d *demo) stopCluster(ctx context.Context) error {
+	say("stopping the cluster and restoring the host")
+	if err := d.c.Stop(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		fmt.Println("   stopped (interrupted)")
+		return nil
+	}
+	fmt.Printf("   stopped; the demo took %s from the cluster's start\n", time.Since(d.begin).Round(time.Second))
+	return nil
+}
+
+// buildWorld builds the step images from the checkout at root and pushes them to the
+// cluster's registry, with the Quay API and release-service stand-ins.
+func (d *demo) buildWorld(ctx context.Context, root string) error {
 	say("building the step images from this checkout (linux, the node's architecture) and pushing them to the cluster's registry, where the node pulls them as quay.io/release-to-prod/<step>:0.1.0")
-	w, err := world.New(ctx, c, root)
+	w, err := world.New(ctx, d.c, root)
 	if err != nil {
 		return err
 	}
-	defer w.Stop()
+	d.w = w
 	fmt.Printf("   built and pushed in %s; Quay API stand-in at %s; release-service stand-in marks each Release released after 1 s\n",
 		w.ImagesPushed.Round(time.Millisecond), w.QuayURL)
+	return nil
+}
 
+// seed gives the tenant its Konflux world and starts watching its TaskRuns.
+func (d *demo) seed(ctx context.Context) error {
 	say("seeding tenant %s (restricted pod security, the project's RBAC): Application, Component, image for commit %s, Snapshot (tests passed), ReleasePlan; Quay reports a clean scan", tenantNS, sha[:12])
-	tn, k, err := w.SeedTenant(ctx, tenantNS, sha)
+	tn, k, err := d.w.SeedTenant(ctx, tenantNS, sha)
 	if err != nil {
 		return err
 	}
+	d.tn = tn
 	fmt.Printf("   image %s:%s → %s\n", k.Repository, sha, k.Digest)
-	watch, err := c.WatchTaskRuns(tenantNS, os.Stdout)
+	watch, err := d.c.WatchTaskRuns(tenantNS, os.Stdout)
 	if err != nil {
 		return err
 	}
-	defer watch.Stop()
+	d.watch = watch
+	return nil
+}
 
+// runTwice runs the Pipeline for the commit twice as the tenant user: the first run releases
+// it, the second must find it released.
+func (d *demo) runTwice(ctx context.Context) (r1, r2 *world.Run, err error) {
 	say("run 1: a PipelineRun of release-to-prod for %s, created as the tenant user", sha[:12])
-	r1, err := tn.Run(ctx, w.Pipeline.Spec.DeepCopy(), w.Params(tn, sha), 10*time.Minute, os.Stdout)
+	r1, err = d.tn.Run(ctx, d.w.Pipeline.Spec.DeepCopy(), d.w.Params(d.tn, sha), 10*time.Minute, os.Stdout)
 	if err != nil {
-		return fmt.Errorf("run 1: %w", err)
+		return nil, nil, fmt.Errorf("run 1: %w", err)
 	}
-	if err := expect(ctx, w, tn, r1, "Succeeded", true); err != nil {
-		return fmt.Errorf("run 1 should release: %w", err)
+	if err := expect(ctx, d.w, d.tn, r1, "Succeeded", true); err != nil {
+		return nil, nil, fmt.Errorf("run 1 should release: %w", err)
 	}
 
 	say("run 2: the same commit again — it must not be released twice")
-	r2, err := tn.Run(ctx, w.Pipeline.Spec.DeepCopy(), w.Params(tn, sha), 10*time.Minute, os.Stdout)
+	r2, err = d.tn.Run(ctx, d.w.Pipeline.Spec.DeepCopy(), d.w.Params(d.tn, sha), 10*time.Minute, os.Stdout)
 	if err != nil {
-		return fmt.Errorf("run 2: %w", err)
+		return nil, nil, fmt.Errorf("run 2: %w", err)
 	}
-	if err := expect(ctx, w, tn, r2, "AlreadyReleased", false); err != nil {
-		return fmt.Errorf("run 2 should pass as already released: %w", err)
+	if err := expect(ctx, d.w, d.tn, r2, "AlreadyReleased", false); err != nil {
+		return nil, nil, fmt.Errorf("run 2 should pass as already released: %w", err)
 	}
-
-	say("done: one Release for commit %s after two runs", sha[:12])
-	fmt.Printf("   cluster start %s · step images %s · run 1 %s · run 2 %s (PipelineRun creation → end of report)\n",
-		startTime(c).Round(100*time.Millisecond), w.ImagesPushed.Round(100*time.Millisecond),
-		r1.Wall.Round(100*time.Millisecond), r2.Wall.Round(100*time.Millisecond))
-	if keep {
-		watch.Stop()
-		return hold(ctx, c)
-	}
-	return nil
+	return r1, r2, nil
 }
 
 // expect checks how a run ended — the PipelineRun succeeded, report ran, the newest history

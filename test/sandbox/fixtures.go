@@ -47,15 +47,7 @@ type TenantOptions struct {
 // spec.containerImage names the staging repository in the sandbox registry), the image for the
 // SHA, a push-event Snapshot whose tests passed, and a matched, active ReleasePlan.
 func (s *Sandbox) SeedTenant(ctx context.Context, o TenantOptions) (*Tenant, error) {
-	if o.Namespace == "" {
-		o.Namespace = "aap-aa-tenant"
-	}
-	if o.Application == "" {
-		o.Application = "aap-aa-main"
-	}
-	if o.Component == "" {
-		o.Component = "automation-analytics-backend-main"
-	}
+	o = o.withDefaults()
 	if len(o.SHA) != 40 {
 		return nil, fmt.Errorf("seed: SHA must be 40 characters, got %q", o.SHA)
 	}
@@ -67,31 +59,11 @@ func (s *Sandbox) SeedTenant(ctx context.Context, o TenantOptions) (*Tenant, err
 	if err := s.EnsureNamespace(ctx, o.Namespace); err != nil {
 		return nil, err
 	}
-	if err := s.Create(ctx, applications, o.Namespace, map[string]any{
-		"metadata": map[string]any{"name": o.Application},
-		"spec":     map[string]any{"displayName": o.Application},
-	}); err != nil {
-		return nil, err
-	}
-	if err := s.Create(ctx, components, o.Namespace, map[string]any{
-		"metadata": map[string]any{"name": o.Component},
-		"spec": map[string]any{
-			"componentName":  o.Component,
-			"application":    o.Application,
-			"containerImage": t.Repository,
-			"source":         map[string]any{"git": map[string]any{"url": "https://github.com/example/" + o.Component}},
-		},
-	}); err != nil {
+	if err := s.CreateApplication(ctx, o.Namespace, o.Application, o.Component, t.Repository); err != nil {
 		return nil, err
 	}
 	if !o.NoImage {
-		var err error
-		if len(o.Platforms) > 0 {
-			t.Digest, t.Platforms, err = s.Registry.PushIndex(ctx, t.Repository, o.SHA, o.Platforms...)
-		} else {
-			t.Digest, err = s.Registry.PushImage(ctx, t.Repository, o.SHA)
-		}
-		if err != nil {
+		if err := s.pushTenantImage(ctx, t, o.Platforms); err != nil {
 			return nil, err
 		}
 	}
@@ -108,6 +80,52 @@ func (s *Sandbox) SeedTenant(ctx context.Context, o TenantOptions) (*Tenant, err
 		return nil, err
 	}
 	return t, nil
+}
+
+// withDefaults fills in the production names o leaves empty.
+func (o TenantOptions) withDefaults() TenantOptions {
+	if o.Namespace == "" {
+		o.Namespace = "aap-aa-tenant"
+	}
+	if o.Application == "" {
+		o.Application = "aap-aa-main"
+	}
+	if o.Component == "" {
+		o.Component = "automation-analytics-backend-main"
+	}
+	return o
+}
+
+// CreateApplication creates Application application and its Component component in namespace
+// ns, built from a GitHub repository named after it into the staging repository containerImage.
+func (s *Sandbox) CreateApplication(ctx context.Context, ns, application, component, containerImage string) error {
+	if err := s.Create(ctx, applications, ns, map[string]any{
+		"metadata": map[string]any{"name": application},
+		"spec":     map[string]any{"displayName": application},
+	}); err != nil {
+		return err
+	}
+	return s.Create(ctx, components, ns, map[string]any{
+		"metadata": map[string]any{"name": component},
+		"spec": map[string]any{
+			"componentName":  component,
+			"application":    application,
+			"containerImage": containerImage,
+			"source":         map[string]any{"git": map[string]any{"url": "https://github.com/example/" + component}},
+		},
+	})
+}
+
+// pushTenantImage pushes the image of t.SHA to t.Repository, a multi-arch index when platforms
+// are given, and records its digest (and the platforms' digests) in t.
+func (s *Sandbox) pushTenantImage(ctx context.Context, t *Tenant, platforms []string) error {
+	var err error
+	if len(platforms) > 0 {
+		t.Digest, t.Platforms, err = s.Registry.PushIndex(ctx, t.Repository, t.SHA, platforms...)
+	} else {
+		t.Digest, err = s.Registry.PushImage(ctx, t.Repository, t.SHA)
+	}
+	return err
 }
 
 // SnapshotOptions describe a Snapshot.

@@ -59,64 +59,113 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	if opts.UpstreamCRDs == "" {
 		opts.UpstreamCRDs = os.Getenv(UpstreamCRDsEnv)
 	}
-	root, err := tools.Root()
+	bins, err := findControlPlane(ctx, opts.Log)
 	if err != nil {
 		return nil, err
 	}
-	apiserver, err := tools.Path(ctx, tools.KubeAPIServer, opts.Log)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
-	etcd, err := tools.Path(ctx, tools.Etcd, opts.Log)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
 	s := &Sandbox{Dir: opts.Dir, CRDs: "project"}
-	if s.Dir == "" {
-		if s.Dir, err = os.MkdirTemp("", "release-to-prod-sandbox-"); err != nil {
-			return nil, fmt.Errorf("sandbox: %w", err)
-		}
-		s.ownDir = true
-	} else if err := os.MkdirAll(s.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
+	if err := s.makeDir(); err != nil {
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
 			_ = s.Stop()
 		}
 	}()
-
-	s.env = &envtest.Environment{
-		CRDDirectoryPaths:        []string{filepath.Join(root, "test", "crds")},
-		ErrorIfCRDPathMissing:    true,
-		ControlPlaneStartTimeout: 2 * time.Minute,
-		ControlPlaneStopTimeout:  30 * time.Second,
+	if err := s.startControlPlane(bins); err != nil {
+		return nil, err
 	}
-	s.env.ControlPlane.GetAPIServer().Path = apiserver
-	s.env.ControlPlane.Etcd = &envtest.Etcd{Path: etcd}
-	if s.Config, err = s.env.Start(); err != nil {
-		return nil, fmt.Errorf("sandbox: starting kube-apiserver and etcd: %w", err)
+	if err := s.installUpstreamCRDs(opts.UpstreamCRDs); err != nil {
+		return nil, err
 	}
-	if opts.UpstreamCRDs != "" {
-		if _, err := os.Stat(opts.UpstreamCRDs); err != nil {
-			return nil, fmt.Errorf("sandbox: upstream CRDs (%s): %w", UpstreamCRDsEnv, err)
-		}
-		if _, err := envtest.InstallCRDs(s.Config, envtest.CRDInstallOptions{Paths: []string{opts.UpstreamCRDs}, ErrorIfPathMissing: true}); err != nil {
-			return nil, fmt.Errorf("sandbox: installing upstream CRDs from %s: %w", opts.UpstreamCRDs, err)
-		}
-		s.CRDs = "project+upstream:" + opts.UpstreamCRDs
-	}
-	if s.Dynamic, err = dynamic.NewForConfig(s.Config); err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
-	s.Kubeconfig = filepath.Join(s.Dir, "kubeconfig")
-	if err := os.WriteFile(s.Kubeconfig, s.env.KubeConfig, 0o600); err != nil {
-		return nil, fmt.Errorf("sandbox: writing kubeconfig: %w", err)
+	if err := s.connect(); err != nil {
+		return nil, err
 	}
 	if s.Registry, err = StartRegistry(); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	return s, nil
+}
+
+// controlPlane is where the checkout's test CRDs and the built control plane's programs are.
+type controlPlane struct {
+	root, apiserver, etcd string
+}
+
+func findControlPlane(ctx context.Context, log io.Writer) (controlPlane, error) {
+	var cp controlPlane
+	var err error
+	if cp.root, err = tools.Root(); err != nil {
+		return cp, err
+	}
+	if cp.apiserver, err = tools.Path(ctx, tools.KubeAPIServer, log); err != nil {
+		return cp, fmt.Errorf("sandbox: %w", err)
+	}
+	if cp.etcd, err = tools.Path(ctx, tools.Etcd, log); err != nil {
+		return cp, fmt.Errorf("sandbox: %w", err)
+	}
+	return cp, nil
+}
+
+// makeDir creates s.Dir, or a temporary directory that Stop removes when s.Dir is empty.
+func (s *Sandbox) makeDir() error {
+	if s.Dir != "" {
+		if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+		return nil
+	}
+	var err error
+	if s.Dir, err = os.MkdirTemp("", "release-to-prod-sandbox-"); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	s.ownDir = true
+	return nil
+}
+
+// startControlPlane starts etcd and kube-apiserver with the project's test CRDs.
+func (s *Sandbox) startControlPlane(cp controlPlane) error {
+	s.env = &envtest.Environment{
+		CRDDirectoryPaths:        []string{filepath.Join(cp.root, "test", "crds")},
+		ErrorIfCRDPathMissing:    true,
+		ControlPlaneStartTimeout: 2 * time.Minute,
+		ControlPlaneStopTimeout:  30 * time.Second,
+	}
+	s.env.ControlPlane.GetAPIServer().Path = cp.apiserver
+	s.env.ControlPlane.Etcd = &envtest.Etcd{Path: cp.etcd}
+	var err error
+	if s.Config, err = s.env.Start(); err != nil {
+		return fmt.Errorf("sandbox: starting kube-apiserver and etcd: %w", err)
+	}
+	return nil
+}
+
+// installUpstreamCRDs installs the CRDs of dir over the project's; none when dir is "".
+func (s *Sandbox) installUpstreamCRDs(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("sandbox: upstream CRDs (%s): %w", UpstreamCRDsEnv, err)
+	}
+	if _, err := envtest.InstallCRDs(s.Config, envtest.CRDInstallOptions{Paths: []string{dir}, ErrorIfPathMissing: true}); err != nil {
+		return fmt.Errorf("sandbox: installing upstream CRDs from %s: %w", dir, err)
+	}
+	s.CRDs = "project+upstream:" + dir
+	return nil
+}
+
+// connect makes the dynamic client and writes the admin's kubeconfig.
+func (s *Sandbox) connect() error {
+	var err error
+	if s.Dynamic, err = dynamic.NewForConfig(s.Config); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	s.Kubeconfig = filepath.Join(s.Dir, "kubeconfig")
+	if err := os.WriteFile(s.Kubeconfig, s.env.KubeConfig, 0o600); err != nil {
+		return fmt.Errorf("sandbox: writing kubeconfig: %w", err)
+	}
+	return nil
 }
 
 // Stop stops everything Start started; it is safe to call more than once.

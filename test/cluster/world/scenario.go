@@ -15,7 +15,6 @@ import (
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
@@ -27,11 +26,6 @@ import (
 const (
 	Application = "aap-aa-main"
 	Component   = "automation-analytics-backend-main"
-)
-
-var (
-	applicationsGVR = schema.GroupVersionResource{Group: "appstudio.redhat.com", Version: "v1alpha1", Resource: "applications"}
-	componentsGVR   = schema.GroupVersionResource{Group: "appstudio.redhat.com", Version: "v1alpha1", Resource: "components"}
 )
 
 // ReadPipeline reads the generated release-to-prod Pipeline of the checkout at root.
@@ -73,19 +67,7 @@ func (tn *Tenant) SeedKonflux(ctx context.Context, o KonfluxOptions) (*Konflux, 
 	s := &sandbox.Sandbox{Dynamic: c.Dynamic}
 	k := &Konflux{SHA: o.SHA, QuayRepo: "redhat-user-workloads/" + ns + "/" + Application + "/" + Component}
 	k.Repository = c.Registry.Host + "/" + k.QuayRepo
-	if err := s.Create(ctx, applicationsGVR, ns, map[string]any{
-		"metadata": map[string]any{"name": Application},
-		"spec":     map[string]any{"displayName": Application},
-	}); err != nil {
-		return nil, err
-	}
-	if err := s.Create(ctx, componentsGVR, ns, map[string]any{
-		"metadata": map[string]any{"name": Component},
-		"spec": map[string]any{
-			"componentName": Component, "application": Application, "containerImage": k.Repository,
-			"source": map[string]any{"git": map[string]any{"url": "https://github.com/example/" + Component}},
-		},
-	}); err != nil {
+	if err := s.CreateApplication(ctx, ns, Application, Component, k.Repository); err != nil {
 		return nil, err
 	}
 	ref, err := c.Registry.PushImage(ctx, k.QuayRepo, o.SHA, o.Image)
@@ -179,57 +161,24 @@ func StepAtWork(trs []pipelinev1.TaskRun, task, step string) bool {
 // RunWith is Run with opts.
 func (tn *Tenant) RunWith(ctx context.Context, spec *pipelinev1.PipelineSpec, params map[string]string, opts RunOptions, timeout time.Duration, progress io.Writer) (*Run, error) {
 	before := len(tn.Posts())
-	var ps pipelinev1.Params
-	for _, n := range slices.Sorted(maps.Keys(params)) {
-		ps = append(ps, pipelinev1.Param{Name: n, Value: *pipelinev1.NewStructuredValues(params[n])})
-	}
-	pr := &pipelinev1.PipelineRun{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "release-to-prod-"},
-		Spec: pipelinev1.PipelineRunSpec{
-			PipelineSpec:    spec,
-			Params:          ps,
-			TaskRunTemplate: pipelinev1.PipelineTaskRunTemplate{ServiceAccountName: "release-to-prod"},
-			// As the README binds them: only create-release may create a Release.
-			TaskRunSpecs: []pipelinev1.PipelineTaskRunSpec{{PipelineTaskName: "create-release", ServiceAccountName: "release-to-prod-releaser"}},
-		},
-	}
-	pr.Spec.Timeouts = opts.Timeouts
+	pr := newPipelineRun(spec, params, opts.Timeouts)
 	created := time.Now()
 	pr, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Create(ctx, pr, metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("PipelineRun: %w", err)
 	}
 	fmt.Fprintf(progress, "PipelineRun %s/%s created\n", tn.NS, pr.Name)
-	seen := map[string]bool{}
-	cancelled := false
-	err = tn.c.WaitFor(ctx, "PipelineRun "+pr.Name+" done", timeout, func(ctx context.Context) (bool, error) {
-		got, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Get(ctx, pr.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		pr = got
-		if trs, err := tn.Tekton.TektonV1().TaskRuns(tn.NS).List(ctx, metav1.ListOptions{LabelSelector: "tekton.dev/pipelineRun=" + pr.Name}); err == nil {
-			if opts.CancelAs != "" && !cancelled && opts.CancelWhen(trs.Items) {
-				patch := []byte(`{"spec":{"status":"` + string(opts.CancelAs) + `"}}`)
-				if _, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Patch(ctx, pr.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-					return false, fmt.Errorf("cancelling PipelineRun %s as %s: %w", pr.Name, opts.CancelAs, err)
-				}
-				cancelled = true
-				fmt.Fprintf(progress, "  PipelineRun %s: spec.status %s\n", pr.Name, opts.CancelAs)
-			}
-			for _, tr := range trs.Items {
-				if cond := tr.Status.GetCondition(apis.ConditionSucceeded); cond != nil && !cond.IsUnknown() && !seen[tr.Name] {
-					seen[tr.Name] = true
-					fmt.Fprintf(progress, "  %s (%s): %s %s\n", tr.Labels["tekton.dev/pipelineTask"], tr.Name, cond.Status, cond.Reason)
-				}
-			}
-		}
-		return pr.IsDone(), nil
-	})
+	f := tn.follow(pr.Name, progress)
+	f.pr = pr
+	if opts.CancelAs != "" {
+		f.eachPoll = (&canceller{tn: tn, name: pr.Name, opts: opts, progress: progress}).poll
+	}
+	err = f.wait(ctx, timeout)
+	pr = f.pr
 	// The run is done once its finally task has ended: the wall time a user waits, measured to
 	// the poll (200 ms) rather than to the API's whole-second timestamps.
 	r := &Run{PR: pr, Wall: time.Since(created)}
-	trs, lerr := tn.Tekton.TektonV1().TaskRuns(tn.NS).List(ctx, metav1.ListOptions{LabelSelector: "tekton.dev/pipelineRun=" + pr.Name})
+	trs, lerr := f.taskRuns(ctx)
 	if lerr != nil {
 		return r, errors.Join(err, fmt.Errorf("TaskRuns of %s: %w", pr.Name, lerr))
 	}
@@ -243,4 +192,97 @@ func (tn *Tenant) RunWith(ctx context.Context, spec *pipelinev1.PipelineSpec, pa
 	}
 	fmt.Fprintf(progress, "PipelineRun %s: %s %s (%s)\n", pr.Name, r.Cond.Status, r.Cond.Reason, r.Wall.Round(time.Millisecond))
 	return r, nil
+}
+
+// newPipelineRun is a PipelineRun of spec with params (sorted by name) and timeouts, run by
+// ServiceAccount release-to-prod but for create-release.
+func newPipelineRun(spec *pipelinev1.PipelineSpec, params map[string]string, timeouts *pipelinev1.TimeoutFields) *pipelinev1.PipelineRun {
+	var ps pipelinev1.Params
+	for _, n := range slices.Sorted(maps.Keys(params)) {
+		ps = append(ps, pipelinev1.Param{Name: n, Value: *pipelinev1.NewStructuredValues(params[n])})
+	}
+	return &pipelinev1.PipelineRun{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "release-to-prod-"},
+		Spec: pipelinev1.PipelineRunSpec{
+			PipelineSpec:    spec,
+			Params:          ps,
+			TaskRunTemplate: pipelinev1.PipelineTaskRunTemplate{ServiceAccountName: "release-to-prod"},
+			// As the README binds them: only create-release may create a Release.
+			TaskRunSpecs: []pipelinev1.PipelineTaskRunSpec{{PipelineTaskName: "create-release", ServiceAccountName: "release-to-prod-releaser"}},
+			Timeouts:     timeouts,
+		},
+	}
+}
+
+// canceller patches opts.CancelAs into the PipelineRun name's spec.status, once, at the first poll
+// where opts.CancelWhen holds of its TaskRuns.
+type canceller struct {
+	tn       *Tenant
+	name     string
+	opts     RunOptions
+	progress io.Writer
+	done     bool
+}
+
+func (c *canceller) poll(ctx context.Context, trs []pipelinev1.TaskRun) error {
+	if c.done || !c.opts.CancelWhen(trs) {
+		return nil
+	}
+	patch := []byte(`{"spec":{"status":"` + string(c.opts.CancelAs) + `"}}`)
+	if _, err := c.tn.Tekton.TektonV1().PipelineRuns(c.tn.NS).Patch(ctx, c.name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("cancelling PipelineRun %s as %s: %w", c.name, c.opts.CancelAs, err)
+	}
+	c.done = true
+	fmt.Fprintf(c.progress, "  PipelineRun %s: spec.status %s\n", c.name, c.opts.CancelAs)
+	return nil
+}
+
+// follower polls the PipelineRun name until it is done, reporting each of its TaskRuns once
+// as it ends; pr is the run as last read.
+type follower struct {
+	tn       *Tenant
+	name     string
+	progress io.Writer
+	seen     map[string]bool
+	pr       *pipelinev1.PipelineRun
+	// eachPoll, when set, sees the run's TaskRuns at each poll before they are reported; an
+	// error ends the wait.
+	eachPoll func(ctx context.Context, trs []pipelinev1.TaskRun) error
+}
+
+func (tn *Tenant) follow(name string, progress io.Writer) *follower {
+	return &follower{tn: tn, name: name, progress: progress, seen: map[string]bool{}}
+}
+
+// wait polls until the run is done or timeout passes (cluster.WaitFor's errors).
+func (f *follower) wait(ctx context.Context, timeout time.Duration) error {
+	return f.tn.c.WaitFor(ctx, "PipelineRun "+f.name+" done", timeout, f.poll)
+}
+
+// poll reads the run and its TaskRuns; a read that fails is tried again at the next poll.
+func (f *follower) poll(ctx context.Context) (bool, error) {
+	got, err := f.tn.Tekton.TektonV1().PipelineRuns(f.tn.NS).Get(ctx, f.name, metav1.GetOptions{})
+	if err != nil {
+		return false, nil
+	}
+	f.pr = got
+	if trs, err := f.taskRuns(ctx); err == nil {
+		if f.eachPoll != nil {
+			if err := f.eachPoll(ctx, trs.Items); err != nil {
+				return false, err
+			}
+		}
+		for _, tr := range trs.Items {
+			if cond := tr.Status.GetCondition(apis.ConditionSucceeded); cond != nil && !cond.IsUnknown() && !f.seen[tr.Name] {
+				f.seen[tr.Name] = true
+				fmt.Fprintf(f.progress, "  %s (%s): %s %s\n", tr.Labels["tekton.dev/pipelineTask"], tr.Name, cond.Status, cond.Reason)
+			}
+		}
+	}
+	return f.pr.IsDone(), nil
+}
+
+// taskRuns lists the run's TaskRuns.
+func (f *follower) taskRuns(ctx context.Context) (*pipelinev1.TaskRunList, error) {
+	return f.tn.Tekton.TektonV1().TaskRuns(f.tn.NS).List(ctx, metav1.ListOptions{LabelSelector: "tekton.dev/pipelineRun=" + f.name})
 }

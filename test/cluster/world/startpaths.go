@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"knative.dev/pkg/apis"
@@ -60,29 +59,14 @@ func PaCGitAuthSecret(repoURL, sha, token string) (*corev1.Secret, error) {
 // passes; created is when it was created, for the wall time.
 func (tn *Tenant) Await(ctx context.Context, name string, created time.Time, timeout time.Duration, progress io.Writer) (*Run, error) {
 	before := len(tn.Posts())
-	var pr *pipelinev1.PipelineRun
-	seen := map[string]bool{}
-	err := tn.c.WaitFor(ctx, "PipelineRun "+name+" done", timeout, func(ctx context.Context) (bool, error) {
-		got, err := tn.Tekton.TektonV1().PipelineRuns(tn.NS).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		pr = got
-		if trs, err := tn.Tekton.TektonV1().TaskRuns(tn.NS).List(ctx, metav1.ListOptions{LabelSelector: "tekton.dev/pipelineRun=" + name}); err == nil {
-			for _, tr := range trs.Items {
-				if cond := tr.Status.GetCondition(apis.ConditionSucceeded); cond != nil && !cond.IsUnknown() && !seen[tr.Name] {
-					seen[tr.Name] = true
-					fmt.Fprintf(progress, "  %s (%s): %s %s\n", tr.Labels["tekton.dev/pipelineTask"], tr.Name, cond.Status, cond.Reason)
-				}
-			}
-		}
-		return pr.IsDone(), nil
-	})
+	f := tn.follow(name, progress)
+	err := f.wait(ctx, timeout)
+	pr := f.pr
 	if pr == nil {
 		return nil, fmt.Errorf("PipelineRun %s/%s: %w", tn.NS, name, err)
 	}
 	r := &Run{PR: pr, Wall: time.Since(created)}
-	trs, lerr := tn.Tekton.TektonV1().TaskRuns(tn.NS).List(ctx, metav1.ListOptions{LabelSelector: "tekton.dev/pipelineRun=" + name})
+	trs, lerr := f.taskRuns(ctx)
 	if lerr != nil {
 		return r, fmt.Errorf("TaskRuns of %s: %w", name, lerr)
 	}
