@@ -122,7 +122,7 @@ func (o *failuresOptions) clusterFlags(fs *flag.FlagSet, historyUsage string) {
 	fs.StringVar(&o.namespace, "n", "", "tenant namespace (default: the kubeconfig context's)")
 	fs.StringVar(&o.namespace, "namespace", "", "same as -n")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
-	fs.StringVar(&o.history, "history-configmap", "release-history", historyUsage)
+	fs.StringVar(&o.history, "history-configmap", history.DefaultConfigMap, historyUsage)
 }
 
 // client connects with the user's own credentials, in the namespace given or the context's.

@@ -173,3 +173,18 @@ func ParseBool(name, v string, def bool) (bool, error) {
 	}
 	return false, failure.New(failure.InvalidInput, nil, "%s %.40q is not true or false", name, v)
 }
+
+// DefaultOf is the default in the tag of setting env of cfg (a pointer to a config struct), so
+// that code needing a setting's default reads the one declaration; "" when there is none.
+func DefaultOf(cfg any, env string) string {
+	fields, err := EnvFields(cfg)
+	if err != nil {
+		return ""
+	}
+	for _, f := range fields {
+		if f.Env == env {
+			return f.Default
+		}
+	}
+	return ""
+}

@@ -27,17 +27,17 @@ import (
 type RecordConfig struct {
 	step.Common
 	step.Subject
-	Snapshot         string `env:"SNAPSHOT" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
-	ReleaseName      string `env:"RELEASE_NAME" desc:"name of the Konflux Release created or found; empty when none"`
-	Status           string `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Rejected, Running, Cancelled, RunTimedOut, NotPermitted, Doubtful); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
-	PipelineStatus   string `env:"PIPELINE_STATUS" desc:"the pipeline's $(tasks.status): Succeeded, Failed, Completed or None"`
-	CreateStatus     string `env:"CREATE_STATUS" desc:"the create-release task's $(tasks.create-release.status) (None when skipped), when STATUS is empty"`
-	DryRun           string `env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
-	Started          string `env:"STARTED" desc:"when the run started (RFC 3339); empty: when its first TaskRun started"`
-	TaskRunsDir      string `param:"-" env:"TASKRUNS_DIR" desc:"folder of the run's TaskRuns as JSON (the local runner writes it); empty: read them from the cluster by PIPELINE_RUN"`
-	PipelineRun      string `env:"PIPELINE_RUN" desc:"name of the PipelineRun, for the record"`
-	HistoryConfigMap string `env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the release history (the project's Role grants access to release-history)"`
-	HistoryLimit     int    `check:"count" env:"HISTORY_LIMIT, default=200" desc:"entries kept, newest first"`
+	Snapshot       string `env:"SNAPSHOT" desc:"Snapshot to release (the preflight's SNAPSHOT result)"`
+	ReleaseName    string `env:"RELEASE_NAME" desc:"name of the Konflux Release created or found; empty when none"`
+	Status         string `env:"STATUS" desc:"outcome to record (Succeeded, Failed, TimedOut, DryRun, AlreadyReleased, Created, Blocked, Rejected, Running, Cancelled, RunTimedOut, NotPermitted, Doubtful); empty: worked out from PIPELINE_STATUS, CREATE_STATUS, DRY_RUN and the Releases"`
+	PipelineStatus string `env:"PIPELINE_STATUS" desc:"the pipeline's $(tasks.status): Succeeded, Failed, Completed or None"`
+	CreateStatus   string `env:"CREATE_STATUS" desc:"the create-release task's $(tasks.create-release.status) (None when skipped), when STATUS is empty"`
+	DryRun         string `env:"DRY_RUN, default=false" desc:"true runs every gate and prints the Release it would create, without creating it"`
+	Started        string `env:"STARTED" desc:"when the run started (RFC 3339); empty: when its first TaskRun started"`
+	TaskRunsDir    string `param:"-" env:"TASKRUNS_DIR" desc:"folder of the run's TaskRuns as JSON (the local runner writes it); empty: read them from the cluster by PIPELINE_RUN"`
+	PipelineRun    string `env:"PIPELINE_RUN" desc:"name of the PipelineRun, for the record"`
+	Location
+	HistoryLimit int `check:"count" env:"HISTORY_LIMIT, default=200" desc:"entries kept, newest first"`
 	konflux.Access
 	Timeout         time.Duration `param:"-" env:"TIMEOUT, default=1m" desc:"time limit for the update, retries on conflict included"`
 	UnknownFailures string        `env:"UNKNOWN_FAILURES" desc:"the gate verdict's UNKNOWN_FAILURES: failures no catalog entry or learned fix explained, recorded with their fingerprints so that tkn-local failures list can show them; empty: read from the run's preflight TaskRun"`
@@ -127,8 +127,11 @@ func checkRecordConfig(s *step.Step, cfg *RecordConfig) (dryRun bool, err error)
 			return false, failure.New(failure.InvalidInput, nil, "STARTED=%q is not an RFC 3339 time: %w", cfg.Started, err)
 		}
 	}
-	if cfg.HistoryConfigMap == "" || konflux.ValidNames(map[string]string{"HISTORY_CONFIGMAP": cfg.HistoryConfigMap}) != nil {
-		cfg.HistoryConfigMap = "release-history"
+	// The report runs whatever the params were: a name that is not one still records, where the
+	// history is by default.
+	cfg.HistoryConfigMap = cfg.ConfigMap()
+	if konflux.ValidNames(map[string]string{"HISTORY_CONFIGMAP": cfg.HistoryConfigMap}) != nil {
+		cfg.HistoryConfigMap = DefaultConfigMap
 	}
 	if err := errors.Join(step.Positive("HISTORY_LIMIT", cfg.HistoryLimit), step.Positive("TIMEOUT", cfg.Timeout)); err != nil {
 		return false, err

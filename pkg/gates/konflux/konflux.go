@@ -25,7 +25,7 @@ type Config struct {
 	ReleasePlan        string `check:"name" env:"RELEASE_PLAN" desc:"ReleasePlan to release through; empty: the only ReleasePlan of the application (the preflight chooses it)"`
 	ImageDigest        string `env:"PINNED_DIGEST" desc:"digest of the staging image (sha256:…) that check-image pinned, the index digest for a multi-arch image"`
 	AllowOlderSnapshot string `check:"bool" env:"ALLOW_OLDER_SNAPSHOT, default=false" desc:"true: when the newest push Snapshot of the commit failed its tests (or is still running them), release an older one of the same commit that passed; default: the newest test evidence wins and the release blocks"`
-	HistoryConfigMap   string `check:"name" env:"HISTORY_CONFIGMAP, default=release-history" desc:"ConfigMap holding the release history (the project's Role grants access to release-history)"`
+	history.Location
 	konfluxapi.Access
 	Timeout time.Duration `param:"-" env:"TIMEOUT, default=2m" desc:"time limit for all the lookups"`
 }
@@ -96,9 +96,7 @@ func Run(ctx context.Context, s *step.Step, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	if cfg.HistoryConfigMap == "" {
-		cfg.HistoryConfigMap = "release-history"
-	}
+	cfg.HistoryConfigMap = cfg.ConfigMap()
 	ctx, cancel, kc, err := cfg.Connect(ctx, cfg.Namespace, cfg.Timeout)
 	defer cancel()
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
+	"github.com/release-to-prod/release-to-prod/pkg/actions/history"
 	konfluxapi "github.com/release-to-prod/release-to-prod/pkg/clients/konflux"
 	"github.com/release-to-prod/release-to-prod/pkg/step"
 	"github.com/release-to-prod/release-to-prod/pkg/step/failure"
@@ -179,7 +180,7 @@ func TestCheck(t *testing.T) {
 			var out bytes.Buffer
 			s := step.NewStep("check-konflux", &out, "text", t.TempDir())
 			cfg := &Config{Subject: step.Subject{Commit: step.Commit{CommitSHA: ourSHA}, Target: step.Target{Tenant: step.Tenant{Namespace: ns}, Component: comp, Application: app}},
-				ReleaseOptions: konfluxapi.ReleaseOptions{AutoRelease: "block"}, HistoryConfigMap: "release-history"}
+				ReleaseOptions: konfluxapi.ReleaseOptions{AutoRelease: "block"}, Location: history.Location{HistoryConfigMap: "release-history"}}
 			st := settings{sha: ourSHA, ReleaseChoices: konfluxapi.ReleaseChoices{Owner: konfluxapi.Owner{Application: app}, AllowOutOfOrder: tt.allowOutOfOrder}}
 			p, err := check(context.Background(), fakeClient(tt.objects...), s, cfg, st)
 			t.Log(out.String())
