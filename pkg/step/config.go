@@ -177,14 +177,20 @@ func ParseBool(name, v string, def bool) (bool, error) {
 // DefaultOf is the default in the tag of setting env of cfg (a pointer to a config struct), so
 // that code needing a setting's default reads the one declaration; "" when there is none.
 func DefaultOf(cfg any, env string) string {
+	f, _ := fieldOf(cfg, env) // no such setting: no default, which the caller's test shows
+	return f.Default
+}
+
+// fieldOf is the setting env of cfg (a pointer to a config struct).
+func fieldOf(cfg any, env string) (Field, error) {
 	fields, err := EnvFields(cfg)
 	if err != nil {
-		return ""
+		return Field{}, err
 	}
 	for _, f := range fields {
 		if f.Env == env {
-			return f.Default
+			return f, nil
 		}
 	}
-	return ""
+	return Field{}, fmt.Errorf("config %T has no setting %s", cfg, env)
 }

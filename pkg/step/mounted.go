@@ -42,16 +42,11 @@ type Mounted struct {
 // is an error of the step, which Resolve returns (like bufio.Scanner, so that a mount is
 // described, adjusted and resolved with one error check).
 func MountOf(cfg any, kind, nameEnv, name, file string) Mounted {
-	fields, err := EnvFields(cfg)
+	f, err := fieldOf(cfg, nameEnv)
 	if err != nil {
 		return Mounted{err: err}
 	}
-	for _, f := range fields {
-		if f.Env == nameEnv {
-			return Mounted{Kind: kind, Name: strings.TrimSpace(name), Param: f.Param(), Default: f.Default, File: file}
-		}
-	}
-	return Mounted{err: fmt.Errorf("config %T has no setting %s", cfg, nameEnv)}
+	return Mounted{Kind: kind, Name: strings.TrimSpace(name), Param: f.Param(), Default: f.Default, File: file}
 }
 
 // WithKeyParam returns m with the param that names its key.
