@@ -1,8 +1,10 @@
 package filelock
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,4 +40,23 @@ func TestLockNoFolder(t *testing.T) {
 	_, err := Lock(filepath.Join(t.TempDir(), "missing", ".lock"), nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "missing/.lock")
+}
+
+func TestWaitFree(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".lock")
+	unlock, err := Lock(path, nil)
+	require.NoError(t, err)
+
+	waited := false
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err = WaitFree(ctx, path, func() { waited = true })
+	require.ErrorIs(t, err, context.DeadlineExceeded, "held: WaitFree ends with its context")
+	assert.True(t, waited)
+
+	unlock()
+	require.NoError(t, WaitFree(context.Background(), path, func() { t.Error("waited for a free lock") }))
+	again, err := Lock(path, func() { t.Error("WaitFree kept the lock") })
+	require.NoError(t, err)
+	again()
 }

@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
-	"time"
 
 	"github.com/release-to-prod/release-to-prod/test/filelock"
 )
@@ -67,31 +65,18 @@ func WaitForHost(ctx context.Context, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return fmt.Errorf("cluster: lock: %w", err)
+	waited := false
+	err = filelock.WaitFree(ctx, path, func() {
+		fmt.Fprintf(log, "cluster: another test cluster runs on this host; waiting for it to stop (%s; Ctrl-C to give up)\n", path)
+		waited = true
+	})
+	switch {
+	case err != nil && errors.Is(err, ctx.Err()):
+		return fmt.Errorf("cluster: waiting for another cluster to stop: %w", err)
+	case err != nil:
+		return fmt.Errorf("cluster: %w", err)
+	case waited:
+		fmt.Fprintln(log, "cluster: the other cluster stopped")
 	}
-	defer f.Close()
-	waiting := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			if waiting {
-				fmt.Fprintln(log, "cluster: the other cluster stopped")
-			}
-			return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			return fmt.Errorf("cluster: lock: %w", err)
-		}
-		if !waiting {
-			fmt.Fprintf(log, "cluster: another test cluster runs on this host; waiting for it to stop (%s; Ctrl-C to give up)\n", path)
-			waiting = true
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("cluster: waiting for another cluster to stop: %w", ctx.Err())
-		case <-time.After(time.Second):
-		}
-	}
+	return nil
 }
