@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -160,7 +161,7 @@ func (p *planner) withStepActions(list []*Resource, r *Resource) ([]*Resource, e
 			return nil, fmt.Errorf("%s: step ref %q: no StepAction %s in stepactions/*/%s/", r.Path, name, name, r.VersionDir)
 		}
 		p.used[k] = true
-		if !contains(list, sa) {
+		if !slices.Contains(list, sa) {
 			list = append(list, sa)
 		}
 	}
@@ -180,13 +181,4 @@ func (p *planner) add(b *Bundle, from string) error {
 	p.repos[id] = from
 	p.bundles = append(p.bundles, b)
 	return nil
-}
-
-func contains(list []*Resource, r *Resource) bool {
-	for _, x := range list {
-		if x == r {
-			return true
-		}
-	}
-	return false
 }

@@ -2,6 +2,7 @@ package tektongen
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
@@ -258,7 +259,7 @@ func (b *pipelineBuilder) addParams() error {
 		b.p.Spec.Params = append(b.p.Spec.Params, b.params[name])
 	}
 	for _, name := range b.order {
-		if !contains(firstParams, name) {
+		if !slices.Contains(firstParams, name) {
 			b.p.Spec.Params = append(b.p.Spec.Params, b.params[name])
 		}
 	}
@@ -322,13 +323,4 @@ func sameDefault(a, b *v1.ParamValue) bool {
 		return a == b
 	}
 	return a.StringVal == b.StringVal
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
